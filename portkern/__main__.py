@@ -1,0 +1,5 @@
+import sys
+
+from portkern.cli import main
+
+sys.exit(main())

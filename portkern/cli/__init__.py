@@ -1,0 +1,72 @@
+"""The ``portkern`` command line.
+
+Commands live one per module, ``portkern/cli/cmd_<name>.py``, each exporting ``command`` (a click
+command or group); the list comes from the files, so adding a command touches nothing here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from portkern import __version__
+from portkern.errors import PortkernError
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx):
+        return sorted(self._discover())
+
+    def get_command(self, ctx, name):
+        return self._discover().get(name)
+
+    def _discover(self):
+        if not hasattr(self, "_found"):
+            found = {}
+            pkg = importlib.import_module("portkern.cli")
+            for mod in pkgutil.iter_modules(pkg.__path__):
+                if mod.name.startswith("cmd_"):
+                    module = importlib.import_module(f"portkern.cli.{mod.name}")
+                    cmd = getattr(module, "command", None)
+                    if cmd is not None:
+                        found[cmd.name] = cmd
+            self._found = found
+        return self._found
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="portkern")
+def cli():
+    """portkern: port HIP/CUDA library kernels across vendors, prove them correct, tune them,
+    and emit the evidence (patch, report) and fine-tuning data.
+
+    \b
+    Typical use:
+      portkern targets                      # the GPUs portkern knows
+      portkern doctor                       # what this machine can do, stage by stage
+      portkern port --lib blas --target mi300x
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="portkern", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except PortkernError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Configuration: built-in defaults < portkern.yaml < environment variables < command-line flags.
+
+``portkern.yaml`` is looked for at ``$PORTKERN_CONFIG`` if set, else in the current directory.
+Environment variables are ``PORTKERN_<SECTION>_<KEY>`` (upper case), for example
+``PORTKERN_LLM_MODEL=qwen2.5-coder:7b``; ``OLLAMA_HOST`` is honoured for the Ollama address.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from portkern.errors import ConfigError
+
+DEFAULTS: dict[str, Any] = {
+    "runs_dir": "runs",
+    "cache_dir": ".portkern-cache",
+    "store": "runs/index.sqlite",
+    "executor": "local",
+    "ray_address": "",
+    "llm": {
+        "provider": "ollama",           # "ollama" | "openai" | "none"
+        "model": "qwen2.5-coder:7b",
+        "ollama_host": "http://127.0.0.1:11434",
+        "openai_base_url": "",          # e.g. http://127.0.0.1:8000/v1
+        "api_key": "",
+        "timeout_s": 120.0,
+        "retries": 3,
+        "concurrency": 2,
+        "temperature": 0.2,
+        "seed": 1234,
+        "max_tokens": 2048,
+    },
+    "search": {"strategy": "sweep", "max_candidates": 16, "max_model_calls": 16,
+               "max_gpu_seconds": 300.0, "max_wall_seconds": 1800.0},
+    "validate": {"seeds": 2, "timeout_s": 120.0},
+    "bench": {"warmup": 10, "trials": 50},
+}
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+class Config(dict):
+    """A nested dict with attribute-free, explicit access: ``cfg["llm"]["model"]``."""
+
+    source: str = "defaults"
+
+
+def _merge(base: dict, over: dict, where: str, path: str = "") -> None:
+    for key, value in over.items():
+        full = f"{path}{key}"
+        if key not in base:
+            raise ConfigError(f"{where}: unknown setting '{full}'",
+                              hint=f"known settings here: {', '.join(sorted(base))}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: setting '{full}' must be a mapping, got {type(value).__name__}")
+            _merge(base[key], value, where, full + ".")
+        else:
+            base[key] = _coerce(base[key], value, where, full)
+
+
+def _coerce(default: Any, value: Any, where: str, name: str) -> Any:
+    want = type(default)
+    if isinstance(value, want) and not (want is int and isinstance(value, bool)):
+        return value
+    try:
+        if want is bool and isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if want in (int, float):
+            return want(value)
+        if want is str:
+            return str(value)
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"{where}: setting '{name}' must be {want.__name__}, got {value!r}")
+
+
+def config_path() -> Path:
+    env = os.environ.get("PORTKERN_CONFIG")
+    return Path(env) if env else Path.cwd() / "portkern.yaml"
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    environ = dict(os.environ if environ is None else environ)
+    cfg = Config(copy.deepcopy(DEFAULTS))
+    file = Path(path) if path else config_path()
+    if file.exists():
+        try:
+            data = yaml.safe_load(file.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{file}: not valid YAML ({exc})",
+                              hint="fix the file or point PORTKERN_CONFIG elsewhere") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: the top level must be a mapping of settings")
+        _merge(cfg, data, str(file))
+        cfg.source = str(file)
+    elif path:
+        raise ConfigError(f"{file}: config file does not exist")
+    if environ.get("OLLAMA_HOST"):
+        host = environ["OLLAMA_HOST"]
+        cfg["llm"]["ollama_host"] = host if "://" in host else f"http://{host}"
+    for key, value in environ.items():
+        if not key.startswith("PORTKERN_") or key == "PORTKERN_CONFIG":
+            continue
+        parts = key[len("PORTKERN_"):].lower()
+        section, _, rest = parts.partition("_")
+        if section in cfg and isinstance(cfg[section], dict) and rest in cfg[section]:
+            cfg[section][rest] = _coerce(cfg[section][rest], value, f"environment variable {key}", f"{section}.{rest}")
+        elif parts in cfg and not isinstance(cfg[parts], dict):
+            cfg[parts] = _coerce(cfg[parts], value, f"environment variable {key}", parts)
+    return cfg

@@ -1,0 +1,405 @@
+"""Library manifests (``libraries/<lib>/library.yaml``): loading and validation.
+
+The schema is documented in ``libraries/README.md``. Every error names the file, the kernel and
+the field at fault.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from portkern import expr
+from portkern.errors import ManifestError
+from portkern.model import Record
+
+ROLES = ("input", "output", "inout", "scalar", "size", "stride", "batch", "workspace")
+ARRAY_ROLES = ("input", "output", "inout", "workspace")
+DTYPES = ("float16", "bfloat16", "float32", "float64", "int32", "int64", "uint32", "uint64", "int8", "uint8")
+DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int32": 4, "int64": 8,
+               "uint32": 4, "uint64": 8, "int8": 1, "uint8": 1}
+C_TYPES = {"float16": "__half", "bfloat16": "__hip_bfloat16", "float32": "float", "float64": "double",
+           "int32": "int", "int64": "long long", "uint32": "unsigned int", "uint64": "unsigned long long",
+           "int8": "signed char", "uint8": "unsigned char"}
+INITS = ("normal", "uniform", "positive", "spd", "diag-dominant", "permutation", "index", "small-int",
+         "probabilities", "labels", "unit-lower", "pivots")
+# Default tolerances per dtype (relative, absolute). Reductions scale them with their length.
+DEFAULT_TOLERANCE = {
+    "float16": {"rtol": 1e-2, "atol": 1e-2},
+    "bfloat16": {"rtol": 2e-2, "atol": 2e-2},
+    "float32": {"rtol": 1e-5, "atol": 1e-5},
+    "float64": {"rtol": 1e-12, "atol": 1e-12},
+    "int32": {"rtol": 0.0, "atol": 0.0},
+    "int64": {"rtol": 0.0, "atol": 0.0},
+}
+ROOT = Path(__file__).resolve().parent.parent / "libraries"
+
+
+@dataclass
+class ArgSpec(Record):
+    name: str
+    role: str                          # one of ROLES
+    dtype: str = "T"                   # "T" (the kernel's dtype) or one of DTYPES
+    shape: str = ""                    # element count expression (arrays)
+    value: str = ""                    # value expression (size, stride, batch; scalars: fixed value)
+    pointer: bool = False              # scalar passed by device pointer (device pointer mode)
+    batched: str = ""                  # "" | "strided" | "pointers": array repeated per batch
+    batch_stride: str = ""             # elements between batches (strided)
+    init: str = "normal"               # input distribution, one of INITS
+    const: bool = False
+
+
+@dataclass
+class LaunchSpec(Record):
+    symbol: str
+    template_args: list[str] = field(default_factory=list)
+    grid: list[str] = field(default_factory=lambda: ["1", "1", "1"])
+    block: list[str] = field(default_factory=lambda: ["1", "1", "1"])
+    shared_bytes: str = "0"
+    args: list[str] = field(default_factory=list)    # kernel arguments by name, in order
+
+
+@dataclass
+class KernelSpec(Record):
+    name: str                          # unique id within the library
+    family: str                        # kernel family (axpy, gemv, ...): dataset splits keep families apart
+    file: str                          # source file relative to the library root
+    symbol: str                        # the __global__ function to port/tune
+    dtypes: list[str]
+    args: list[ArgSpec]
+    launches: list[LaunchSpec]
+    reference: str                     # "reference.py:function"
+    sizes_validate: list[dict[str, int]]
+    sizes_bench: list[dict[str, int]]
+    bytes_moved: str                   # expression: bytes a launch must move
+    flops: str                         # expression: floating-point operations
+    tunables: dict[str, list[int]] = field(default_factory=dict)
+    defaults: dict[str, int] = field(default_factory=dict)   # default tunable values
+    tolerance: dict[str, dict[str, float]] = field(default_factory=dict)
+    reduction_length: str = ""         # expression: terms summed per output (scales the tolerance)
+    description: str = ""
+
+    def tolerance_for(self, dtype: str) -> dict[str, float]:
+        tol = dict(DEFAULT_TOLERANCE.get(dtype, {"rtol": 1e-5, "atol": 1e-5}))
+        tol.update(self.tolerance.get(dtype, {}))
+        return tol
+
+
+@dataclass
+class MacroTable(Record):
+    kernel: list[str] = field(default_factory=list)          # expand to `static __global__ ... void`
+    device_helper: list[str] = field(default_factory=list)   # expand to `__device__ __forceinline__`
+    launch: list[str] = field(default_factory=list)          # wrap hipLaunchKernelGGL / <<<>>>
+
+
+@dataclass
+class LibrarySpec(Record):
+    name: str
+    dialect: str                       # "hip" | "cuda"
+    root: str                          # absolute path of the library folder
+    license: str
+    description: str
+    include_dirs: list[str]
+    sources: list[str]
+    compile_flags: list[str]
+    macros: MacroTable
+    kernels: list[KernelSpec]
+
+    def kernel(self, name: str) -> KernelSpec:
+        for k in self.kernels:
+            if k.name == name:
+                return k
+        raise ManifestError(self.manifest_path, f"no kernel named '{name}'",
+                            hint=f"kernels: {', '.join(k.name for k in self.kernels)}")
+
+    @property
+    def manifest_path(self) -> str:
+        return str(Path(self.root) / "library.yaml")
+
+    def source_files(self) -> list[Path]:
+        out: list[Path] = []
+        for pattern in self.sources:
+            out.extend(sorted(Path(self.root).glob(pattern)))
+        return out
+
+    def reference(self, kernel: KernelSpec) -> Callable[..., dict[str, Any]]:
+        return _load_reference(self.root, kernel.reference, self.manifest_path, kernel.name)
+
+
+def library_names(root: Path | None = None) -> list[str]:
+    root = root or ROOT
+    return sorted(p.parent.name for p in root.glob("*/library.yaml"))
+
+
+def library_root(name: str) -> Path:
+    env = os.environ.get("PORTKERN_LIBRARIES")
+    roots = [Path(env)] if env else []
+    roots.append(ROOT)
+    for r in roots:
+        if (r / name / "library.yaml").exists():
+            return r / name
+    raise ManifestError(str(ROOT / name / "library.yaml"), f"unknown library '{name}'",
+                        hint=f"known libraries: {', '.join(library_names())}")
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: str, mtime: float) -> LibrarySpec:
+    return parse_manifest(Path(path))
+
+
+def load_library(name_or_path: str | Path) -> LibrarySpec:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml"):
+        path = p
+    elif p.is_dir():
+        path = p / "library.yaml"
+    else:
+        path = library_root(str(name_or_path)) / "library.yaml"
+    if not path.exists():
+        raise ManifestError(str(path), "file does not exist")
+    return _load_cached(str(path.resolve()), path.stat().st_mtime)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _req(d: dict, key: str, file: str, kernel: str | None, where: str = "") -> Any:
+    if key not in d:
+        raise ManifestError(file, "missing required field", kernel=kernel, field=where + key)
+    return d[key]
+
+
+def _as_list(v: Any, file: str, kernel: str | None, fld: str) -> list:
+    if not isinstance(v, list):
+        raise ManifestError(file, f"must be a list, got {type(v).__name__}", kernel=kernel, field=fld)
+    return v
+
+
+def parse_manifest(path: Path) -> LibrarySpec:
+    file = str(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ManifestError(file, f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ManifestError(file, "top level must be a mapping")
+    name = _req(data, "name", file, None)
+    dialect = _req(data, "dialect", file, None)
+    if dialect not in ("hip", "cuda"):
+        raise ManifestError(file, f"must be 'hip' or 'cuda', got {dialect!r}", field="dialect")
+    macros_raw = data.get("macros", {}) or {}
+    if not isinstance(macros_raw, dict):
+        raise ManifestError(file, "must be a mapping", field="macros")
+    unknown = set(macros_raw) - {"kernel", "device_helper", "launch"}
+    if unknown:
+        raise ManifestError(file, f"unknown macro kinds {sorted(unknown)}; use kernel, device_helper, launch",
+                            field="macros")
+    macros = MacroTable(**{k: list(v) for k, v in macros_raw.items()})
+    kernels_raw = _as_list(_req(data, "kernels", file, None), file, None, "kernels")
+    kernels = []
+    seen: set[str] = set()
+    for i, kr in enumerate(kernels_raw):
+        if not isinstance(kr, dict):
+            raise ManifestError(file, "each kernel must be a mapping", field=f"kernels[{i}]")
+        k = _parse_kernel(kr, file, path.parent)
+        if k.name in seen:
+            raise ManifestError(file, "duplicate kernel name", kernel=k.name, field="name")
+        seen.add(k.name)
+        kernels.append(k)
+    return LibrarySpec(
+        name=name, dialect=dialect, root=str(path.parent.resolve()),
+        license=str(data.get("license", "")), description=str(data.get("description", "")),
+        include_dirs=list(data.get("include_dirs", [])), sources=list(data.get("sources", ["**/*.cu", "**/*.cpp"])),
+        compile_flags=list(data.get("compile_flags", [])), macros=macros, kernels=kernels,
+    )
+
+
+def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
+    kname = str(_req(kr, "name", file, None))
+    known_fields = {"name", "family", "file", "symbol", "dtypes", "args", "launches", "launch", "template_args",
+                    "reference", "sizes", "bytes", "flops", "tunables", "defaults", "tolerance",
+                    "reduction_length", "description"}
+    extra = set(kr) - known_fields
+    if extra:
+        raise ManifestError(file, f"unknown fields {sorted(extra)}", kernel=kname, field=sorted(extra)[0])
+    src = str(_req(kr, "file", file, kname))
+    if not (root / src).exists():
+        raise ManifestError(file, f"source file '{src}' does not exist", kernel=kname, field="file")
+    symbol = str(_req(kr, "symbol", file, kname))
+    dtypes = _as_list(_req(kr, "dtypes", file, kname), file, kname, "dtypes")
+    for d in dtypes:
+        if d not in DTYPES:
+            raise ManifestError(file, f"unknown dtype {d!r}; known: {', '.join(DTYPES)}", kernel=kname, field="dtypes")
+
+    args: list[ArgSpec] = []
+    for j, ar in enumerate(_as_list(_req(kr, "args", file, kname), file, kname, "args")):
+        fld = f"args[{j}]"
+        if not isinstance(ar, dict) or "name" not in ar or "role" not in ar:
+            raise ManifestError(file, "each argument needs 'name' and 'role'", kernel=kname, field=fld)
+        fld = f"args.{ar['name']}"
+        if ar["role"] not in ROLES:
+            raise ManifestError(file, f"unknown role {ar['role']!r}; known: {', '.join(ROLES)}",
+                                kernel=kname, field=fld + ".role")
+        bad = set(ar) - {f for f in ArgSpec.__dataclass_fields__}
+        if bad:
+            raise ManifestError(file, f"unknown fields {sorted(bad)}", kernel=kname, field=fld)
+        a = ArgSpec(**{k: (str(v) if k in ("shape", "value", "batch_stride", "dtype") else v) for k, v in ar.items()})
+        if a.dtype != "T" and a.dtype not in DTYPES:
+            raise ManifestError(file, f"unknown dtype {a.dtype!r}", kernel=kname, field=fld + ".dtype")
+        if a.role in ARRAY_ROLES and not a.shape:
+            raise ManifestError(file, "array arguments need a 'shape' expression", kernel=kname, field=fld + ".shape")
+        if a.role in ("size", "stride", "batch") and not a.value:
+            raise ManifestError(file, "needs a 'value' expression", kernel=kname, field=fld + ".value")
+        if a.init not in INITS:
+            raise ManifestError(file, f"unknown init {a.init!r}; known: {', '.join(INITS)}", kernel=kname,
+                                field=fld + ".init")
+        if a.batched not in ("", "strided", "pointers"):
+            raise ManifestError(file, "batched must be 'strided' or 'pointers'", kernel=kname, field=fld + ".batched")
+        args.append(a)
+    arg_names = {a.name for a in args}
+
+    sizes = _req(kr, "sizes", file, kname)
+    if not isinstance(sizes, dict) or "validate" not in sizes or "bench" not in sizes:
+        raise ManifestError(file, "needs 'validate' and 'bench' lists of size mappings", kernel=kname, field="sizes")
+    sv = _as_list(sizes["validate"], file, kname, "sizes.validate")
+    sb = _as_list(sizes["bench"], file, kname, "sizes.bench")
+    size_names: set[str] = set()
+    for s in sv + sb:
+        if not isinstance(s, dict) or not all(isinstance(v, int) for v in s.values()):
+            raise ManifestError(file, f"each size must map names to integers, got {s!r}", kernel=kname, field="sizes")
+        size_names |= set(s)
+    tunables = kr.get("tunables", {}) or {}
+    if not isinstance(tunables, dict):
+        raise ManifestError(file, "must be a mapping of parameter -> allowed values", kernel=kname, field="tunables")
+    defaults = dict(kr.get("defaults", {}) or {})
+    for t, vals in tunables.items():
+        if not isinstance(vals, list) or not vals:
+            raise ManifestError(file, "allowed values must be a non-empty list", kernel=kname, field=f"tunables.{t}")
+        defaults.setdefault(t, vals[0])
+    env_names = size_names | set(tunables) | set(defaults) | arg_names
+
+    def check(e: Any, fld: str) -> str:
+        try:
+            free = expr.names(e)
+        except expr.ExprError as exc:
+            raise ManifestError(file, str(exc), kernel=kname, field=fld) from exc
+        unknown_names = free - env_names
+        if unknown_names:
+            raise ManifestError(file, f"expression {e!r} uses unknown name(s) {sorted(unknown_names)}; known: "
+                                f"{', '.join(sorted(env_names))}", kernel=kname, field=fld)
+        return str(e)
+
+    for a in args:
+        for attr in ("shape", "value", "batch_stride"):
+            v = getattr(a, attr)
+            if v and not (a.role == "scalar" and attr == "value"):
+                check(v, f"args.{a.name}.{attr}")
+
+    launches_raw = kr.get("launches")
+    if launches_raw is None:
+        one = _req(kr, "launch", file, kname)
+        if not isinstance(one, dict):
+            raise ManifestError(file, "must be a mapping with grid, block, shared_bytes", kernel=kname, field="launch")
+        one = dict(one)
+        one.setdefault("symbol", symbol)
+        one.setdefault("template_args", kr.get("template_args", []))
+        one.setdefault("args", [a.name for a in args])
+        launches_raw = [one]
+    launches = []
+    for j, lr in enumerate(_as_list(launches_raw, file, kname, "launches")):
+        fld = f"launches[{j}]"
+        bad = set(lr) - {"symbol", "template_args", "grid", "block", "shared_bytes", "args"}
+        if bad:
+            raise ManifestError(file, f"unknown fields {sorted(bad)}", kernel=kname, field=fld)
+        ls = LaunchSpec(symbol=str(lr.get("symbol", symbol)),
+                        template_args=[str(t) for t in lr.get("template_args", kr.get("template_args", []))],
+                        grid=[str(g) for g in lr.get("grid", [1, 1, 1])],
+                        block=[str(b) for b in lr.get("block", [1, 1, 1])],
+                        shared_bytes=str(lr.get("shared_bytes", 0)),
+                        args=[str(a) for a in lr.get("args", [a.name for a in args])])
+        if len(ls.grid) != 3 or len(ls.block) != 3:
+            raise ManifestError(file, "grid and block need 3 expressions each", kernel=kname, field=fld)
+        for g in ls.grid + ls.block + [ls.shared_bytes]:
+            check(g, fld)
+        for an in ls.args:
+            if an not in arg_names:
+                raise ManifestError(file, f"launch argument '{an}' is not a declared argument", kernel=kname,
+                                    field=f"{fld}.args")
+        launches.append(ls)
+
+    reference = str(_req(kr, "reference", file, kname))
+    if ":" not in reference:
+        raise ManifestError(file, "must be 'file.py:function'", kernel=kname, field="reference")
+    _load_reference(str(root), reference, file, kname)
+    bytes_moved = check(_req(kr, "bytes", file, kname), "bytes")
+    flops = check(_req(kr, "flops", file, kname), "flops")
+    red = kr.get("reduction_length", "")
+    if red:
+        check(red, "reduction_length")
+    tol = kr.get("tolerance", {}) or {}
+    for d, t in tol.items():
+        if d not in DTYPES or not isinstance(t, dict) or set(t) - {"rtol", "atol"}:
+            raise ManifestError(file, "tolerance maps a dtype to {rtol, atol}", kernel=kname, field=f"tolerance.{d}")
+    return KernelSpec(
+        name=kname, family=str(kr.get("family", kname)), file=src, symbol=symbol, dtypes=list(dtypes), args=args,
+        launches=launches, reference=reference, sizes_validate=sv, sizes_bench=sb, bytes_moved=bytes_moved,
+        flops=flops, tunables={k: list(v) for k, v in tunables.items()}, defaults=defaults, tolerance=tol,
+        reduction_length=str(red), description=str(kr.get("description", "")),
+    )
+
+
+_REF_CACHE: dict[tuple[str, str], Callable] = {}
+
+
+def _load_reference(root: str, ref: str, file: str, kernel: str) -> Callable[..., dict[str, Any]]:
+    key = (root, ref)
+    if key in _REF_CACHE:
+        return _REF_CACHE[key]
+    mod_file, _, func = ref.partition(":")
+    path = Path(root) / mod_file
+    if not path.exists():
+        raise ManifestError(file, f"reference module '{mod_file}' does not exist", kernel=kernel, field="reference")
+    spec = importlib.util.spec_from_file_location(f"portkern_ref_{Path(root).name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        raise ManifestError(file, f"reference function '{func}' not found in {mod_file}", kernel=kernel,
+                            field="reference")
+    _REF_CACHE[key] = fn
+    return fn
+
+
+# --------------------------------------------------------------------------- evaluation helpers
+
+
+def kernel_env(kernel: KernelSpec, sizes: dict[str, int], params: dict[str, int] | None = None) -> dict[str, Any]:
+    """Names visible to a kernel's expressions: sizes, tunables (defaults overridden by params), args."""
+    env: dict[str, Any] = dict(kernel.defaults)
+    env.update(params or {})
+    env.update(sizes)
+    for a in kernel.args:
+        if a.role in ("size", "stride", "batch") and a.value:
+            env[a.name] = expr.evaluate(a.value, env)
+    return env
+
+
+def instantiate(template_args: list[str], dtype: str, env: dict[str, Any]) -> list[str]:
+    """Template arguments with T replaced by the dtype's C type and tunables by their values."""
+    import re
+
+    ctype = C_TYPES[dtype]
+    out = []
+    for t in template_args:
+        s = re.sub(r"\bT\b", ctype, t)
+        s = re.sub(r"\b([A-Za-z_]\w*)\b", lambda m: str(env[m.group(1)]) if m.group(1) in env and
+                   isinstance(env[m.group(1)], int) else m.group(1), s)
+        out.append(s)
+    return out
