@@ -85,15 +85,16 @@ def _coerce(default: Any, value: Any, where: str, name: str) -> Any:
     raise ConfigError(f"{where}: setting '{name}' must be {want.__name__}, got {value!r}")
 
 
-def config_path() -> Path:
-    env = os.environ.get("PORTKERN_CONFIG")
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    env = (os.environ if environ is None else environ).get("PORTKERN_CONFIG")
     return Path(env) if env else Path.cwd() / "portkern.yaml"
 
 
 def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
     environ = dict(os.environ if environ is None else environ)
     cfg = Config(copy.deepcopy(DEFAULTS))
-    file = Path(path) if path else config_path()
+    explicit = path is not None or bool(environ.get("PORTKERN_CONFIG"))
+    file = Path(path) if path else config_path(environ)
     if file.exists():
         try:
             data = yaml.safe_load(file.read_text()) or {}
@@ -104,8 +105,9 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
             raise ConfigError(f"{file}: the top level must be a mapping of settings")
         _merge(cfg, data, str(file))
         cfg.source = str(file)
-    elif path:
-        raise ConfigError(f"{file}: config file does not exist")
+    elif explicit:
+        raise ConfigError(f"{file}: config file does not exist",
+                          hint="create it, or unset PORTKERN_CONFIG to use ./portkern.yaml when present")
     if environ.get("OLLAMA_HOST"):
         host = environ["OLLAMA_HOST"]
         cfg["llm"]["ollama_host"] = host if "://" in host else f"http://{host}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,8 +11,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# When piped (CI logs, files) rich would wrap to 80 columns and cut cells; use a wide page instead.
+_WIDTH = None if sys.stdout.isatty() else 180
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
 

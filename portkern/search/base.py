@@ -1,0 +1,84 @@
+"""The search contract between the pipeline and the strategies (sweep, refine, evolve).
+
+The pipeline owns the loop: it compiles, validates and benchmarks every candidate a strategy
+proposes, then hands the evaluated history back and asks for more, until the strategy returns
+nothing or a budget runs out.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from portkern.model import BenchResult, Record, ResourceReport, Target, ValidationResult
+
+
+@dataclass
+class Candidate(Record):
+    id: str                              # unique within a run: "<kernel>/<origin>-<n>"
+    kernel: str                          # KernelSpec.name
+    source: str                          # the full kernel unit source in the target's dialect
+    params: dict[str, int] = field(default_factory=dict)   # tunable values (template args, launch)
+    origin: str = "original"             # original | rules | sweep | model-translate | model-repair | model-optimize
+    parent: str = ""                     # id of the candidate it was derived from
+    prompt_kind: str = ""                # translate | repair-compile | repair-validation | optimize ("" = no model)
+    prompt: str = ""                     # the exact prompt text (for the dataset)
+    model: str = ""                      # model name that produced it
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation(Record):
+    """What the pipeline learned about one candidate."""
+
+    candidate: Candidate
+    compiled: bool
+    compile_error: str = ""
+    resources: ResourceReport | None = None
+    validation: ValidationResult | None = None
+    bench: list[BenchResult] = field(default_factory=list)
+    score_ms: float = 0.0                # median time at the primary bench size (0 = not timed)
+    spread_ms: float = 0.0
+
+    @property
+    def correct(self) -> bool:
+        return self.compiled and self.validation is not None and self.validation.passed
+
+
+@dataclass
+class SearchContext:
+    """Everything a strategy may look at. Strategies never call compilers or devices themselves."""
+
+    kernel: Any                          # portkern.library.KernelSpec
+    library: Any                         # portkern.library.LibrarySpec
+    target: Target
+    dialect: str                         # dialect of the candidates ("hip" | "cuda")
+    base: Candidate                      # the ported original
+    hazards: list[dict[str, Any]] = field(default_factory=list)  # open translator findings
+    budget: dict[str, float] = field(default_factory=dict)       # max_candidates, max_model_calls, ...
+    llm: Any = None                      # portkern.llm client, or None when no model server is reachable
+    skipped: list[str] = field(default_factory=list)             # reasons stages were skipped (filled by strategies)
+
+
+class Strategy(abc.ABC):
+    name: str = ""
+
+    @abc.abstractmethod
+    def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:
+        """New candidates given everything evaluated so far; [] when the strategy is done."""
+
+
+def best(history: list[Evaluation], noise_factor: float = 1.0) -> Evaluation | None:
+    """Fastest correct evaluation; ties within the measured spread keep the earlier one."""
+    winner: Evaluation | None = None
+    for ev in history:
+        if not ev.correct or ev.score_ms <= 0:
+            continue
+        if winner is None:
+            winner = ev
+            continue
+        margin = noise_factor * max(ev.spread_ms, winner.spread_ms)
+        if ev.score_ms < winner.score_ms - margin:
+            winner = ev
+    return winner
