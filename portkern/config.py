@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "search": {"strategy": "sweep", "max_candidates": 16, "max_model_calls": 16,
                "max_gpu_seconds": 300.0, "max_wall_seconds": 1800.0},
     "validate": {"seeds": 2, "timeout_s": 120.0},
+    # Compiler overrides: a path or a name on PATH ("" = discover). Empty rocm_device_libs = search.
+    "compile": {"nvcc": "", "hip_clang": "", "nvdisasm": "", "rocm_device_libs": ""},
     "bench": {"warmup": 10, "trials": 50},
 }
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -21,6 +22,8 @@ from portkern.model import Record
 
 ROLES = ("input", "output", "inout", "scalar", "size", "stride", "batch", "workspace")
 ARRAY_ROLES = ("input", "output", "inout", "workspace")
+INTEGER_ROLES = ("size", "stride", "batch")
+INTEGER_DTYPES = ("int32", "int64", "uint32", "uint64")
 DTYPES = ("float16", "bfloat16", "float32", "float64", "int32", "int64", "uint32", "uint64", "int8", "uint8")
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int32": 4, "int64": 8,
                "uint32": 4, "uint64": 8, "int8": 1, "uint8": 1}
@@ -39,6 +42,9 @@ DEFAULT_TOLERANCE = {
     "int64": {"rtol": 0.0, "atol": 0.0},
 }
 ROOT = Path(__file__).resolve().parent.parent / "libraries"
+# "anchors" holds YAML anchors (&name) that kernels reuse (*name); the loader ignores its content.
+TOP_LEVEL_FIELDS = {"name", "dialect", "description", "license", "include_dirs", "sources", "compile_flags",
+                    "macros", "kernels", "anchors"}
 
 
 @dataclass
@@ -53,6 +59,10 @@ class ArgSpec(Record):
     batch_stride: str = ""             # elements between batches (strided)
     init: str = "normal"               # input distribution, one of INITS
     const: bool = False
+    # [rows, cols, ld] expressions of a column-major matrix argument: what structured inits
+    # (spd, diag-dominant, unit-lower) need to know besides the flat length.
+    matrix: list[str] = field(default_factory=list)
+    bound: str = ""                    # integer inits (labels, index, small-int): exclusive upper bound
 
 
 @dataclass
@@ -84,6 +94,13 @@ class KernelSpec(Record):
     tolerance: dict[str, dict[str, float]] = field(default_factory=dict)
     reduction_length: str = ""         # expression: terms summed per output (scales the tolerance)
     description: str = ""
+    # Boolean expressions every (size, tunable) combination must satisfy, e.g. threads per block
+    # within limits or C % 4 == 0 for float4 loads. Sizes a harness derives must satisfy them too.
+    constraints: list[str] = field(default_factory=list)
+
+    def allows(self, env: dict[str, Any], elem_bytes: int = 4) -> bool:
+        """Whether an environment from kernel_env satisfies every constraint."""
+        return all(bool(expr.evaluate(c, env, elem_bytes)) for c in self.constraints)
 
     def tolerance_for(self, dtype: str) -> dict[str, float]:
         tol = dict(DEFAULT_TOLERANCE.get(dtype, {"rtol": 1e-5, "atol": 1e-5}))
@@ -189,6 +206,10 @@ def parse_manifest(path: Path) -> LibrarySpec:
         raise ManifestError(file, f"not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ManifestError(file, "top level must be a mapping")
+    unknown_top = set(data) - TOP_LEVEL_FIELDS
+    if unknown_top:
+        raise ManifestError(file, f"unknown top-level fields {sorted(unknown_top)}; known: "
+                            f"{', '.join(sorted(TOP_LEVEL_FIELDS))}", field=sorted(unknown_top)[0])
     name = _req(data, "name", file, None)
     dialect = _req(data, "dialect", file, None)
     if dialect not in ("hip", "cuda"):
@@ -224,7 +245,7 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
     kname = str(_req(kr, "name", file, None))
     known_fields = {"name", "family", "file", "symbol", "dtypes", "args", "launches", "launch", "template_args",
                     "reference", "sizes", "bytes", "flops", "tunables", "defaults", "tolerance",
-                    "reduction_length", "description"}
+                    "reduction_length", "description", "constraints"}
     extra = set(kr) - known_fields
     if extra:
         raise ManifestError(file, f"unknown fields {sorted(extra)}", kernel=kname, field=sorted(extra)[0])
@@ -249,7 +270,22 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
         bad = set(ar) - {f for f in ArgSpec.__dataclass_fields__}
         if bad:
             raise ManifestError(file, f"unknown fields {sorted(bad)}", kernel=kname, field=fld)
-        a = ArgSpec(**{k: (str(v) if k in ("shape", "value", "batch_stride", "dtype") else v) for k, v in ar.items()})
+        ar = dict(ar)
+        if ar["role"] in INTEGER_ROLES:
+            # Sizes, strides and batch counts are C integers; int32 unless the manifest says otherwise.
+            ar.setdefault("dtype", "int32")
+            if str(ar["dtype"]) not in INTEGER_DTYPES:
+                raise ManifestError(file, f"a {ar['role']} argument needs an integer dtype "
+                                    f"({', '.join(INTEGER_DTYPES)}), got {ar['dtype']!r}", kernel=kname,
+                                    field=fld + ".dtype")
+        if "matrix" in ar:
+            mat = ar["matrix"]
+            if not isinstance(mat, list) or len(mat) != 3:
+                raise ManifestError(file, "matrix must be [rows, cols, ld] expressions", kernel=kname,
+                                    field=fld + ".matrix")
+            ar["matrix"] = [str(v) for v in mat]
+        a = ArgSpec(**{k: (str(v) if k in ("shape", "value", "batch_stride", "dtype", "bound") else v)
+                       for k, v in ar.items()})
         if a.dtype != "T" and a.dtype not in DTYPES:
             raise ManifestError(file, f"unknown dtype {a.dtype!r}", kernel=kname, field=fld + ".dtype")
         if a.role in ARRAY_ROLES and not a.shape:
@@ -296,10 +332,12 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
         return str(e)
 
     for a in args:
-        for attr in ("shape", "value", "batch_stride"):
+        for attr in ("shape", "value", "batch_stride", "bound"):
             v = getattr(a, attr)
             if v and not (a.role == "scalar" and attr == "value"):
                 check(v, f"args.{a.name}.{attr}")
+        for i, v in enumerate(a.matrix):
+            check(v, f"args.{a.name}.matrix[{i}]")
 
     launches_raw = kr.get("launches")
     if launches_raw is None:
@@ -346,12 +384,47 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
     for d, t in tol.items():
         if d not in DTYPES or not isinstance(t, dict) or set(t) - {"rtol", "atol"}:
             raise ManifestError(file, "tolerance maps a dtype to {rtol, atol}", kernel=kname, field=f"tolerance.{d}")
-    return KernelSpec(
+    constraints = [check(c, f"constraints[{i}]")
+                   for i, c in enumerate(_as_list(kr.get("constraints", []) or [], file, kname, "constraints"))]
+    kernel = KernelSpec(
         name=kname, family=str(kr.get("family", kname)), file=src, symbol=symbol, dtypes=list(dtypes), args=args,
         launches=launches, reference=reference, sizes_validate=sv, sizes_bench=sb, bytes_moved=bytes_moved,
         flops=flops, tunables={k: list(v) for k, v in tunables.items()}, defaults=defaults, tolerance=tol,
-        reduction_length=str(red), description=str(kr.get("description", "")),
+        reduction_length=str(red), description=str(kr.get("description", "")), constraints=constraints,
     )
+    _check_sizes_evaluate(kernel, file)
+    return kernel
+
+
+def _check_sizes_evaluate(kernel: KernelSpec, file: str) -> None:
+    """Evaluate every expression at every listed size with the default tunables, so a manifest that
+    divides by zero, gives a negative shape or breaks its own constraints fails at load time."""
+    for kind, size_list in (("sizes.validate", kernel.sizes_validate), ("sizes.bench", kernel.sizes_bench)):
+        for sizes in size_list:
+            try:
+                env = kernel_env(kernel, sizes)
+            except (expr.ExprError, ArithmeticError, KeyError) as exc:
+                raise ManifestError(file, f"argument values do not evaluate at {sizes}: {exc}", kernel=kernel.name,
+                                    field=kind) from exc
+            for dtype in kernel.dtypes:
+                elem = DTYPE_BYTES[dtype]
+                fields = [(f"args.{a.name}.shape", a.shape) for a in kernel.args if a.shape]
+                fields += [(f"launches[{i}].{part}", e) for i, ls in enumerate(kernel.launches)
+                           for part, exprs in (("grid", ls.grid), ("block", ls.block),
+                                               ("shared_bytes", [ls.shared_bytes])) for e in exprs]
+                fields += [("bytes", kernel.bytes_moved), ("flops", kernel.flops)]
+                for fld, e in fields:
+                    try:
+                        v = expr.evaluate(e, env, elem)
+                    except (expr.ExprError, ArithmeticError, KeyError, TypeError) as exc:
+                        raise ManifestError(file, f"{e!r} does not evaluate at {sizes}: {exc}", kernel=kernel.name,
+                                            field=fld) from exc
+                    if v < 0 or (fld.endswith((".grid", ".block")) and v < 1):
+                        raise ManifestError(file, f"{e!r} is {v} at {sizes}", kernel=kernel.name, field=fld)
+                for i, c in enumerate(kernel.constraints):
+                    if not expr.evaluate(c, env, elem):
+                        raise ManifestError(file, f"constraint {c!r} fails at {sizes} with the default tunables "
+                                            f"for {dtype}", kernel=kernel.name, field=f"constraints[{i}]")
 
 
 _REF_CACHE: dict[tuple[str, str], Callable] = {}

@@ -218,3 +218,4 @@ class BenchResult(Record):
     baseline_name: str = ""          # "cuBLAS (CuPy)", ...
     baseline_median_ms: float = 0.0
     flags: list[str] = field(default_factory=list)  # e.g. "above-roofline" (a bug report, not a win)
+    measured_copy_gbs: float = 0.0   # device-to-device copy rate measured in the same run (0 = not measured)

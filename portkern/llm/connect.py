@@ -18,6 +18,7 @@ from portkern.llm.records import Recorder
 from portkern.model import Record
 
 PROVIDERS = ("ollama", "openai", "none")
+PROBE_TIMEOUT_S = 5.0                    # a listing answers at once; a silent host must not stall startup
 
 
 @dataclass
@@ -68,11 +69,11 @@ def no_server_message(llm: dict[str, Any] | None = None) -> str:
             f"`ollama serve` and `ollama pull {model}`, or set llm.openai_base_url")
 
 
-def make_provider(llm: dict[str, Any]) -> Provider | None:
+def make_provider(llm: dict[str, Any], *, timeout_s: float | None = None) -> Provider | None:
     name = provider_name(llm)
     if name == "none":
         return None
-    timeout_s = float(llm.get("timeout_s", 120.0))
+    timeout_s = float(llm.get("timeout_s", 120.0)) if timeout_s is None else timeout_s
     if name == "openai":
         from portkern.llm.providers.openai import OpenAIProvider
 
@@ -94,7 +95,7 @@ def probe(config: dict[str, Any] | None = None, *, provider: Provider | None = N
                            message="model stages are off (llm.provider: none); set llm.provider to "
                                    "ollama or openai to use a model")
     own = provider is None
-    provider = provider or make_provider(llm)
+    provider = provider or make_provider(llm, timeout_s=min(PROBE_TIMEOUT_S, float(llm.get("timeout_s", 120.0))))
     assert provider is not None
     result = ProbeResult(provider=name, url=provider.url, model=provider.model, reachable=False)
     try:
@@ -104,7 +105,8 @@ def probe(config: dict[str, Any] | None = None, *, provider: Provider | None = N
         if result.model_present and hasattr(provider, "show"):
             result.details = provider.show()
     except (RetryableError, ProviderUnavailable) as exc:
-        result.message = f"{no_server_message(llm)} ({exc})"
+        result.message = no_server_message(llm)
+        result.details = {"error": str(exc)}    # the transport's own words, for `portkern llm status --json`
     finally:
         if own:
             provider.close()

@@ -19,6 +19,10 @@ from typing import Any
 from portkern.errors import StoreError
 from portkern.model import Record
 
+# Fields that describe how a result was obtained, not what it is (DVC leaves such fields out of
+# its fingerprints too): a recompiled binary with a different compile time is the same input.
+COSMETIC_KEYS = frozenset({"compile_seconds", "cached", "seconds", "cache_key"})
+
 
 def content_hash(value: Any, *, where: str = "input") -> str:
     """sha256 of a value's content. Raises StoreError for values with no stable content."""
@@ -37,6 +41,8 @@ def _feed(h: Any, value: Any, where: str) -> None:
     elif isinstance(value, dict):
         h.update(b"{")
         for k in sorted(value, key=str):
+            if k in COSMETIC_KEYS:
+                continue
             if not isinstance(k, (str, int)):
                 raise StoreError(f"cannot key {where}: dict key {k!r} is not a string or integer",
                                  hint="pass plain JSON-like data or portkern.model Records to stages")

@@ -1,0 +1,34 @@
+"""Search strategies: ``sweep`` (tunable parameters), ``refine`` (one evolving kernel), ``evolve``
+(a population). The pipeline drives them through the contract in ``portkern.search.base``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portkern.errors import ConfigError
+from portkern.search.base import Candidate, Evaluation, SearchContext, Strategy, best
+from portkern.search.budget import Budget, BudgetTracker
+from portkern.search.evolve import EvolveStrategy
+from portkern.search.refine import RefineStrategy
+from portkern.search.sweep import SweepStrategy
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "sweep": SweepStrategy,
+    "refine": RefineStrategy,
+    "evolve": EvolveStrategy,
+}
+
+
+def get_strategy(name: str, **options: Any) -> Strategy:
+    """A fresh strategy by name; ``options`` go to its constructor (e.g. ``population_size`` for evolve)."""
+    key = name.strip().lower()
+    if key not in STRATEGIES:
+        raise ConfigError(f"unknown search strategy '{name}'", hint=f"use one of {', '.join(STRATEGIES)}")
+    try:
+        return STRATEGIES[key](**options)
+    except TypeError as exc:
+        raise ConfigError(f"search strategy '{key}': bad option ({exc})") from exc
+
+
+__all__ = ["STRATEGIES", "Budget", "BudgetTracker", "Candidate", "Evaluation", "EvolveStrategy", "RefineStrategy",
+           "SearchContext", "Strategy", "SweepStrategy", "best", "get_strategy"]

@@ -26,6 +26,7 @@ class Candidate(Record):
     prompt: str = ""                     # the exact prompt text (for the dataset)
     model: str = ""                      # model name that produced it
     notes: list[str] = field(default_factory=list)
+    model_call: str = ""                 # ModelCall.call_id of the reply it came from ("" = no model)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Evaluation(Record):
     bench: list[BenchResult] = field(default_factory=list)
     score_ms: float = 0.0                # median time at the primary bench size (0 = not timed)
     spread_ms: float = 0.0
+    gpu_seconds: float = 0.0             # device time spent validating and timing it (budget accounting)
+    profile: dict[str, Any] = field(default_factory=dict)  # profiler counters, when a profiler ran
 
     @property
     def correct(self) -> bool:
@@ -59,6 +62,8 @@ class SearchContext:
     budget: dict[str, float] = field(default_factory=dict)       # max_candidates, max_model_calls, ...
     llm: Any = None                      # portkern.llm client, or None when no model server is reachable
     skipped: list[str] = field(default_factory=list)             # reasons stages were skipped (filled by strategies)
+    original_source: str = ""            # the unit in the library's own dialect (for translate prompts)
+    notes: list[str] = field(default_factory=list)               # what strategies decided and why they stopped
 
 
 class Strategy(abc.ABC):

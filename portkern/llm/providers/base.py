@@ -46,5 +46,5 @@ class Provider(abc.ABC):
     def pull_hint(self) -> str:
         return ""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - most providers hold nothing to release
+        """Release connections (default: nothing to release)."""

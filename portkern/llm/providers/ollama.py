@@ -21,7 +21,8 @@ def _client_module():
 
 def _same_model(wanted: str, have: str) -> bool:
     # Ollama reports "name:latest" for a model pulled as plain "name".
-    norm = (lambda s: s if ":" in s else f"{s}:latest")
+    def norm(s):
+        return (s if ":" in s else f"{s}:latest")
     return norm(wanted) == norm(have)
 
 

@@ -1,0 +1,143 @@
+"""NVIDIA backend: nvcc to cubin (default), PTX or fatbin for the target's sm arch.
+
+Resources come from ``ptxas -v`` (registers, shared, stack/local, spills) and the cubin itself
+(constant bank sizes, launch bounds); the SASS instruction mix from nvdisasm when it is present.
+NVRTC (through cuda-python) is reported by ``available()``; builds use nvcc, whose ptxas report
+and dependency list the cache and resource report rely on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from portkern.compile.cache import read_dependency_file
+from portkern.compile.cubin import max_threads_per_block, parse_ptxas_verbose, sass_instruction_mix
+from portkern.compile.driver import BuildOutput, CompilerBackend, raise_compile_error
+from portkern.compile.elf import cuda_kernel_symbols, read_elf, section_sizes_by_prefix
+from portkern.compile.process import compiler_identity, find_tool, run_tool
+from portkern.errors import ConfigError, ToolMissingError
+from portkern.model import Availability, CompileOptions, ResourceReport, Target
+
+NVCC_PACKAGE_HINT = ("install the CUDA toolkit (https://developer.nvidia.com/cuda-downloads, or Debian's "
+                     "nvidia-cuda-toolkit package), or set compile.nvcc in portkern.yaml / PORTKERN_COMPILE_NVCC")
+CODE_TYPES = {"cubin": "-cubin", "ptx": "-ptx", "fatbin": "-fatbin"}
+
+
+def _tool_setting(key: str) -> str:
+    from portkern.config import load_config
+
+    return str(load_config().get("compile", {}).get(key, "") or "")
+
+
+def find_nvdisasm() -> str | None:
+    """nvdisasm on PATH, in the CUDA toolkit next to nvcc, or from the nvidia-cuda-nvdisasm wheel."""
+    found = find_tool(["nvdisasm"], _tool_setting("nvdisasm"))
+    if found:
+        return found
+    nvcc = find_tool(["nvcc"], _tool_setting("nvcc"))
+    candidates = [str(Path(os.path.realpath(nvcc)).parent / "nvdisasm")] if nvcc else []
+    try:
+        import nvidia  # namespace package of NVIDIA's CUDA wheels
+
+        for root in nvidia.__path__:
+            candidates += sorted(glob.glob(os.path.join(root, "*", "bin", "nvdisasm")), reverse=True)
+    except ImportError:
+        pass
+    return next((c for c in candidates if os.access(c, os.X_OK)), None)
+
+
+def nvrtc_status() -> str:
+    try:
+        from cuda.bindings import nvrtc  # noqa: F401
+    except ImportError:
+        return "not used: cuda-python is not installed (pip install 'portkern[cuda]')"
+    return "importable (cuda-python); builds use nvcc for the ptxas resource report"
+
+
+class CudaBackend(CompilerBackend):
+    name = "cuda"
+    vendor = "nvidia"
+    dialect_suffix = ".cu"
+
+    def __init__(self, *, nvcc: str = "", **kw):
+        super().__init__(**kw)
+        self._nvcc_override = nvcc
+
+    def compiler_path(self, target: Target | None = None) -> str:
+        override = self._nvcc_override or _tool_setting("nvcc")
+        found = find_tool(["nvcc"], override)
+        if found is None:
+            where = f" (configured as '{override}')" if override else " on PATH"
+            raise ToolMissingError(f"nvcc{where}", "building kernels for NVIDIA targets", NVCC_PACKAGE_HINT)
+        return found
+
+    def available(self) -> Availability:
+        try:
+            nvcc = self.compiler_path()
+        except ToolMissingError as exc:
+            return Availability(self.name, False, reason=str(exc), details={"nvrtc": nvrtc_status()})
+        identity = compiler_identity(nvcc) or nvcc
+        return Availability(self.name, True, compiler=identity,
+                            details={"compiler_used": "nvcc", "nvrtc": nvrtc_status(),
+                                     "nvdisasm": find_nvdisasm() or "not found: no SASS instruction mix "
+                                     "(pip install nvidia-cuda-nvdisasm)"})
+
+    def build(self, source_file: Path, workdir: Path, target: Target, options: CompileOptions,
+              compiler: str) -> BuildOutput:
+        code_type = options.code_type or "cubin"
+        if code_type not in CODE_TYPES:
+            raise ConfigError(f"code type '{code_type}' is not one nvcc builds here",
+                              hint=f"use one of {', '.join(CODE_TYPES)}")
+        out_file = workdir / f"{source_file.stem}.{code_type}"
+        deps_file = workdir / "deps.d"
+        cmd = [compiler, f"-arch={target.arch}", CODE_TYPES[code_type], "-o", str(out_file),
+               "-Xptxas", "-v", f"-Xptxas=-O{options.opt_level}", "-MD", "-MF", str(deps_file)]
+        if options.debug:
+            cmd.append("-G")
+        cmd += [f"-I{d}" for d in options.include_dirs]
+        cmd += [f"-D{k}={v}" if v != "" else f"-D{k}" for k, v in sorted(options.defines.items())]
+        cmd += list(options.flags) + [str(source_file)]
+        run = run_tool(cmd, cwd=workdir)
+        if run.returncode != 0:
+            raise_compile_error(run, f"nvcc for {target.arch}")
+        binary = out_file.read_bytes()
+        deps = read_dependency_file(deps_file)
+        if code_type == "ptx":
+            kernels = _ptx_entries(binary.decode("utf-8", "replace"))
+            return BuildOutput(binary, code_type, kernels, {k: ResourceReport(symbol=k) for k in kernels},
+                               run.log, cmd, ["PTX: registers and shared memory are decided by ptxas; "
+                                              "build a cubin for a resource report"], deps)
+        if code_type == "fatbin":
+            kernels = [line.split("'")[1] for line in run.log.splitlines() if "Compiling entry function" in line]
+            return BuildOutput(binary, code_type, kernels, parse_ptxas_verbose(run.log, kernels), run.log, cmd,
+                               [], deps)
+        elf = read_elf(binary, f"cubin of {source_file.name}")
+        kernels = cuda_kernel_symbols(elf)
+        reports = parse_ptxas_verbose(run.log, kernels)
+        const_sizes = section_sizes_by_prefix(elf, ".nv.constant0.")
+        for k, rep in reports.items():
+            rep.const_bytes = rep.const_bytes or const_sizes.get(k, 0)
+            rep.max_threads_per_block = max_threads_per_block(elf, binary, k)
+        notes = self._add_sass_mix(out_file, reports)
+        return BuildOutput(binary, code_type, kernels, reports, run.log, cmd, notes, deps)
+
+    @staticmethod
+    def _add_sass_mix(cubin: Path, reports: dict[str, ResourceReport]) -> list[str]:
+        tool = find_nvdisasm()
+        if tool is None:
+            return ["no SASS instruction mix: nvdisasm not found (pip install nvidia-cuda-nvdisasm)"]
+        run = run_tool([tool, "-c", str(cubin)])
+        if run.returncode != 0:
+            return [f"no SASS instruction mix: nvdisasm failed: {run.log.splitlines()[-1:] or ''}"]
+        for k, mix in sass_instruction_mix(run.stdout).items():
+            if k in reports:
+                reports[k].instruction_mix = mix
+        return []
+
+
+def _ptx_entries(ptx: str) -> list[str]:
+    import re
+
+    return re.findall(r"\.entry\s+([\w$]+)\s*\(", ptx)

@@ -1,0 +1,173 @@
+"""The emulator backend: compile (cached by content), load, available."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from portkern.backends.base import Backend
+from portkern.errors import CompileError, LoadError
+from portkern.model import Availability, CompileOptions, CompileResult, Target
+
+from . import cache, source, toolchain
+from .program import EmuProgram
+
+INCLUDE_DIR = Path(__file__).resolve().parent / "include"
+COMPILE_TIMEOUT_S = 600
+# Host-compiler flags that mean the same to g++/clang++ as to nvcc/hipcc; any other flag in
+# CompileOptions.flags belongs to a GPU compiler and is left out (and noted).
+_PORTABLE_FLAG_PREFIXES = ("-D", "-U", "-I", "-std=", "-include")
+
+
+def _runtime_hash() -> str:
+    h = hashlib.sha256()
+    for path in sorted(INCLUDE_DIR.rglob("*.h")):
+        h.update(str(path.relative_to(INCLUDE_DIR)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def wavefront_for(target: Target | None, options: CompileOptions) -> int:
+    wave = options.wavefront or (target.wavefront if target else 32)
+    if wave not in (32, 64):
+        raise CompileError(f"emulator warp width must be 32 or 64, got {wave}",
+                           hint="set CompileOptions.wavefront to 32 or 64, or pick a target with one of them")
+    return wave
+
+
+class EmuBackend(Backend):
+    name = "emu"
+
+    def available(self) -> Availability:
+        found = toolchain.find_compiler()
+        if found is None:
+            return Availability(backend=self.name, ok=False,
+                                reason="no host C++ compiler (g++ or clang++) on PATH",
+                                details={"tried": list(toolchain.CANDIDATES)})
+        asan = toolchain.asan_runtime(found.path, found.family)
+        return Availability(backend=self.name, ok=True, compiler=found.identity,
+                            devices=[f"cpu-emulator ({os.cpu_count()} CPUs)"],
+                            details={"compiler_family": found.family, "asan_runtime": asan,
+                                     "include_dir": str(INCLUDE_DIR)})
+
+    # ------------------------------------------------------------------ compile
+
+    def command(self, compiler: toolchain.HostCompiler, options: CompileOptions, wave: int) -> tuple[list[str], list[str]]:
+        """Compiler arguments (without input/output paths) and notes about dropped flags."""
+        opt = "-O0" if options.debug else f"-O{min(max(options.opt_level, 0), 2)}"
+        cmd = [compiler.path, "-std=c++17", opt, "-fPIC", "-shared", "-pthread", "-fvisibility=hidden",
+               "-fno-strict-aliasing", "-Wno-attributes", "-Wno-unknown-pragmas", f"-I{INCLUDE_DIR}",
+               f"-DPORTKERN_EMU_WAVE={wave}"]
+        if options.debug:
+            cmd.append("-g")
+        if options.sanitize:
+            cmd += ["-fsanitize=address", "-fno-omit-frame-pointer", "-g"]
+        for key, value in sorted(options.defines.items()):
+            cmd.append(f"-D{key}" if value in ("", None) else f"-D{key}={value}")
+        cmd += [f"-I{d}" for d in options.include_dirs]
+        notes = []
+        for flag in options.flags:
+            if flag.startswith(_PORTABLE_FLAG_PREFIXES):
+                cmd.append(flag)
+            else:
+                notes.append(f"flag {flag!r} is for a GPU compiler; the emulator build leaves it out")
+        return cmd, notes
+
+    def compile(self, source_text: str, target: Target | None, options: CompileOptions | None = None,
+                *, name: str = "kernel") -> CompileResult:
+        options = options or CompileOptions()
+        compiler = toolchain.require_compiler()
+        wave = wavefront_for(target, options)
+        unit, entry_map = source.build_unit(source_text, list(options.entries), name)
+        cmd, notes = self.command(compiler, options, wave)
+        key = hashlib.sha256("\0".join([unit, *cmd[1:], compiler.identity, _runtime_hash()]).encode()).hexdigest()[:40]
+        target_name = target.name if target else f"cpu-wave{wave}"
+        base = dict(backend=self.name, target=target_name, arch=f"cpu-wave{wave}", code_type="so",
+                    entry_symbols=sorted(entry_map.values()), entry_map=entry_map, resources={},
+                    compiler=compiler.identity, options=options, cache_key=key)
+        hit = cache.lookup(key)
+        if hit is not None:
+            binary, meta = hit
+            return CompileResult(binary=binary, log=meta.get("log", ""), cached=True,
+                                 compile_seconds=0.0, notes=meta.get("notes", notes), **base)
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="portkern-emu-") as tmp:
+            src = Path(tmp) / f"{_safe(name)}.cpp"
+            out = Path(tmp) / f"{_safe(name)}.so"
+            src.write_text(unit)
+            full = [*cmd, "-x", "c++", str(src), "-o", str(out)]
+            try:
+                proc = subprocess.run(full, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+            except subprocess.TimeoutExpired as exc:
+                raise CompileError(f"{name}: host compiler ran past {COMPILE_TIMEOUT_S} s", command=full) from exc
+            log = (proc.stdout + proc.stderr).replace(str(src), f"{name}.cpp")
+            if proc.returncode != 0:
+                raise CompileError(f"{name}: the emulator build failed ({Path(compiler.path).name}, wave {wave})",
+                                   log=log, command=full,
+                                   hint="read the compiler log above; device code must be valid CUDA/HIP C++")
+            binary = out.read_bytes()
+        seconds = time.perf_counter() - start
+        if options.sanitize:
+            notes.append("AddressSanitizer build: run it in a worker started with BACKEND.worker_env(result)")
+        cache.store(key, binary, {"log": log, "notes": notes})
+        return CompileResult(binary=binary, log=log, cached=False, compile_seconds=seconds, notes=notes, **base)
+
+    # ------------------------------------------------------------------ load
+
+    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
+        """Environment a worker process needs to load ``compiled`` (sanitizer runtime first)."""
+        if not compiled.options.sanitize:
+            return {}
+        compiler = toolchain.require_compiler()
+        runtime = toolchain.asan_runtime(compiler.path, compiler.family)
+        if not runtime:
+            raise LoadError(f"AddressSanitizer runtime of {compiler.identity} not found",
+                            hint="install the compiler's sanitizer runtime (Debian: libasan8 for g++ 12)")
+        return {"LD_PRELOAD": runtime,
+                "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86"}
+
+    def load(self, compiled: CompileResult, entry: str) -> EmuProgram:
+        if compiled.backend != self.name:
+            raise LoadError(f"a '{compiled.backend}' binary cannot be loaded by the emulator",
+                            hint="compile the source with portkern.backends.get('emu')")
+        symbol = compiled.entry_map.get(entry) or (entry if entry in compiled.entry_symbols else "")
+        if not symbol:
+            raise LoadError(f"entry '{entry}' is not in this build",
+                            hint=f"entries built: {', '.join(compiled.entry_map) or '(none)'}; "
+                                 "list it in CompileOptions.entries")
+        if compiled.options.sanitize and not _asan_loaded():
+            raise LoadError(f"entry '{entry}' comes from an AddressSanitizer build, which this process cannot load",
+                            hint="run it through portkern.worker.run_in_worker(..., env=BACKEND.worker_env(result))")
+        library = _open(compiled.cache_key, compiled.binary)
+        index = symbol[len(source.STUB_PREFIX):]
+        return EmuProgram(library, symbol, f"{source.SIGNATURE_PREFIX}{index}", entry)
+
+
+_LOADED: dict[str, ctypes.CDLL] = {}
+
+
+def _open(key: str, binary: bytes) -> ctypes.CDLL:
+    if key not in _LOADED:
+        path = cache.binary_path(key, binary)
+        try:
+            _LOADED[key] = ctypes.CDLL(str(path), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        except OSError as exc:
+            raise LoadError(f"cannot load emulator build {path.name}: {exc}") from exc
+    return _LOADED[key]
+
+
+def _asan_loaded() -> bool:
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return False
+    return "libasan" in maps or "clang_rt.asan" in maps
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:80] or "kernel"

@@ -1,0 +1,3 @@
+// portkern CPU emulator: stands in for <cuda_fp16.h>.
+#pragma once
+#include "portkern_emu/runtime.h"

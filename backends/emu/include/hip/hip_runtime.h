@@ -1,0 +1,3 @@
+// portkern CPU emulator: stands in for <hip/hip_runtime.h>.
+#pragma once
+#include "../portkern_emu/runtime.h"

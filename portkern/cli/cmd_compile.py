@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from portkern import backends
+from portkern.cli.output import console, emit_json, json_option, table
+from portkern.errors import ConfigError
+from portkern.model import CompileOptions
+from portkern.targets import get_target
+
+
+def _parse_defines(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, _, value = item.partition("=")
+        if not key:
+            raise ConfigError(f"-D '{item}': expected NAME or NAME=VALUE")
+        out[key] = value
+    return out
+
+
+@click.command("compile")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", "target_name", required=True, help="Target GPU name (see `portkern targets`).")
+@click.option("--entry", "entries", multiple=True, help="Kernel expression to instantiate, e.g. 'axpy<int, 256, float>'.")
+@click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="Include directory.")
+@click.option("-D", "defines", multiple=True, help="Preprocessor definition NAME or NAME=VALUE.")
+@click.option("--no-cache", is_flag=True, help="Compile even when a cached result exists.")
+@json_option
+def command(file: Path, target_name: str, entries: tuple[str, ...], include_dirs: tuple[str, ...],
+            defines: tuple[str, ...], no_cache: bool, as_json: bool) -> None:
+    """Compile FILE for a target with the real compiler and print each kernel's resources."""
+    target = get_target(target_name)
+    backend = backends.for_target(target)
+    if no_cache:
+        backend = type(backend)(use_cache=False)
+    includes = [str(file.parent.resolve())] + [str(Path(d).resolve()) for d in include_dirs]
+    options = CompileOptions(entries=list(entries), include_dirs=includes, defines=_parse_defines(defines))
+    result = backend.compile(file.read_text(), target, options, name=file.stem)
+    if as_json:
+        data = result.to_dict()
+        data.pop("binary")
+        data["binary_bytes"] = len(result.binary)
+        emit_json(data)
+        return
+    amd = target.vendor == "amd"
+    columns = ["kernel", "VGPRs" if amd else "regs"] + (["AGPRs", "SGPRs"] if amd else []) + [
+        "LDS B" if amd else "smem B", "scratch B" if amd else "local B", "spills", "max thr",
+        "waves/SIMD" if amd else "warps/SMSP", "occupancy", "limiter"]
+    names = {v: k for k, v in result.entry_map.items()}
+    rows = []
+    for sym, r in sorted(result.resources.items()):
+        row = [names.get(sym, sym), r.registers] + ([r.agprs, r.sgprs] if amd else []) + [
+            r.shared_bytes, r.local_bytes, r.spill_bytes, r.max_threads_per_block or "-",
+            f"{r.occupancy_waves_per_simd:g}", f"{r.occupancy_fraction:.0%}", r.occupancy_limiter]
+        rows.append(row)
+    state = "cached" if result.cached else f"{result.compile_seconds:.2f} s"
+    table(f"{file.name} -> {target.name} ({target.arch}, {result.code_type}, {len(result.binary)} bytes, {state})",
+          columns, rows)
+    console.print(f"compiler: {result.compiler}")
+    for note in result.notes:
+        console.print(f"note: {note}")

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from portkern.cli.output import console, emit_json, json_option, table
+from portkern.errors import ConfigError
+
+
+@click.group("dataset")
+def command() -> None:
+    """Fine-tuning data: export verified records from runs, run the nightly job."""
+
+
+def _run_dirs(runs_dir: Path, runs: tuple[str, ...]) -> list[Path]:
+    if runs:
+        out = []
+        for r in runs:
+            p = Path(r) if Path(r).is_dir() else runs_dir / r
+            if not p.is_dir():
+                raise ConfigError(f"run '{r}' not found (looked in {runs_dir})", hint="see `portkern runs`")
+            out.append(p)
+        return out
+    found = sorted(p for p in runs_dir.iterdir() if p.is_dir() and (p / "inputs").exists()) if runs_dir.exists() else []
+    if not found:
+        raise ConfigError(f"no runs in {runs_dir}", hint="run `portkern port --lib blas --target mi300x` first")
+    return found
+
+
+@command.command("export")
+@click.option("--runs", "runs", multiple=True, help="Run ids or run folders (default: every run in --runs-dir).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder for shards and manifest.")
+@click.option("--guard", default=None, help="Contamination list (default: datasets/contamination.yaml).")
+@click.option("--shard-size", default=2000, show_default=True)
+@json_option
+def export_cmd(runs, runs_dir, out, guard, shard_size, as_json) -> None:
+    """Export chat-style SFT JSONL, preference pairs and raw records as gzip shards with a manifest
+    (deduplicated, split by kernel family, public benchmarks kept out)."""
+    from portkern.dataset.export import export
+
+    manifest = export(_run_dirs(runs_dir, runs), out, guard_path=guard, shard_size=shard_size)
+    if as_json:
+        emit_json(manifest)
+        return
+    c = manifest["counts"]
+    table(f"dataset written to {out}", ["what", "count"],
+          [["records in", manifest["records_in"]], ["records out", manifest["records_out"]],
+           ["exact duplicates dropped", manifest["dedup"]["exact_duplicates"]],
+           ["near duplicates dropped", manifest["dedup"]["near_duplicates"]],
+           ["contamination dropped", len(manifest["contamination"]["dropped"])],
+           *[[f"type {k}", v] for k, v in sorted(c["by_type"].items())],
+           *[[f"split {k}", v] for k, v in sorted(c["by_split"].items())],
+           ["SFT conversations", c["sft"]], ["preference pairs", c["preference"]], ["shards", len(manifest["shards"])]])
+
+
+@command.command("nightly")
+@click.option("--config", "config_path", default="datasets/nightly.yaml", show_default=True)
+@click.option("--date", default=None, help="Override the date of the run ids (YYYY-MM-DD).")
+@json_option
+def nightly_cmd(config_path, date, as_json) -> None:
+    """Run every library x target x strategy of the nightly config through the pipeline (resumable,
+    incremental), then export a dated dataset folder with a summary."""
+    from portkern.dataset.nightly import NightlyConfig, run_nightly
+
+    cfg = NightlyConfig.load(config_path)
+    summary = run_nightly(cfg, date=date, progress=(lambda m: None) if as_json else console.print)
+    if as_json:
+        emit_json(summary)
+        return
+    table("nightly summary", ["what", "value"],
+          [["runs", len(summary["runs"])], ["failed runs", len(summary["failures"])],
+           *[[f"records {k}", v] for k, v in sorted(summary["records"].items())],
+           ["pass rate", f"{summary['pass_rate']:.2%}" if summary.get("pass_rate") is not None else "n/a"],
+           ["model calls", summary.get("model_calls", 0)], ["GPU seconds", f"{summary.get('gpu_seconds', 0):.1f}"],
+           ["written to", summary["out_dir"]]])

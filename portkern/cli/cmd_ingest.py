@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import click
+
+from portkern.cli.output import console, emit_json, json_option, table
+from portkern.errors import ConfigError
+from portkern.ingest import ingest_library, ingest_tree
+from portkern.ingest.model import Kernel, KernelCatalog
+from portkern.library import load_library
+
+
+def _template(k: Kernel) -> str:
+    parts = []
+    for t in k.template_params:
+        head = f"{t.type} {t.name}" if t.kind == "value" else t.name
+        parts.append(head + ("..." if t.variadic else "") + (f"={t.default}" if t.default else ""))
+    return "<" + ", ".join(parts) + ">" if parts else ""
+
+
+def _sites(k: Kernel) -> str:
+    return "\n".join(f"{s.file}:{s.line}" + (f" ({s.macro})" if s.macro else "") for s in k.launch_sites)
+
+
+def _print(catalog: KernelCatalog) -> None:
+    rows = [[k.name, f"{k.file}:{k.line}", _template(k), ", ".join(k.launch_bounds),
+             ", ".join(k.intrinsics.categories()), _sites(k) or "-"] for k in catalog.kernels]
+    table(f"kernels in {catalog.root} ({catalog.lines} lines, {len(catalog.files)} files, {catalog.seconds:.2f} s)",
+          ["kernel", "file:line", "template params", "launch bounds", "intrinsics", "launch sites"], rows)
+    if catalog.skipped:
+        table("skipped regions", ["file:line", "reason"], [[f"{s.file}:{s.line}", s.reason] for s in catalog.skipped])
+    console.print(f"{len(catalog.kernels)} kernels, {len(catalog.units)} units, {len(catalog.skipped)} skipped regions")
+
+
+@click.command("ingest")
+@click.option("--lib", "lib", help="Library name (libraries/<name>/library.yaml) or path to a library.yaml.")
+@click.option("--source", "source", type=click.Path(exists=True, file_okay=False),
+              help="Root of an external source tree (a library checkout, a CUDA kernel collection).")
+@click.option("--profile", type=click.Choice(["rocblas", "cuda"]), default=None,
+              help="Conventions of the --source tree (which files, which macros); default: read every C/C++/CUDA file.")
+@click.option("--unit", "unit", default=None, help="Print the self-contained unit extracted for this kernel.")
+@json_option
+def command(lib: str | None, source: str | None, profile: str | None, unit: str | None, as_json: bool) -> None:
+    """Parse a library's sources into a catalog of kernels: template parameters, launch bounds,
+    helpers they need, intrinsics, launch sites, and a self-contained unit per kernel."""
+    if bool(lib) == bool(source):
+        raise ConfigError("ingest needs exactly one of --lib NAME or --source DIR",
+                          hint="portkern ingest --lib blas   or   portkern ingest --source path/to/rocBLAS --profile rocblas")
+    catalog = ingest_library(load_library(lib)) if lib else ingest_tree(source, profile=profile)
+    if unit:
+        u = catalog.unit(unit)
+        if as_json:
+            emit_json(u.to_dict())
+        else:
+            click.echo(u.source)
+        return
+    if as_json:
+        emit_json(catalog.to_dict())
+        return
+    _print(catalog)

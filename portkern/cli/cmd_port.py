@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import click
+
+from portkern.cli.output import console, emit_json, table
+from portkern.pipeline.run import PortOptions, port
+
+
+def _kernel_list(value: str | None) -> list[str]:
+    return [k.strip() for k in (value or "").split(",") if k.strip()]
+
+
+@click.command("port")
+@click.option("--lib", "library", required=True, help="Library name (libraries/<name>) or path to a library.yaml.")
+@click.option("--target", required=True, help="Target GPU name (see `portkern targets`).")
+@click.option("--kernels", default="", help="Comma-separated kernel names (default: every kernel).")
+@click.option("--budget", default=8, show_default=True, type=click.IntRange(0, 10_000),
+              help="Candidates to try per kernel beyond the ported original.")
+@click.option("--strategy", default="sweep", show_default=True, type=click.Choice(["sweep", "refine", "evolve"]))
+@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]))
+@click.option("--ray-address", default="", help="Address of a running Ray cluster (default: start a local one).")
+@click.option("--run-id", default="", help="Name of the run folder; reuse one to resume a killed run.")
+@click.option("--runs-dir", default="", help="Where run folders and index.sqlite go (default: config runs_dir).")
+@click.option("--cache-dir", default="", help="Stage cache folder (default: config cache_dir).")
+@click.option("--jobs", "max_workers", default=0, type=click.IntRange(0, 1024),
+              help="Parallel CPU stages for the local executor (default: number of cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def command(library, target, kernels, budget, strategy, executor, ray_address, run_id, runs_dir, cache_dir,
+            max_workers, as_json):
+    """Port and tune a library's kernels for a target: ingest, translate, compile, validate, time,
+    sweep the tunables, select, and write the run folder, store rows, patch, report and dataset."""
+    from portkern.pipeline.progress import NullProgress, RichProgress
+
+    options = PortOptions(library=library, target=target, kernels=_kernel_list(kernels), budget=budget,
+                          strategy=strategy, executor=executor, ray_address=ray_address, run_id=run_id,
+                          runs_dir=runs_dir, cache_dir=cache_dir, max_workers=max_workers)
+    progress = NullProgress() if as_json else RichProgress(f"port {library} -> {target}")
+    summary = port(options, progress=progress)
+    if as_json:
+        emit_json(summary)
+        return
+    print_summary(summary)
+
+
+def _fmt_ms(v) -> str:
+    return "" if v in (None, 0) else f"{v:.4g}"
+
+
+def print_summary(s: dict) -> None:
+    rows = []
+    for stage, counts in s["stages"].items():
+        fails = ", ".join(f"{c} {n}" for c, n in sorted(s["failures"].get(stage, {}).items()))
+        skips = ", ".join(f"{c} {n}" for c, n in sorted(s["skips"].get(stage, {}).items()))
+        rows.append([stage, counts.get("ok", 0), counts.get("estimated", 0), counts.get("failed", 0),
+                     counts.get("skipped", 0), counts.get("cached", 0), fails, skips])
+    table(f"run {s['run_id']}: stages", ["stage", "ok", "estimated", "failed", "skipped", "cached",
+                                          "failures by cause", "skips by cause"], rows)
+    krows = [[k["kernel"], k["status"], k["candidates"], _fmt_ms(k["base_ms"]), k["selected"] or "",
+              _fmt_ms(k["selected_ms"]), f"{k['speedup']:.2f}x" if k["speedup"] else "", k["timing_method"],
+              (k["reason"] or "")[:80]] for k in s["kernels"]]
+    table("kernels", ["kernel", "status", "cands", "base ms", "selected", "sel ms", "speedup", "timing",
+                      "why"], krows)
+    for note in s["notes"]:
+        console.print(f"- {note}")
+    for stage, reasons in s.get("reasons", {}).items():
+        for reason, n in reasons.items():
+            console.print(f"- {stage} ({n}x): {reason}")
+    console.print(f"cache: {s['cache']['cached']} stage(s) from cache, {s['cache']['computed']} computed; "
+                  f"wall {s['wall_seconds']:.1f} s")
+    console.print(f"run folder: {s['run_dir']}  store: {s['store']}")

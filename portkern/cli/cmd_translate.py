@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import click
+
+from portkern.cli.output import emit_json, json_option, table
+from portkern.translate import translate_paths
+
+
+@click.command("translate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--to", "to", type=click.Choice(["hip", "cuda"]), required=True, help="Dialect to produce.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), help="Write translated files here.")
+@click.option("--in-place", is_flag=True, help="Overwrite the input files.")
+@click.option("--launch-syntax", type=click.Choice(["chevron", "ggl"]), default="chevron", show_default=True,
+              help="HIP output: keep <<<...>>> or emit hipLaunchKernelGGL.")
+@click.option("--roc", is_flag=True, help="Use rocBLAS/rocSOLVER names instead of hipBLAS/hipSOLVER.")
+@click.option("-I", "--include-dir", "include_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Where to look for project headers included with \"...\".")
+@click.option("--report", is_flag=True, help="Print per-file converted/unconverted counts and hazards.")
+@json_option
+def command(paths, to, out_dir, in_place, launch_syntax, roc, include_dirs, report, as_json):
+    """Translate CUDA <-> HIP sources (and the project headers they include).
+
+    \b
+    portkern translate kernels/ --to hip -o out/
+    portkern translate src/gemm.cpp --to cuda --report
+    """
+    if out_dir and in_place:
+        raise click.UsageError("use either -o/--out or --in-place, not both")
+    results = translate_paths(list(paths), to, out_dir=out_dir, in_place=in_place, launch_syntax=launch_syntax,
+                              roc=roc, include_dirs=list(include_dirs))
+    if as_json:
+        emit_json([r.to_dict() | {"text": None if (out_dir or in_place) else r.text} for r in results])
+        return
+    if not (out_dir or in_place or report):
+        for r in results:
+            click.echo(r.text, nl=False)
+        return
+    rows = [[r.filename, r.changed_count, len(r.unconverted), len(r.hazards),
+             sum(h.fixed for h in r.hazards), len(r.unfixed_hazards())] for r in results]
+    table(f"portkern translate --to {to}", ["file", "converted", "unconverted", "hazards", "fixed", "open"], rows)
+    if report:
+        for r in results:
+            for u in r.unconverted:
+                click.echo(f"{u.file}:{u.line}:{u.col}: unconverted {u.name} ({u.reason})")
+            for h in r.hazards:
+                state = "fixed" if h.fixed else "open"
+                click.echo(f"{h.file}:{h.line}:{h.col}: {h.severity}: [{h.kind}, {state}] {h.message}")

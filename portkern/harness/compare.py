@@ -1,0 +1,129 @@
+"""Judge one run of one case: guards, input mutation, unwritten outputs, NaN, then values.
+
+The order of checks is the order of severity: a kernel that writes out of bounds or changes its
+inputs is rejected whatever its outputs hold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from portkern import expr
+from portkern.harness.inputs import Case, is_float, poison_mask
+from portkern.library import KernelSpec
+from portkern.model import CaseResult
+
+MISMATCH_SAMPLE = 5
+
+
+def tolerance(kernel: KernelSpec, dtype: str, env: dict[str, Any]) -> tuple[float, float]:
+    """(rtol, atol) for ``dtype``; reductions widen both by sqrt(terms summed per output)."""
+    tol = kernel.tolerance_for(dtype)
+    rtol, atol = float(tol.get("rtol", 0.0)), float(tol.get("atol", 0.0))
+    if kernel.reduction_length and (rtol or atol):
+        length = float(expr.evaluate(kernel.reduction_length, env))
+        factor = math.sqrt(max(length, 1.0))
+        rtol, atol = rtol * factor, atol * factor
+    return rtol, atol
+
+
+def _bits_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise bit equality (NaN payloads included), for 1-D arrays of one dtype."""
+    width = a.dtype.itemsize
+    a8 = np.ascontiguousarray(a).view(np.uint8).reshape(-1, width)
+    b8 = np.ascontiguousarray(b).view(np.uint8).reshape(-1, width)
+    return (a8 == b8).all(axis=1)
+
+
+def _result(case: Case, passed: bool, failure: str = "", detail: str = "", **kw: Any) -> CaseResult:
+    return CaseResult(sizes=dict(case.sizes), dtype=case.dtype, seed=case.seed, passed=passed, failure=failure,
+                      detail=(f"[{case.variant}] " + detail) if detail else "", **kw)
+
+
+def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[np.ndarray]],
+              reference: dict[str, Any]) -> CaseResult:
+    """Compare the buffers a run left (``after``) with the case's inputs and the float64 reference."""
+    # 1. Guard zones and strided gaps keep their poison: anything else is an out-of-bounds write.
+    for name, arg in case.arrays.items():
+        for i, before in enumerate(arg.buffers):
+            mask = arg.guard_mask(i)
+            changed = ~_bits_equal(after[name][i][mask], before[mask])
+            if changed.any():
+                first = int(np.flatnonzero(mask)[np.flatnonzero(changed)[0]])
+                return _result(case, False, "out-of-bounds-write",
+                               f"'{name}' written at element {first} outside its {arg.count} elements per batch "
+                               f"({int(changed.sum())} elements outside the argument changed)")
+    # 2. Read-only arguments are unchanged, bit for bit.
+    for name, arg in case.arrays.items():
+        if arg.role != "input":
+            continue
+        for i, s in arg.used_slices():
+            changed = ~_bits_equal(after[name][i][s], arg.buffers[i][s])
+            if changed.any():
+                return _result(case, False, "input-mutated",
+                               f"input '{name}' changed at {int(changed.sum())} of {arg.count} elements "
+                               f"(first at {int(np.flatnonzero(changed)[0])})")
+    # 3. Outputs: fully written, no NaN, within tolerance.
+    rtol, atol = tolerance(kernel, case.dtype, case.env)
+    worst_abs = worst_rel = 0.0
+    sample: list[dict[str, Any]] = []
+    failure, detail = "", ""
+    for name, arg in case.arrays.items():
+        if arg.role not in ("output", "inout"):
+            continue
+        if name not in reference:
+            return _result(case, False, "reference", f"reference returned no value for '{name}'")
+        got_raw = [after[name][i][s] for i, s in arg.used_slices()]
+        got = arg.gather(after[name])
+        want = np.asarray(reference[name]).reshape(got.shape)
+        if arg.role == "output":
+            unwritten = sum(int(poison_mask(g, arg.dtype).sum()) for g in got_raw)
+            if unwritten:
+                return _result(case, False, "unwritten",
+                               f"output '{name}': {unwritten} of {got.size} elements never written")
+        if not is_float(arg.dtype):
+            bad = got != want
+            if bad.any():
+                idx = np.flatnonzero(bad.reshape(-1))
+                failure = failure or "mismatch"
+                detail = detail or f"'{name}': {idx.size} of {got.size} integers differ"
+                sample += [{"arg": name, "index": int(i), "got": int(got.reshape(-1)[i]),
+                            "expected": int(want.reshape(-1)[i])} for i in idx[:MISMATCH_SAMPLE]]
+            continue
+        want_nan = np.isnan(want)
+        if want_nan.any():
+            return _result(case, False, "reference-nan",
+                           f"the float64 reference of '{name}' holds NaN for these inputs; choose an init "
+                           "that keeps the routine defined")
+        got_nan = np.isnan(got)
+        if got_nan.any():
+            first = int(np.flatnonzero(got_nan.reshape(-1))[0])
+            return _result(case, False, "nan", f"output '{name}' holds {int(got_nan.sum())} NaN (first at {first})",
+                           mismatch_sample=[{"arg": name, "index": first, "got": "nan",
+                                             "expected": float(want.reshape(-1)[first])}])
+        finite = np.isfinite(want)
+        inf_bad = (~finite) & (got != want)
+        scale = float(np.max(np.abs(want[finite]))) if finite.any() else 1.0
+        scale = scale if scale > 0 else 1.0
+        err = np.where(finite, np.abs(got - np.where(finite, want, 0.0)), 0.0)
+        err = np.where(inf_bad, np.inf, err)
+        # Norm-wise absolute tolerance: scale-invariant, so tiny and huge inputs are judged alike.
+        allowed = atol * scale + rtol * np.abs(np.where(finite, want, 0.0))
+        bad = err > allowed
+        worst_abs = max(worst_abs, float(err.max()) if err.size else 0.0)
+        meaningful = np.abs(want) > scale * 1e-6
+        if meaningful.any():
+            worst_rel = max(worst_rel, float((err[meaningful] / np.abs(want[meaningful])).max()))
+        if bad.any():
+            idx = np.flatnonzero(bad.reshape(-1))
+            failure = failure or "mismatch"
+            detail = detail or (f"'{name}': {idx.size} of {got.size} elements outside tolerance "
+                                f"(rtol {rtol:.3g}, atol {atol:.3g} x {scale:.3g})")
+            flat_got, flat_want = got.reshape(-1), want.reshape(-1)
+            sample += [{"arg": name, "index": int(i), "got": float(flat_got[i]), "expected": float(flat_want[i])}
+                       for i in idx[:MISMATCH_SAMPLE]]
+    return _result(case, not failure, failure, detail, max_abs_error=worst_abs, max_rel_error=worst_rel,
+                   atol=atol, rtol=rtol, mismatch_sample=sample[:MISMATCH_SAMPLE])

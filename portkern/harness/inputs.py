@@ -1,0 +1,328 @@
+"""Seeded inputs for one validation or timing case, laid out the way a kernel sees them.
+
+A case is built from a KernelSpec: every array argument gets a storage buffer (the element type
+the kernel reads, padded with a guard zone that must stay untouched), a float64 / int64 view for
+the reference (contract 2), and outputs are filled with a poison pattern that a kernel must
+overwrite. Values are never all zeros; the "tiny" and "huge" variants scale float inputs far from
+1 so a kernel that only works at unit scale (or in a narrower type) is caught.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from portkern import expr
+from portkern.errors import ConfigError, ManifestError
+from portkern.library import DTYPE_BYTES, KernelSpec, instantiate, kernel_env
+
+# Elements after every buffer (and between strided batches) that a kernel must never write.
+GUARD_ELEMENTS = 256
+# Distribution variants cycled over cases; scale factors are per dtype (see _variant_scale).
+VARIANTS = ("standard", "wide", "tiny", "huge")
+# Quiet-NaN payloads that mark "never written"; a kernel producing NaN by arithmetic rarely makes them.
+POISON_BITS = {"float16": 0x7E5A, "bfloat16": 0x7FDA, "float32": 0x7FDEAD5A, "float64": 0x7FFDEAD5A5A5A5A5}
+INT_SENTINEL = {"int32": -1163005939, "int64": -4995072469926809587, "uint32": 0xBAADF00D,
+                "uint64": 0xBAADF00DDEADBEEF, "int8": -91, "uint8": 0xA5}
+_STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32, "float64": np.float64,
+            "int32": np.int32, "int64": np.int64, "uint32": np.uint32, "uint64": np.uint64, "int8": np.int8,
+            "uint8": np.uint8}
+_BITS_VIEW = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.uint32, "float64": np.uint64}
+
+
+def is_float(dtype: str) -> bool:
+    return dtype in ("float16", "bfloat16", "float32", "float64")
+
+
+def storage_dtype(dtype: str) -> np.dtype:
+    return np.dtype(_STORAGE[dtype])
+
+
+def resolve_dtype(arg_dtype: str, kernel_dtype: str, role: str) -> str:
+    if arg_dtype != "T":
+        return arg_dtype
+    # Sizes, strides and batch counts declared without a type are C ints.
+    return "int32" if role in ("size", "stride", "batch") else kernel_dtype
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def to_storage(values64: np.ndarray, dtype: str) -> np.ndarray:
+    """float64/int64 values -> the kernel's storage type (bfloat16 as round-to-nearest-even bits)."""
+    if dtype == "bfloat16":
+        f32 = np.asarray(values64, dtype=np.float32)
+        bits = f32.view(np.uint32).astype(np.uint64)
+        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+        return rounded.astype(np.uint16)
+    return np.asarray(values64).astype(_STORAGE[dtype])
+
+
+def from_storage(stored: np.ndarray, dtype: str) -> np.ndarray:
+    """Storage -> float64 (floats) or int64 (integers), the reference's view."""
+    if dtype == "bfloat16":
+        return (stored.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    if is_float(dtype):
+        return stored.astype(np.float64)
+    return stored.astype(np.int64)
+
+
+def poison_array(count: int, dtype: str) -> np.ndarray:
+    if is_float(dtype):
+        return np.full(count, POISON_BITS[dtype], dtype=_BITS_VIEW[dtype]).view(_STORAGE[dtype])
+    return np.full(count, INT_SENTINEL[dtype], dtype=_STORAGE[dtype])
+
+
+def poison_mask(stored: np.ndarray, dtype: str) -> np.ndarray:
+    """True where an element still holds the poison pattern bit for bit."""
+    if is_float(dtype):
+        return stored.view(_BITS_VIEW[dtype]) == POISON_BITS[dtype]
+    return stored == np.asarray(INT_SENTINEL[dtype]).astype(_STORAGE[dtype])
+
+
+def scalar_value(value: float | int, dtype: str) -> np.generic:
+    """A by-value kernel argument with the exact C type (bfloat16 travels as its 16 bits)."""
+    if dtype == "bfloat16":
+        return np.uint16(to_storage(np.array([value], dtype=np.float64), dtype)[0])
+    return _STORAGE[dtype](value)
+
+
+# --------------------------------------------------------------------------- the case
+
+
+@dataclass
+class ArrayArg:
+    """One array argument: its buffers (with guards) and where each batch's elements are."""
+
+    name: str
+    role: str
+    dtype: str                         # resolved element type
+    count: int                         # elements per batch
+    batches: int                       # 1 unless batched
+    batched: str                       # "" | "strided" | "pointers"
+    stride: int                        # elements between batches (strided), else count
+    buffers: list[np.ndarray]          # one buffer (plain, strided) or one per batch (pointers)
+    pointer_scalar: bool = False       # a scalar passed through device memory
+
+    def used_slices(self) -> list[tuple[int, slice]]:
+        """(buffer index, element slice) of every batch's elements."""
+        if self.batched == "pointers":
+            return [(b, slice(0, self.count)) for b in range(self.batches)]
+        return [(0, slice(b * self.stride, b * self.stride + self.count)) for b in range(self.batches)]
+
+    def gather(self, buffers: list[np.ndarray]) -> np.ndarray:
+        """The batches' elements from ``buffers`` in the reference's layout (flat, or [batch, n])."""
+        parts = [from_storage(buffers[i][s], self.dtype) for i, s in self.used_slices()]
+        if not self.batched:
+            return parts[0]
+        return np.stack(parts)
+
+    def guard_mask(self, buffer_index: int) -> np.ndarray:
+        """True for elements of a buffer that belong to no batch (guard zone, strided gaps)."""
+        mask = np.ones(self.buffers[buffer_index].shape[0], dtype=bool)
+        for i, s in self.used_slices():
+            if i == buffer_index:
+                mask[s] = False
+        return mask
+
+
+@dataclass
+class LaunchPlan:
+    entry: str                         # kernel name expression, e.g. "axpy_kernel<256, float>"
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    shared_bytes: int
+    args: list[str]
+
+
+@dataclass
+class Case:
+    kernel: str
+    sizes: dict[str, int]
+    dtype: str
+    seed: int
+    variant: str
+    env: dict[str, Any]
+    arrays: dict[str, ArrayArg] = field(default_factory=dict)
+    scalars: dict[str, np.generic] = field(default_factory=dict)   # by-value arguments, exact C type
+    reference_args: dict[str, Any] = field(default_factory=dict)   # contract 2
+    launches: list[LaunchPlan] = field(default_factory=list)
+
+    def fresh_buffers(self) -> dict[str, list[np.ndarray]]:
+        """Copies of every buffer, as a run starts from (outputs poisoned, inputs set)."""
+        return {n: [b.copy() for b in a.buffers] for n, a in self.arrays.items()}
+
+    def bytes_allocated(self) -> int:
+        return sum(b.nbytes for a in self.arrays.values() for b in a.buffers)
+
+
+def _variant_scale(variant: str, dtype: str) -> float:
+    """Power-of-two scale: products of up to four scaled values stay normal in ``dtype``."""
+    if variant in ("standard", "wide") or not is_float(dtype):
+        return 1.0
+    info = np.finfo(np.float32 if dtype == "bfloat16" else _STORAGE[dtype])
+    if variant == "tiny":
+        return 2.0 ** math.ceil(math.log2(float(info.tiny)) / 4)
+    return 2.0 ** math.floor(math.log2(float(info.max)) / 4)
+
+
+def _nonzero_normal(rng: np.random.Generator, count: int) -> np.ndarray:
+    v = rng.standard_normal(count)
+    # Keep values off zero so an unread or zero-filled operand always shows in the result.
+    return np.where(np.abs(v) < 0.05, np.copysign(0.05, v) + v, v)
+
+
+def _square_order(count: int, arg: str, kernel: str) -> int:
+    n = math.isqrt(count)
+    if n * n != count:
+        raise ConfigError(f"kernel '{kernel}': argument '{arg}' uses a square-matrix init but its shape has "
+                          f"{count} elements", hint="give it a shape n*n or use init: normal")
+    return n
+
+
+def generate_values(init: str, count: int, rng: np.random.Generator, *, variant: str, dtype: str,
+                    arg: str, kernel: str, env: dict[str, Any]) -> np.ndarray:
+    """float64 (or int64 for integer inits) values of one batch of an input array."""
+    if init == "normal":
+        if variant == "wide":
+            mags = np.exp2(rng.uniform(-8, 8, count))
+            return np.where(rng.random(count) < 0.5, -mags, mags)
+        return _nonzero_normal(rng, count) * _variant_scale(variant, dtype)
+    if init == "uniform":
+        v = rng.uniform(-1.0, 1.0, count)
+        return np.where(np.abs(v) < 0.05, 0.05, v) * _variant_scale(variant, dtype)
+    if init == "positive":
+        return rng.uniform(0.5, 2.0, count)
+    if init == "probabilities":
+        v = rng.uniform(0.05, 1.0, count)
+        return v / v.sum()
+    if init in ("spd", "diag-dominant", "unit-lower"):
+        n = _square_order(count, arg, kernel)
+        a = rng.uniform(-1.0, 1.0, (n, n))
+        if init == "spd":
+            m = a @ a.T + n * np.eye(n)
+        elif init == "diag-dominant":
+            m = a + np.diag(np.abs(a).sum(axis=1) + 1.0)
+        else:
+            m = np.tril(a, -1) + np.eye(n)
+        return m.reshape(-1)
+    if init == "permutation":
+        return rng.permutation(count).astype(np.int64)
+    if init == "index":
+        return np.arange(count, dtype=np.int64)
+    if init == "small-int":
+        v = rng.integers(-8, 9, count)
+        return np.where(v == 0, 1, v).astype(np.int64)
+    if init == "labels":
+        classes = int(env.get("V", env.get("classes", env.get("n", 16))))
+        return rng.integers(0, max(classes, 1), count).astype(np.int64)
+    if init == "pivots":
+        # LAPACK-style 1-based pivots: row i swaps with some row >= i.
+        n = count
+        return np.array([rng.integers(i, n) + 1 for i in range(n)], dtype=np.int64)
+    raise ConfigError(f"kernel '{kernel}': argument '{arg}' has unknown init {init!r}")
+
+
+def _eval_int(text: str, env: dict[str, Any], elem_bytes: int, what: str, kernel: KernelSpec) -> int:
+    try:
+        return int(expr.evaluate(text, env, elem_bytes))
+    except (expr.ExprError, ZeroDivisionError, TypeError) as exc:
+        raise ManifestError("library.yaml", f"cannot evaluate {text!r}: {exc}", kernel=kernel.name,
+                            field=what) from exc
+
+
+def launch_plans(kernel: KernelSpec, dtype: str, env: dict[str, Any]) -> list[LaunchPlan]:
+    elem = DTYPE_BYTES[dtype]
+    plans = []
+    for j, ls in enumerate(kernel.launches):
+        targs = instantiate(ls.template_args, dtype, env)
+        entry = f"{ls.symbol}<{', '.join(targs)}>" if targs else ls.symbol
+        grid = tuple(_eval_int(g, env, elem, f"launches[{j}].grid", kernel) for g in ls.grid)
+        block = tuple(_eval_int(b, env, elem, f"launches[{j}].block", kernel) for b in ls.block)
+        shared = _eval_int(ls.shared_bytes, env, elem, f"launches[{j}].shared_bytes", kernel)
+        plans.append(LaunchPlan(entry, grid, block, shared, list(ls.args)))  # type: ignore[arg-type]
+    return plans
+
+
+def entries_for(kernel: KernelSpec, dtype: str, params: dict[str, int] | None,
+                sizes_list: list[dict[str, int]]) -> list[str]:
+    """Every kernel name expression the launches need over the given sizes (usually one set)."""
+    seen: list[str] = []
+    for sizes in sizes_list:
+        for plan in launch_plans(kernel, dtype, kernel_env(kernel, sizes, params)):
+            if plan.entry not in seen:
+                seen.append(plan.entry)
+    return seen
+
+
+def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, *, variant: str = "standard",
+              params: dict[str, int] | None = None) -> Case:
+    """Build every argument of ``kernel`` for one (sizes, dtype, seed, variant)."""
+    env = kernel_env(kernel, sizes, params)
+    rng = np.random.default_rng(seed)
+    elem = DTYPE_BYTES[dtype]
+    case = Case(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, seed=seed, variant=variant, env=env)
+    batch_count = 1
+    for a in kernel.args:
+        if a.role == "batch":
+            batch_count = int(env[a.name])
+    for a in kernel.args:
+        adt = resolve_dtype(a.dtype, dtype, a.role)
+        if a.role in ("size", "stride", "batch"):
+            value = int(env[a.name])
+            case.scalars[a.name] = _STORAGE[adt](value)
+            case.reference_args[a.name] = value
+            continue
+        if a.role == "scalar":
+            if a.value:
+                v = float(expr.evaluate(a.value, env, elem))
+            else:
+                v = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))
+            # The reference sees the value the kernel sees (rounded to its type).
+            v = float(from_storage(to_storage(np.array([v]), adt), adt)[0]) if is_float(adt) else int(v)
+            case.reference_args[a.name] = v
+            if a.pointer:
+                buf = np.concatenate([to_storage(np.array([v]), adt), poison_array(GUARD_ELEMENTS, adt)])
+                case.arrays[a.name] = ArrayArg(a.name, "input", adt, 1, 1, "", 1, [buf], pointer_scalar=True)
+            else:
+                case.scalars[a.name] = scalar_value(v, adt)
+            continue
+        count = _eval_int(a.shape, env, elem, f"args.{a.name}.shape", kernel)
+        if count < 0:
+            raise ManifestError("library.yaml", f"shape evaluates to {count} for sizes {sizes}",
+                                kernel=kernel.name, field=f"args.{a.name}.shape")
+        batches = batch_count if a.batched else 1
+        stride = count
+        if a.batched == "strided":
+            stride = _eval_int(a.batch_stride or a.shape, env, elem, f"args.{a.name}.batch_stride", kernel)
+            if stride < count:
+                raise ManifestError("library.yaml", f"batch_stride {stride} is smaller than the shape {count}",
+                                    kernel=kernel.name, field=f"args.{a.name}.batch_stride")
+        per_batch: list[np.ndarray] = []
+        for _ in range(batches):
+            if a.role in ("input", "inout"):
+                v = generate_values(a.init, count, rng, variant=variant, dtype=adt, arg=a.name,
+                                    kernel=kernel.name, env=env)
+                per_batch.append(to_storage(v, adt))
+            else:
+                per_batch.append(poison_array(count, adt))
+        if a.batched == "pointers":
+            buffers = [np.concatenate([p, poison_array(GUARD_ELEMENTS, adt)]) for p in per_batch]
+        else:
+            total = stride * (batches - 1) + count if batches else 0
+            buf = poison_array(total + GUARD_ELEMENTS, adt)
+            for b, p in enumerate(per_batch):
+                buf[b * stride: b * stride + count] = p
+            buffers = [buf]
+        arr = ArrayArg(a.name, a.role, adt, count, batches, a.batched, stride, buffers)
+        case.arrays[a.name] = arr
+        ref_view = arr.gather(buffers)
+        if a.role == "output":
+            # Contract 2: output arrays hold garbage the reference must ignore.
+            ref_view = np.full_like(ref_view, np.nan) if is_float(adt) else np.zeros_like(ref_view)
+        case.reference_args[a.name] = ref_view
+    case.launches = launch_plans(kernel, dtype, env)
+    return case

@@ -1,0 +1,110 @@
+"""The NVIDIA device runner: cubin loaded with cuda-python's driver API, launched on harness buffers."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from typing import Any
+
+from portkern.harness.runners.base import Runner, Session
+from portkern.harness.runners.device import DeviceSession, DriverApi
+from portkern.model import Availability, CompileOptions, CompileResult, Target
+
+_INSTALL = "pip install 'portkern[cuda]' (cuda-python) on a machine with an NVIDIA driver"
+
+
+def _driver_module() -> Any:
+    for name in ("cuda.bindings.driver", "cuda.cuda"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError("cuda-python is not installed")
+
+
+class CudaDriverApi(DriverApi):
+    vendor = "nvidia"
+    NAMES = {"free": "cuMemFree", "h2d": "cuMemcpyHtoD", "d2h": "cuMemcpyDtoH",
+             "memset_d8_async": "cuMemsetD8Async", "d2d_async": "cuMemcpyDtoDAsync",
+             "module_load_data": "cuModuleLoadData", "module_get_function": "cuModuleGetFunction",
+             "stream_sync": "cuStreamSynchronize", "event_record": "cuEventRecord",
+             "event_destroy": "cuEventDestroy", "event_elapsed": "cuEventElapsedTime"}
+
+    def __init__(self) -> None:
+        super().__init__(_driver_module())
+        if not hasattr(self.mod, "cuEventElapsedTime") and hasattr(self.mod, "cuEventElapsedTime_v2"):
+            self.NAMES = dict(self.NAMES, event_elapsed="cuEventElapsedTime_v2")
+        self._device: Any = None
+
+    def init(self, device_index: int) -> None:
+        self.call("cuInit", 0)
+        self._device = self.call("cuDeviceGet", device_index)
+        # The primary context is the one the CUDA runtime (and so CuPy / PyTorch baselines) uses too.
+        ctx = self.call("cuDevicePrimaryCtxRetain", self._device)
+        self.call("cuCtxSetCurrent", ctx)
+
+    def device_name(self) -> str:
+        raw = self.call("cuDeviceGetName", 256, self._device)
+        return bytes(raw).split(b"\0", 1)[0].decode()
+
+    def alloc(self, nbytes: int) -> int:
+        return int(self.call("cuMemAlloc", nbytes))
+
+    def stream_create(self) -> Any:
+        # Non-blocking: the harness's stream does not wait on (or for) the legacy default stream.
+        return self.call("cuStreamCreate", 1)
+
+    def event_create(self) -> Any:
+        return self.call("cuEventCreate", 0)
+
+    def launch(self, fn: Any, grid: tuple[int, int, int], block: tuple[int, int, int], shared_bytes: int,
+               stream: Any, params_address: int) -> None:
+        self.call("cuLaunchKernel", fn, *grid, *block, shared_bytes, stream, params_address, 0)
+
+    def allow_dynamic_shared(self, fn: Any, nbytes: int) -> None:
+        attr = self.mod.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+        self.call("cuFuncSetAttribute", fn, attr, nbytes)
+
+
+@lru_cache(maxsize=1)
+def _probe() -> tuple[bool, str, list[str]]:
+    try:
+        _driver_module()
+    except ImportError:
+        return False, f"cuda-python is not installed ({_INSTALL})", []
+    if shutil.which("nvidia-smi") is None:
+        return False, "no NVIDIA driver (nvidia-smi not found): no NVIDIA GPU on this machine", []
+    # Ask in a child process: initialising CUDA here would poison forked workers.
+    code = ("import sys\nfrom portkern.harness.runners.cuda import CudaDriverApi\n"
+            "a = CudaDriverApi(); a.call('cuInit', 0); n = a.call('cuDeviceGetCount')\n"
+            "names = []\nfor i in range(n):\n    a._device = a.call('cuDeviceGet', i); names.append(a.device_name())\n"
+            "print('\\n'.join(names))")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return False, "the CUDA driver did not answer within 60 s", []
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return False, f"the CUDA driver reported no usable GPU: {tail[0]}", []
+    names = [n for n in proc.stdout.splitlines() if n.strip()]
+    return (bool(names), "" if names else "the CUDA driver sees no GPU", names)
+
+
+class CudaRunner(Runner):
+    name = "cuda"
+    compile_backend = "cuda"
+
+    def available(self) -> Availability:
+        ok, reason, names = _probe()
+        return Availability(backend="cuda-device", ok=ok, reason=reason, devices=names)
+
+    def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
+        opts = super().compile_options(target, entries, extra)
+        opts.code_type = opts.code_type or "cubin"
+        return opts
+
+    def open_session(self, compiled: CompileResult, target: Target) -> Session:
+        return DeviceSession(CudaDriverApi(), compiled, target)

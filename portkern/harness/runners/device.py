@@ -1,0 +1,294 @@
+"""The part of the CUDA and HIP runners that does not depend on the vendor.
+
+Both vendors' Python bindings (cuda-python's driver API, hip-python) return ``(error, value...)``
+tuples from functions with parallel names, so a vendor is a table of names plus the few calls whose
+signatures differ. Everything else — buffers with guards, launches on the harness's own stream,
+event timing with an L2 flush between trials — lives here once.
+"""
+
+from __future__ import annotations
+
+import abc
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from portkern.errors import LaunchError, LoadError
+from portkern.harness.inputs import Case
+from portkern.harness.runners.base import Session, kernel_args
+from portkern.model import CompileResult, Target
+
+_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
+           np.dtype(np.float16): ctypes.c_uint16, np.dtype(np.int8): ctypes.c_int8, np.dtype(np.uint8): ctypes.c_uint8,
+           np.dtype(np.int32): ctypes.c_int32, np.dtype(np.uint32): ctypes.c_uint32,
+           np.dtype(np.int64): ctypes.c_int64, np.dtype(np.uint64): ctypes.c_uint64,
+           np.dtype(np.uint16): ctypes.c_uint16, np.dtype(np.int16): ctypes.c_int16}
+
+
+def _as_ctype(value: Any) -> ctypes._SimpleCData:
+    """A kernel parameter with the exact width of its C type (half travels as its 16 bits)."""
+    if isinstance(value, DevicePointer):
+        return ctypes.c_uint64(value.address)
+    v = np.asarray(value)
+    if v.dtype == np.float16:
+        return ctypes.c_uint16(int(v.view(np.uint16)))
+    return _CTYPES[v.dtype](v.item())
+
+
+@dataclass(frozen=True)
+class DevicePointer:
+    address: int
+
+
+class DriverApi(abc.ABC):
+    """Driver calls the harness needs. Subclasses bind a vendor module and fill ``NAMES``."""
+
+    vendor = ""
+    NAMES: dict[str, str] = {}
+
+    def __init__(self, module: Any):
+        self.mod = module
+
+    def call(self, op: str, *args: Any) -> Any:
+        fname = self.NAMES.get(op, op)
+        ret = getattr(self.mod, fname)(*args)
+        if not isinstance(ret, tuple):
+            ret = (ret,)
+        err, rest = ret[0], ret[1:]
+        code = int(getattr(err, "value", err))
+        if code != 0:
+            raise LaunchError(f"{fname} failed with {getattr(err, 'name', code)} ({code})",
+                              hint="the kernel may have faulted earlier; rerun it alone under the sanitizer")
+        if not rest:
+            return None
+        return rest[0] if len(rest) == 1 else rest
+
+    # Calls whose signatures differ between vendors.
+    @abc.abstractmethod
+    def init(self, device_index: int) -> None: ...
+
+    @abc.abstractmethod
+    def device_name(self) -> str: ...
+
+    @abc.abstractmethod
+    def alloc(self, nbytes: int) -> int: ...
+
+    @abc.abstractmethod
+    def stream_create(self) -> Any: ...
+
+    @abc.abstractmethod
+    def event_create(self) -> Any: ...
+
+    @abc.abstractmethod
+    def launch(self, fn: Any, grid: tuple[int, int, int], block: tuple[int, int, int], shared_bytes: int,
+               stream: Any, params_address: int) -> None: ...
+
+    @abc.abstractmethod
+    def allow_dynamic_shared(self, fn: Any, nbytes: int) -> None: ...
+
+    # Calls with the same shape for both vendors.
+    def free(self, ptr: int) -> None:
+        self.call("free", self.dptr(ptr))
+
+    def dptr(self, address: int) -> Any:
+        return address
+
+    def h2d(self, ptr: int, host: np.ndarray) -> None:
+        host = np.ascontiguousarray(host)
+        if host.nbytes:
+            self.call("h2d", self.dptr(ptr), host.ctypes.data, host.nbytes)
+
+    def d2h(self, host: np.ndarray, ptr: int) -> None:
+        if host.nbytes:
+            self.call("d2h", host.ctypes.data, self.dptr(ptr), host.nbytes)
+
+    def memset_async(self, ptr: int, byte: int, nbytes: int, stream: Any) -> None:
+        self.call("memset_d8_async", self.dptr(ptr), byte, nbytes, stream)
+
+    def copy_async(self, dst: int, src: int, nbytes: int, stream: Any) -> None:
+        self.call("d2d_async", self.dptr(dst), self.dptr(src), nbytes, stream)
+
+    def module_load(self, binary: bytes) -> Any:
+        try:
+            return self.call("module_load_data", binary)
+        except LaunchError as exc:
+            raise LoadError(f"the device rejected the binary: {exc.message}",
+                            hint="check that it was compiled for this GPU's architecture") from exc
+
+    def get_function(self, module: Any, symbol: str) -> Any:
+        try:
+            return self.call("module_get_function", module, symbol.encode())
+        except LaunchError as exc:
+            raise LoadError(f"kernel symbol '{symbol}' not found in the binary: {exc.message}",
+                            hint="the entry must be listed in CompileOptions.entries so it is instantiated") from exc
+
+    def stream_sync(self, stream: Any) -> None:
+        self.call("stream_sync", stream)
+
+    def event_record(self, event: Any, stream: Any) -> None:
+        self.call("event_record", event, stream)
+
+    def elapsed_ms(self, start: Any, end: Any) -> float:
+        return float(self.call("event_elapsed", start, end))
+
+
+@dataclass
+class DeviceBuffers:
+    """Device copies of a case's buffers (same layout as the host ones) plus address tables."""
+
+    pointers: dict[str, list[int]] = field(default_factory=dict)
+    address_tables: dict[str, int] = field(default_factory=dict)
+
+
+class DeviceSession(Session):
+    timing_method = "device-events"
+
+    def __init__(self, api: DriverApi, compiled: CompileResult, target: Target, device_index: int = 0):
+        self.api = api
+        api.init(device_index)
+        self.device = api.device_name()
+        self.target = target
+        self.module = api.module_load(compiled.binary)
+        self.entry_map = dict(compiled.entry_map)
+        self.functions: dict[str, Any] = {}
+        self.stream = api.stream_create()
+        self._flush: tuple[int, int] | None = None
+
+    def function(self, entry: str) -> Any:
+        if entry not in self.functions:
+            self.functions[entry] = self.api.get_function(self.module, self.entry_map.get(entry, entry))
+        return self.functions[entry]
+
+    # ------------------------------------------------------------------ buffers
+
+    def upload(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> DeviceBuffers:
+        dev = DeviceBuffers()
+        try:
+            for name, host_list in buffers.items():
+                ptrs = []
+                for host in host_list:
+                    ptr = self.api.alloc(max(host.nbytes, 1))
+                    ptrs.append(ptr)
+                    self.api.h2d(ptr, host)
+                dev.pointers[name] = ptrs
+                if case.arrays[name].batched == "pointers":
+                    table = np.array(ptrs, dtype=np.uint64)
+                    tptr = self.api.alloc(max(table.nbytes, 8))
+                    self.api.h2d(tptr, table)
+                    dev.address_tables[name] = tptr
+        except Exception:
+            self.free(dev)
+            raise
+        return dev
+
+    def download(self, case: Case, dev: DeviceBuffers) -> dict[str, list[np.ndarray]]:
+        out: dict[str, list[np.ndarray]] = {}
+        for name, arg in case.arrays.items():
+            out[name] = []
+            for host, ptr in zip(arg.buffers, dev.pointers[name]):
+                got = np.empty_like(host)
+                self.api.d2h(got, ptr)
+                out[name].append(got)
+        return out
+
+    def free(self, dev: DeviceBuffers) -> None:
+        for ptrs in dev.pointers.values():
+            for p in ptrs:
+                self.api.free(p)
+        for p in dev.address_tables.values():
+            self.api.free(p)
+        dev.pointers.clear()
+        dev.address_tables.clear()
+
+    # ------------------------------------------------------------------ launches
+
+    def launch_all(self, case: Case, dev: DeviceBuffers) -> None:
+        """Every launch of the case, in order, on the harness's stream (no synchronisation)."""
+
+        def pointer_of(name: str) -> DevicePointer:
+            if name in dev.address_tables:
+                return DevicePointer(dev.address_tables[name])
+            return DevicePointer(dev.pointers[name][0])
+
+        for plan in case.launches:
+            if 0 in plan.grid or 0 in plan.block:
+                continue
+            fn = self.function(plan.entry)
+            if plan.shared_bytes > 48 * 1024:
+                self.api.allow_dynamic_shared(fn, plan.shared_bytes)
+            values = [_as_ctype(v) for v in kernel_args(case, plan.args, pointer_of)]
+            params = (ctypes.c_void_p * max(len(values), 1))(*[ctypes.addressof(v) for v in values])
+            self.api.launch(fn, plan.grid, plan.block, plan.shared_bytes, self.stream, ctypes.addressof(params))
+
+    def sync(self) -> None:
+        # Only the harness's stream: work a kernel pushed elsewhere is not waited for, and shows as wrong output.
+        self.api.stream_sync(self.stream)
+
+    def run(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+        dev = self.upload(case, buffers)
+        try:
+            self.launch_all(case, dev)
+            self.sync()
+            return self.download(case, dev)
+        finally:
+            self.free(dev)
+
+    # ------------------------------------------------------------------ timing
+
+    def flush_buffer(self, nbytes: int) -> tuple[int, int]:
+        if self._flush is None or self._flush[1] < nbytes:
+            if self._flush is not None:
+                self.api.free(self._flush[0])
+            self._flush = (self.api.alloc(nbytes), nbytes)
+        return self._flush
+
+    def time_trials(self, slots: list[tuple[Case, DeviceBuffers]], *, trials: int, warmup: int,
+                    flush_bytes: int) -> list[float]:
+        """Milliseconds of each trial; trial t runs slot t % len(slots) after an L2 flush."""
+        flush_ptr, _ = self.flush_buffer(flush_bytes)
+        for w in range(warmup):
+            case, dev = slots[w % len(slots)]
+            self.launch_all(case, dev)
+        events = [(self.api.event_create(), self.api.event_create()) for _ in range(trials)]
+        for t, (start, end) in enumerate(events):
+            # Writing more than the last-level cache evicts the previous trial's data.
+            self.api.memset_async(flush_ptr, t & 0xFF, flush_bytes, self.stream)
+            case, dev = slots[t % len(slots)]
+            self.api.event_record(start, self.stream)
+            self.launch_all(case, dev)
+            self.api.event_record(end, self.stream)
+        self.sync()
+        times = [self.api.elapsed_ms(s, e) for s, e in events]
+        self._destroy(events)
+        return times
+
+    def _destroy(self, events: list[tuple[Any, Any]]) -> None:
+        for pair in events:
+            for ev in pair:
+                self.api.call("event_destroy", ev)
+
+    def copy_bandwidth_gbs(self, nbytes: int, trials: int = 10) -> float:
+        """Device-to-device copy rate, counting bytes read and written, best of ``trials``."""
+        src, dst = self.api.alloc(nbytes), self.api.alloc(nbytes)
+        try:
+            self.api.memset_async(src, 1, nbytes, self.stream)
+            self.api.copy_async(dst, src, nbytes, self.stream)
+            events = [(self.api.event_create(), self.api.event_create()) for _ in range(trials)]
+            for start, end in events:
+                self.api.event_record(start, self.stream)
+                self.api.copy_async(dst, src, nbytes, self.stream)
+                self.api.event_record(end, self.stream)
+            self.sync()
+            best_ms = min(self.api.elapsed_ms(s, e) for s, e in events)
+            self._destroy(events)
+        finally:
+            self.api.free(src)
+            self.api.free(dst)
+        return 2.0 * nbytes / (best_ms * 1e-3) / 1e9
+
+    def close(self) -> None:
+        if self._flush is not None:
+            self.api.free(self._flush[0])
+            self._flush = None

@@ -1,0 +1,68 @@
+"""The CPU emulator runner: kernels run on host buffers with the target's wavefront width."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from portkern.harness.inputs import Case
+from portkern.harness.runners.base import Runner, Session, kernel_args
+from portkern.model import Availability, CompileOptions, CompileResult, Target
+
+
+class EmuSession(Session):
+    timing_method = "estimate"
+
+    def __init__(self, compiled: CompileResult, target: Target):
+        from portkern import backends
+
+        self._backend = backends.get("emu")
+        self._compiled = compiled
+        self._programs: dict[str, object] = {}
+        wave = compiled.options.wavefront or target.wavefront
+        self.device = f"cpu-emulator (wave{wave})"
+
+    def _program(self, entry: str):
+        if entry not in self._programs:
+            self._programs[entry] = self._backend.load(self._compiled, entry)
+        return self._programs[entry]
+
+    def run(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+        # Arrays of per-batch addresses must outlive the launches that read them.
+        address_tables: dict[str, np.ndarray] = {}
+
+        def pointer_of(name: str):
+            arg = case.arrays[name]
+            if arg.batched == "pointers":
+                if name not in address_tables:
+                    address_tables[name] = np.array([b.ctypes.data for b in buffers[name]], dtype=np.uint64)
+                return address_tables[name]
+            return buffers[name][0]
+
+        for plan in case.launches:
+            if 0 in plan.grid or 0 in plan.block:
+                continue  # an empty launch, as the library's launcher would skip it
+            program = self._program(plan.entry)
+            program(*kernel_args(case, plan.args, pointer_of), grid=plan.grid, block=plan.block,
+                    shared_bytes=plan.shared_bytes, wait=True)
+        return buffers
+
+
+class EmuRunner(Runner):
+    name = "emu"
+    compile_backend = "emu"
+
+    def available(self) -> Availability:
+        try:
+            from portkern import backends
+
+            return backends.get("emu").available()
+        except Exception as exc:  # the emulator package may be absent from a partial install
+            return Availability(backend="emu", ok=False, reason=f"emulator backend not importable: {exc}")
+
+    def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
+        opts = super().compile_options(target, entries, extra)
+        opts.wavefront = opts.wavefront or target.wavefront
+        return opts
+
+    def open_session(self, compiled: CompileResult, target: Target) -> Session:
+        return EmuSession(compiled, target)

@@ -1,0 +1,234 @@
+"""Per-kernel closure (helpers, types, macros it needs) and the self-contained unit built from it."""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from portkern.ingest import macros as mac
+from portkern.ingest.model import KernelUnit, UnitPiece
+from portkern.ingest.scan import FileIndex, Item
+
+RUNTIME_HEADER = {"hip": "#include <hip/hip_runtime.h>", "cuda": "#include <cuda_runtime.h>"}
+_HELPER_KINDS = ("function", "prototype", "type", "variable", "alias")
+
+
+def _key(item: Item) -> tuple[str, int]:
+    return (item.file, item.order)
+
+
+@dataclass
+class TreeIndex:
+    """Every file's declarations, indexed by the names they define."""
+
+    files: dict[str, FileIndex]
+    table: mac.MacroTableIndex
+    file_rank: dict[str, int]
+    unresolved_includes: dict[str, list]          # file -> includes that do not resolve inside the tree
+    defs: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
+    members: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
+    kernels: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
+    instantiations: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
+    usings: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
+    macro_groups: dict[tuple[str, int, int], list[Item]] = field(default_factory=lambda: defaultdict(list))
+    closures: dict[str, Closure] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for fi in self.files.values():
+            for it in fi.items:
+                if it.macro:
+                    self.macro_groups[(it.file, it.start, it.end)].append(it)
+                if it.kind == "kernel" or (it.kind == "prototype" and it.is_global):
+                    for n in it.names:
+                        self.kernels[n].append(it)
+                elif it.kind == "instantiation":
+                    for n in it.names:
+                        self.instantiations[n].append(it)
+                elif it.kind == "using":
+                    self.usings[it.file].append(it)
+                elif it.kind in _HELPER_KINDS and not it.launch_sites:
+                    if it.scope:
+                        self.members[it.scope].append(it)
+                    elif it.names and it.names[0].startswith("operator"):
+                        # free operators travel with the types they operate on
+                        for r in it.refs:
+                            self.members[r].append(it)
+                    for n in it.names:
+                        if not it.scope:
+                            self.defs[n].append(it)
+
+    def rank(self, item: Item) -> tuple[int, int]:
+        return (self.file_rank.get(item.file, 1 << 30), item.order)
+
+
+@dataclass
+class Closure:
+    items: list[Item]                # selected declarations, kernels and instantiations included
+    macros: set[str]
+
+
+def closure(index: TreeIndex, kernel_name: str) -> Closure:
+    """Everything ``kernel_name`` needs (memoised per index)."""
+    if kernel_name not in index.closures:
+        index.closures[kernel_name] = _closure(index, kernel_name)
+    return index.closures[kernel_name]
+
+
+def _closure(index: TreeIndex, kernel_name: str) -> Closure:
+    roots = [k for k in index.kernels.get(kernel_name, []) if k.kind == "kernel"]
+    roots += index.instantiations.get(kernel_name, [])
+    selected: dict[tuple[str, int], Item] = {}
+    macros: set[str] = set()
+    queue: list[str] = []
+    seen: set[str] = set()
+
+    def take(it: Item) -> None:
+        k = _key(it)
+        if k in selected:
+            return
+        selected[k] = it
+        queue.extend(it.refs)
+        for n in it.names:
+            for m in index.members.get(n, []):
+                take(m)
+
+    for r in roots:
+        take(r)
+    while queue:
+        name = queue.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in index.table.defs:
+            macros.add(name)
+            for d in index.table.defs[name]:
+                queue.extend(d.identifiers())
+        for it in index.defs.get(name, ()):
+            take(it)
+        for it in index.members.get(name, ()):
+            take(it)
+    files = {it.file for it in selected.values()}
+    for f in files:
+        for u in index.usings.get(f, ()):
+            take(u)
+    return Closure(items=list(selected.values()), macros=macros)
+
+
+def _ordered(index: TreeIndex, items: list[Item]) -> list[Item]:
+    """Dependencies first; ties (and cycles) broken by the order in the tree."""
+    by_name: dict[str, list[Item]] = defaultdict(list)
+    for it in items:
+        for n in it.names:
+            by_name[n].append(it)
+        if it.scope:
+            by_name[it.scope + "::"].append(it)
+    deps: dict[tuple[str, int], set[tuple[str, int]]] = {}
+    users: dict[tuple[str, int], list[tuple[str, int]]] = defaultdict(list)
+    for it in items:
+        k = _key(it)
+        d = {_key(o) for r in it.refs for o in by_name.get(r, ()) if _key(o) != k}
+        if it.scope:   # an out-of-class definition follows its class
+            d |= {_key(o) for o in by_name.get(it.scope, ()) if _key(o) != k}
+        deps[k] = d
+        for o in d:
+            users[o].append(k)
+    lookup = {_key(it): it for it in items}
+    ready = [(index.rank(it), _key(it)) for it in items if not deps[_key(it)]]
+    heapq.heapify(ready)
+    done: set[tuple[str, int]] = set()
+    out: list[Item] = []
+    while len(out) < len(items):
+        if not ready:   # a cycle: release the earliest remaining item
+            rest = min((index.rank(it), _key(it)) for it in items if _key(it) not in done)
+            ready.append(rest)
+        _, k = heapq.heappop(ready)
+        if k in done:
+            continue
+        done.add(k)
+        out.append(lookup[k])
+        for u in users[k]:
+            if u in done:
+                continue
+            deps[u].discard(k)
+            if not deps[u]:
+                heapq.heappush(ready, (index.rank(lookup[u]), u))
+    return out
+
+
+def _wrap(text: str, condition: str, namespaces: list[str]) -> str:
+    body = text
+    for opener in reversed(namespaces):
+        body = f"{opener}\n{body}\n}}"
+    if condition:
+        body = f"#if {condition}\n{body}\n#endif"
+    return body
+
+
+def _instantiation_texts(index: TreeIndex, kernel_name: str, items: list[Item]) -> dict[tuple[str, int], str]:
+    """Text per instantiation: as written (macro call) when that call instantiates only this kernel."""
+    groups = index.macro_groups
+    out: dict[tuple[str, int], str] = {}
+    emitted: set[tuple[str, int, int]] = set()
+    for it in items:
+        group = groups.get((it.file, it.start, it.end), [it])
+        pure = all(g.kind == "instantiation" and g.names == [kernel_name] for g in group)
+        if it.macro and pure:
+            span = (it.file, it.start, it.end)
+            out[_key(it)] = "" if span in emitted else it.text.strip()
+            emitted.add(span)
+        else:
+            out[_key(it)] = (it.expanded_text or it.text).strip()
+            if not out[_key(it)].endswith(";"):
+                out[_key(it)] += ";"
+    return out
+
+
+def build_unit(index: TreeIndex, kernel_name: str, dialect: str) -> KernelUnit:
+    cl = closure(index, kernel_name)
+    ordered = _ordered(index, cl.items)
+    inst = _instantiation_texts(index, kernel_name, [it for it in ordered if it.kind == "instantiation"])
+    files = {it.file for it in ordered}
+    macro_defs = sorted((d for n in cl.macros for d in index.table.defs.get(n, ())),
+                        key=lambda d: (index.file_rank.get(d.file, 1 << 30), d.line))
+    files |= {d.file for d in macro_defs}
+
+    includes: list[str] = [RUNTIME_HEADER.get(dialect, RUNTIME_HEADER["hip"])]
+    for f in sorted(files, key=lambda f: index.file_rank.get(f, 1 << 30)):
+        for inc in index.unresolved_includes.get(f, ()):
+            line = _wrap(inc.text, inc.condition, [])
+            if line not in includes:
+                includes.append(line)
+
+    pieces: list[UnitPiece] = []
+    chunks: list[str] = []
+    first = next((it for it in ordered if it.kind == "kernel"), None)
+    origin = f"{first.file}:{first.line}" if first else "?"
+    chunks.append(f"// Kernel unit for '{kernel_name}' ({origin}), extracted by portkern ingest.")
+    chunks.append("\n".join(includes))
+    if macro_defs:
+        chunks.append("\n".join(_wrap(d.text, d.condition, []) for d in macro_defs))
+        pieces.extend(UnitPiece("macro", d.name, d.file, d.line) for d in macro_defs)
+
+    run: list[str] = []
+    run_scope: tuple[str, tuple[str, ...]] | None = None
+    for it in ordered:
+        text = inst[_key(it)] if it.kind == "instantiation" else it.text.strip()
+        if not text:
+            continue
+        scope = (it.condition, tuple(it.namespaces))
+        if scope != run_scope and run:
+            chunks.append(_wrap("\n\n".join(run), run_scope[0], list(run_scope[1])))
+            run = []
+        run_scope = scope
+        run.append(text)
+        pieces.append(UnitPiece(it.kind, it.names[0] if it.names else "", it.file, it.line))
+    if run and run_scope is not None:
+        chunks.append(_wrap("\n\n".join(run), run_scope[0], list(run_scope[1])))
+    source = "\n\n".join(chunks) + "\n"
+    source = source.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+    notes = []
+    if not any(it.kind == "instantiation" for it in ordered):
+        notes.append("no explicit instantiation found: the unit defines the template without instantiating it")
+    return KernelUnit(kernel=kernel_name, file=first.file if first else "", dialect=dialect, source=source,
+                      includes=includes, pieces=pieces, notes=notes)

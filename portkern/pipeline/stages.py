@@ -1,0 +1,260 @@
+"""The stage functions the DAG runs, and their registry.
+
+Each stage takes plain typed inputs (Records, strings, dicts) and returns a JSON-serialisable payload
+or a ``StageResult`` when its status is not simply ``ok``. Stages never look at one another's
+internals: the DAG hands each what it needs. Bumping a stage's ``version`` invalidates its cache
+entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from portkern.errors import ConfigError, PortkernError, ToolMissingError
+from portkern.library import KernelSpec, LibrarySpec, instantiate, kernel_env
+from portkern.model import CompileOptions, Target
+from portkern.pipeline.dag import StageResult
+
+
+@dataclass
+class StageSpec:
+    name: str
+    fn: Callable[..., Any]
+    version: int
+    cacheable: bool = True
+    toolchain: list[str] = field(default_factory=list)        # toolchain identity entries in the key
+    cacheable_failures: tuple[str, ...] = ()                   # causes that are facts about the input
+
+
+STAGES: dict[str, StageSpec] = {}
+
+
+def stage(name: str, version: int, *, cacheable: bool = True, toolchain: tuple[str, ...] = (),
+          cacheable_failures: tuple[str, ...] = ()):
+    def register(fn):
+        STAGES[name] = StageSpec(name, fn, version, cacheable, list(toolchain), cacheable_failures)
+        return fn
+    return register
+
+
+def _missing_component(module: str, stage_name: str, exc: ImportError) -> ToolMissingError:
+    return ToolMissingError(module, f"the {stage_name} stage",
+                            f"install portkern with all its packages (`make setup`); import failed: {exc}")
+
+
+# --------------------------------------------------------------------------- ingest
+
+_CATALOGS: dict[tuple[str, str], Any] = {}
+_CATALOG_LOCK = threading.Lock()
+
+
+def library_digest(library: LibrarySpec) -> str:
+    """sha256 over the manifest and every file under the library folder (what ingest reads)."""
+    root = Path(library.root)
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode() + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _catalog(library: LibrarySpec, digest: str):
+    try:
+        from portkern.ingest import ingest_library
+    except ImportError as exc:
+        raise _missing_component("portkern.ingest", "ingest", exc) from exc
+    with _CATALOG_LOCK:  # one parse per library per process, however many kernels ask
+        key = (library.root, digest)
+        if key not in _CATALOGS:
+            _CATALOGS[key] = ingest_library(library)
+        return _CATALOGS[key]
+
+
+@stage("ingest", version=1)
+def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) -> dict[str, Any]:
+    unit = _catalog(library, library_digest).unit(kernel.symbol)
+    return {"source": unit.source, "dialect": library.dialect, "symbol": kernel.symbol,
+            "lines": unit.source.count("\n") + 1}
+
+
+# --------------------------------------------------------------------------- translate
+
+
+@stage("translate", version=1, cacheable_failures=("translate", "parse"))
+def translate_stage(source: str, source_dialect: str, target_dialect: str, filename: str) -> StageResult | dict:
+    try:
+        from portkern.translate import translate_source
+    except ImportError as exc:
+        raise _missing_component("portkern.translate", "translate", exc) from exc
+    result = translate_source(source, to=target_dialect, filename=filename)
+    hazards = [h.to_dict() if hasattr(h, "to_dict") else dict(h) for h in getattr(result, "hazards", [])]
+    open_hazards = [h for h in hazards if not h.get("fixed", False)]
+    payload = {"source": result.text, "hazards": hazards, "open_hazards": len(open_hazards),
+               "from": source_dialect, "to": target_dialect}
+    if open_hazards:
+        kinds = sorted({str(h.get("kind", "?")) for h in open_hazards})
+        return StageResult(stage="translate", task="", kernel="", status="ok", payload=payload,
+                           reason=f"{len(open_hazards)} hazard(s) the rules cannot fix: {', '.join(kinds)}")
+    return payload
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def entry_expressions(kernel: KernelSpec, params: dict[str, int]) -> list[str]:
+    """Kernel name expressions of every launch for every dtype (contract 1)."""
+    sizes = kernel.sizes_validate[0] if kernel.sizes_validate else {}
+    env = kernel_env(kernel, sizes, params)
+    out: list[str] = []
+    for dtype in kernel.dtypes:
+        for launch in kernel.launches:
+            targs = instantiate(launch.template_args, dtype, env)
+            expr = f"{launch.symbol}<{', '.join(targs)}>" if targs else launch.symbol
+            if expr not in out:
+                out.append(expr)
+    return out
+
+
+def include_dirs(library: LibrarySpec) -> list[str]:
+    root = Path(library.root)
+    return [str(root)] + [str((root / d).resolve()) for d in library.include_dirs]
+
+
+def _backend(name: str):
+    try:
+        from portkern import backends
+    except ImportError as exc:
+        raise _missing_component("portkern.backends", "compile", exc) from exc
+    try:
+        return backends.get(name)
+    except (ImportError, AttributeError) as exc:
+        raise _missing_component(f"portkern.backends.{name}", "compile", exc) from exc
+
+
+def target_backend_name(target: Target) -> str:
+    return {"nvidia": "cuda", "amd": "hip"}[target.vendor]
+
+
+@stage("compile", version=1, toolchain=("compile",), cacheable_failures=("compile",))
+def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
+                  params: dict[str, int], library_flags: list[str]) -> dict[str, Any]:
+    from portkern.pipeline import harness_adapter
+
+    backend = _backend(target_backend_name(target))
+    # The entries (and code object kind) the harness will load, so a device run needs no rebuild.
+    entry_list = harness_adapter.entries(kernel, params) or entry_expressions(kernel, params)
+    extra = CompileOptions(include_dirs=include_dirs(library), flags=list(library_flags))
+    options = harness_adapter.device_compile_options(target, entry_list, extra)
+    result = backend.compile(source, target, options, name=kernel.name)
+    return result.to_dict()
+
+
+# --------------------------------------------------------------------------- validate and bench
+
+
+@stage("validate", version=1, toolchain=("validate",), cacheable_failures=("mismatch",))
+def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
+                   params: dict[str, int], compiled: dict[str, Any], use_device: bool) -> StageResult:
+    from portkern.pipeline import harness_adapter
+
+    validation = harness_adapter.validate(source, kernel, library, target, params, compiled, use_device)
+    payload = validation.to_dict()
+    where = validation.device or ("device" if use_device else "emulator")
+    if validation.passed:
+        return StageResult(stage="validate", task="", kernel="", status="ok", payload=payload,
+                           reason=f"passed {len(validation.cases)} case(s) on {where}")
+    cause = "mismatch" if validation.failure not in ("crash", "timeout") else validation.failure
+    return StageResult(stage="validate", task="", kernel="", status="failed", cause=cause, payload=payload,
+                       reason=f"{validation.failure or 'failed'} on {where}: {validation.detail}".strip())
+
+
+@stage("bench", version=1, toolchain=("bench",))
+def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
+                compiled: dict[str, Any], use_device: bool) -> StageResult:
+    from portkern.pipeline import harness_adapter
+
+    results = harness_adapter.bench(kernel, library, target, params, compiled, use_device)
+    if not results:
+        raise ConfigError(f"kernel '{kernel.name}' has no bench sizes to time",
+                          hint="add sizes.bench to its library.yaml entry")
+    primary = primary_bench(results, kernel)
+    payload = {"bench": [b.to_dict() for b in results], "score_ms": primary.median_ms,
+               "spread_ms": primary.spread_ms, "method": primary.method}
+    failing = harness_adapter.bench_failures(results)
+    if failing:
+        cause = failing[0].split(":")[0]
+        return StageResult(stage="bench", task="", kernel="", status="failed", cause=cause, payload=payload,
+                           reason=f"{len(failing)} timing(s) rejected: {'; '.join(failing)[:1000]}"
+                                  + (" (a bug in the measurement or the kernel, not a win)"
+                                     if cause == "above-roofline" else ""))
+    if primary.method == "estimate":
+        return StageResult(stage="bench", task="", kernel="", status="estimated", payload=payload,
+                           reason=f"no {target.vendor.upper()} GPU here: estimated from the {target.name} "
+                                  f"roofline and the compiler's resource report")
+    return StageResult(stage="bench", task="", kernel="", status="ok", payload=payload)
+
+
+def primary_dtype(kernel: KernelSpec) -> str:
+    return "float32" if "float32" in kernel.dtypes else kernel.dtypes[0]
+
+
+def primary_bench(results: list, kernel: KernelSpec):
+    """The score is the median at the first bench size in the primary dtype."""
+    dtype = primary_dtype(kernel)
+    first_sizes = kernel.sizes_bench[0] if kernel.sizes_bench else None
+    for b in results:
+        if b.dtype == dtype and (first_sizes is None or b.sizes == first_sizes):
+            return b
+    return results[0]
+
+
+# --------------------------------------------------------------------------- search (the join of a round)
+
+
+@stage("search", version=1, cacheable=False)
+def search_stage(candidates: list[dict[str, Any]], base_source: str = "", **results: StageResult) -> dict:
+    """Assemble the round's Evaluations from its compile/validate/bench results (runs even on failures)."""
+    from portkern.model import BenchResult, ResourceReport, ValidationResult
+    from portkern.search.base import Candidate, Evaluation
+
+    evaluations = []
+    for cd in candidates:
+        cand = Candidate.from_dict(cd)
+        if not cand.source:
+            cand.source = base_source
+        comp = results.get(f"{cand.id}|compile")
+        val = results.get(f"{cand.id}|validate")
+        ben = results.get(f"{cand.id}|bench")
+        ev = Evaluation(candidate=cand, compiled=bool(comp and comp.status == "ok"))
+        if comp is not None and comp.status == "failed":
+            ev.compile_error = comp.reason
+        if ev.compiled:
+            res = comp.payload.get("resources") or {}
+            rep = _primary_report(comp.payload, res)
+            ev.resources = ResourceReport.from_dict(rep) if rep else None
+        if val is not None and val.payload:
+            ev.validation = ValidationResult.from_dict(val.payload)
+        if ben is not None and ben.payload and ben.status in ("ok", "estimated"):
+            ev.bench = [BenchResult.from_dict(b) for b in ben.payload.get("bench", [])]
+            ev.score_ms = float(ben.payload.get("score_ms", 0.0))
+            ev.spread_ms = float(ben.payload.get("spread_ms", 0.0))
+        evaluations.append(ev.to_dict())
+    return {"evaluations": evaluations}
+
+
+def _primary_report(compiled: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+    entry_map = compiled.get("entry_map") or {}
+    first = next(iter(entry_map.values()), None)
+    if first and first in resources:
+        return resources[first]
+    return next(iter(resources.values()), {}) if resources else {}
+
+
+def failure_summary(exc: PortkernError) -> tuple[str, str]:
+    return exc.cause, str(exc)

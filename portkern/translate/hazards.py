@@ -1,0 +1,539 @@
+"""Hazard analysis: code whose meaning depends on the warp/wavefront width or on a vendor-only feature.
+
+Each finding carries file:line, a severity, a one-line explanation and, where a rule can fix it
+safely, the fix is applied and the finding is marked ``fixed``. What no rule can fix is reported with
+its exact region so the model stage can take it over.
+
+Directions: ``to="hip"`` checks CUDA code for 32-wide-warp assumptions (AMD CDNA wavefronts are 64
+wide); ``to="cuda"`` checks HIP code for 64-wide assumptions (NVIDIA warps are 32 wide).
+"""
+
+from __future__ import annotations
+
+import re
+
+from portkern.translate.maps import MapTables
+from portkern.translate.source import SourceEdit
+from portkern.translate.warp import FULL_MASK_32, FULL_MASK_64
+
+WARP_MACRO = re.compile(r"(?i)^(?:k?_*warp_?size|k?_*wave_?size|k?_*wavefront_?size|warp_?sz|[A-Z_]*_WARP_SIZE|"
+                        r"[A-Z_]*_WAVE_SIZE|WARPSIZE|WAVESIZE|THREADS_PER_WARP)$")
+_NUMBER_VALUE = re.compile(r"^(?:0[xX]([0-9a-fA-F]+)|([0-9]+))[uUlL]*$")
+_THREADISH = re.compile(r"(?i)(?:lane|tid|thread|warp|wid)")
+_SHUFFLES = frozenset({"__shfl", "__shfl_up", "__shfl_down", "__shfl_xor", "__shfl_sync", "__shfl_up_sync",
+                       "__shfl_down_sync", "__shfl_xor_sync"})
+_BALLOTS = frozenset({"__ballot", "__ballot_sync", "__activemask"})
+_NARROW_TYPES = frozenset({"unsigned", "int", "uint32_t", "uint", "unsigned int", "long", "unsigned long",
+                           "int32_t"})
+_WMMA_NAMES = frozenset({"wmma", "nvcuda", "mma_sync", "load_matrix_sync", "store_matrix_sync", "fill_fragment"})
+_TEXTURE_FETCH = frozenset({"tex1Dfetch", "tex1D", "tex2D", "tex3D", "tex1DLod", "tex2DLod", "tex3DLod",
+                            "texCubemap", "tex2DLayered", "tex1DLayered", "tex2Dgather"})
+_SURFACE_CALLS = frozenset({"surf1Dread", "surf1Dwrite", "surf2Dread", "surf2Dwrite", "surf3Dread",
+                            "surf3Dwrite", "surf2DLayeredread", "surf2DLayeredwrite"})
+_ASM = frozenset({"asm", "__asm__", "__asm"})
+
+
+def _int_value(text: str) -> int | None:
+    m = _NUMBER_VALUE.match(text)
+    if not m:
+        return None
+    return int(m.group(1), 16) if m.group(1) else int(m.group(2))
+
+
+class _Width:
+    """The width the source assumes and its derived literals (32-wide for CUDA, 64-wide for HIP)."""
+
+    def __init__(self, to: str):
+        self.assumed = 32 if to == "hip" else 64
+        self.other = 64 if to == "hip" else 32
+        self.shift = 5 if to == "hip" else 6
+
+
+def analyze(src: SourceEdit, tables: MapTables, to: str) -> None:
+    width = _Width(to)
+    _warp_macros(src, to, width)
+    _warp_literals(src, to, width)
+    _shared_arrays(src, to, width)
+    if to == "hip":
+        _ballot_width(src, tables)
+    else:
+        _mask_literals_to_cuda(src)
+    _vendor_features(src, tables, to)
+
+
+# --------------------------------------------------------------------------- warp width
+
+
+def _warp_macros(src: SourceEdit, to: str, width: _Width) -> None:
+    """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
+    sig, toks = src.sig, src.toks
+    for si in range(2, len(sig) - 1):
+        t = toks[sig[si]]
+        if t.kind != "ident" or toks[sig[si - 1]].text != "define" or toks[sig[si - 2]].text != "#":
+            continue
+        if not WARP_MACRO.match(t.text):
+            continue
+        value_tok = toks[sig[si + 1]]
+        if not value_tok.directive or _int_value(value_tok.text) != width.assumed:
+            continue
+        if si + 2 < len(sig) and toks[sig[si + 2]].directive and \
+                src.lines.line(toks[sig[si + 2]].start) == src.lines.line(value_tok.start):
+            continue  # the value is part of a longer expression: leave it to a person
+        name = t.text
+        if to == "hip":
+            new = (f"#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define {name} __AMDGCN_WAVEFRONT_SIZE\n"
+                   f"#else\n#define {name} {value_tok.text}\n#endif")
+            src.queue_span(si - 2, si + 2, lambda text=new: text)
+            msg = (f"{name} hard-codes a 32-lane warp; it now follows the compiler's wavefront size "
+                   "(64 on CDNA, 32 on RDNA)")
+        else:
+            src.set_token(si + 1, "32")
+            msg = f"{name} hard-codes a 64-lane wavefront; NVIDIA warps are 32 lanes, so it is now 32"
+        src.hazard(si, "warp-size-macro", "warning", msg, fixed=True, span=(si - 2, si + 2))
+        src.count("hazard-fixes")
+
+
+def _thread_vars(src: SourceEdit) -> set[str]:
+    """Variables computed from threadIdx (lane, tid, warp ids...)."""
+    found: set[str] = set()
+    sig, toks = src.sig, src.toks
+    for si in range(1, len(sig) - 1):
+        t = toks[sig[si]]
+        if t.kind == "ident" and toks[sig[si + 1]].text == "=":
+            end = src.statement_end(si)
+            rhs = {toks[sig[j]].text for j in range(si + 2, min(end, si + 40))}
+            if "threadIdx" in rhs or rhs & found or "__lane_id" in rhs:
+                found.add(t.text)
+    return found
+
+
+def _is_threadish_operand(src: SourceEdit, si: int, tvars: set[str]) -> bool:
+    """Is the operand ending at significant index ``si`` a thread/lane quantity?"""
+    t = src.stok(si)
+    if t is None:
+        return False
+    if t.kind == "ident":
+        if t.text in ("x", "y", "z") and src.stext(si - 1) == ".":
+            return src.stext(si - 2) in ("threadIdx", "blockDim")
+        return t.text in tvars or bool(_THREADISH.search(t.text))
+    if t.text == ")":
+        depth, j = 0, si
+        while j >= 0:
+            tx = src.stext(j)
+            depth += 1 if tx == ")" else -1 if tx == "(" else 0
+            if depth == 0:
+                break
+            j -= 1
+        inner = {src.stext(k) for k in range(j, si)}
+        return bool(inner & ({"threadIdx", "blockDim"} | tvars)) or \
+            any(_THREADISH.search(x) for x in inner if x.isidentifier())
+    return False
+
+
+def _warp_literals(src: SourceEdit, to: str, width: _Width) -> None:
+    """Literal warp widths in lane arithmetic, shuffle widths and shuffle loops, fixed together or not at all.
+
+    Replacing only some of them would mix two warp widths in one reduction, so every site of the
+    file is collected first; the fix is applied only when every shuffle in the file has an offset the
+    rules understand (a loop variable they also fix, or a non-literal).
+    """
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    tvars = _thread_vars(src)
+    half = width.assumed // 2
+    sites: list[tuple[int, str, str]] = []   # (si, replacement, description)
+    blockers: list[int] = []
+    loop_vars: dict[str, list[tuple[int, str]]] = {}
+
+    for si in range(1, n - 1):
+        t = toks[sig[si]]
+        if t.kind == "number":
+            value = _int_value(t.text)
+            if value is None:
+                continue
+            op = toks[sig[si - 1]].text
+            if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
+                continue
+            if value == width.assumed and op in ("%", "/") and _is_threadish_operand(src, si - 2, tvars):
+                sites.append((si, "warpSize", f"'{op} {t.text}'"))
+            elif value == width.assumed - 1 and op == "&" and _is_threadish_operand(src, si - 2, tvars):
+                sites.append((si, "(warpSize - 1)", f"'& {t.text}'"))
+            elif value == width.assumed - 1 and op == "+" and src.stext(si + 1) == ")" and \
+                    src.stext(si + 2) == "/" and _int_value(src.stext(si + 3)) == width.assumed and \
+                    _is_threadish_operand(src, si + 1, tvars):
+                sites.append((si, "(warpSize - 1)", f"'+ {t.text}' (round up to warps)"))
+                sites.append((si + 3, "warpSize", f"'/ {width.assumed}'"))
+            elif value == width.shift and op == ">>" and _is_threadish_operand(src, si - 2, tvars):
+                sites.append((si, None, f"'>> {t.text}'"))
+        elif t.kind == "ident" and t.text == "for" and toks[sig[si + 1]].text == "(":
+            _shuffle_loop(src, si + 1, width, loop_vars)
+
+    # Shuffle calls: literal widths and literal offsets.
+    for si in range(n - 1):
+        t = toks[sig[si]]
+        if t.kind != "ident" or t.text not in _SHUFFLES or toks[sig[si + 1]].text != "(":
+            continue
+        close = src.match_close(si + 1)
+        if close < 0:
+            continue
+        args = src.split_args(si + 1, close)
+        if t.text.endswith("_sync"):
+            args = args[1:]
+        if len(args) >= 3 and args[2][1] - args[2][0] == 1:
+            w = _int_value(src.stext(args[2][0]))
+            if w == width.assumed:
+                sites.append((args[2][0], "warpSize", f"shuffle width {width.assumed}"))
+        if len(args) >= 2 and t.text not in ("__shfl", "__shfl_sync"):
+            offset = args[1]
+            if offset[1] - offset[0] == 1:
+                tok = src.stok(offset[0])
+                if tok.kind == "number":
+                    blockers.append(si)
+                elif tok.kind == "ident" and tok.text in loop_vars:
+                    for loop_si, repl in loop_vars[tok.text]:
+                        sites.append((loop_si, repl, "shuffle loop bound"))
+
+    # '>> 5' has no safe spelling in terms of warpSize; it always blocks the fix.
+    blockers.extend(si for si, repl, _ in sites if repl is None)
+    sites = [s for s in sites if s[1] is not None]
+    seen: set[int] = set()
+    unique = []
+    for s in sites:
+        if s[0] not in seen:
+            seen.add(s[0])
+            unique.append(s)
+    fix = bool(unique) and not blockers
+    direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
+    for si, repl, what in unique:
+        if fix:
+            src.set_token(si, repl)
+            src.count("hazard-fixes")
+            src.hazard(si, "warp-size-literal", "warning",
+                       f"{what} assumed a {direction}; now written in terms of warpSize", fixed=True)
+        else:
+            src.hazard(si, "warp-size-literal", "warning",
+                       f"{what} assumes a {direction}; not fixed because other warp code in this file "
+                       "uses literal shuffle offsets - rewrite the reduction in terms of warpSize",
+                       span=(src.statement_start(si), src.statement_end(si)))
+    for si in blockers:
+        src.hazard(si, "shuffle-literal-offset", "warning",
+                   f"shuffle with a literal offset (or shift) tied to a {direction}; unrolled reductions "
+                   f"need {'one more step' if to == 'hip' else 'one step fewer'} on the target",
+                   span=(src.statement_start(si), src.statement_end(si)))
+    if to == "cuda":
+        _wide_shuffle_widths(src, width)
+
+
+def _shuffle_loop(src: SourceEdit, open_si: int, width: _Width, loop_vars: dict[str, list[tuple[int, str]]]) -> None:
+    """Recognise ``for (int o = 16; o > 0; o >>= 1)`` and ``for (int o = 1; o < 32; o *= 2)``."""
+    close = src.match_close(open_si)
+    if close < 0:
+        return
+    parts = []
+    start = open_si + 1
+    for j in range(open_si + 1, close):
+        if src.stext(j) == ";":
+            parts.append((start, j))
+            start = j + 1
+    if len(parts) != 2:
+        return
+    init, cond = parts
+    init_text = [src.stext(j) for j in range(*init)]
+    cond_text = [src.stext(j) for j in range(*cond)]
+    if "=" not in init_text:
+        return
+    var = init_text[init_text.index("=") - 1]
+    init_value_si = init[0] + init_text.index("=") + 1
+    if init_value_si != init[1] - 1:
+        return
+    value = _int_value(src.stext(init_value_si))
+    half = width.assumed // 2
+    if value == half and len(cond_text) >= 3 and cond_text[0] == var and cond_text[1] in (">", ">=", "!="):
+        loop_vars.setdefault(var, []).append((init_value_si, "(warpSize / 2)"))
+    elif value == 1 and len(cond_text) == 3 and cond_text[0] == var and cond_text[1] in ("<", "<=") and \
+            _int_value(cond_text[2]) in (width.assumed, half):
+        bound_si = cond[0] + 2
+        repl = "warpSize" if _int_value(cond_text[2]) == width.assumed else "(warpSize / 2)"
+        loop_vars.setdefault(var, []).append((bound_si, repl))
+
+
+def _wide_shuffle_widths(src: SourceEdit, width: _Width) -> None:
+    """HIP shuffles with width 64 (or warpSize meant as 64) cannot span 64 lanes on a 32-lane warp."""
+    for si in range(len(src.sig) - 1):
+        t = src.stok(si)
+        if t.kind != "ident" or t.text not in _SHUFFLES or src.stext(si + 1) != "(":
+            continue
+        close = src.match_close(si + 1)
+        args = src.split_args(si + 1, close) if close > 0 else []
+        if t.text.endswith("_sync"):
+            args = args[1:]
+        if len(args) >= 3 and args[2][1] - args[2][0] == 1 and src.stext(args[2][0]) == "__AMDGCN_WAVEFRONT_SIZE":
+            src.set_token(args[2][0], "warpSize")
+            src.hazard(args[2][0], "shuffle-width", "info",
+                       "shuffle width __AMDGCN_WAVEFRONT_SIZE is warpSize on NVIDIA", fixed=True)
+
+
+def _shared_arrays(src: SourceEdit, to: str, width: _Width) -> None:
+    """``__shared__ T s[N / warpSize]`` and friends: size for the smallest wavefront (32 lanes)."""
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    si = 0
+    while si < n:
+        if toks[sig[si]].text != "__shared__":
+            si += 1
+            continue
+        end = src.statement_end(si)
+        j = si
+        while j < end:
+            if src.stext(j) == "[":
+                close = src.match_close(j)
+                if close < 0:
+                    break
+                for k in range(j + 1, close):
+                    text = src.stext(k)
+                    if text in ("warpSize", "__AMDGCN_WAVEFRONT_SIZE"):
+                        src.set_token(k, "32")
+                        src.count("hazard-fixes")
+                        src.hazard(k, "shared-warp-count", "warning",
+                                   f"shared array sized with {text}, which is not a constant on every "
+                                   "target; sized for the smallest wavefront (32 lanes), which is enough "
+                                   "for 64-lane wavefronts too", fixed=True, span=(si, end))
+                    elif to == "cuda" and _int_value(text) == 64 and src.stext(k - 1) == "/":
+                        src.set_token(k, "32")
+                        src.count("hazard-fixes")
+                        src.hazard(k, "shared-warp-count", "warning",
+                                   "shared array sized per 64-lane wavefront; NVIDIA has twice as many "
+                                   "32-lane warps per block, so it is now sized per 32 lanes",
+                                   fixed=True, span=(si, end))
+                j = close + 1
+            else:
+                j += 1
+        si = end
+
+
+# --------------------------------------------------------------------------- ballot width (CUDA -> HIP)
+
+
+def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
+    """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
+    and widen all-ones masks compared or combined with them."""
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    ballot_vars: set[str] = set()
+    for si in range(n - 1):
+        t = toks[sig[si]]
+        if t.kind != "ident" or t.text not in _BALLOTS or toks[sig[si + 1]].text != "(":
+            continue
+        start = src.statement_start(si)
+        names = [src.stext(j) for j in range(start, si)]
+        if "=" in names:
+            eq = start + names.index("=")
+            var_si = eq - 1
+            var = src.stext(var_si)
+            type_start = var_si
+            while type_start - 1 >= start and src.stext(type_start - 1) in ("unsigned", "int", "uint32_t",
+                                                                             "uint", "long", "const", "int32_t"):
+                type_start -= 1
+            type_words = " ".join(src.stext(j) for j in range(type_start, var_si) if src.stext(j) != "const")
+            if src.stok(var_si).kind == "ident":
+                ballot_vars.add(var)
+                if type_words in _NARROW_TYPES:
+                    first = type_start
+                    while src.stext(first) == "const":
+                        first += 1
+                    last = var_si
+                    src.queue_span(first, last, lambda: "unsigned long long")
+                    src.count("hazard-fixes")
+                    src.hazard(var_si, "ballot-width", "warning",
+                               f"'{type_words} {var}' holds a ballot result, which has 64 bits on AMD; "
+                               "widened to unsigned long long", fixed=True, span=(start, src.statement_end(si)))
+    for si in range(n - 1):
+        t = toks[sig[si]]
+        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+            continue
+        wide = tables.wide_bit_intrinsics.get(t.text)
+        if wide is None:
+            continue
+        close = src.match_close(si + 1)
+        inner = {src.stext(j) for j in range(si + 2, close)} if close > 0 else set()
+        if inner & (ballot_vars | _BALLOTS):
+            src.set_token(si, wide)
+            src.count("hazard-fixes")
+            src.hazard(si, "popc-ballot", "warning",
+                       f"{t.text} on a ballot result counts only 32 of AMD's 64 lanes; now {wide}", fixed=True)
+    # all-ones 32-bit masks next to ballot results
+    for si in range(n):
+        t = toks[sig[si]]
+        if t.kind != "number" or _int_value(t.text) != 0xFFFFFFFF:
+            continue
+        if src.stext(si - 1) == "(" and src.stext(si - 2).endswith("_sync"):
+            continue  # a mask argument: it disappears when the call is lowered
+        start, end = src.statement_start(si), src.statement_end(si)
+        words = {src.stext(j) for j in range(start, end)}
+        if words & (ballot_vars | _BALLOTS):
+            src.set_token(si, FULL_MASK_64)
+            src.count("hazard-fixes")
+            src.hazard(si, "lane-mask-32bit", "warning",
+                       f"32-bit all-lanes mask '{t.text}' used with a ballot result; AMD wavefronts have "
+                       "64 lanes, so it is now the 64-bit mask", fixed=True)
+
+
+def _mask_literals_to_cuda(src: SourceEdit) -> None:
+    """64-bit all-lanes masks compared with ballot results become the 32-lane mask on NVIDIA."""
+    for si in range(len(src.sig)):
+        t = src.stok(si)
+        if t.kind != "number" or _int_value(t.text) != 0xFFFFFFFFFFFFFFFF:
+            continue
+        start, end = src.statement_start(si), src.statement_end(si)
+        words = {src.stext(j) for j in range(start, end)}
+        if words & _BALLOTS or src.stext(si - 2) in _SHUFFLES:
+            continue  # handled where the call is rewritten
+        if any("mask" in w.lower() or "ballot" in w.lower() for w in words if w.isidentifier()):
+            src.set_token(si, FULL_MASK_32)
+            src.count("hazard-fixes")
+            src.hazard(si, "lane-mask-64bit", "warning",
+                       f"64-bit all-lanes mask '{t.text}' assumes a 64-lane wavefront; now the 32-lane mask",
+                       fixed=True)
+
+
+# --------------------------------------------------------------------------- vendor-only features
+
+
+def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    no_counterpart_device = {k for k, v in (tables.cuda_only if to == "hip" else tables.hip_only).items()
+                             if v == "device"}
+    reported_lines: set[tuple[str, int]] = set()
+
+    def once(kind: str, si: int) -> bool:
+        key = (kind, src.line_of(si))
+        if key in reported_lines:
+            return False
+        reported_lines.add(key)
+        return True
+
+    for si in range(n):
+        t = toks[sig[si]]
+        text = t.text
+        if t.kind == "include":
+            if to == "hip" and ("mma.h" in text or "cooperative_groups/reduce.h" in text or "cuda_pipeline" in text):
+                src.hazard(si, "unsupported-header", "error",
+                           f"{text.strip()} has no HIP counterpart; the code using it needs a rewrite")
+            continue
+        if t.kind != "ident":
+            if text == "<<<" and src.functions.in_device_code(src.line_of(si)):
+                src.hazard(si, "dynamic-parallelism", "error",
+                           "kernel launched from device code (dynamic parallelism): HIP has no device-side "
+                           "launch; restructure as host-side launches", span=(src.statement_start(si),
+                                                                             src.statement_end(si)))
+            continue
+        nxt = src.stext(si + 1)
+        if text in _ASM and (nxt == "(" or nxt in ("volatile", "__volatile__")):
+            end = src.statement_end(si)
+            what = "inline PTX assembly" if to == "hip" else "inline GCN assembly"
+            src.hazard(si, "inline-asm", "error",
+                       f"{what} cannot be translated by rules; rewrite it with portable intrinsics",
+                       span=(si, end))
+        elif text in no_counterpart_device and nxt == "(":
+            kind = "ptx-intrinsic" if to == "hip" else "amd-intrinsic"
+            src.hazard(si, kind, "error",
+                       f"{text} has no {'HIP' if to == 'hip' else 'CUDA'} counterpart; rewrite this call",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif to == "cuda" and text.startswith(("__builtin_amdgcn_", "__ockl_", "__ocml_")) and \
+                text != "__builtin_amdgcn_wave_barrier" and text not in no_counterpart_device:
+            src.hazard(si, "amd-intrinsic", "error", f"{text} is an AMD GPU builtin; rewrite this call",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text in _WMMA_NAMES and once("wmma", si):
+            if to == "hip":
+                src.hazard(si, "wmma", "error",
+                           "warp matrix (wmma/mma) code: port it to rocWMMA (rocwmma::fragment, "
+                           "rocwmma::mma_sync) or MFMA builtins; fragment shapes differ on AMD",
+                           span=(src.statement_start(si), src.statement_end(si)))
+        elif text in ("rocwmma",) and to == "cuda" and once("wmma", si):
+            src.hazard(si, "wmma", "error", "rocWMMA code: port it to nvcuda::wmma by hand",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text in ("this_grid", "grid_group", "this_multi_grid", "multi_grid_group") and once("cg-grid", si):
+            src.hazard(si, "cooperative-grid-sync", "error",
+                       "grid-wide cooperative groups need a cooperative launch "
+                       f"({'hipLaunchCooperativeKernel' if to == 'hip' else 'cudaLaunchCooperativeKernel'}) "
+                       "and a grid small enough to be resident; check the launch site",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text == "reduce" and src.stext(si - 1) == "::" and src.stext(si - 2) in ("cg", "cooperative_groups") \
+                and to == "hip":
+            src.hazard(si, "cooperative-groups", "error",
+                       "cooperative_groups::reduce is not available in HIP; use a shuffle reduction",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text in ("tiled_partition", "thread_block_tile") and src.stext(si + 1) == "<" and once("tile", si):
+            size = _int_value(src.stext(si + 2))
+            if to == "hip" and size == 32:
+                src.hazard(si, "cooperative-groups", "warning",
+                           "a 32-thread tile is half an AMD wavefront: tile shuffles/ballots work but a "
+                           "tile is no longer a whole warp; check code that assumes it is",
+                           span=(src.statement_start(si), src.statement_end(si)))
+            elif to == "cuda" and size == 64:
+                src.hazard(si, "cooperative-groups", "error",
+                           "tiles larger than 32 threads are not supported on NVIDIA",
+                           span=(src.statement_start(si), src.statement_end(si)))
+        elif text in ("texture", "surface") and nxt == "<":
+            src.hazard(si, "texture-reference", "error",
+                       f"{text} references are removed from current CUDA and HIP; use "
+                       f"{'hipTextureObject_t' if to == 'hip' else 'cudaTextureObject_t'} objects",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif (text in _TEXTURE_FETCH or text in _SURFACE_CALLS) and nxt in ("(", "<") and once("tex", si):
+            src.hazard(si, "texture", "warning",
+                       f"{text}: texture/surface access is supported through objects on both vendors, but "
+                       "filtering, addressing and normalized-coordinate behaviour must be checked",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text in ("cudaFuncSetAttribute", "hipFuncSetAttribute") and nxt == "(":
+            close = src.match_close(si + 1)
+            inner = {src.stext(j) for j in range(si + 2, close)} if close > 0 else set()
+            if inner & {"cudaFuncAttributeMaxDynamicSharedMemorySize", "hipFuncAttributeMaxDynamicSharedMemorySize"}:
+                if to == "hip":
+                    src.hazard(si, "large-dynamic-shared", "warning",
+                               "opting a kernel into more dynamic shared memory: AMD gfx9 LDS is 64 KiB per "
+                               "workgroup (no opt-in beyond it); check the requested size fits the target",
+                               span=(si, close + 1))
+                else:
+                    src.hazard(si, "large-dynamic-shared", "info",
+                               "dynamic shared memory above 48 KiB needs this attribute call on NVIDIA",
+                               span=(si, close + 1))
+        elif text in ("cudaDeviceSynchronize", "hipDeviceSynchronize") and \
+                src.functions.in_device_code(src.line_of(si)):
+            src.hazard(si, "dynamic-parallelism", "error",
+                       "device-side synchronize (dynamic parallelism) has no HIP counterpart",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text == "__CUDA_ARCH__" and to == "hip" and t.directive and \
+                src.stext(si + 1) in (">", ">=", "<", "<=", "==", "!="):
+            src.hazard(si, "arch-check", "warning",
+                       "__CUDA_ARCH__ compared with a compute capability; on HIP the device-pass test is "
+                       "__HIP_DEVICE_COMPILE__ (always 1), so this branch needs a person to pick it",
+                       span=(si, si + 3))
+        elif text == "__lane_id" and to == "cuda" and nxt == "(":
+            src.hazard(si, "amd-intrinsic", "error",
+                       "__lane_id() has no CUDA intrinsic; use (threadIdx.x % warpSize) for 1-D blocks",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text == "__AMDGCN_WAVEFRONT_SIZE" and to == "cuda" and not t.directive:
+            src.set_token(si, "warpSize")
+            src.hazard(si, "warp-size-macro", "warning",
+                       "__AMDGCN_WAVEFRONT_SIZE is AMD-only; replaced by warpSize (not a constant "
+                       "expression on NVIDIA: check template arguments and array sizes)", fixed=True)
+        elif text == "warpSize" and _constant_context(src, si):
+            src.hazard(si, "warpsize-constexpr", "warning" if to == "hip" else "error",
+                       "warpSize used where a compile-time constant is needed; it is a run-time value on "
+                       "NVIDIA and on recent ROCm - use a template parameter or a WARP_SIZE macro",
+                       span=(src.statement_start(si), src.statement_end(si)))
+        elif text == "__launch_bounds__" and nxt == "(":
+            close = src.match_close(si + 1)
+            if close > 0 and len(src.split_args(si + 1, close)) > 1:
+                src.hazard(si, "launch-bounds", "info",
+                           "the second __launch_bounds__ argument means minimum blocks per SM on NVIDIA but "
+                           "minimum waves per EU on AMD; retune it for the target", span=(si, close + 1))
+
+
+def _constant_context(src: SourceEdit, si: int) -> bool:
+    if src.stok(si).directive:
+        return True
+    start = src.statement_start(si)
+    words = {src.stext(j) for j in range(start, si)}
+    return bool(words & {"constexpr", "static_assert"})

@@ -1,0 +1,132 @@
+"""Kernel launches: ``hipLaunchKernelGGL(k, grid, block, shmem, stream, args...)`` <-> ``k<<<...>>>(args)``."""
+
+from __future__ import annotations
+
+from portkern.translate.source import SourceEdit
+
+
+def _strip_kernel_name(text: str) -> str:
+    text = text.strip()
+    if text.startswith("HIP_KERNEL_NAME"):
+        inner = text[len("HIP_KERNEL_NAME"):].strip()
+        if inner.startswith("(") and inner.endswith(")"):
+            text = inner[1:-1].strip()
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def ggl_to_chevron(src: SourceEdit) -> None:
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    for si in range(n - 1):
+        t = toks[sig[si]]
+        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+            continue
+        if t.text == "HIP_KERNEL_NAME":
+            close = src.match_close(si + 1)
+            if close > 0:
+                src.queue_span(si, close + 1, lambda a=si + 2, b=close: src.out_text(a, b).strip())
+            continue
+        if t.text != "hipLaunchKernelGGL":
+            continue
+        close = src.match_close(si + 1)
+        if close < 0:
+            continue
+        args = src.split_args(si + 1, close, angle_first=True)
+        if len(args) < 5:
+            src.hazard(si, "launch-syntax", "error",
+                       "hipLaunchKernelGGL needs kernel, grid, block, shared bytes and stream; fix the call",
+                       span=(si, close + 1))
+            continue
+        src.queue_span(si, close + 1, _chevron_builder(src, args, close))
+        src.count("launch")
+
+
+def _chevron_builder(src: SourceEdit, args: list[tuple[int, int]], close: int):
+    def build() -> str:
+        kernel = _strip_kernel_name(src.out_text(*args[0]))
+        grid, block, shmem, stream = (src.out_text(*a).strip() for a in args[1:5])
+        rest = src.out_text(args[5][0], close).strip() if len(args) > 5 else ""
+        return f"{kernel}<<<{grid}, {block}, {shmem}, {stream}>>>({rest})"
+    return build
+
+
+def chevron_to_ggl(src: SourceEdit) -> None:
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    for si in range(1, n):
+        if toks[sig[si]].text != "<<<":
+            continue
+        end = next((j for j in range(si + 1, n) if toks[sig[j]].text == ">>>"), -1)
+        if end < 0 or end + 1 >= n or toks[sig[end + 1]].text != "(":
+            continue
+        call_close = src.match_close(end + 1)
+        if call_close < 0:
+            continue
+        start = _kernel_expr_start(src, si)
+        config = src.split_args(si, end)
+        src.queue_span(start, call_close + 1, _ggl_builder(src, start, si, config, end + 1, call_close))
+        src.count("launch")
+
+
+def _kernel_expr_start(src: SourceEdit, chevron_si: int) -> int:
+    """Walk back over ``ns::kernel<T, 4>`` to where the kernel expression starts."""
+    j = chevron_si - 1
+    while j >= 0:
+        text = src.stext(j)
+        if text in (">", ">>"):
+            depth = 0
+            while j >= 0:
+                tx = src.stext(j)
+                depth += 2 if tx == ">>" else 1 if tx == ">" else 0
+                depth -= 1 if tx == "<" else 0
+                if depth == 0:
+                    break
+                j -= 1
+            j -= 1
+            continue
+        if src.stok(j).kind == "ident":
+            if j > 0 and src.stext(j - 1) == "::":
+                j -= 2
+                continue
+            return j
+        if text == ")":  # (kernel) or (*fnptr)
+            depth = 0
+            while j >= 0:
+                tx = src.stext(j)
+                depth += 1 if tx == ")" else -1 if tx == "(" else 0
+                if depth == 0:
+                    return j
+                j -= 1
+        return j + 1
+    return 0
+
+
+def _ggl_builder(src: SourceEdit, start: int, chevron: int, config: list[tuple[int, int]], open_si: int,
+                 close_si: int):
+    def build() -> str:
+        kernel = src.out_text(start, chevron).strip()
+        if "<" in kernel:
+            kernel = f"HIP_KERNEL_NAME({kernel})"
+        parts = [src.out_text(*c).strip() for c in config]
+        grid = parts[0] if parts else "1"
+        block = parts[1] if len(parts) > 1 else "1"
+        shmem = parts[2] if len(parts) > 2 else "0"
+        stream = parts[3] if len(parts) > 3 else "0"
+        args = src.out_text(open_si + 1, close_si).strip()
+        tail = f", {args}" if args else ""
+        return f"hipLaunchKernelGGL({kernel}, dim3({grid}), dim3({block}), {shmem}, {stream}{tail})"
+    return build

@@ -1,0 +1,207 @@
+"""An editable view of one source file: tokens, their replacement text, and span helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from portkern.translate.records import Hazard, SourceRegion
+from portkern.translate.syntax import FunctionIndex, function_spans
+from portkern.translate.tokens import TRIVIA, LineIndex, Token, tokenize
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {")", "]", "}"}
+
+
+class SourceEdit:
+    """Tokens of a file plus ``out``: the text each token becomes. Concatenating ``out`` is the result.
+
+    Pattern matching walks ``sig`` (indices of tokens that are not whitespace or comments). Span
+    rewrites are queued and applied innermost first, each building its text from the current ``out``,
+    so nested rewrites (a launch whose kernel name is wrapped in HIP_KERNEL_NAME) compose.
+    """
+
+    def __init__(self, text: str, filename: str):
+        self.text = text
+        self.filename = filename
+        self.toks: list[Token] = tokenize(text)
+        self.out: list[str] = [t.text for t in self.toks]
+        self.sig: list[int] = [i for i, t in enumerate(self.toks) if t.kind not in TRIVIA]
+        self.sig_of: dict[int, int] = {ti: si for si, ti in enumerate(self.sig)}
+        self.lines = LineIndex(text)
+        self._functions: FunctionIndex | None = None
+        self._span_rewrites: list[tuple[int, int, Callable[[], str]]] = []
+        self.hazards: list[Hazard] = []
+        self.counts: dict[str, int] = {}
+        self._line_list: list[str] | None = None
+
+    # ------------------------------------------------------------------ lookups
+
+    @property
+    def functions(self) -> FunctionIndex:
+        if self._functions is None:
+            self._functions = FunctionIndex(function_spans(self.text))
+        return self._functions
+
+    def stok(self, si: int) -> Token | None:
+        """Significant token number ``si`` (None past either end)."""
+        if 0 <= si < len(self.sig):
+            return self.toks[self.sig[si]]
+        return None
+
+    def stext(self, si: int) -> str:
+        t = self.stok(si)
+        return t.text if t is not None else ""
+
+    def line_of(self, si: int) -> int:
+        return self.lines.line(self.toks[self.sig[si]].start)
+
+    def match_close(self, open_si: int) -> int:
+        """Significant index of the bracket closing the one at ``open_si`` (-1 if unbalanced)."""
+        depth = 0
+        for si in range(open_si, len(self.sig)):
+            text = self.toks[self.sig[si]].text
+            if text in _OPEN:
+                depth += 1
+            elif text in _CLOSE:
+                depth -= 1
+                if depth == 0:
+                    return si
+        return -1
+
+    def split_args(self, open_si: int, close_si: int, *, angle_first: bool = False) -> list[tuple[int, int]]:
+        """Argument spans ``[start, end)`` in significant indices between brackets at depth 0.
+
+        ``angle_first`` treats ``<...>`` after a leading identifier as brackets, so a templated
+        kernel name with commas stays one argument.
+        """
+        args: list[tuple[int, int]] = []
+        depth = 0
+        angle = 0
+        start = open_si + 1
+        if start == close_si:
+            return args
+        for si in range(open_si + 1, close_si):
+            text = self.toks[self.sig[si]].text
+            if text in _OPEN:
+                depth += 1
+            elif text in _CLOSE:
+                depth -= 1
+            elif angle_first and not args and depth == 0:
+                if text == "<" and si > open_si + 1 and self.toks[self.sig[si - 1]].kind == "ident":
+                    angle += 1
+                elif text == ">" and angle:
+                    angle -= 1
+                elif text == ">>" and angle:
+                    angle = max(0, angle - 2)
+            if text == "," and depth == 0 and angle == 0:
+                args.append((start, si))
+                start = si + 1
+        args.append((start, close_si))
+        return args
+
+    def out_text(self, si_start: int, si_end: int) -> str:
+        """Current text of significant tokens ``[si_start, si_end)`` including trivia between them."""
+        if si_start >= si_end:
+            return ""
+        a = self.sig[si_start]
+        b = self.sig[si_end - 1] + 1
+        return "".join(self.out[a:b])
+
+    def src_text(self, si_start: int, si_end: int) -> str:
+        if si_start >= si_end:
+            return ""
+        return self.text[self.toks[self.sig[si_start]].start:self.toks[self.sig[si_end - 1]].end]
+
+    # ------------------------------------------------------------------ edits
+
+    def set_token(self, si: int, text: str) -> None:
+        self.out[self.sig[si]] = text
+
+    def queue_span(self, si_start: int, si_end: int, build: Callable[[], str]) -> None:
+        """Replace significant tokens ``[si_start, si_end)`` (and trivia between) by ``build()``."""
+        self._span_rewrites.append((si_start, si_end, build))
+
+    def apply_spans(self) -> None:
+        for si_start, si_end, build in sorted(self._span_rewrites, key=lambda r: (-r[0], r[1])):
+            text = build()
+            a = self.sig[si_start]
+            b = self.sig[si_end - 1] + 1
+            self.out[a] = text
+            for i in range(a + 1, b):
+                self.out[i] = ""
+        self._span_rewrites.clear()
+
+    def result_text(self) -> str:
+        return "".join(self.out)
+
+    def count(self, category: str, n: int = 1) -> None:
+        self.counts[category] = self.counts.get(category, 0) + n
+
+    # ------------------------------------------------------------------ findings
+
+    def hazard(self, si: int, kind: str, severity: str, message: str, *, fixed: bool = False,
+               span: tuple[int, int] | None = None) -> Hazard:
+        tok = self.toks[self.sig[si]]
+        line, col = self.lines.line_col(tok.start)
+        start_si, end_si = span if span else (si, si + 1)
+        start_line = self.line_of(start_si)
+        end_line = self.line_of(max(start_si, end_si - 1))
+        fn = self.functions.at(line)
+        region = SourceRegion(file=self.filename, start_line=start_line, end_line=end_line,
+                              text=self.source_lines(start_line, end_line), function=fn.name if fn else "")
+        h = Hazard(file=self.filename, line=line, col=col, kind=kind, severity=severity, message=message,
+                   fixed=fixed, region=region)
+        self.hazards.append(h)
+        return h
+
+    def source_lines(self, first: int, last: int) -> str:
+        if self._line_list is None:
+            self._line_list = self.text.splitlines()
+        return "\n".join(self._line_list[first - 1:last])
+
+    def _directive_bounds(self, si: int) -> tuple[int, int]:
+        """The run of significant tokens forming the directive that contains ``si``."""
+        start = si
+        while start > 0 and self.toks[self.sig[start]].text != "#" and self.toks[self.sig[start - 1]].directive:
+            start -= 1
+        end = si + 1
+        while end < len(self.sig) and self.toks[self.sig[end]].directive and self.toks[self.sig[end]].text != "#":
+            end += 1
+        return start, end
+
+    def statement_end(self, si: int) -> int:
+        """Significant index just past the ';' ending the statement containing ``si`` (or line end)."""
+        if self.toks[self.sig[si]].directive:
+            return self._directive_bounds(si)[1]
+        depth = 0
+        for j in range(si, len(self.sig)):
+            if self.toks[self.sig[j]].directive:
+                return j
+            text = self.toks[self.sig[j]].text
+            if text in _OPEN:
+                depth += 1
+            elif text in _CLOSE:
+                depth -= 1
+                if depth < 0:
+                    return j
+            elif text == ";" and depth <= 0:
+                return j + 1
+        return len(self.sig)
+
+    def statement_start(self, si: int) -> int:
+        if 0 <= si < len(self.sig) and self.toks[self.sig[si]].directive:
+            return self._directive_bounds(si)[0]
+        depth = 0
+        for j in range(si - 1, -1, -1):
+            if self.toks[self.sig[j]].directive:
+                return j + 1
+            text = self.toks[self.sig[j]].text
+            if text in _CLOSE:
+                depth += 1
+            elif text in _OPEN:
+                depth -= 1
+                if depth < 0:
+                    return j + 1
+            elif text in (";", "{", "}") and depth <= 0:
+                return j + 1
+        return 0

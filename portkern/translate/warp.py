@@ -1,0 +1,136 @@
+"""Warp-level intrinsics: CUDA's masked *_sync forms <-> HIP's maskless forms, and related calls."""
+
+from __future__ import annotations
+
+import re
+
+from portkern.translate.maps import MapTables
+from portkern.translate.source import SourceEdit
+
+FULL_MASK_32 = "0xffffffffu"
+FULL_MASK_64 = "0xffffffffffffffffull"
+
+_ALL_ONES_32 = re.compile(r"^(?:0[xX][fF]{8}[uUlL]*|~0[uUlL]*|-1|\(unsigned\)-1|~0x0[uUlL]*|4294967295[uUlL]*)$")
+_ALL_ONES_64 = re.compile(r"^(?:0[xX][fF]{16}[uUlL]*|~0[uUlL]*|-1|18446744073709551615[uUlL]*)$")
+
+
+def full_mask_names(src: SourceEdit) -> set[str]:
+    """Macros and constants defined as an all-ones 32-bit (or 64-bit) mask, e.g. FULL_MASK."""
+    names: set[str] = set()
+    sig, toks = src.sig, src.toks
+    for si in range(len(sig) - 2):
+        t = toks[sig[si]]
+        if t.kind != "ident":
+            continue
+        nxt = toks[sig[si + 1]].text
+        prev = toks[sig[si - 1]].text if si else ""
+        if prev == "define" and (_ALL_ONES_32.match(nxt) or _ALL_ONES_64.match(nxt)):
+            names.add(t.text)
+        elif nxt == "=" and si + 3 < len(sig) and toks[sig[si + 3]].text == ";":
+            value = toks[sig[si + 2]].text
+            if _ALL_ONES_32.match(value) or _ALL_ONES_64.match(value):
+                names.add(t.text)
+    return names
+
+
+def is_full_mask(text: str, full_names: set[str]) -> bool:
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    return bool(_ALL_ONES_32.match(text) or _ALL_ONES_64.match(text)) or text in full_names or \
+        text.replace(" ", "") == "__activemask()"
+
+
+def lower_to_hip(src: SourceEdit, tables: MapTables) -> None:
+    """``__shfl_down_sync(mask, v, d)`` -> ``__shfl_down(v, d)``; ``__activemask()`` -> ``__ballot(1)``;
+    ``__syncwarp(...)`` -> a wavefront barrier. Masks that are not the full warp are reported."""
+    full_names = full_mask_names(src)
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    for si in range(n - 1):
+        t = toks[sig[si]]
+        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+            continue
+        name = t.text
+        if name in tables.mask_intrinsics:
+            close = src.match_close(si + 1)
+            if close < 0:
+                continue
+            args = src.split_args(si + 1, close)
+            if len(args) < 2:
+                continue
+            mask_src = src.src_text(*args[0])
+            full = is_full_mask(mask_src, full_names)
+            hip_name = tables.mask_intrinsics[name]
+            rest_start = args[1][0]
+            src.queue_span(si, close + 1, _maskless(src, hip_name, rest_start, close, args[0], full,
+                                                    name == "__ballot_sync"))
+            src.count("device")
+            if not full:
+                src.hazard(si, "partial-lane-mask", "warning",
+                           f"{name} with mask '{mask_src.strip()}': HIP has no masked form; the call was "
+                           "lowered to the maskless one (ballots are ANDed with the mask) - check that every "
+                           "lane named in the mask is active and that lanes outside it do not matter",
+                           fixed=False, span=(si, close + 1))
+        elif name == "__activemask":
+            close = src.match_close(si + 1)
+            if close > 0:
+                src.queue_span(si, close + 1, lambda: "__ballot(1)")
+                src.count("device")
+                src.hazard(si, "activemask", "info",
+                           "__activemask() became __ballot(1): a 64-bit mask of the active lanes on AMD",
+                           fixed=True, span=(si, close + 1))
+        elif name == "__syncwarp":
+            close = src.match_close(si + 1)
+            if close > 0:
+                src.queue_span(si, close + 1, lambda: "__builtin_amdgcn_wave_barrier()")
+                src.count("device")
+
+
+def _maskless(src: SourceEdit, hip_name: str, rest_start: int, close: int, mask_span: tuple[int, int],
+              full: bool, is_ballot: bool):
+    def build() -> str:
+        rest = src.out_text(rest_start, close).strip()
+        if is_ballot and not full:
+            return f"({hip_name}({rest}) & ({src.out_text(*mask_span).strip()}))"
+        return f"{hip_name}({rest})"
+    return build
+
+
+def raise_to_cuda(src: SourceEdit, tables: MapTables) -> None:
+    """``__shfl_down(v, d)`` -> ``__shfl_down_sync(0xffffffffu, v, d)``; 64-bit full masks of *_sync
+    calls -> 32-bit; the wavefront barrier -> ``__syncwarp()``."""
+    maskless_to_sync = {hip: cuda for cuda, hip in tables.mask_intrinsics.items()}
+    sig, toks = src.sig, src.toks
+    n = len(sig)
+    for si in range(n - 1):
+        t = toks[sig[si]]
+        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+            continue
+        prev = toks[sig[si - 1]].text if si else ""
+        if prev in (".", "->", "::"):
+            continue
+        name = t.text
+        if name in maskless_to_sync:
+            close = src.match_close(si + 1)
+            if close < 0:
+                continue
+            sync_name = maskless_to_sync[name]
+            src.queue_span(si, si + 2, lambda s=sync_name: f"{s}({FULL_MASK_32}, ")
+            src.count("device")
+        elif name in tables.mask_intrinsics:
+            close = src.match_close(si + 1)
+            args = src.split_args(si + 1, close) if close > 0 else []
+            if args and args[0][1] - args[0][0] == 1:
+                mask_text = toks[sig[args[0][0]]].text
+                if _ALL_ONES_64.match(mask_text) and not _ALL_ONES_32.match(mask_text) or \
+                        re.match(r"^0[xX][fF]{16}", mask_text):
+                    src.set_token(args[0][0], FULL_MASK_32)
+                    src.hazard(args[0][0], "lane-mask-64bit", "info",
+                               f"64-bit full lane mask '{mask_text}' narrowed to the 32-lane warp mask",
+                               fixed=True)
+        elif name == "__builtin_amdgcn_wave_barrier":
+            close = src.match_close(si + 1)
+            if close > 0:
+                src.queue_span(si, close + 1, lambda: "__syncwarp()")
+                src.count("device")

@@ -1,0 +1,105 @@
+"""The harness on the CPU emulator: honest kernels pass, every adversarial kernel is rejected.
+
+Each kernel is compiled by the emulator backend (a real C++ compiler) and run in a worker process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from portkern.harness import validate
+from portkern.harness.inputs import make_case
+from portkern.harness.runners.base import get_runner
+from portkern.harness.validate import public_seed
+from portkern.library import load_library
+from portkern.model import CompileOptions
+from portkern.targets import get_target
+
+ADVERSARIAL = Path(__file__).parent / "adversarial"
+
+# What must reject each adversarial kernel (the failure cause the harness reports).
+EXPECTED_REJECTION = {
+    "mutate_input": {"input-mutated"},
+    "stale_output": {"unwritten"},
+    "deferred_work": {"mismatch"},
+    "cache_results": {"mismatch"},
+    "partial": {"unwritten"},
+    "shape_shortcut": {"unwritten"},
+    "seed_shortcut": {"mismatch"},
+    "nan_output": {"nan"},
+    "oob_write": {"out-of-bounds-write"},
+    "skip_when_timed": {"unwritten"},
+}
+
+
+def _emulator_reason() -> str:
+    if importlib.util.find_spec("portkern.worker") is None:
+        return "portkern.worker is not present"
+    avail = get_runner("emu").available()
+    return "" if avail.ok else f"emulator unavailable: {avail.reason}"
+
+
+pytestmark = pytest.mark.skipif(bool(_emulator_reason()), reason=_emulator_reason() or "emulator available")
+
+
+@pytest.fixture(scope="module")
+def adv():
+    return load_library(ADVERSARIAL)
+
+
+@pytest.fixture(scope="module")
+def wave32():
+    return get_target("h100")
+
+
+def seed_fingerprints(adv) -> CompileOptions:
+    """The first input element of each public case: what a seed-specific shortcut would memorise."""
+    k = adv.kernel("seed_shortcut")
+    defines = {}
+    for i, sizes in enumerate(k.sizes_validate):
+        x0 = make_case(k, sizes, "float32", public_seed(k.name, i)).reference_args["x"][0]
+        defines[f"PK_SEEN_X0_{i}"] = float(x0).hex()
+    return CompileOptions(defines=defines)
+
+
+def test_honest_kernel_passes_public_and_hidden_cases(adv, wave32):
+    res = validate(adv, "honest_axpby", wave32, runner="emu")
+    assert res.passed, res.detail
+    assert res.device.startswith("cpu-emulator")
+    hidden = [c for c in res.cases if c.detail.startswith("hidden")]
+    assert hidden and any(c.sizes["n"] % 2 for c in hidden)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_REJECTION))
+def test_adversarial_kernel_is_rejected_on_the_emulator(adv, wave32, name):
+    extra = seed_fingerprints(adv) if name == "seed_shortcut" else None
+    res = validate(adv, name, wave32, runner="emu", extra=extra)
+    assert not res.passed
+    assert res.failure in EXPECTED_REJECTION[name], (res.failure, res.detail)
+
+
+@pytest.mark.parametrize("name", ["shape_shortcut", "seed_shortcut", "cache_results"])
+def test_only_the_hidden_cases_catch_shortcuts(adv, wave32, name):
+    """Public sizes and seeds alone would accept these kernels: the hidden cases are the defence."""
+    extra = seed_fingerprints(adv) if name == "seed_shortcut" else None
+    public_only = validate(adv, name, wave32, runner="emu", hidden=False, extra=extra)
+    assert public_only.passed, public_only.detail
+    full = validate(adv, name, wave32, runner="emu", extra=extra)
+    assert not full.passed
+    assert all(c.passed for c in full.cases if not c.detail.startswith("hidden"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel", ["axpy", "axpy_strided_batched", "dot", "gemv_n"])
+def test_blas_kernels_validate_at_wavefront_64(kernel):
+    try:
+        lib = load_library("blas")
+        lib.kernel(kernel)
+    except Exception as exc:  # written separately; its absence is not the harness's failure
+        pytest.skip(f"libraries/blas has no kernel '{kernel}': {exc}")
+    res = validate(lib, kernel, get_target("mi300x"), runner="emu", dtypes=["float32"])
+    assert res.passed, f"{res.failure}: {res.detail}"
+    assert res.wavefront == 64 and len(res.cases) > len(lib.kernel(kernel).sizes_validate)

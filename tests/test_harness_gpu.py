@@ -1,0 +1,81 @@
+"""The harness on a real NVIDIA GPU: adversarial kernels rejected, timing checked. Skipped without one."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from portkern.harness import bench, bench_passed, build, validate_compiled
+from portkern.harness.bench import target_for_device
+from portkern.harness.runners.base import get_runner
+from portkern.library import load_library
+
+ADVERSARIAL = Path(__file__).parent / "adversarial"
+# Kernels whose cheat only shows once they are called repeatedly, as timing does.
+TIMING_CHEATS = ("deferred_work", "cache_results", "skip_when_timed")
+
+
+def _gpu_reason() -> str:
+    if importlib.util.find_spec("portkern.worker") is None:
+        return "portkern.worker is not present"
+    avail = get_runner("cuda").available()
+    if not avail.ok:
+        return avail.reason
+    if target_for_device(avail.devices[0]) is None:
+        return f"no target in the registry matches {avail.devices[0]}"
+    return ""
+
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(bool(_gpu_reason()), reason=_gpu_reason() or "GPU present")]
+
+
+@pytest.fixture(scope="module")
+def adv():
+    return load_library(ADVERSARIAL)
+
+
+@pytest.fixture(scope="module")
+def target():
+    return target_for_device(get_runner("cuda").available().devices[0])
+
+
+def _bench(adv, target, name):
+    k = adv.kernel(name)
+    compiled = build(adv, k, target, runner="cuda", dtypes=["float32"])
+    return bench(adv, k, compiled, target, runner="cuda", sizes=k.sizes_bench[0], dtype="float32", trials=30,
+                 warmup=3, baseline=False, measure_copy=True)
+
+
+def test_honest_kernel_validates_and_times_on_the_gpu(adv, target):
+    k = adv.kernel("honest_axpby")
+    compiled = build(adv, k, target, runner="cuda")
+    res = validate_compiled(adv, k, compiled, target, runner="cuda")
+    assert res.passed, res.detail
+    timing = _bench(adv, target, "honest_axpby")
+    assert bench_passed(timing), timing.flags
+    assert timing.method == "device-events" and timing.trials == 30 and timing.median_ms > 0
+    assert 0 < timing.gbs <= timing.measured_copy_gbs * 1.05
+    assert 0 < timing.roofline_fraction <= 1.05
+
+
+@pytest.mark.parametrize("name", ["mutate_input", "stale_output", "deferred_work", "cache_results", "partial",
+                                  "shape_shortcut", "nan_output", "oob_write", "skip_when_timed"])
+def test_adversarial_kernel_is_rejected_on_the_gpu(adv, target, name):
+    k = adv.kernel(name)
+    compiled = build(adv, k, target, runner="cuda")
+    res = validate_compiled(adv, k, compiled, target, runner="cuda")
+    assert not res.passed and res.failure, res.detail
+
+
+@pytest.mark.parametrize("name", TIMING_CHEATS)
+def test_timing_cheats_fail_the_timed_output_checks(adv, target, name):
+    timing = _bench(adv, target, name)
+    assert not bench_passed(timing)
+    assert any(f.startswith(("timed-output-wrong", "changed-input-wrong")) for f in timing.flags), timing.flags
+
+
+def test_a_kernel_that_skips_timed_calls_is_above_the_roofline(adv, target):
+    timing = _bench(adv, target, "skip_when_timed")
+    assert "above-roofline" in timing.flags
