@@ -37,7 +37,7 @@ from portkern.library import LibrarySpec, load_library  # noqa: E402
 from portkern.model import BenchResult  # noqa: E402
 from portkern.targets import get_target  # noqa: E402
 
-TIMING_CHEATS = ("deferred_work", "cache_results", "skip_when_timed")
+TIMING_CHEATS = ("deferred_work", "cache_results", "skip_when_timed", "memo_by_buffer", "overclaimed_work")
 
 
 # --------------------------------------------------------------------------- translation
@@ -139,6 +139,7 @@ def _fmt(v: float, digits: int = 3) -> str:
 def write_report(out_dir: Path, meta: dict, rows: list[dict], adversarial: list[dict]) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{re.sub(r'[^A-Za-z0-9]+', '-', meta['device']).strip('-').lower()}-{meta['date']}"
+    stem += f"-{meta['tag']}" if meta.get("tag") else ""
     (out_dir / f"{stem}.json").write_text(json.dumps({"meta": meta, "routines": rows, "adversarial": adversarial},
                                                      indent=2, sort_keys=True))
     lines = [f"# libraries/blas translated to CUDA on {meta['device']}", "",
@@ -201,6 +202,8 @@ def main() -> int:
     ap.add_argument("--translated", type=Path, help="a CUDA tree written earlier by --translate-only")
     ap.add_argument("--translate-only", type=Path, metavar="DIR", help="translate to DIR and stop (no GPU needed)")
     ap.add_argument("--skip-adversarial", action="store_true")
+    ap.add_argument("--adversarial-only", action="store_true", help="run only the adversarial suite")
+    ap.add_argument("--tag", default="", help="suffix of the result file names")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args()
 
@@ -216,7 +219,9 @@ def main() -> int:
         return 2
     device = avail.devices[0]
     target = target_for_device(device) or get_target("h100")
-    if args.translated:
+    if args.adversarial_only:
+        tlib = lib
+    elif args.translated:
         tlib = load_library(args.translated)
     else:
         tmp = Path(tempfile.mkdtemp(prefix="portkern-blas-cuda-"))
@@ -228,8 +233,20 @@ def main() -> int:
             return 2
         tlib = load_library(tmp)
     kernels = [k for k in tlib.kernels if not args.kernels or k.name in args.kernels]
+    if args.adversarial_only:
+        kernels = []
     print(f"{device}: target {target.name}, {len(kernels)} routines", flush=True)
-    rows = []
+    rows: list[dict] = []
+
+    def meta() -> dict:
+        copy_rates = [t["measured_copy_gbs"] for r in rows for t in r["timings"] if t.get("measured_copy_gbs")]
+        return {"device": device, "target": target.name, "arch": target.arch,
+                "date": dt.date.today().isoformat(), "trials": args.trials, "warmup": args.warmup,
+                "rotate": args.rotate, "flush_mib": 2 * target.last_level_cache_bytes // (1 << 20),
+                "peak_gbs": target.peak_bandwidth_gbs, "copy_gbs": max(copy_rates) if copy_rates else 0.0,
+                "nvcc": toolkit, "tag": args.tag, "command": "python benchmarks/bench_gpu_blas.py " + " ".join(sys.argv[1:])}
+
+    toolkit = nvcc_version()
     for k in kernels:
         try:
             row = run_routine(tlib, k, target, args)
@@ -241,14 +258,9 @@ def main() -> int:
               + " ".join(f"{t['median_ms']:.4f}ms/{t['gbs']:.0f}GB/s vs {t['baseline_median_ms']:.4f}ms"
                          for t in row["timings"]), flush=True)
         rows.append(row)
+        write_report(args.out, meta(), rows, [])   # partial results survive an interrupted run
     adversarial = [] if args.skip_adversarial else run_adversarial(target, args)
-    copy_rates = [t["measured_copy_gbs"] for r in rows for t in r["timings"] if t.get("measured_copy_gbs")]
-    meta = {"device": device, "target": target.name, "arch": target.arch,
-            "date": dt.date.today().isoformat(), "trials": args.trials, "warmup": args.warmup, "rotate": args.rotate,
-            "flush_mib": 2 * target.last_level_cache_bytes // (1 << 20), "peak_gbs": target.peak_bandwidth_gbs,
-            "copy_gbs": max(copy_rates) if copy_rates else 0.0, "nvcc": nvcc_version(),
-            "command": "python benchmarks/bench_gpu_blas.py " + " ".join(sys.argv[1:])}
-    path = write_report(args.out, meta, rows, adversarial)
+    path = write_report(args.out, meta(), rows, adversarial)
     print(f"wrote {path}")
     return 0
 

@@ -30,7 +30,7 @@ def child(args: argparse.Namespace) -> None:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux reports KiB
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     print(json.dumps({"wall_s": wall, "self_peak_bytes": own, "children_peak_bytes": kids,
-                      "cache": summary["cache"], "stages": summary["stages"],
+                      "cache": summary["cache"], "stages": summary["stages"], "toolchain": summary["toolchain"],
                       "kernels": {k["kernel"]: k["status"] for k in summary["kernels"]}}))
 
 
@@ -49,9 +49,10 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-port-") as tmp:
         results = []
-        for phase in ("empty cache", "full cache"):
+        phases = ["empty cache", "full cache"]
+        for phase in phases:
             cmd = [sys.executable, __file__, "--child", "--lib", args.lib, "--target", args.target,
-                   "--budget", str(args.budget), "--run-id", phase.replace(" ", "-"),
+                   "--budget", str(args.budget), "--run-id", f"{len(results)}-{phase.replace(' ', '-')}",
                    "--runs-dir", str(Path(tmp) / "runs"), "--cache-dir", str(Path(tmp) / "cache")]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -62,6 +63,14 @@ def main() -> int:
             data = json.loads(proc.stdout.strip().splitlines()[-1])
             data["phase"], data["process_wall_s"] = phase, outer
             results.append(data)
+            changed = sorted(k for k, v in data["toolchain"].items() if v != results[0]["toolchain"].get(k))
+            if phase != "empty cache" and changed and len(phases) < 4:
+                # The code of a stage's tools changed while the benchmark ran: its cache entries were
+                # rightly invalidated. Measure the full cache once more against the new identity.
+                print(f"{phase}: toolchain changed during the run ({', '.join(changed)}); measuring again",
+                      file=sys.stderr)
+                results[0]["toolchain"] = data["toolchain"]
+                phases.append("full cache")
     print(f"portkern port --lib {args.lib} --target {args.target} --budget {args.budget}")
     print(f"{'phase':<12} {'wall s':>8} {'proc s':>8} {'self MiB':>9} {'child MiB':>10} {'sum MiB':>8} "
           f"{'cached':>7} {'computed':>9}")

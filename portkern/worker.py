@@ -27,7 +27,8 @@ import tempfile
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from portkern.errors import KernelTimeoutError, PortkernError, WorkerCrashError
 
@@ -130,6 +131,7 @@ class _Worker:
             stderr=subprocess.STDOUT, env=full_env, start_new_session=True, close_fds=True)
         os.close(to_child_r)
         os.close(from_child_w)
+        self.calls = 0
 
     def output_since(self, offset: int) -> str:
         self._log.flush()
@@ -221,6 +223,9 @@ _lock = threading.Lock()
 _idle: dict[tuple, list[_Worker]] = {}
 
 
+MAX_CALLS_PER_WORKER = 24
+
+
 def _env_key(env: dict[str, str] | None) -> tuple:
     return tuple(sorted((env or {}).items()))
 
@@ -246,27 +251,27 @@ def run_in_worker(fn: Callable[..., Any], *args: Any, timeout_s: float, label: s
                 candidate.kill()
     if worker is None:
         worker = _Worker(env)
-    healthy = False
     try:
-        result = worker.call(fn, args, timeout_s, label)
-        healthy = True
-        return result
-    except (KernelTimeoutError, WorkerCrashError):
-        raise
-    except PortkernError:
-        healthy = True  # the function raised; the process is fine
-        raise
+        worker.calls += 1
+        return worker.call(fn, args, timeout_s, label)
     finally:
-        if healthy and worker.alive():
-            with _lock:
-                pool = _idle.setdefault(key, [])
-                if len(pool) < MAX_IDLE_PER_ENV:
-                    pool.append(worker)
-                    worker = None
-            if worker is not None:
-                worker.stop()
-        elif worker.proc.poll() is None or worker._to_child != -1:
+        # A worker that timed out or died is gone; one whose function raised is still good. Each call
+        # may load a shared library (and its thread pool) that is never unloaded: retire old workers.
+        if worker.calls >= MAX_CALLS_PER_WORKER:
+            worker.stop()
+        elif worker.alive() and worker._to_child != -1:
+            _release(key, worker)
+        else:
             worker.kill()
+
+
+def _release(key: tuple, worker: _Worker) -> None:
+    with _lock:
+        pool = _idle.setdefault(key, [])
+        if len(pool) < MAX_IDLE_PER_ENV:
+            pool.append(worker)
+            return
+    worker.stop()
 
 
 def shutdown_workers() -> None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -181,10 +182,15 @@ class LlamaCppServer:
 
     def start(self) -> LlamaCppServer:
         out = open(self.log, "wb") if self.log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+        # One passive thread: on a shared 2-core machine, OpenMP threads spinning against other work
+        # made generation ten times slower. The GGUF's chat template is not one llama-cpp-python
+        # recognises (it falls back to llama-2 and the model answers nothing), so name gemma's.
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", LLAMA_MODEL_ALIAS,
-             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "2"],
-            stdout=out, stderr=subprocess.STDOUT)
+             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "1",
+             "--chat_format", "gemma"],
+            stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

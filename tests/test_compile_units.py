@@ -75,6 +75,11 @@ def test_normalise_ignores_whitespace_but_keeps_type_words_apart():
     assert normalise("f<unsigned int>") == "f<unsigned int>"
 
 
+def test_normalise_writes_cv_qualifiers_as_demanglers_do():
+    assert normalise("k<int, const float*, float*>") == kernel_name("void k<int, float const*, float*>(int)")
+    assert normalise("k<const double* const*>") == normalise("k<double const* const*>")
+
+
 def test_kernel_name_strips_return_type_and_parameters():
     assert kernel_name("void axpy_kernel<int, 256, float>(int, float, float const*, float*)") == \
         normalise("axpy_kernel<int, 256, float>")

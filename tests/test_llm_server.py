@@ -9,6 +9,7 @@ from llm_server import LLAMA_MODEL_ALIAS, LlamaCppServer, gemma_model_path, llam
 from portkern.errors import ModelError
 from portkern.llm import LLMClient, MemoryRecorder, ResponseCache, connect, make_provider, probe
 from portkern.llm.replies import reply_checker
+from portkern.search import get_strategy
 
 pytestmark = pytest.mark.llmserver
 
@@ -34,7 +35,7 @@ def llama_server(tmp_path_factory):
 
 def settings(server: LlamaCppServer, **over) -> dict:
     llm = {"provider": "openai", "openai_base_url": server.url, "model": LLAMA_MODEL_ALIAS, "api_key": "",
-           "timeout_s": 120.0, "retries": 1, "concurrency": 1, "temperature": 0.0, "seed": 11, "max_tokens": 48}
+           "timeout_s": 120.0, "retries": 1, "concurrency": 1, "temperature": 0.0, "seed": 11, "max_tokens": 24}
     llm.update(over)
     return {"llm": llm}
 
@@ -60,8 +61,8 @@ def test_chat_is_accounted_recorded_and_cached(llama_server, tmp_path):
     second = c.ask("ask", "Name one GPU vendor.")
     call = first.call
     assert call.error == "" and call.attempts == 1 and not call.cached
-    assert call.tokens_in > 0 and 0 < call.tokens_out <= 48 and call.seconds > 0
-    assert call.params == {"temperature": 0.0, "seed": 11, "max_tokens": 48}
+    assert call.tokens_in > 0 and 0 < call.tokens_out <= 24 and call.seconds > 0
+    assert call.params == {"temperature": 0.0, "seed": 11, "max_tokens": 24}
     assert second.call.cached and second.call.reply == call.reply and second.call.attempts == 0
     assert c.usage.calls == 2 and c.usage.cached_calls == 1 and c.usage.tokens_out == call.tokens_out
     assert [x.call_id for x in recorder.calls] == [call.call_id, second.call.call_id]
@@ -76,7 +77,7 @@ def test_same_seed_and_greedy_sampling_reproduce_the_reply(llama_server, tmp_pat
 
 def test_kernel_reply_is_parsed_and_judged(llama_server, tmp_path):
     recorder = MemoryRecorder()
-    c = client(llama_server, tmp_path, recorder, max_tokens=160)
+    c = client(llama_server, tmp_path, recorder, max_tokens=96)
     check = reply_checker(symbol="scale_kernel", original=KERNEL, dialect="cuda")
     prompt = ("Rewrite this CUDA kernel to use a grid-stride loop. Reply with one ```cpp code block.\n"
               f"```cpp\n{KERNEL}```")
@@ -97,8 +98,21 @@ def test_connect_builds_a_client_for_a_reachable_server(llama_server, tmp_path):
 
 
 def test_timeout_is_honoured_against_the_real_server(llama_server, tmp_path):
-    c = client(llama_server, tmp_path, timeout_s=0.01, retries=1, max_tokens=32)
+    c = client(llama_server, tmp_path, timeout_s=0.01, retries=1, max_tokens=4)
     with pytest.raises(ModelError, match="failed after 2 attempt") as err:
         c.ask("ask", "Write a long story about GPUs.")
     assert "Timeout" in str(err.value)
     assert c.usage.failed_calls == 1
+
+
+def test_refine_drives_the_real_model_and_records_every_call(llama_server, tmp_path):
+    from test_search import context, drive
+
+    recorder = MemoryRecorder()
+    ctx = context(llm=client(llama_server, tmp_path, recorder, max_tokens=64), budget={"max_model_calls": 2})
+    drive(get_strategy("refine"), ctx)
+    assert [c.kind for c in recorder.calls] == ["optimize", "optimize"]
+    assert all(c.accepted == (c.reject_reason == "") and c.tokens_in > 100 for c in recorder.calls)
+    assert "Make this correct HIP kernel unit faster" in recorder.calls[0].prompt
+    assert recorder.calls[0].params["seed"] != recorder.calls[1].params["seed"]
+    assert any("model-call budget spent (2/2)" in n for n in ctx.notes)

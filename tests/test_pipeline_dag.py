@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from portkern.errors import CompileError, StoreError
-from portkern.pipeline.dag import Dep, StageResult, Task, TaskGraph, execute_task
+from portkern.pipeline.dag import RESULT, Dep, StageResult, Task, TaskGraph, execute_task
 from portkern.pipeline.local import LocalExecutor
 from portkern.pipeline.stages import stage
 
@@ -116,7 +116,7 @@ def test_failure_skips_dependents_and_the_run_goes_on(tmp_path):
         g.add(Task(id=f"{k}.digest", stage="test-digest", kernel=k, inputs={"text": k}, after=[f"{k}.compile"]))
         g.add(Task(id=f"{k}.again", stage="test-digest", kernel=k, deps={"text": Dep(f"{k}.digest", "text")}))
     g.add(Task(id="join", stage="test-join", kernel="all", join=True,
-               deps={"good": Dep("good.again"), "bad": Dep("bad.again")}))
+               deps={"good": Dep("good.again", RESULT), "bad": Dep("bad.again", RESULT)}))
     results, _ = run_graph(g, tmp_path / "cache")
     assert results["good.compile"].status == "ok" and results["good.compile"].payload["object_bytes"] > 0
     bad = results["bad.compile"]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from portkern.backends.base import Backend
+
 from portkern.errors import CompileError, LoadError
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import numpy as np
-
 from portkern.backends.base import Program
+
 from portkern.errors import LaunchError
 
 _ERROR_BYTES = 4096

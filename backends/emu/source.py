@@ -13,7 +13,7 @@ SIGNATURE_PREFIX = "portkern_signature_"
 _EXTERN_SHARED = re.compile(
     r"extern\s+(?:(?:__align__|alignas|__attribute__)\s*\((?:[^()]|\([^()]*\))*\)\s*)*__shared__\s+"
     r"(?:(?:__align__|alignas|__attribute__)\s*\((?:[^()]|\([^()]*\))*\)\s*)*"
-    r"(?P<type>[A-Za-z_][\w:<>, ]*?[\w>*])\s+(?:(?:__align__|alignas)\s*\(\s*\d+\s*\)\s*)?"
+    r"(?P<type>[A-Za-z_](?:[\w:<>, ]*?[\w>*])?)\s+(?:(?:__align__|alignas)\s*\(\s*\d+\s*\)\s*)?"
     r"(?P<name>[A-Za-z_]\w*)\s*\[\s*\]\s*(?:__attribute__\s*\(\([^)]*\)\)\s*)?;"
 )
 
@@ -69,6 +69,54 @@ def rewrite_dynamic_shared(source: str, file_name: str = "kernel.cu") -> str:
     return "".join(out)
 
 
+def _kernel_expression_start(text: str, end: int) -> int:
+    """Start of the kernel name expression that ends at ``end`` (e.g. ``ns::k<T, 4>``)."""
+    i = end
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    if i > 0 and text[i - 1] == ">":
+        depth = 0
+        while i > 0:
+            i -= 1
+            if text[i] == ">":
+                depth += 1
+            elif text[i] == "<":
+                depth -= 1
+                if depth == 0:
+                    break
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_:"):
+        i -= 1
+    return i
+
+
+def rewrite_chevron_launches(source: str) -> str:
+    """``k<<<g, b, s, st>>>(args)`` -> ``::portkern_emu::chevron(k, "k", g, b, s, st)(args)``.
+
+    Whole CUDA library files carry host launchers in this syntax; on the emulator they compile and,
+    if called, launch the kernel synchronously.
+    """
+    out: list[str] = []
+    last = 0
+    pos = source.find("<<<")
+    while pos >= 0:
+        close = source.find(">>>", pos + 3)
+        if close < 0:
+            break
+        start = _kernel_expression_start(source, pos)
+        kernel = source[start:pos].strip()
+        if not kernel or start < last:
+            pos = source.find("<<<", pos + 3)
+            continue
+        config = source[pos + 3:close]
+        quoted = kernel.replace('"', "")
+        out.append(source[last:start])
+        out.append(f'::portkern_emu::chevron(({kernel}), "{quoted}", {config})')
+        last = close + 3
+        pos = source.find("<<<", last)
+    out.append(source[last:])
+    return "".join(out)
+
+
 def _check_entry(expr: str, name: str) -> None:
     if not re.fullmatch(r"[A-Za-z_:][\w:]*\s*(<.*>)?", expr.strip(), flags=re.S) or "\n" in expr:
         raise CompileError(f"{name}: entry '{expr}' is not a kernel name expression",
@@ -100,7 +148,7 @@ def launch_stubs(entries: list[str], name: str) -> tuple[str, dict[str, str]]:
 def build_unit(source: str, entries: list[str], name: str) -> tuple[str, dict[str, str]]:
     """The full translation unit: runtime header, the (rewritten) source, the stubs."""
     stubs, entry_map = launch_stubs(entries, name)
-    body = rewrite_dynamic_shared(source, f"{name}.cu")
+    body = rewrite_chevron_launches(rewrite_dynamic_shared(source, f"{name}.cu"))
     unit = '#include "portkern_emu/runtime.h"\n#line 1 "' + name + '.cu"\n' + body
     if not unit.endswith("\n"):
         unit += "\n"

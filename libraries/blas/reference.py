@@ -48,7 +48,7 @@ def matrix(flat: np.ndarray, rows: int, cols: int, ld: int) -> np.ndarray:
 
 @per_batch
 def axpy(args: Args, dtype: str) -> Result:
-    n, incx, incy = args["n"], args["incx"], args["incy"]
+    n, incx, incy = args["n"], args.get("incx", 1), args.get("incy", 1)
     y = np.array(args["y"], dtype=np.float64)
     strided(y, n, incy)[:] += float(args["alpha"]) * strided(args["x"], n, incx)
     return {"y": y}
@@ -56,7 +56,7 @@ def axpy(args: Args, dtype: str) -> Result:
 
 @per_batch
 def scal(args: Args, dtype: str) -> Result:
-    n, incx = args["n"], args["incx"]
+    n, incx = args["n"], args.get("incx", 1)
     x = np.array(args["x"], dtype=np.float64)
     strided(x, n, incx)[:] *= float(args["alpha"])
     return {"x": x}
@@ -64,7 +64,7 @@ def scal(args: Args, dtype: str) -> Result:
 
 @per_batch
 def copy(args: Args, dtype: str) -> Result:
-    n, incx, incy = args["n"], args["incx"], args["incy"]
+    n, incx, incy = args["n"], args.get("incx", 1), args.get("incy", 1)
     y = np.array(args["y"], dtype=np.float64)
     strided(y, n, incy)[:] = strided(args["x"], n, incx)
     return {"y": y}
@@ -72,7 +72,7 @@ def copy(args: Args, dtype: str) -> Result:
 
 @per_batch
 def swap(args: Args, dtype: str) -> Result:
-    n, incx, incy = args["n"], args["incx"], args["incy"]
+    n, incx, incy = args["n"], args.get("incx", 1), args.get("incy", 1)
     x = np.array(args["x"], dtype=np.float64)
     y = np.array(args["y"], dtype=np.float64)
     xs, ys = strided(x, n, incx), strided(y, n, incy)
@@ -84,7 +84,7 @@ def swap(args: Args, dtype: str) -> Result:
 
 @per_batch
 def rot(args: Args, dtype: str) -> Result:
-    n, incx, incy = args["n"], args["incx"], args["incy"]
+    n, incx, incy = args["n"], args.get("incx", 1), args.get("incy", 1)
     c, s = float(args["c"]), float(args["s"])
     x = np.array(args["x"], dtype=np.float64)
     y = np.array(args["y"], dtype=np.float64)
@@ -98,13 +98,13 @@ def rot(args: Args, dtype: str) -> Result:
 @per_batch
 def dot(args: Args, dtype: str) -> Result:
     n = args["n"]
-    xs, ys = strided(args["x"], n, args["incx"]), strided(args["y"], n, args["incy"])
+    xs, ys = strided(args["x"], n, args.get("incx", 1)), strided(args["y"], n, args.get("incy", 1))
     return {"result": np.array([float(np.dot(xs, ys))])}
 
 
 @per_batch
 def nrm2(args: Args, dtype: str) -> Result:
-    xs = strided(args["x"], args["n"], args["incx"])
+    xs = strided(args["x"], args["n"], args.get("incx", 1))
     # Scale first: the sum of squares of float64 inputs may overflow where the norm does not.
     scale = float(np.max(np.abs(xs))) if xs.size else 0.0
     norm = scale * float(np.sqrt(np.sum((xs / scale) ** 2))) if scale > 0 else 0.0
@@ -113,13 +113,13 @@ def nrm2(args: Args, dtype: str) -> Result:
 
 @per_batch
 def asum(args: Args, dtype: str) -> Result:
-    xs = strided(args["x"], args["n"], args["incx"])
+    xs = strided(args["x"], args["n"], args.get("incx", 1))
     return {"result": np.array([float(np.sum(np.abs(xs)))])}
 
 
 @per_batch
 def iamax(args: Args, dtype: str) -> Result:
-    xs = strided(args["x"], args["n"], args["incx"])
+    xs = strided(args["x"], args["n"], args.get("incx", 1))
     # 1-based; the first index wins ties; 0 for an empty vector.
     index = int(np.argmax(np.abs(xs))) + 1 if xs.size else 0
     return {"result": np.array([index], dtype=np.int64)}
@@ -132,9 +132,9 @@ def _gemv(args: Args, transpose: bool) -> Result:
     m, n, lda = args["m"], args["n"], args["lda"]
     a = matrix(args["A"], m, n, lda)
     op = a.T if transpose else a
-    x = strided(args["x"], op.shape[1], args["incx"])
+    x = strided(args["x"], op.shape[1], args.get("incx", 1))
     y = np.array(args["y"], dtype=np.float64)
-    ys = strided(y, op.shape[0], args["incy"])
+    ys = strided(y, op.shape[0], args.get("incy", 1))
     alpha, beta = float(args["alpha"]), float(args["beta"])
     # BLAS: beta == 0 means y is not read.
     ys[:] = alpha * (op @ x) + (beta * ys if beta != 0.0 else 0.0)
@@ -156,14 +156,14 @@ def ger(args: Args, dtype: str) -> Result:
     m, n, lda = args["m"], args["n"], args["lda"]
     flat = np.array(args["A"], dtype=np.float64)
     a = matrix(flat, m, n, lda)
-    x = strided(args["x"], m, args["incx"])
-    y = strided(args["y"], n, args["incy"])
+    x = strided(args["x"], m, args.get("incx", 1))
+    y = strided(args["y"], n, args.get("incy", 1))
     a += float(args["alpha"]) * np.outer(x, y)
     return {"A": flat}
 
 
 def _trsv(args: Args, upper: bool) -> Result:
-    n, lda, incx = args["n"], args["lda"], args["incx"]
+    n, lda, incx = args["n"], args["lda"], args.get("incx", 1)
     a = matrix(args["A"], n, n, lda)
     x = np.array(args["x"], dtype=np.float64)
     xs = strided(x, n, incx)

@@ -53,7 +53,7 @@ def cli():
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="portkern", standalone_mode=False)
+        rc = cli.main(args=argv, prog_name="portkern", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     except PortkernError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
-    return 0
+    # with standalone_mode off, click returns the code of a `click.exceptions.Exit` raised by a command
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import click
 
 from portkern.cli.output import console, emit_json, table
@@ -21,7 +23,7 @@ def _kernel_list(value: str | None) -> list[str]:
 @click.option("--ray-address", default="", help="Address of a running Ray cluster (default: start a local one).")
 @click.option("--run-id", default="", help="Name of the run folder; reuse one to resume a killed run.")
 @click.option("--runs-dir", default="", help="Where run folders and index.sqlite go (default: config runs_dir).")
-@click.option("--cache-dir", default="", help="Stage cache folder (default: config cache_dir).")
+@click.option("--cache-dir", default="", help="Cache folder for stages and compilers (default: config cache_dir).")
 @click.option("--jobs", "max_workers", default=0, type=click.IntRange(0, 1024),
               help="Parallel CPU stages for the local executor (default: number of cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -30,6 +32,10 @@ def command(library, target, kernels, budget, strategy, executor, ray_address, r
     """Port and tune a library's kernels for a target: ingest, translate, compile, validate, time,
     sweep the tunables, select, and write the run folder, store rows, patch, report and dataset."""
     from portkern.pipeline.progress import NullProgress, RichProgress
+
+    if cache_dir:
+        # Flags outrank the environment in portkern's configuration; the compilers read it from there.
+        os.environ["PORTKERN_CACHE_DIR"] = cache_dir
 
     options = PortOptions(library=library, target=target, kernels=_kernel_list(kernels), budget=budget,
                           strategy=strategy, executor=executor, ray_address=ray_address, run_id=run_id,

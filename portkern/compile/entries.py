@@ -44,9 +44,12 @@ _PUNCT = r"[<>,()*&\[\]:]"
 
 
 def normalise(expr: str) -> str:
-    """Whitespace-insensitive form: spaces kept only between two word characters."""
+    """Canonical spelling: spaces kept only between two words, and a leading cv-qualifier moved
+    behind its type as demanglers print it (``const float*`` -> ``float const*``)."""
     text = re.sub(r"\s+", " ", expr.strip())
-    return re.sub(rf"\s*({_PUNCT})\s*", r"\1", text)
+    text = re.sub(rf"\s*({_PUNCT})\s*", r"\1", text)
+    return re.sub(r"(^|[<,(])((?:const|volatile) )+([\w:]+(?: (?!const\b|volatile\b)[\w:]+)*)",
+                  lambda m: f"{m.group(1)}{m.group(3)} {m.group(2).strip()}", text)
 
 
 def _split_top_level_call(text: str) -> str:

@@ -182,6 +182,26 @@ def to_chat(rec: dict[str, Any]) -> dict[str, Any] | None:
             "record_id": rec["record_id"], "record_type": kind, "family": rec["provenance"]["family"]}
 
 
+# Maps whose keys depend on the kernel (tunable names, size names, compilers): stored as JSON text in
+# the shards so every shard of a type has one columnar schema (Arrow / Hugging Face datasets).
+JSON_TEXT_FIELDS = ("params", "before_params", "after_params", "sizes", "versions.compilers",
+                    "verdict.cases[].sizes", "chosen_verdict.cases[].sizes", "rejected_verdict.cases[].sizes")
+
+
+def columnar(rec: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(rec))
+    for key in ("params", "before_params", "after_params", "sizes"):
+        if isinstance(out.get(key), dict):
+            out[key] = json.dumps(out[key], sort_keys=True)
+    if isinstance(out.get("versions", {}).get("compilers"), dict):
+        out["versions"]["compilers"] = json.dumps(out["versions"]["compilers"], sort_keys=True)
+    for vkey in ("verdict", "chosen_verdict", "rejected_verdict"):
+        for case in (out.get(vkey) or {}).get("cases", []):
+            if isinstance(case.get("sizes"), dict):
+                case["sizes"] = json.dumps(case["sizes"], sort_keys=True)
+    return out
+
+
 def _atomic_gzip(path: Path, rows: list[dict]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".shard-")
@@ -233,7 +253,7 @@ def export(run_dirs: list[Path], out: Path, *, guard_path: str | Path | None = N
                 shards[rel] = {"sha256": _atomic_gzip(out / rel, chunk), "records": len(chunk), "split": split}
 
     for kind in sorted({r["record_type"] for r in kept}):
-        write_group(f"raw/{kind}", [r for r in kept if r["record_type"] == kind])
+        write_group(f"raw/{kind}", [columnar(r) for r in kept if r["record_type"] == kind])
     chats = []
     for r in kept:
         chat = to_chat(r)
@@ -264,6 +284,7 @@ def export(run_dirs: list[Path], out: Path, *, guard_path: str | Path | None = N
                   "near_duplicates": dedup_stats.get("near_duplicates", 0), "near_threshold": near_threshold},
         "contamination": {"guard": str(guard_path or DEFAULT_GUARD.name), "dropped": dropped},
         "shards": shards,
+        "json_text_fields": list(JSON_TEXT_FIELDS),
     }
     out.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".manifest-")

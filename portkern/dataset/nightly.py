@@ -17,7 +17,7 @@ from portkern.dataset.export import export
 from portkern.errors import ConfigError
 
 _FIELDS = {"libraries": list, "targets": list, "strategies": list, "budget": int, "executor": str,
-           "ray_address": str, "runs_dir": str, "out_dir": str, "shard_size": int}
+           "ray_address": str, "runs_dir": str, "out_dir": str, "shard_size": int, "kernels": dict}
 
 
 @dataclass
@@ -31,6 +31,7 @@ class NightlyConfig:
     runs_dir: str = "runs"
     out_dir: str = "datasets/out"
     shard_size: int = 2000
+    kernels: dict[str, list[str]] = field(default_factory=dict)   # library -> kernels ({} = all)
 
     @classmethod
     def load(cls, path: str | Path) -> NightlyConfig:
@@ -63,9 +64,9 @@ PortFn = Callable[..., dict[str, Any]]
 
 
 def _default_port(**kwargs) -> dict[str, Any]:
-    from portkern.pipeline.run import run_port
+    from portkern.pipeline.run import PortOptions, port
 
-    return run_port(**kwargs)
+    return port(PortOptions(**kwargs))
 
 
 def _run_done(store: Path, run_id: str) -> bool:
@@ -98,7 +99,8 @@ def run_nightly(cfg: NightlyConfig, *, date: str | None = None, port: PortFn | N
             progress(f"{run_id}: running")
             try:
                 port(library=lib, target=tgt, strategy=strat, budget=cfg.budget, executor=cfg.executor,
-                     ray_address=cfg.ray_address, run_id=run_id, runs_dir=str(runs_dir))
+                     ray_address=cfg.ray_address, run_id=run_id, runs_dir=str(runs_dir),
+                     kernels=list(cfg.kernels.get(lib, [])))
                 summary["runs"].append({"run_id": run_id, "status": "ran"})
             except Exception as exc:  # one failed combination must not lose the others
                 progress(f"{run_id}: failed: {exc}")

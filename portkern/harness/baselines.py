@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-BLAS_FAMILIES = ("axpy", "scal", "copy", "swap", "dot", "nrm2", "asum", "iamax", "gemv", "ger", "gemm")
+BLAS_FAMILIES = ("axpy", "scal", "copy", "dot", "nrm2", "asum", "iamax", "gemv", "ger", "gemm")
 
 
 @dataclass
@@ -38,13 +38,15 @@ def _cupy_op(cp: Any, family: str, sizes: dict[str, int], dtype: str) -> tuple[s
     def vec(n: int):
         return rng.standard_normal(n, dtype=cp.float64).astype(dt)
 
-    if family in ("axpy", "scal", "copy", "swap", "dot", "nrm2", "asum", "iamax"):
+    if family in ("axpy", "scal", "copy", "dot", "nrm2", "asum", "iamax"):
         n = _dim(sizes, "n", "N") * batch
         x, y = vec(n), vec(n)
         a = dt.type(0.5)
+        if family == "copy":
+            # CuPy has no cuBLAS copy; a contiguous same-type assignment is a device-to-device memcpy.
+            return "cudaMemcpy (CuPy)", lambda: y.__setitem__(slice(None), x)
         ops: dict[str, Callable[[], Any]] = {
             "axpy": lambda: cublas.axpy(a, x, y), "scal": lambda: cublas.scal(a, x),
-            "copy": lambda: y.__setitem__(slice(None), x), "swap": lambda: cublas.swap(x, y),
             "dot": lambda: cublas.dot(x, y), "nrm2": lambda: cublas.nrm2(x), "asum": lambda: cublas.asum(x),
             "iamax": lambda: cublas.iamax(x)}
         return f"cuBLAS {family} (CuPy)", ops[family]
@@ -73,11 +75,11 @@ def _torch_op(torch: Any, family: str, sizes: dict[str, int], dtype: str) -> tup
         return torch.randn(*shape, device=dev, dtype=dt, generator=gen)
 
     lib = "rocBLAS" if getattr(torch.version, "hip", None) else "cuBLAS"
-    if family in ("axpy", "scal", "copy", "swap", "dot", "nrm2", "asum", "iamax"):
+    if family in ("axpy", "scal", "copy", "dot", "nrm2", "asum", "iamax"):
         n = _dim(sizes, "n", "N") * batch
         x, y = t(n), t(n)
         ops = {"axpy": lambda: y.add_(x, alpha=0.5), "scal": lambda: x.mul_(0.5), "copy": lambda: y.copy_(x),
-               "swap": lambda: (x.copy_(y), y.copy_(x)), "dot": lambda: torch.dot(x, y),
+               "dot": lambda: torch.dot(x, y),
                "nrm2": lambda: torch.linalg.vector_norm(x), "asum": lambda: x.abs().sum(),
                "iamax": lambda: x.abs().argmax()}
         return f"{lib} {family} (PyTorch)", ops[family]

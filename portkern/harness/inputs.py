@@ -188,7 +188,9 @@ def generate_values(init: str, count: int, rng: np.random.Generator, *, variant:
     """float64 (or int64 for integer inits) values of one batch of an input array."""
     if init == "normal":
         if variant == "wide":
-            mags = np.exp2(rng.uniform(-8, 8, count))
+            # Magnitudes spread over 2^-k..2^k, k bounded so sums of products stay inside the dtype.
+            k = min(8.0, math.log2(_variant_scale("huge", dtype))) if is_float(dtype) else 8.0
+            mags = np.exp2(rng.uniform(-k, k, count))
             return np.where(rng.random(count) < 0.5, -mags, mags)
         return _nonzero_normal(rng, count) * _variant_scale(variant, dtype)
     if init == "uniform":

@@ -33,6 +33,7 @@ class CasePlan(Record):
     seed: int
     variant: str = "standard"
     visibility: str = "public"          # "public" | "hidden"
+    repeats: int = 1                    # launches on the same buffers, contents restored in between
 
 
 def public_seed(kernel: str, index: int) -> int:
@@ -87,7 +88,7 @@ def plan_cases(kernel: KernelSpec, dtypes: list[str] | None = None, *, hidden: b
     scaled = [v for v in VARIANTS if v != "standard"]
     for d in dtypes:
         for i, sizes in enumerate(kernel.sizes_validate):
-            plans.append(CasePlan(dict(sizes), d, fresh_seed(), scaled[i % len(scaled)], "hidden"))
+            plans.append(CasePlan(dict(sizes), d, fresh_seed(), scaled[i % len(scaled)], "hidden", repeats=2))
         for sizes in derived_sizes(kernel.sizes_validate, rng):
             plans.append(CasePlan(sizes, d, fresh_seed(), "standard", "hidden"))
     return plans
@@ -110,7 +111,7 @@ class ValidationJob:
 def run_case(session, kernel: KernelSpec, reference, plan: CasePlan, params: dict[str, int]) -> CaseResult:
     case = make_case(kernel, plan.sizes, plan.dtype, plan.seed, variant=plan.variant, params=params)
     try:
-        after = session.run(case, case.fresh_buffers())
+        after = session.run(case, case.fresh_buffers(), repeats=plan.repeats)
     except PortkernError as exc:
         return CaseResult(sizes=plan.sizes, dtype=plan.dtype, seed=plan.seed, passed=False, failure=exc.cause,
                           detail=str(exc)[:2000])
@@ -170,7 +171,9 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
     device = device_label(runner, compiled, target)
     job = ValidationJob(runner, library.root, kernel.name, compiled, target, plans, dict(params or {}))
     try:
-        results = run_in_worker(run_validation_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}")
+        env = get_runner(runner).worker_env(compiled) or None
+        results = run_in_worker(run_validation_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}",
+                                env=env)
     except KernelTimeoutError as exc:
         return _summary(kernel.name, runner, device, wave, [], started, "timeout", str(exc))
     except WorkerCrashError as exc:

@@ -97,9 +97,16 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
     prof = "rocblas" if spec.dialect == "hip" else "cuda"
     patterns = list(spec.sources) + [f"{d.rstrip('/')}/**/*{ext}" for d in spec.include_dirs
                                      for ext in (".h", ".hpp", ".cuh", ".hxx", ".inl")]
-    files = _discover(root, patterns)
+    files = _discover(root, [p for p in patterns if not p.startswith("..")])
     # headers anywhere in the library folder may hold helpers the sources include
     files |= _discover(root, ["**/*.h", "**/*.hpp", "**/*.cuh", "**/*.hxx", "**/*.inl"])
+    # include folders outside the library (another library's headers) are read too
+    for d in spec.include_dirs:
+        outside = (root / d).resolve()
+        if not outside.is_relative_to(root.resolve()) and outside.is_dir():
+            for p in outside.rglob("*"):
+                if p.is_file() and p.suffix in (".h", ".hpp", ".cuh", ".hxx", ".inl"):
+                    files.add(os.path.relpath(p, root.resolve()))
     return _ingest(root, sorted(files), prof, spec.macros, spec.dialect, cache,
                    include_dirs=[root / d for d in spec.include_dirs])
 
@@ -150,17 +157,15 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
     # pass 1: every file's #defines and #includes
     table = mac.MacroTableIndex(fallback=dict(prof.get("fallback_expansion") or {}))
     pre: dict[str, tuple[list[mac.MacroDef], list[Include]]] = {}
-    trees: dict[str, object] = {}
     for s in sources:
         key = f"pre-{INGEST_VERSION}-{s.digest}-{hashlib.sha1(s.rel.encode()).hexdigest()[:12]}"
         hit = cache.get(key)
         if hit is None:
             try:
-                defs, incs, tree = read_preprocessor(s.rel, s.data)
+                defs, incs = read_preprocessor(s.rel, s.data)
             except Exception as exc:  # noqa: BLE001 - a file the parser chokes on is reported, not fatal
                 skipped.append(SkippedRegion(s.rel, 1, 1, f"parser failed on the file ({type(exc).__name__}: {exc})"))
                 continue
-            trees[s.rel] = tree
             hit = (defs, incs)
             cache.put(key, hit)
         pre[s.rel] = hit
@@ -180,13 +185,12 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
         if fi is None:
             defs, incs = pre[s.rel]
             try:
-                fi = scan_file(s.rel, s.data, table, defs, incs, trees.get(s.rel))
+                fi = scan_file(s.rel, s.data, table, defs, incs)
             except Exception as exc:  # noqa: BLE001
                 skipped.append(SkippedRegion(s.rel, 1, 1, f"scan failed ({type(exc).__name__}: {exc})"))
                 continue
             cache.put(key, fi)
         files[s.rel] = fi
-    trees.clear()
 
     rank, unresolved, edges = _include_order(root, files, include_dirs)
     index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved)
@@ -256,7 +260,7 @@ def _include_order(root: Path, files: dict[str, FileIndex],
         parts = rel.split("/")
         for i in range(len(parts)):
             by_suffix.setdefault("/".join(parts[i:]), []).append(rel)
-    extra = [d.relative_to(root).as_posix() for d in include_dirs if d.is_relative_to(root)]
+    extra = [os.path.normpath(os.path.relpath(d, root)) for d in include_dirs]
     edges: dict[str, list[str]] = {}
     unresolved: dict[str, list[Include]] = {}
     for rel, fi in files.items():

@@ -87,6 +87,11 @@ def _macro_launch(name: str, call: Node, src: bytes, rel: str, function: str, la
             if site is not None:
                 return site
         stack.extend(reversed(node.children))
+    # A launch macro whose definition is outside the tree: read it with hipLaunchKernelGGL's layout
+    # (kernel, grid, block, shared bytes, stream, arguments...), the convention such macros follow.
+    arglist = call.child_by_field_name("arguments")
+    if arglist is not None and len(arglist.named_children) >= 5:
+        return _api_launch("hipLaunchKernelGGL", arglist, src, rel, function, line, name)
     return None
 
 

@@ -77,6 +77,7 @@ class MacroTableIndex:
 
     def __post_init__(self) -> None:
         self._kinds_memo: dict[tuple[str, ...], frozenset[str]] = {}
+        self._patterns: dict[tuple[str, ...], re.Pattern[bytes]] = {}
 
     def add(self, m: MacroDef) -> None:
         self.defs.setdefault(m.name, []).append(m)
@@ -129,6 +130,16 @@ class MacroTableIndex:
                         changed = True
                         self._kinds_memo.clear()
 
+    def invocation_pattern(self) -> re.Pattern[bytes] | None:
+        """Regex matching the names of declaration macros (a word search, to locate invocations)."""
+        names = self.names_of_kind(*DECLARATION_KINDS)
+        if not names:
+            return None
+        key = ("pattern", *sorted(names))
+        if key not in self._patterns:
+            self._patterns[key] = re.compile(rb"\b" + _trie_regex(sorted(names)).encode("latin-1") + rb"\b")
+        return self._patterns[key]
+
     def fingerprint(self) -> str:
         """Stable text of what affects expansion, for per-file cache keys."""
         parts = []
@@ -137,6 +148,28 @@ class MacroTableIndex:
             parts.append(f"{name}:{self.kind(name)}:{m.params if m else None}:{m.body if m else ''}")
         parts.append(repr(sorted(self.fallback.items())))
         return "\n".join(parts)
+
+
+def _trie_regex(words: list[str]) -> str:
+    """One regex for many words, factored by common prefixes so that a mismatch fails at once."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        end = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:
+            return f"(?:{body})?"
+        return body
+
+    return "(?:" + emit(trie) + ")"
 
 
 # --------------------------------------------------------------------------- invocation arguments

@@ -7,6 +7,7 @@ every top-level declaration with the names it defines and the names it refers to
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -81,14 +82,40 @@ class FileIndex:
     includes: list[Include] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     skipped: list[SkippedRegion] = field(default_factory=list)
-    pieces_text: str = ""            # original text (kept so units can slice it)
 
 
 # --------------------------------------------------------------------------- pass 1: preprocessor
 
 
-def read_preprocessor(rel: str, source: bytes, tree=None) -> tuple[list[mac.MacroDef], list[Include], object]:
-    tree = tree or parser().parse(source)
+_DIRECTIVE_START = re.compile(rb"^[ \t]*#", re.M)
+
+
+def directives_only(source: bytes) -> bytes:
+    """The file with every line that is not a preprocessor directive blanked (line numbers kept).
+
+    Parsing only the directives is several times cheaper than parsing the file, and is all the
+    first pass needs.
+    """
+    if not _DIRECTIVE_START.search(source):
+        return b""
+    out = []
+    keep = False
+    for line in source.split(b"\n"):
+        stripped = line.lstrip()
+        if keep or stripped.startswith(b"#"):
+            out.append(line)
+            keep = line.rstrip(b"\r").endswith(b"\\")
+        else:
+            out.append(b"")
+    return b"\n".join(out)
+
+
+def read_preprocessor(rel: str, source: bytes) -> tuple[list[mac.MacroDef], list[Include]]:
+    directives = directives_only(source)
+    if not directives:
+        return [], []
+    tree = parser().parse(directives)
+    source = directives
     defs: list[mac.MacroDef] = []
     includes: list[Include] = []
     found = captures("defines", tree.root_node)
@@ -118,7 +145,7 @@ def read_preprocessor(rel: str, source: bytes, tree=None) -> tuple[list[mac.Macr
         includes.append(Include(target=raw.strip('<>"'), system=raw.startswith("<"),
                                 text=text_of(node, source).strip(), line=node.start_point[0] + 1,
                                 condition=_condition_of(node, source)))
-    return defs, includes, tree
+    return defs, includes
 
 
 # --------------------------------------------------------------------------- conditions
@@ -203,15 +230,20 @@ class _Ctx:
     order: int = 0
 
 
+_PRAGMA_LINE = re.compile(rb"^[ \t]*#[ \t]*pragma[^\n]*", re.M)
+
+
 def scan_file(rel: str, original_bytes: bytes, table: mac.MacroTableIndex, defines: list[mac.MacroDef],
-              includes: list[Include], tree0=None) -> FileIndex:
+              includes: list[Include]) -> FileIndex:
     original = original_bytes.decode("latin-1")
-    index = FileIndex(file=rel, lines=original.count("\n") + 1, macros=defines, includes=includes,
-                      pieces_text=original)
-    positions = _declaration_macro_positions(original_bytes, table, tree0)
-    expanded = mac.expand_declaration_macros(original, positions, table)
-    source = expanded.text.encode("latin-1") if expanded.expansions else original_bytes
-    tree = tree0 if not expanded.expansions and tree0 is not None else parser().parse(source)
+    index = FileIndex(file=rel, lines=original.count("\n") + 1, macros=defines, includes=includes)
+    # A pragma between ``for(...)`` and its body is legal C++ the grammar rejects; the parser gets
+    # it blanked (same length, so offsets hold) while units keep the original text.
+    blanked = _PRAGMA_LINE.sub(lambda m: b" " * len(m.group(0)), original_bytes)
+    positions = _declaration_macro_positions(blanked, table)
+    expanded = mac.expand_declaration_macros(blanked.decode("latin-1"), positions, table)
+    source = expanded.text.encode("latin-1") if expanded.expansions else blanked
+    tree = parser().parse(source)
     ctx = _Ctx(rel, source, original, expanded, table, table.names_of_kind(mac.KIND_LAUNCH), index)
     index.dialect_hint = _dialect_hint(rel, includes, source)
     _report_errors(tree.root_node, ctx)
@@ -219,32 +251,23 @@ def scan_file(rel: str, original_bytes: bytes, table: mac.MacroTableIndex, defin
     return index
 
 
-def _declaration_macro_positions(source: bytes, table: mac.MacroTableIndex, tree0) -> list[tuple[int, str]]:
-    names = table.names_of_kind(*mac.DECLARATION_KINDS)
-    if not names:
+# Comments, string literals and directive lines: where a macro name is not an invocation.
+_NOT_CODE = re.compile(rb'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|^[ \t]*#(?:[^\n]*\\\r?\n)*[^\n]*', re.S | re.M)
+
+
+def _declaration_macro_positions(source: bytes, table: mac.MacroTableIndex) -> list[tuple[int, str]]:
+    pattern = table.invocation_pattern()
+    if pattern is None or not pattern.search(source):
         return []
+    skip = [(m.start(), m.end()) for m in _NOT_CODE.finditer(source)]
+    starts = [a for a, _ in skip]
     out = []
-    for tok in _IDENT.finditer(source):
-        word = tok.group(0).decode("latin-1")
-        if word not in names:
+    for tok in pattern.finditer(source):
+        i = bisect.bisect_right(starts, tok.start()) - 1
+        if i >= 0 and tok.start() < skip[i][1]:
             continue
-        if tree0 is not None:
-            node = tree0.root_node.descendant_for_byte_range(tok.start(), tok.end())
-            if _inside_preprocessor_or_literal(node):
-                continue
-        out.append((tok.start(), word))
+        out.append((tok.start(), tok.group(0).decode("latin-1")))
     return out
-
-
-def _inside_preprocessor_or_literal(node: Node | None) -> bool:
-    while node is not None:
-        if node.type in ("comment", "string_literal", "raw_string_literal", "char_literal", "preproc_def",
-                         "preproc_function_def", "preproc_arg", "preproc_include", "preproc_call"):
-            return True
-        if node.type in ("function_definition", "declaration", "template_declaration", "translation_unit"):
-            return False
-        node = node.parent
-    return False
 
 
 def _dialect_hint(rel: str, includes: list[Include], source: bytes) -> str:

@@ -7,6 +7,7 @@ cache hit on a guessed key would hand back a result computed from different inpu
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -38,6 +39,12 @@ def _feed(h: Any, value: Any, where: str) -> None:
         h.update(b"b" + hashlib.sha256(value).digest())
     elif isinstance(value, Record):
         h.update(b"r" + type(value).__name__.encode() + value.content_hash().encode())
+    elif isinstance(value, dict) and set(value) == {"__bytes__"}:  # bytes as portkern.model encodes them
+        try:
+            raw = base64.b64decode(value["__bytes__"], validate=True)
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"cannot key {where}: malformed base64 bytes") from exc
+        h.update(b"b" + hashlib.sha256(raw).digest())
     elif isinstance(value, dict):
         h.update(b"{")
         for k in sorted(value, key=str):

@@ -43,12 +43,15 @@ class StageResult(Record):
         return self.status not in BLOCKING
 
 
+RESULT = "@result"
+
+
 @dataclass
 class Dep:
     """An input taken from another task: its payload (or one key of it)."""
 
     task: str
-    key: str = ""                       # "" = the whole payload
+    key: str = ""                       # "" = the whole payload; RESULT = the StageResult itself
 
 
 @dataclass
@@ -119,7 +122,10 @@ def resolve_inputs(task: Task, upstream: dict[str, StageResult]) -> dict[str, An
     args = dict(task.inputs)
     for name, dep in task.deps.items():
         res = upstream[dep.task]
-        args[name] = res.payload.get(dep.key) if dep.key else res
+        if dep.key == RESULT:
+            args[name] = res
+        else:
+            args[name] = res.payload.get(dep.key) if dep.key else res.payload
     return args
 
 
@@ -182,6 +188,8 @@ def execute_task(task: Task, upstream: dict[str, StageResult], cache_root: str |
             res = StageResult(**base, payload=outcome)
     res.seconds = time.perf_counter() - t0
     res.cache_key = key
+    # Downstream tasks see the same form whether a result is fresh or from the cache.
+    res = StageResult.from_dict(res.to_dict())
     # Failures of the code under test (compile errors, mismatches) are facts about its content and
     # are cached too; failures of the machine (missing tool, timeout, crash, internal) are not.
     if cache is not None and (res.status != "failed" or res.cause in spec.cacheable_failures):

@@ -73,7 +73,11 @@ def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Targ
         return hv.validate_compiled(library, kernel, CompileResult.from_dict(compiled), target,
                                     runner=DEVICE_RUNNER[target.vendor], params=params, timeout_s=timeout_s)
     # On the emulator the unit is built for the CPU at the target's wavefront width.
-    return hv.validate(library, kernel, target, runner="emu", source=source, params=params, timeout_s=timeout_s)
+    from portkern.pipeline.stages import include_dirs
+
+    extra = CompileOptions(include_dirs=include_dirs(library, kernel))
+    return hv.validate(library, kernel, target, runner="emu", source=source, params=params, extra=extra,
+                       timeout_s=timeout_s)
 
 
 def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],

@@ -24,9 +24,9 @@ from portkern.errors import ConfigError, PortkernError
 from portkern.library import KernelSpec, LibrarySpec, load_library
 from portkern.model import Target
 from portkern.pipeline import harness_adapter
-from portkern.pipeline.dag import Dep, StageResult, Task, TaskGraph
+from portkern.pipeline.dag import RESULT, Dep, StageResult, Task, TaskGraph
 from portkern.pipeline.progress import NullProgress
-from portkern.pipeline.stages import library_digest, primary_dtype, target_backend_name
+from portkern.pipeline.stages import library_digest, package_digest, primary_dtype, target_backend_name
 from portkern.pipeline.store import RunFolder, RunStore, safe_relpath, sha256_text, utc_now
 from portkern.targets import get_target
 
@@ -57,6 +57,8 @@ class KernelState:
     proposed: int = 0
     round: int = 0
     ctx: Any = None
+    hazards: list = field(default_factory=list)          # translator findings without a safe fix
+    original_source: str = ""                            # the unit in the library's own dialect
     done: bool = False
     end_reason: str = ""
     candidate_ids: set = field(default_factory=set)
@@ -129,13 +131,20 @@ class PortRun:
                 return f"unavailable: {exc}"
             return avail.compiler if avail.ok else f"unavailable: {avail.reason}"
 
-        compile_id = identity(target_backend_name(self.target))
+        # The code of the backends and the harness is part of the identity: a fixed backend bug must
+        # not keep serving cached failures.
+        backend = target_backend_name(self.target)
+        compile_id = f"{identity(backend)} code {package_digest(f'portkern.backends.{backend}')}"
+        harness = f"harness {package_digest('portkern.harness')}"
+        code = {"ingest": f"ingest {package_digest('portkern.ingest')}",
+                "translate": f"translate {package_digest('portkern.translate')}"}
         if use_device:
             device = f"device {self.target.accelerator_type}"
-            return {"compile": compile_id, "validate": f"{device} {compile_id}", "bench": device}
-        emu = identity("emu")
-        return {"compile": compile_id, "validate": f"emu {emu} wave{self.target.wavefront}",
-                "bench": f"estimate {self.target.name}"}
+            return {**code, "compile": compile_id, "validate": f"{device} {compile_id} {harness}",
+                    "bench": f"{device} {harness}"}
+        emu = f"{identity('emu')} code {package_digest('portkern.backends.emu')}"
+        return {**code, "compile": compile_id, "validate": f"emu {emu} wave{self.target.wavefront} {harness}",
+                "bench": f"estimate {self.target.name} {harness}"}
 
     def _make_strategy(self):
         try:
@@ -144,7 +153,10 @@ class PortRun:
             self.notes.append(f"search: skipped, no search strategies installed ({exc})")
             return None
         strategy = get_strategy(self.options.strategy)
-        if self.options.strategy != "sweep":
+        if self.options.strategy == "sweep":
+            self.notes.append("model: not used (the sweep strategy tunes declared parameters only; "
+                              "--strategy refine or evolve use the model server)")
+        else:
             try:
                 from portkern.llm.connect import connect
                 from portkern.llm.records import MemoryRecorder
@@ -191,11 +203,17 @@ class PortRun:
         k = state.kernel.name
         state.round += 1
         join_deps: dict[str, Dep] = {"base_source": Dep(state.source_task, "source")}
+        if state.round == 1:
+            # What the strategy needs from ingest and translate travels with the first join, so the
+            # driver need not fetch those results (on Ray they arrive only at the end).
+            join_deps["original_source"] = Dep(f"{k}/ingest", "source")
+            if state.source_task.endswith("/translate"):
+                join_deps["hazards"] = Dep(state.source_task, "hazards")
         for cand in candidates:
             state.candidate_ids.add(cand.id)
             self._add_candidate(state, cand)
             for stage in ("compile", "validate", "bench"):
-                join_deps[f"{cand.id}|{stage}"] = Dep(f"{cand.id}.{stage}")
+                join_deps[f"{cand.id}|{stage}"] = Dep(f"{cand.id}.{stage}", RESULT)
         self.graph.add(Task(id=f"{k}/search-{state.round}", stage="search", kernel=k,
                             inputs={"candidates": [c.to_dict() for c in candidates]}, deps=join_deps,
                             join=True, notify=True))
@@ -238,9 +256,9 @@ class PortRun:
         self.results[res.task] = res
         data = res.to_dict()
         if res.stage == "compile" and "binary" in res.payload:
+            binary = res.payload["binary"]
             data["payload"] = {k: v for k, v in data["payload"].items() if k != "binary"}
-            data["payload"]["binary_bytes"] = len(res.payload["binary"].get("__bytes__", "")) * 3 // 4 \
-                if isinstance(res.payload["binary"], dict) else 0
+            data["payload"]["binary_bytes"] = len(binary) if isinstance(binary, bytes) else 0
         path = self.folder.result(res.task, data)
         log = res.payload.get("log", "") if res.stage == "compile" else ""
         if res.status == "failed" or log:
@@ -257,6 +275,8 @@ class PortRun:
         state.history.extend(evaluations)
         if state.round == 1:
             state.base = evaluations[0].candidate if evaluations else None
+            state.hazards = [h for h in res.payload.get("hazards") or [] if not h.get("fixed", False)]
+            state.original_source = res.payload.get("original_source") or ""
         proposals, why = self._propose(state)
         res.payload["proposed"] = [c.id for c in proposals]
         if not proposals:
@@ -276,8 +296,7 @@ class PortRun:
             return [], "no search strategy installed"
         base_ev = state.history[0] if state.history else None
         if base_ev is None or not base_ev.candidate.source:
-            up = self.results.get(state.source_task)
-            return [], f"the base candidate was not built ({up.reason if up else 'no source'})"
+            return [], f"the base candidate has no source ({state.source_task} did not produce one)"
         if not base_ev.compiled and not base_ev.compile_error:
             return [], "the base candidate was not compiled (a stage before compile failed)"
         if state.round >= MAX_ROUNDS:
@@ -286,19 +305,14 @@ class PortRun:
         if left <= 0:
             return [], f"candidate budget spent ({state.proposed}/{self.options.budget})"
         if state.ctx is None:
-            hazards = []
-            tr = self.results.get(f"{state.kernel.name}/translate")
-            if tr is not None:
-                hazards = [h for h in tr.payload.get("hazards", []) if not h.get("fixed", False)]
-            ing = self.results.get(f"{state.kernel.name}/ingest")
             search_cfg = dict(self.config.get("search", {}))
             search_cfg["max_candidates"] = self.options.budget
             state.ctx = SearchContext(kernel=state.kernel, library=self.library, target=self.target,
-                                      dialect=self.target.dialect, base=state.base, hazards=hazards,
+                                      dialect=self.target.dialect, base=state.base, hazards=state.hazards,
                                       budget={k: v for k, v in search_cfg.items() if k != "strategy"},
                                       llm=self.llm)
-            if ing is not None and hasattr(state.ctx, "original_source"):
-                state.ctx.original_source = ing.payload.get("source", "")
+            if hasattr(state.ctx, "original_source"):
+                state.ctx.original_source = state.original_source
         try:
             proposals = list(self.strategy.propose(state.ctx, list(state.history)))[:left]
         except PortkernError as exc:
@@ -345,6 +359,9 @@ class PortRun:
             if status != "done":
                 self.store.finish_run(self.run_id, status, {"status": status})
         summary = self._summary(toolchain, device_reason, time.perf_counter() - t0)
+        # The emitters read a finished run (its row, summary and evaluations); the row is then updated
+        # with the emit stage's own result.
+        self.store.finish_run(self.run_id, status, summary)
         self._emit(summary)
         summary = self._summary(toolchain, device_reason, time.perf_counter() - t0)
         self.folder.write_json("summary.json", summary)
@@ -364,7 +381,7 @@ class PortRun:
             first_fail = self._first_failure(base.candidate.id) if base else None
             status = "failed" if first_fail and first_fail.stage in ("ingest", "translate", "compile") \
                 else "incorrect"
-            reason = (f"{first_fail.stage}: {first_fail.cause}: {first_fail.reason.splitlines()[0][:300]}"
+            reason = (f"{first_fail.stage}: {first_fail.cause}: {headline(first_fail.reason)}"
                       if first_fail and first_fail.reason else "no correct candidate")
             if base is None:
                 status, reason = "failed", state.end_reason or "nothing was evaluated"
@@ -388,6 +405,7 @@ class PortRun:
             "selected_candidate": winner.candidate.id if winner else None, "base_ms": base_ms,
             "selected_ms": sel_ms, "speedup": (base_ms / sel_ms) if base_ms and sel_ms else None,
             "timing_method": method, "reason": reason})
+        self.folder.write_json(f"results/{safe_relpath(k)}/evaluations.json", [ev.to_dict() for ev in history])
         self.store.record_candidates([self._candidate_row(ev, winner) for ev in history])
         self.store.record_timings([self._timing_row(ev, b) for ev in history for b in ev.bench])
         self.progress.kernel(k, status)
@@ -526,6 +544,13 @@ class PortRun:
             "cache": {"cached": cached, "computed": computed},
             "wall_seconds": round(wall_s, 3),
         }
+
+
+def headline(text: str, limit: int = 300) -> str:
+    """The line of an error text worth a table cell: the first compiler error, else the first line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    pick = next((ln for ln in lines if "error:" in ln or "error " in ln.lower()[:20]), lines[0] if lines else "")
+    return pick[:limit]
 
 
 def port(options: PortOptions, progress: Any = None, config: dict[str, Any] | None = None) -> dict[str, Any]:

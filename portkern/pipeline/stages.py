@@ -9,13 +9,14 @@ entries.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portkern.errors import ConfigError, PortkernError, ToolMissingError
+from portkern.errors import ConfigError, ToolMissingError
 from portkern.library import KernelSpec, LibrarySpec, instantiate, kernel_env
 from portkern.model import CompileOptions, Target
 from portkern.pipeline.dag import StageResult
@@ -64,6 +65,25 @@ def library_digest(library: LibrarySpec) -> str:
     return h.hexdigest()
 
 
+def package_digest(module: str) -> str:
+    """sha256 (12 hex digits) of every file of an installed package, or 'missing' when it is not there."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return "missing"
+    h = hashlib.sha256()
+    for folder in spec.submodule_search_locations:
+        root = Path(folder)
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(root)).encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()[:12]
+
+
 def _catalog(library: LibrarySpec, digest: str):
     try:
         from portkern.ingest import ingest_library
@@ -76,17 +96,57 @@ def _catalog(library: LibrarySpec, digest: str):
         return _CATALOGS[key]
 
 
-@stage("ingest", version=1)
+_LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[ \t]*$', re.M)
+_PRAGMA_ONCE = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+once[ \t]*$", re.M)
+
+
+def inline_local_includes(path: Path, search_dirs: list[str], _seen: set[Path] | None = None) -> str:
+    """The file's text with each quoted include found in the library replaced by its (inlined) text.
+
+    Each header is inlined once, as ``#pragma once`` or include guards would have it; includes not
+    found in the library (system and runtime headers) stay as written.
+    """
+    seen = _seen if _seen is not None else set()
+    seen.add(path.resolve())
+    text = _PRAGMA_ONCE.sub("", path.read_text(encoding="utf-8", errors="replace"))
+
+    def replace(m: re.Match) -> str:
+        for folder in [str(path.parent), *search_dirs]:
+            cand = (Path(folder) / m.group(1)).resolve()
+            if cand.is_file():
+                if cand in seen:
+                    return f"// {m.group(0).strip()} (inlined above)"
+                return f"// begin {m.group(1)}\n{inline_local_includes(cand, search_dirs, seen)}\n// end {m.group(1)}"
+        return m.group(0)
+
+    return _LOCAL_INCLUDE.sub(replace, text)
+
+
+@stage("ingest", version=3, toolchain=("ingest",))
 def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) -> dict[str, Any]:
-    unit = _catalog(library, library_digest).unit(kernel.symbol)
-    return {"source": unit.source, "dialect": library.dialect, "symbol": kernel.symbol,
-            "lines": unit.source.count("\n") + 1}
+    symbols = list(dict.fromkeys(launch.symbol for launch in kernel.launches)) or [kernel.symbol]
+    base = {"dialect": library.dialect, "symbol": kernel.symbol, "symbols": symbols, "file": kernel.file}
+    if len(symbols) == 1:
+        unit = _catalog(library, library_digest).unit(symbols[0])
+        return {**base, "source": unit.source, "unit": "kernel-unit", "lines": unit.lines,
+                "notes": list(unit.notes)}
+    # A unit holds one kernel; launches of several kernels (a reduction and its finalize step)
+    # take the kernel's whole source file, which defines them together, with the library's own
+    # headers inlined so that the text stands alone (and translates as one piece).
+    path = Path(library.root) / kernel.file
+    text = inline_local_includes(path, include_dirs(library, kernel))
+    missing = [s for s in symbols if s not in text]
+    if missing:
+        raise ConfigError(f"{kernel.file}: kernel '{kernel.name}' launches {', '.join(missing)}, which the file "
+                          f"does not define", hint="list the file that defines every launched kernel")
+    return {**base, "source": text, "unit": "whole-file", "lines": text.count("\n") + 1,
+            "notes": [f"launches {len(symbols)} kernels ({', '.join(symbols)}): the whole file is the unit"]}
 
 
 # --------------------------------------------------------------------------- translate
 
 
-@stage("translate", version=1, cacheable_failures=("translate", "parse"))
+@stage("translate", version=1, toolchain=("translate",), cacheable_failures=("translate", "parse"))
 def translate_stage(source: str, source_dialect: str, target_dialect: str, filename: str) -> StageResult | dict:
     try:
         from portkern.translate import translate_source
@@ -121,9 +181,12 @@ def entry_expressions(kernel: KernelSpec, params: dict[str, int]) -> list[str]:
     return out
 
 
-def include_dirs(library: LibrarySpec) -> list[str]:
+def include_dirs(library: LibrarySpec, kernel: KernelSpec) -> list[str]:
+    """The library's include folders, plus the kernel file's own folder for its quoted includes."""
     root = Path(library.root)
-    return [str(root)] + [str((root / d).resolve()) for d in library.include_dirs]
+    dirs = [str((root / d).resolve()) for d in library.include_dirs]
+    dirs += [str((root / kernel.file).parent.resolve()), str(root.resolve())]
+    return list(dict.fromkeys(dirs))
 
 
 def _backend(name: str):
@@ -149,7 +212,7 @@ def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target:
     backend = _backend(target_backend_name(target))
     # The entries (and code object kind) the harness will load, so a device run needs no rebuild.
     entry_list = harness_adapter.entries(kernel, params) or entry_expressions(kernel, params)
-    extra = CompileOptions(include_dirs=include_dirs(library), flags=list(library_flags))
+    extra = CompileOptions(include_dirs=include_dirs(library, kernel), flags=list(library_flags))
     options = harness_adapter.device_compile_options(target, entry_list, extra)
     result = backend.compile(source, target, options, name=kernel.name)
     return result.to_dict()
@@ -158,7 +221,11 @@ def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target:
 # --------------------------------------------------------------------------- validate and bench
 
 
-@stage("validate", version=1, toolchain=("validate",), cacheable_failures=("mismatch",))
+# Validation failures kept apart from wrong values in the summary (the rest count as "mismatch").
+VALIDATION_CAUSES = ("compile", "launch", "load", "crash", "timeout", "no-cases")
+
+
+@stage("validate", version=1, toolchain=("validate",), cacheable_failures=("mismatch", "compile", "launch"))
 def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
                    params: dict[str, int], compiled: dict[str, Any], use_device: bool) -> StageResult:
     from portkern.pipeline import harness_adapter
@@ -169,7 +236,8 @@ def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target
     if validation.passed:
         return StageResult(stage="validate", task="", kernel="", status="ok", payload=payload,
                            reason=f"passed {len(validation.cases)} case(s) on {where}")
-    cause = "mismatch" if validation.failure not in ("crash", "timeout") else validation.failure
+    # The emulator build, a hang and a crash are told apart from wrong values.
+    cause = validation.failure if validation.failure in VALIDATION_CAUSES else "mismatch"
     return StageResult(stage="validate", task="", kernel="", status="failed", cause=cause, payload=payload,
                        reason=f"{validation.failure or 'failed'} on {where}: {validation.detail}".strip())
 
@@ -218,7 +286,8 @@ def primary_bench(results: list, kernel: KernelSpec):
 
 
 @stage("search", version=1, cacheable=False)
-def search_stage(candidates: list[dict[str, Any]], base_source: str = "", **results: StageResult) -> dict:
+def search_stage(candidates: list[dict[str, Any]], base_source: str = "", original_source: str | None = None,
+                 hazards: list[dict[str, Any]] | None = None, **results: StageResult) -> dict:
     """Assemble the round's Evaluations from its compile/validate/bench results (runs even on failures)."""
     from portkern.model import BenchResult, ResourceReport, ValidationResult
     from portkern.search.base import Candidate, Evaluation
@@ -245,7 +314,12 @@ def search_stage(candidates: list[dict[str, Any]], base_source: str = "", **resu
             ev.score_ms = float(ben.payload.get("score_ms", 0.0))
             ev.spread_ms = float(ben.payload.get("spread_ms", 0.0))
         evaluations.append(ev.to_dict())
-    return {"evaluations": evaluations}
+    out: dict[str, Any] = {"evaluations": evaluations}
+    if original_source is not None:
+        out["original_source"] = original_source
+    if hazards is not None:
+        out["hazards"] = hazards
+    return out
 
 
 def _primary_report(compiled: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +329,3 @@ def _primary_report(compiled: dict[str, Any], resources: dict[str, Any]) -> dict
         return resources[first]
     return next(iter(resources.values()), {}) if resources else {}
 
-
-def failure_summary(exc: PortkernError) -> tuple[str, str]:
-    return exc.cause, str(exc)

@@ -27,6 +27,22 @@ def default_point(kernel: Any, base: Candidate) -> dict[str, int]:
     return point
 
 
+def admissible(kernel: Any, params: dict[str, int]) -> bool:
+    """Whether a point satisfies the kernel's declared constraints (threads per block, shared memory, ...)
+    for every dtype; points that break them are never proposed."""
+    constraints = getattr(kernel, "constraints", None)
+    if not constraints:
+        return True
+    from portkern.library import DTYPE_BYTES, kernel_env
+
+    sizes = kernel.sizes_validate[0] if kernel.sizes_validate else {}
+    try:
+        env = kernel_env(kernel, sizes, params)
+        return all(kernel.allows(env, DTYPE_BYTES.get(d, 4)) for d in kernel.dtypes)
+    except (ValueError, ZeroDivisionError, KeyError):
+        return False
+
+
 def _key(params: dict[str, int]) -> tuple:
     return tuple(sorted(params.items()))
 
@@ -108,7 +124,7 @@ class SweepStrategy(Strategy):
         out = []
         for combo in itertools.product(*(space[n] for n in names)):
             params = dict(zip(names, combo))
-            if _key(params) in seen:
+            if _key(params) in seen or not admissible(ctx.kernel, params):
                 continue
             if st.tracker.candidates_left() == 0:
                 ctx.notes.append("sweep: candidate budget reached before the product was covered")
@@ -131,7 +147,8 @@ class SweepStrategy(Strategy):
             axis = names[st.axis % len(names)]
             st.axis += 1
             points = [{**st.centre, axis: v} for v in space[axis]]
-            fresh = [p for p in points if _key(p) not in seen][: st.tracker.candidates_left()]
+            fresh = [p for p in points if _key(p) not in seen and admissible(ctx.kernel, p)]
+            fresh = fresh[: st.tracker.candidates_left()]
             if fresh:
                 st.axes_without_gain += 1   # reset when the next call finds a better centre
                 return [self._candidate(ctx, st, p) for p in fresh]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portkern.errors import TranslateError
-from portkern.translate import hazards, launch, names, warp
+from portkern.translate import compat, hazards, launch, names, warp
 from portkern.translate.maps import load_maps
 from portkern.translate.records import TranslationResult
 from portkern.translate.source import SourceEdit
@@ -36,14 +36,20 @@ def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc:
     local_includes = names.rename_includes(src, tables, to, roc)
     if analyze:
         hazards.analyze(src, tables, to)
+    needs_cg_helpers = False
     if to == "hip":
         warp.lower_to_hip(src, tables)
+        compat.cache_hints_to_hip(src, tables)
+        needs_cg_helpers = compat.cooperative_groups_to_hip(src)
         if launch_syntax == "ggl":
             launch.chevron_to_ggl(src)
     else:
         warp.raise_to_cuda(src, tables)
+        compat.cache_hints_to_cuda(src, tables)
         launch.ggl_to_chevron(src)
     src.apply_spans()
+    if needs_cg_helpers:
+        compat.insert_after_includes(src, compat.CG_PREAMBLE)
     unconverted = names.report_unconverted(src, tables, to, local_names)
     src.hazards.sort(key=lambda h: (h.line, h.col))
     return TranslationResult(filename=filename, to=to, text=src.result_text(), converted=dict(src.counts),

@@ -19,7 +19,8 @@ from portkern.translate.warp import FULL_MASK_32, FULL_MASK_64
 WARP_MACRO = re.compile(r"(?i)^(?:k?_*warp_?size|k?_*wave_?size|k?_*wavefront_?size|warp_?sz|[A-Z_]*_WARP_SIZE|"
                         r"[A-Z_]*_WAVE_SIZE|WARPSIZE|WAVESIZE|THREADS_PER_WARP)$")
 _NUMBER_VALUE = re.compile(r"^(?:0[xX]([0-9a-fA-F]+)|([0-9]+))[uUlL]*$")
-_THREADISH = re.compile(r"(?i)(?:lane|tid|thread|warp|wid)")
+# Names that hold thread/lane/warp quantities ("width" must not match, hence the anchors).
+_THREADISH = re.compile(r"(?i)^(?:\w*lane\w*|tid\w*|\w*_tid|t_?idx|\w*thread\w*|warp\w*|wid|w_?id|\w*_warp\w*)$")
 _SHUFFLES = frozenset({"__shfl", "__shfl_up", "__shfl_down", "__shfl_xor", "__shfl_sync", "__shfl_up_sync",
                        "__shfl_down_sync", "__shfl_xor_sync"})
 _BALLOTS = frozenset({"__ballot", "__ballot_sync", "__activemask"})
@@ -67,9 +68,12 @@ def analyze(src: SourceEdit, tables: MapTables, to: str) -> None:
 def _warp_macros(src: SourceEdit, to: str, width: _Width) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
     sig, toks = src.sig, src.toks
-    for si in range(2, len(sig) - 1):
+    for define_si in src.where("define"):
+        si = define_si + 1
+        if si + 1 >= len(sig) or define_si < 1:
+            continue
         t = toks[sig[si]]
-        if t.kind != "ident" or toks[sig[si - 1]].text != "define" or toks[sig[si - 2]].text != "#":
+        if t.kind != "ident" or toks[sig[si - 2]].text != "#":
             continue
         if not WARP_MACRO.match(t.text):
             continue
@@ -97,9 +101,12 @@ def _thread_vars(src: SourceEdit) -> set[str]:
     """Variables computed from threadIdx (lane, tid, warp ids...)."""
     found: set[str] = set()
     sig, toks = src.sig, src.toks
-    for si in range(1, len(sig) - 1):
+    for eq in src.where("="):
+        si = eq - 1
+        if si < 1:
+            continue
         t = toks[sig[si]]
-        if t.kind == "ident" and toks[sig[si + 1]].text == "=":
+        if t.kind == "ident":
             end = src.statement_end(si)
             rhs = {toks[sig[j]].text for j in range(si + 2, min(end, si + 40))}
             if "threadIdx" in rhs or rhs & found or "__lane_id" in rhs:
@@ -140,38 +147,42 @@ def _warp_literals(src: SourceEdit, to: str, width: _Width) -> None:
     sig, toks = src.sig, src.toks
     n = len(sig)
     tvars = _thread_vars(src)
-    half = width.assumed // 2
     sites: list[tuple[int, str, str]] = []   # (si, replacement, description)
     blockers: list[int] = []
     loop_vars: dict[str, list[tuple[int, str]]] = {}
 
-    for si in range(1, n - 1):
+    interesting = {width.assumed, width.assumed - 1, width.shift}
+    for si in src.numbers():
         t = toks[sig[si]]
-        if t.kind == "number":
-            value = _int_value(t.text)
-            if value is None:
-                continue
-            op = toks[sig[si - 1]].text
-            if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
-                continue
-            if value == width.assumed and op in ("%", "/") and _is_threadish_operand(src, si - 2, tvars):
-                sites.append((si, "warpSize", f"'{op} {t.text}'"))
-            elif value == width.assumed - 1 and op == "&" and _is_threadish_operand(src, si - 2, tvars):
-                sites.append((si, "(warpSize - 1)", f"'& {t.text}'"))
-            elif value == width.assumed - 1 and op == "+" and src.stext(si + 1) == ")" and \
-                    src.stext(si + 2) == "/" and _int_value(src.stext(si + 3)) == width.assumed and \
-                    _is_threadish_operand(src, si + 1, tvars):
-                sites.append((si, "(warpSize - 1)", f"'+ {t.text}' (round up to warps)"))
-                sites.append((si + 3, "warpSize", f"'/ {width.assumed}'"))
-            elif value == width.shift and op == ">>" and _is_threadish_operand(src, si - 2, tvars):
-                sites.append((si, None, f"'>> {t.text}'"))
-        elif t.kind == "ident" and t.text == "for" and toks[sig[si + 1]].text == "(":
+        if si < 2 or si + 1 >= n:
+            continue
+        value = _int_value(t.text)
+        if value not in interesting:
+            continue
+        op = toks[sig[si - 1]].text
+        if op not in ("%", "/", "&", "+", ">>"):
+            continue
+        if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
+            continue
+        if value == width.assumed and op in ("%", "/") and _is_threadish_operand(src, si - 2, tvars):
+            sites.append((si, "warpSize", f"'{op} {t.text}'"))
+        elif value == width.assumed - 1 and op == "&" and _is_threadish_operand(src, si - 2, tvars):
+            sites.append((si, "(warpSize - 1)", f"'& {t.text}'"))
+        elif value == width.assumed - 1 and op == "+" and src.stext(si + 1) == ")" and \
+                src.stext(si + 2) == "/" and _int_value(src.stext(si + 3)) == width.assumed and \
+                _is_threadish_operand(src, si + 1, tvars):
+            sites.append((si, "(warpSize - 1)", f"'+ {t.text}' (round up to warps)"))
+            sites.append((si + 3, "warpSize", f"'/ {width.assumed}'"))
+        elif value == width.shift and op == ">>" and _is_threadish_operand(src, si - 2, tvars):
+            sites.append((si, None, f"'>> {t.text}'"))
+    for si in src.where("for"):
+        if src.stext(si + 1) == "(":
             _shuffle_loop(src, si + 1, width, loop_vars)
 
     # Shuffle calls: literal widths and literal offsets.
-    for si in range(n - 1):
+    for si in src.where_any(_SHUFFLES):
         t = toks[sig[si]]
-        if t.kind != "ident" or t.text not in _SHUFFLES or toks[sig[si + 1]].text != "(":
+        if src.stext(si + 1) != "(":
             continue
         close = src.match_close(si + 1)
         if close < 0:
@@ -259,9 +270,9 @@ def _shuffle_loop(src: SourceEdit, open_si: int, width: _Width, loop_vars: dict[
 
 def _wide_shuffle_widths(src: SourceEdit, width: _Width) -> None:
     """HIP shuffles with width 64 (or warpSize meant as 64) cannot span 64 lanes on a 32-lane warp."""
-    for si in range(len(src.sig) - 1):
+    for si in src.where_any(_SHUFFLES):
         t = src.stok(si)
-        if t.kind != "ident" or t.text not in _SHUFFLES or src.stext(si + 1) != "(":
+        if src.stext(si + 1) != "(":
             continue
         close = src.match_close(si + 1)
         args = src.split_args(si + 1, close) if close > 0 else []
@@ -275,13 +286,7 @@ def _wide_shuffle_widths(src: SourceEdit, width: _Width) -> None:
 
 def _shared_arrays(src: SourceEdit, to: str, width: _Width) -> None:
     """``__shared__ T s[N / warpSize]`` and friends: size for the smallest wavefront (32 lanes)."""
-    sig, toks = src.sig, src.toks
-    n = len(sig)
-    si = 0
-    while si < n:
-        if toks[sig[si]].text != "__shared__":
-            si += 1
-            continue
+    for si in src.where("__shared__"):
         end = src.statement_end(si)
         j = si
         while j < end:
@@ -308,7 +313,6 @@ def _shared_arrays(src: SourceEdit, to: str, width: _Width) -> None:
                 j = close + 1
             else:
                 j += 1
-        si = end
 
 
 # --------------------------------------------------------------------------- ballot width (CUDA -> HIP)
@@ -318,11 +322,10 @@ def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
     """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
     and widen all-ones masks compared or combined with them."""
     sig, toks = src.sig, src.toks
-    n = len(sig)
     ballot_vars: set[str] = set()
-    for si in range(n - 1):
+    for si in src.where_any(_BALLOTS):
         t = toks[sig[si]]
-        if t.kind != "ident" or t.text not in _BALLOTS or toks[sig[si + 1]].text != "(":
+        if src.stext(si + 1) != "(":
             continue
         start = src.statement_start(si)
         names = [src.stext(j) for j in range(start, si)]
@@ -347,13 +350,11 @@ def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
                     src.hazard(var_si, "ballot-width", "warning",
                                f"'{type_words} {var}' holds a ballot result, which has 64 bits on AMD; "
                                "widened to unsigned long long", fixed=True, span=(start, src.statement_end(si)))
-    for si in range(n - 1):
+    for si in src.where_any(tables.wide_bit_intrinsics) if ballot_vars or src.where_any(_BALLOTS) else []:
         t = toks[sig[si]]
-        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+        if src.stext(si + 1) != "(":
             continue
-        wide = tables.wide_bit_intrinsics.get(t.text)
-        if wide is None:
-            continue
+        wide = tables.wide_bit_intrinsics[t.text]
         close = src.match_close(si + 1)
         inner = {src.stext(j) for j in range(si + 2, close)} if close > 0 else set()
         if inner & (ballot_vars | _BALLOTS):
@@ -362,9 +363,9 @@ def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
             src.hazard(si, "popc-ballot", "warning",
                        f"{t.text} on a ballot result counts only 32 of AMD's 64 lanes; now {wide}", fixed=True)
     # all-ones 32-bit masks next to ballot results
-    for si in range(n):
+    for si in src.numbers():
         t = toks[sig[si]]
-        if t.kind != "number" or _int_value(t.text) != 0xFFFFFFFF:
+        if _int_value(t.text) != 0xFFFFFFFF:
             continue
         if src.stext(si - 1) == "(" and src.stext(si - 2).endswith("_sync"):
             continue  # a mask argument: it disappears when the call is lowered
@@ -380,9 +381,9 @@ def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
 
 def _mask_literals_to_cuda(src: SourceEdit) -> None:
     """64-bit all-lanes masks compared with ballot results become the 32-lane mask on NVIDIA."""
-    for si in range(len(src.sig)):
+    for si in src.numbers():
         t = src.stok(si)
-        if t.kind != "number" or _int_value(t.text) != 0xFFFFFFFFFFFFFFFF:
+        if _int_value(t.text) != 0xFFFFFFFFFFFFFFFF:
             continue
         start, end = src.statement_start(si), src.statement_end(si)
         words = {src.stext(j) for j in range(start, end)}
@@ -401,7 +402,6 @@ def _mask_literals_to_cuda(src: SourceEdit) -> None:
 
 def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
     sig, toks = src.sig, src.toks
-    n = len(sig)
     no_counterpart_device = {k for k, v in (tables.cuda_only if to == "hip" else tables.hip_only).items()
                              if v == "device"}
     reported_lines: set[tuple[str, int]] = set()
@@ -413,11 +413,18 @@ def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
         reported_lines.add(key)
         return True
 
-    for si in range(n):
+    watched = (_ASM | no_counterpart_device | _WMMA_NAMES | _TEXTURE_FETCH | _SURFACE_CALLS | {
+        "<<<", "rocwmma", "this_grid", "grid_group", "this_multi_grid", "multi_grid_group", "tiled_partition",
+        "thread_block_tile", "texture", "surface", "cudaFuncSetAttribute", "hipFuncSetAttribute",
+        "cudaDeviceSynchronize", "hipDeviceSynchronize", "__CUDA_ARCH__", "__lane_id", "__AMDGCN_WAVEFRONT_SIZE",
+        "warpSize", "__launch_bounds__"})
+    watched |= {k for k in src.by_text if k.startswith(("__builtin_amdgcn_", "__ockl_", "__ocml_"))}
+    include_sis = [src.sig_of[ti] for ti in src.include_tis]
+    for si in sorted(include_sis + src.where_any(watched)):
         t = toks[sig[si]]
         text = t.text
         if t.kind == "include":
-            if to == "hip" and ("mma.h" in text or "cooperative_groups/reduce.h" in text or "cuda_pipeline" in text):
+            if to == "hip" and ("mma.h" in text or "cuda_pipeline" in text):
                 src.hazard(si, "unsupported-header", "error",
                            f"{text.strip()} has no HIP counterpart; the code using it needs a rewrite")
             continue
@@ -458,11 +465,6 @@ def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
                        "grid-wide cooperative groups need a cooperative launch "
                        f"({'hipLaunchCooperativeKernel' if to == 'hip' else 'cudaLaunchCooperativeKernel'}) "
                        "and a grid small enough to be resident; check the launch site",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text == "reduce" and src.stext(si - 1) == "::" and src.stext(si - 2) in ("cg", "cooperative_groups") \
-                and to == "hip":
-            src.hazard(si, "cooperative-groups", "error",
-                       "cooperative_groups::reduce is not available in HIP; use a shuffle reduction",
                        span=(src.statement_start(si), src.statement_end(si)))
         elif text in ("tiled_partition", "thread_block_tile") and src.stext(si + 1) == "<" and once("tile", si):
             size = _int_value(src.stext(si + 2))

@@ -30,10 +30,9 @@ def _balanced(text: str) -> bool:
 
 def ggl_to_chevron(src: SourceEdit) -> None:
     sig, toks = src.sig, src.toks
-    n = len(sig)
-    for si in range(n - 1):
+    for si in src.where("HIP_KERNEL_NAME", "hipLaunchKernelGGL"):
         t = toks[sig[si]]
-        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+        if src.stext(si + 1) != "(":
             continue
         if t.text == "HIP_KERNEL_NAME":
             close = src.match_close(si + 1)
@@ -67,8 +66,8 @@ def _chevron_builder(src: SourceEdit, args: list[tuple[int, int]], close: int):
 def chevron_to_ggl(src: SourceEdit) -> None:
     sig, toks = src.sig, src.toks
     n = len(sig)
-    for si in range(1, n):
-        if toks[sig[si]].text != "<<<":
+    for si in src.where("<<<"):
+        if si < 1:
             continue
         end = next((j for j in range(si + 1, n) if toks[sig[j]].text == ">>>"), -1)
         if end < 0 or end + 1 >= n or toks[sig[end + 1]].text != "(":

@@ -20,6 +20,7 @@ error and loading fails, so the choice is never left to file order.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from importlib import resources
@@ -57,6 +58,8 @@ class MapTables:
     hip_aliases: dict[str, str] = field(default_factory=dict)         # old HIP spelling -> CUDA text
     mask_intrinsics: dict[str, str] = field(default_factory=dict)     # CUDA *_sync -> HIP maskless form
     wide_bit_intrinsics: dict[str, str] = field(default_factory=dict)  # 32-bit form -> 64-bit form
+    cache_hint_loads: dict[str, str] = field(default_factory=dict)    # CUDA hinted load -> builtin | "plain"
+    cache_hint_stores: dict[str, str] = field(default_factory=dict)
 
     @property
     def namespaces_to_cuda(self) -> dict[str, str]:
@@ -131,7 +134,13 @@ def _choose_cuda(hip: str, candidates: list[MapEntry], priority: dict[str, int])
 
 @functools.lru_cache(maxsize=1)
 def load_maps() -> MapTables:
+    """The packaged tables (cached)."""
     index = _read_table("index.yaml")
+    return build_tables([(fname, _read_table(fname)) for fname in index["tables"]])
+
+
+def build_tables(named_tables: list[tuple[str, dict[str, Any]]]) -> MapTables:
+    """Combine parsed table files into forward and reverse lookups, applying the preference rule."""
     categories: dict[str, dict[str, Any]] = {}
     entries: list[MapEntry] = []
     same: dict[str, str] = {}
@@ -141,8 +150,9 @@ def load_maps() -> MapTables:
     hip_aliases: dict[str, str] = {}
     mask_intrinsics: dict[str, str] = {}
     wide_bits: dict[str, str] = {}
-    for fname in index["tables"]:
-        table = _read_table(fname)
+    hint_loads: dict[str, str] = {}
+    hint_stores: dict[str, str] = {}
+    for fname, table in named_tables:
         category = table.get("category")
         if not category:
             raise ConfigError(f"mapping table {fname}: missing 'category'", hint="add `category: <name>`")
@@ -159,9 +169,17 @@ def load_maps() -> MapTables:
         hip_aliases.update(table.get("hip_aliases") or {})
         mask_intrinsics.update(table.get("mask_intrinsics") or {})
         wide_bits.update(table.get("wide_bit_intrinsics") or {})
+        hint_loads.update(table.get("cache_hint_loads") or {})
+        hint_stores.update(table.get("cache_hint_stores") or {})
 
     tables = MapTables(entries, categories, same, cuda_only, hip_only, namespaces_to_hip=namespaces,
-                       hip_aliases=hip_aliases, mask_intrinsics=mask_intrinsics, wide_bit_intrinsics=wide_bits)
+                       hip_aliases=hip_aliases, mask_intrinsics=mask_intrinsics, wide_bit_intrinsics=wide_bits,
+                       cache_hint_loads=hint_loads, cache_hint_stores=hint_stores)
+    # One-way aliases (cublasSgemm_v2) take the rocBLAS spelling of the name they alias.
+    roc_of_hip = {e.hip: e.roc for e in entries if e.roc}
+    entries = [dataclasses.replace(e, roc=roc_of_hip[e.hip]) if not e.roc and e.hip in roc_of_hip else e
+               for e in entries]
+    tables.entries = entries
     priority = {c: v["priority"] for c, v in categories.items()}
     by_hip: dict[str, list[MapEntry]] = {}
     by_roc: dict[str, list[MapEntry]] = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
-from portkern.translate.maps import MapTables
+from portkern.translate.maps import MapTables, load_maps
 from portkern.translate.records import Unconverted
 from portkern.translate.source import SourceEdit
 from portkern.translate.tokens import include_target
@@ -34,75 +35,87 @@ def local_definitions(src: SourceEdit) -> set[str]:
     names: set[str] = set()
     sig, toks = src.sig, src.toks
     n = len(sig)
-    for si in range(n):
-        t = toks[sig[si]]
-        if t.kind != "ident":
+    for si in src.where("define", "using", *_DECL_KEYWORDS):
+        if si + 1 >= n:
             continue
-        prev = toks[sig[si - 1]].text if si > 0 else ""
-        if prev == "define" and si > 1 and toks[sig[si - 2]].text == "#":
+        t = toks[sig[si + 1]]
+        if t.kind == "ident" and (toks[sig[si]].text != "define" or (si > 0 and toks[sig[si - 1]].text == "#")):
             names.add(t.text)
-        elif prev in _DECL_KEYWORDS or prev == "using":
-            names.add(t.text)
-        elif si + 1 < n and toks[sig[si + 1]].text == "(" and prev not in ("", ";", "{", "}", "(", ",", "=",
-                                                                              "return", ".", "->", "::"):
-            # "<type> name(" at statement level: a function declaration or definition
-            if toks[sig[si - 1]].kind == "ident" or prev in ("*", "&", ">"):
-                names.add(t.text)
+    for open_si in src.where("("):
+        si = open_si - 1
+        if si < 1 or toks[sig[si]].kind != "ident":
+            continue
+        prev = toks[sig[si - 1]]
+        # "<type> name(" : a function declaration or definition
+        if (prev.kind == "ident" and prev.text not in ("return", "else", "case", "new", "delete")) or \
+                prev.text in ("*", "&", ">"):
+            names.add(toks[sig[si]].text)
     return names
 
 
-def rename_identifiers(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> None:
-    sig, toks, out = src.sig, src.toks, src.out
+@functools.lru_cache(maxsize=8)
+def _forward_names(to: str, roc: bool) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    tables = load_maps()
     if to == "hip":
-        forward = {c: (e.roc if roc and e.roc else e.hip, e.category) for c, e in tables.to_hip.items()}
-        namespaces = tables.namespaces_to_hip
-    else:
-        forward = {h: (e.cuda, e.category) for h, e in tables.to_cuda.items()}
-        if roc:
-            for r, e in tables.roc_to_cuda.items():
-                forward.setdefault(r, (e.cuda, e.category))
-        for alias, cuda_text in tables.hip_aliases.items():
-            forward.setdefault(alias, (cuda_text, "device"))
-        namespaces = tables.namespaces_to_cuda
-    get = forward.get
+        forward = {c: (e.roc if roc and e.roc else e.hip, e.category) for c, e in tables.to_hip.items()
+                   if e.category != "headers"}
+        return forward, tables.namespaces_to_hip
+    forward = {h: (e.cuda, e.category) for h, e in tables.to_cuda.items() if e.category != "headers"}
+    if roc:
+        for r, e in tables.roc_to_cuda.items():
+            forward.setdefault(r, (e.cuda, e.category))
+    for alias, cuda_text in tables.hip_aliases.items():
+        forward.setdefault(alias, (cuda_text, "device"))
+    return forward, tables.namespaces_to_cuda
+
+
+def rename_identifiers(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> None:
+    forward, namespaces = _forward_names(to, roc)
+    sig, toks, out = src.sig, src.toks, src.out
     n = len(sig)
-    for si in range(n):
-        ti = sig[si]
-        t = toks[ti]
-        if t.kind != "ident":
-            continue
-        hit = get(t.text)
+    for text, positions in src.by_text.items():
+        hit = forward.get(text)
         if hit is None:
-            if t.text in namespaces and si + 1 < n and toks[sig[si + 1]].text == "::":
-                out[ti] = namespaces[t.text]
-                src.count("cub")
+            if text in namespaces:
+                for si in positions:
+                    if si + 1 < n and toks[sig[si + 1]].text == "::" and toks[sig[si]].kind == "ident":
+                        out[sig[si]] = namespaces[text]
+                        src.count("cub")
             continue
-        if si > 0 and toks[sig[si - 1]].text in (".", "->"):
-            continue  # a member that happens to share an API name
-        out[ti] = hit[0]
-        src.count(hit[1])
+        for si in positions:
+            if toks[sig[si]].kind != "ident":
+                continue
+            if si > 0 and toks[sig[si - 1]].text in (".", "->"):
+                continue  # a member that happens to share an API name
+            out[sig[si]] = hit[0]
+            src.count(hit[1])
+
+
+@functools.lru_cache(maxsize=8)
+def _header_names(to: str, roc: bool) -> dict[str, str]:
+    tables = load_maps()
+    header_map: dict[str, str] = {}
+    if to == "hip":
+        for e in tables.entries:
+            if e.category == "headers":
+                header_map[e.cuda] = e.roc if roc and e.roc else e.hip
+        return header_map
+    for hip, e in tables.to_cuda.items():
+        if e.category == "headers":
+            header_map[hip] = e.cuda
+    if roc:
+        for r, e in tables.roc_to_cuda.items():
+            if e.category == "headers":
+                header_map.setdefault(r, e.cuda)
+    return header_map
 
 
 def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> list[str]:
     """Rewrite vendor #include targets; return the project-local ("...") includes seen."""
-    header_map: dict[str, str] = {}
-    for e in tables.entries:
-        if e.category != "headers":
-            continue
-        if to == "hip":
-            header_map[e.cuda] = e.roc if roc and e.roc else e.hip
-    if to == "cuda":
-        for hip, e in tables.to_cuda.items():
-            if e.category == "headers":
-                header_map[hip] = e.cuda
-        if roc:
-            for r, e in tables.roc_to_cuda.items():
-                if e.category == "headers":
-                    header_map.setdefault(r, e.cuda)
+    header_map = _header_names(to, roc)
     local: list[str] = []
-    for ti, t in enumerate(src.toks):
-        if t.kind != "include":
-            continue
+    for ti in src.include_tis:
+        t = src.toks[ti]
         delim, name = include_target(t.text)
         new = header_map.get(name)
         if new is not None:
@@ -119,24 +132,26 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names:
     same = tables.same
     found: list[Unconverted] = []
     sig, toks, out = src.sig, src.toks, src.out
-    for si in range(len(sig)):
-        ti = sig[si]
-        t = toks[ti]
-        if t.kind != "ident" or out[ti] != t.text:
-            continue
-        name = t.text
+    for name, positions in src.by_text.items():
         if name in no_counterpart:
             reason = "no counterpart"
         elif pattern.match(name) and name not in same and name not in local_names and name not in KEEP_AS_WRITTEN:
-            if si > 0 and toks[sig[si - 1]].text in (".", "->"):
-                continue
             reason = "unknown name"
         else:
             continue
-        line, col = src.lines.line_col(t.start)
-        found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason))
-    for ti, t in enumerate(toks):
-        if t.kind == "include" and src.out[ti] == t.text:
+        for si in positions:
+            ti = sig[si]
+            t = toks[ti]
+            if t.kind != "ident" or out[ti] != t.text:
+                continue
+            if reason == "unknown name" and si > 0 and toks[sig[si - 1]].text in (".", "->"):
+                continue
+            line, col = src.lines.line_col(t.start)
+            found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason))
+    found.sort(key=lambda u: (u.line, u.col))
+    for ti in src.include_tis:
+        t = toks[ti]
+        if src.out[ti] == t.text:
             _, name = include_target(t.text)
             if name in no_counterpart:
                 line, col = src.lines.line_col(t.start)

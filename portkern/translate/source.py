@@ -27,6 +27,17 @@ class SourceEdit:
         self.out: list[str] = [t.text for t in self.toks]
         self.sig: list[int] = [i for i, t in enumerate(self.toks) if t.kind not in TRIVIA]
         self.sig_of: dict[int, int] = {ti: si for si, ti in enumerate(self.sig)}
+        # text -> significant indices, so a rule visits only the tokens it is about
+        self.by_text: dict[str, list[int]] = {}
+        self.number_sis: list[int] = []
+        self.include_tis: list[int] = []
+        for si, ti in enumerate(self.sig):
+            tok = self.toks[ti]
+            self.by_text.setdefault(tok.text, []).append(si)
+            if tok.kind == "number":
+                self.number_sis.append(si)
+            elif tok.kind == "include":
+                self.include_tis.append(ti)
         self.lines = LineIndex(text)
         self._functions: FunctionIndex | None = None
         self._span_rewrites: list[tuple[int, int, Callable[[], str]]] = []
@@ -41,6 +52,29 @@ class SourceEdit:
         if self._functions is None:
             self._functions = FunctionIndex(function_spans(self.text))
         return self._functions
+
+    def where(self, *texts: str) -> list[int]:
+        """Significant indices of tokens spelled as any of ``texts``, in source order."""
+        if len(texts) == 1:
+            return self.by_text.get(texts[0], [])
+        found: list[int] = []
+        for t in texts:
+            found.extend(self.by_text.get(t, ()))
+        found.sort()
+        return found
+
+    def where_any(self, texts) -> list[int]:
+        """Like ``where`` for a collection of spellings (a set or dict)."""
+        by_text = self.by_text
+        keys = [t for t in texts if t in by_text] if len(texts) < len(by_text) else [k for k in by_text if k in texts]
+        found: list[int] = []
+        for k in keys:
+            found.extend(by_text[k])
+        found.sort()
+        return found
+
+    def numbers(self) -> list[int]:
+        return self.number_sis
 
     def stok(self, si: int) -> Token | None:
         """Significant token number ``si`` (None past either end)."""

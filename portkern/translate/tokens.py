@@ -14,22 +14,58 @@ import re
 # Kinds that carry no meaning for pattern matching.
 TRIVIA = frozenset({"ws", "nl", "cont", "comment"})
 
+# One alternation without capturing groups, so ``findall`` returns the token texts directly (C speed);
+# kinds are then read from the first characters. Raw string literals need a back-reference to their
+# delimiter, which ``findall`` would turn into group tuples: files containing one use _RAW_AWARE_RE.
+_RAW = r'''(?:u8|u|U|L)?R"(?P<delim>[^()\\ \t\n"]{0,16})\(.*?\)(?P=delim)"'''
 _TOKEN_RE = re.compile(
     r"""
-    (?P<include>^[ \t]*\#[ \t]*include(?:_next)?[ \t]*(?:<[^>\n]*>|"[^"\n]*"))
-  | (?P<comment>//(?:[^\n\\]|\\.|\\\n)*|/\*.*?\*/)
-  | (?P<raw>(?:u8|u|U|L)?R"(?P<delim>[^()\\ \t\n"]{0,16})\(.*?\)(?P=delim)")
-  | (?P<string>(?:u8|u|U|L)?"(?:[^"\\\n]|\\.|\\\n)*")
-  | (?P<char>(?:u8|u|U|L)?'(?:[^'\\\n]|\\.)*')
-  | (?P<number>\.?[0-9](?:[eEpP][+-]|[0-9A-Za-z_.'])*)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<nl>\n)
-  | (?P<cont>\\\r?\n)
-  | (?P<ws>[ \t\r\f\v]+)
-  | (?P<punct><<<|>>>|<<=|>>=|->\*|\.\.\.|::|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^!=<>]=|\#\#|.)
+    ^[ \t]*\#[ \t]*include(?:_next)?[ \t]*(?:<[^>\n]*>|"[^"\n]*")
+  | //(?:[^\n\\]|\\.|\\\n)*
+  | /\*.*?\*/
+  | (?:u8|u|U|L)?"(?:[^"\\\n]|\\.|\\\n)*"
+  | (?:u8|u|U|L)?'(?:[^'\\\n]|\\.)*'
+  | \.?[0-9](?:[eEpP][+-]|[0-9A-Za-z_.'])*
+  | [A-Za-z_][A-Za-z0-9_]*
+  | \n
+  | \\\r?\n
+  | [ \t\r\f\v]+
+  | <<<|>>>|<<=|>>=|->\*|\.\.\.|::|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^!=<>]=|\#\#|.
     """,
     re.VERBOSE | re.DOTALL | re.MULTILINE,
 )
+_RAW_AWARE_RE = re.compile(_RAW + "|" + _TOKEN_RE.pattern, re.VERBOSE | re.DOTALL | re.MULTILINE)
+
+_IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_DIGITS = frozenset("0123456789")
+_SPACE = frozenset(" \t\r\f\v")
+
+
+def _kind(text: str) -> str:
+    c = text[0]
+    if c in _IDENT_START:
+        last = text[-1]
+        if len(text) > 1 and (last == '"' or last == "'") and ('"' in text or "'" in text):
+            return "string" if '"' in text else "char"  # u8"...", R"(...)", L'x'
+        return "ident"
+    if c == "\n":
+        return "nl"
+    if c in _SPACE:
+        return "include" if "#" in text else "ws"
+    if c in _DIGITS or (c == "." and len(text) > 1 and text[1] in _DIGITS):
+        return "number"
+    if c == '"':
+        return "string"
+    if c == "'":
+        return "char"
+    if c == "/" and len(text) > 1 and text[1] in "/*":
+        return "comment"
+    if c == "\\" and len(text) > 1:
+        return "cont"
+    if c == "#" and len(text) > 2 and "include" in text:
+        return "include"
+    return "punct"
+
 
 _INCLUDE_NAME_RE = re.compile(r'include(?:_next)?[ \t]*([<"])([^>"\n]*)[>"]')
 
@@ -58,27 +94,30 @@ def tokenize(text: str) -> list[Token]:
     append = tokens.append
     at_line_start = True
     in_directive = False
-    for m in _TOKEN_RE.finditer(text):
-        kind = m.lastgroup
-        if kind == "delim":  # only a sub-group of raw strings
-            kind = "raw"
-        if kind == "raw":
-            kind = "string"
-        value = m.group()
+    offset = 0
+    kind_cache: dict[str, str] = {}
+    if 'R"' in text:
+        values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
+    else:
+        values = _TOKEN_RE.findall(text)
+    for value in values:
+        kind = kind_cache.get(value)
+        if kind is None:
+            kind = _kind(value)
+            if len(value) < 64:
+                kind_cache[value] = kind
         if kind == "nl":
             in_directive = False
             at_line_start = True
         elif kind == "include":
             in_directive = True
             at_line_start = False
-        elif kind == "comment":
-            if "\n" in value and value.startswith("//"):
-                pass  # a continued line comment: still the same logical line
-        elif kind not in ("ws", "cont"):
+        elif kind != "ws" and kind != "cont" and kind != "comment":
             if at_line_start and value == "#":
                 in_directive = True
             at_line_start = False
-        append(Token(kind, value, m.start(), in_directive or kind == "include"))
+        append(Token(kind, value, offset, in_directive))
+        offset += len(value)
     return tokens
 
 

@@ -18,7 +18,9 @@ def full_mask_names(src: SourceEdit) -> set[str]:
     """Macros and constants defined as an all-ones 32-bit (or 64-bit) mask, e.g. FULL_MASK."""
     names: set[str] = set()
     sig, toks = src.sig, src.toks
-    for si in range(len(sig) - 2):
+    for si in sorted({d + 1 for d in src.where("define")} | {e - 1 for e in src.where("=")}):
+        if si < 0 or si + 2 >= len(sig):
+            continue
         t = toks[sig[si]]
         if t.kind != "ident":
             continue
@@ -46,10 +48,9 @@ def lower_to_hip(src: SourceEdit, tables: MapTables) -> None:
     ``__syncwarp(...)`` -> a wavefront barrier. Masks that are not the full warp are reported."""
     full_names = full_mask_names(src)
     sig, toks = src.sig, src.toks
-    n = len(sig)
-    for si in range(n - 1):
+    for si in src.where_any(set(tables.mask_intrinsics) | {"__activemask", "__syncwarp"}):
         t = toks[sig[si]]
-        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+        if src.stext(si + 1) != "(":
             continue
         name = t.text
         if name in tables.mask_intrinsics:
@@ -102,10 +103,10 @@ def raise_to_cuda(src: SourceEdit, tables: MapTables) -> None:
     calls -> 32-bit; the wavefront barrier -> ``__syncwarp()``."""
     maskless_to_sync = {hip: cuda for cuda, hip in tables.mask_intrinsics.items()}
     sig, toks = src.sig, src.toks
-    n = len(sig)
-    for si in range(n - 1):
+    watched = set(maskless_to_sync) | set(tables.mask_intrinsics) | {"__builtin_amdgcn_wave_barrier"}
+    for si in src.where_any(watched):
         t = toks[sig[si]]
-        if t.kind != "ident" or toks[sig[si + 1]].text != "(":
+        if src.stext(si + 1) != "(":
             continue
         prev = toks[sig[si - 1]].text if si else ""
         if prev in (".", "->", "::"):

@@ -28,8 +28,13 @@ class Session(abc.ABC):
     timing_method: str = "estimate"          # "device-events" where the session can time
 
     @abc.abstractmethod
-    def run(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
-        """Launch the case's kernels in order on ``buffers`` (host copies) and return what they hold after."""
+    def run(self, case: Case, buffers: dict[str, list[np.ndarray]], repeats: int = 1) -> dict[str, list[np.ndarray]]:
+        """Launch the case's kernels in order on ``buffers`` (host copies) and return what they hold after.
+
+        With ``repeats`` > 1 the same device buffers (same addresses) are refilled with the starting
+        contents (outputs poisoned again) and launched again: a kernel that skips work it believes it
+        has already done in those buffers leaves the poison behind.
+        """
 
     def close(self) -> None:  # noqa: B027 - most sessions hold nothing to free
         """Free what the session holds."""
@@ -45,6 +50,10 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
         """Called inside the worker process."""
+
+    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
+        """Environment the worker process needs to load ``compiled`` (none by default)."""
+        return {}
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = CompileOptions.from_dict(extra.to_dict()) if extra else CompileOptions()

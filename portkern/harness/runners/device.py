@@ -226,11 +226,16 @@ class DeviceSession(Session):
         # Only the harness's stream: work a kernel pushed elsewhere is not waited for, and shows as wrong output.
         self.api.stream_sync(self.stream)
 
-    def run(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    def run(self, case: Case, buffers: dict[str, list[np.ndarray]], repeats: int = 1) -> dict[str, list[np.ndarray]]:
         dev = self.upload(case, buffers)
         try:
-            self.launch_all(case, dev)
-            self.sync()
+            for r in range(repeats):
+                if r:
+                    for name, host_list in buffers.items():
+                        for host, ptr in zip(host_list, dev.pointers[name]):
+                            self.api.h2d(ptr, host)
+                self.launch_all(case, dev)
+                self.sync()
             return self.download(case, dev)
         finally:
             self.free(dev)
@@ -244,25 +249,42 @@ class DeviceSession(Session):
             self._flush = (self.api.alloc(nbytes), nbytes)
         return self._flush
 
-    def time_trials(self, slots: list[tuple[Case, DeviceBuffers]], *, trials: int, warmup: int,
-                    flush_bytes: int) -> list[float]:
-        """Milliseconds of each trial; trial t runs slot t % len(slots) after an L2 flush."""
+    def copy_contents(self, case: Case, dst: DeviceBuffers, src: DeviceBuffers) -> None:
+        """Copy every buffer of ``src`` into ``dst`` (same case layout) on the harness's stream."""
+        for name, arg in case.arrays.items():
+            for host, d, s in zip(arg.buffers, dst.pointers[name], src.pointers[name]):
+                if host.nbytes:
+                    self.api.copy_async(d, s, host.nbytes, self.stream)
+
+    def time_trials(self, work: list[tuple[Case, DeviceBuffers]], pool: list[tuple[Case, DeviceBuffers]], *,
+                    trials: int, warmup: int, flush_bytes: int) -> tuple[list[float], list[int]]:
+        """Milliseconds of each trial and, per work slot, the pool index its last trial ran on.
+
+        Trial t runs in work slot t % len(work) (rotating addresses) on the contents of pool entry
+        t % len(pool), copied in before the trial with outputs poisoned: every timed call sees inputs it
+        has not seen in that buffer, so skipping, caching or deferring work shows in the outputs.
+        Untimed, before each trial: the copy, then a write larger than the last-level cache.
+        """
         flush_ptr, _ = self.flush_buffer(flush_bytes)
         for w in range(warmup):
-            case, dev = slots[w % len(slots)]
+            case, dev = work[w % len(work)]
             self.launch_all(case, dev)
+        last_content = [-1] * len(work)
         events = [(self.api.event_create(), self.api.event_create()) for _ in range(trials)]
         for t, (start, end) in enumerate(events):
-            # Writing more than the last-level cache evicts the previous trial's data.
+            case, dev = work[t % len(work)]
+            p = t % len(pool)
+            self.copy_contents(case, dev, pool[p][1])
+            last_content[t % len(work)] = p
             self.api.memset_async(flush_ptr, t & 0xFF, flush_bytes, self.stream)
-            case, dev = slots[t % len(slots)]
             self.api.event_record(start, self.stream)
-            self.launch_all(case, dev)
+            # By-value arguments (alpha, beta, ...) belong to the pool entry, like the buffer contents.
+            self.launch_all(pool[p][0], dev)
             self.api.event_record(end, self.stream)
         self.sync()
         times = [self.api.elapsed_ms(s, e) for s, e in events]
         self._destroy(events)
-        return times
+        return times, last_content
 
     def _destroy(self, events: list[tuple[Any, Any]]) -> None:
         for pair in events:

@@ -26,7 +26,17 @@ class EmuSession(Session):
             self._programs[entry] = self._backend.load(self._compiled, entry)
         return self._programs[entry]
 
-    def run(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    def run(self, case: Case, buffers: dict[str, list[np.ndarray]], repeats: int = 1) -> dict[str, list[np.ndarray]]:
+        start = {n: [b.copy() for b in bl] for n, bl in buffers.items()} if repeats > 1 else {}
+        for r in range(repeats):
+            if r:
+                for n, bl in buffers.items():
+                    for b, original in zip(bl, start[n]):
+                        np.copyto(b, original)
+            self._launch_all(case, buffers)
+        return buffers
+
+    def _launch_all(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> None:
         # Arrays of per-batch addresses must outlive the launches that read them.
         address_tables: dict[str, np.ndarray] = {}
 
@@ -44,7 +54,6 @@ class EmuSession(Session):
             program = self._program(plan.entry)
             program(*kernel_args(case, plan.args, pointer_of), grid=plan.grid, block=plan.block,
                     shared_bytes=plan.shared_bytes, wait=True)
-        return buffers
 
 
 class EmuRunner(Runner):
@@ -63,6 +72,12 @@ class EmuRunner(Runner):
         opts = super().compile_options(target, entries, extra)
         opts.wavefront = opts.wavefront or target.wavefront
         return opts
+
+    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
+        # A sanitizer build needs its runtime preloaded into the worker.
+        from portkern import backends
+
+        return backends.get("emu").worker_env(compiled)
 
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
         return EmuSession(compiled, target)

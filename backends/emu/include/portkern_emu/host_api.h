@@ -76,6 +76,7 @@ inline cudaError_t cudaMemcpyAsync(void* d, const void* s, std::size_t n, int, c
 inline hipError_t hipMemset(void* d, int v, std::size_t n) { std::memset(d, v, n); return hipSuccess; }
 inline cudaError_t cudaMemset(void* d, int v, std::size_t n) { std::memset(d, v, n); return cudaSuccess; }
 inline hipError_t hipMemsetAsync(void* d, int v, std::size_t n, hipStream_t = nullptr) { std::memset(d, v, n); return hipSuccess; }
+inline cudaError_t cudaMemsetAsync(void* d, int v, std::size_t n, cudaStream_t = nullptr) { std::memset(d, v, n); return cudaSuccess; }
 inline hipError_t hipDeviceSynchronize() { return hipSuccess; }
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline hipError_t hipStreamSynchronize(hipStream_t) { return hipSuccess; }
@@ -99,3 +100,24 @@ inline const char* hipGetErrorString(portkern_emu_error_t e) {
 inline const char* cudaGetErrorString(portkern_emu_error_t e) { return hipGetErrorString(e); }
 inline const char* hipGetErrorName(portkern_emu_error_t e) { return e == portkern_emu_success ? "hipSuccess" : "hipErrorLaunchFailure"; }
 inline const char* cudaGetErrorName(portkern_emu_error_t e) { return e == portkern_emu_success ? "cudaSuccess" : "cudaErrorLaunchFailure"; }
+
+// `kernel<<<grid, block, shared, stream>>>(args...)` is rewritten by the Python side into
+// `::portkern_emu::chevron(kernel, grid, block, shared, stream)(args...)`.
+namespace portkern_emu {
+template <class... P>
+struct ChevronLaunch {
+  void (*fn)(P...);
+  dim3 grid, block;
+  std::size_t shared_bytes;
+  const char* name;
+  template <class... A>
+  void operator()(A&&... args) const {
+    launch_host(fn, grid, block, shared_bytes, name, std::forward<A>(args)...);
+  }
+};
+template <class... P, class G, class B>
+inline ChevronLaunch<P...> chevron(void (*fn)(P...), const char* name, G grid, B block, std::size_t shared = 0,
+                                   const void* = nullptr) {
+  return ChevronLaunch<P...>{fn, dim3(grid), dim3(block), shared, name};
+}
+}  // namespace portkern_emu

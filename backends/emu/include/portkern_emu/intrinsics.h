@@ -195,6 +195,13 @@ inline int __rhadd(int a, int b) { return int(((long long)a + b + 1) >> 1); }
 
 // ------------------------------------------------------------------ loads, clocks, traps
 template <class T> inline T __ldg(const T* p) { return *p; }
+
+// clang's nontemporal (streaming) access builtins, which HIP code uses for cache-hinted loads/stores:
+// g++ does not know them, and on the CPU they are plain accesses with the same values.
+#if !defined(__clang__)
+template <class T> inline T __builtin_nontemporal_load(const T* p) { return *p; }
+template <class T, class U> inline void __builtin_nontemporal_store(U v, T* p) { *p = static_cast<T>(v); }
+#endif
 template <class T> inline T __ldcg(const T* p) { return *p; }
 template <class T> inline T __ldca(const T* p) { return *p; }
 template <class T> inline T __ldcs(const T* p) { return *p; }

@@ -54,9 +54,26 @@ inline void prepare_worker(Worker& w, const LaunchDesc& d) {
   }
 }
 
+// Fibers kept per CPU thread between launches. Each fiber is two memory mappings (guard + stack), and
+// every emulator build loaded in a process has its own pool, so an uncapped free list exhausts the
+// kernel's mapping limit (vm.max_map_count) after a few dozen large-block builds.
+constexpr int kKeptFibers = 64;
+
 inline void finish_worker(Worker& w) {
   std::free(w.dyn_shared);
   w.dyn_shared = nullptr;
+  int kept = 0;
+  Fiber** link = &w.free_fibers;
+  while (*link) {
+    if (kept < kKeptFibers) {
+      ++kept;
+      link = &(*link)->next_free;
+      continue;
+    }
+    Fiber* f = *link;
+    *link = f->next_free;
+    fiber_destroy(f);
+  }
 }
 
 inline void work_on(LaunchState& ls) {

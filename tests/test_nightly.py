@@ -1,0 +1,48 @@
+"""The nightly dataset job: config errors, a real small run, incremental re-run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from portkern.dataset.nightly import NightlyConfig, run_nightly
+from portkern.errors import ConfigError
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("libraries: [blas]\n", "'targets' is required"),
+    ("libraries: [blas]\ntargets: [mi300x]\nbudget: lots\n", "'budget' must be int"),
+    ("libraries: [blas]\ntargets: [mi300x]\nexecutor: slurm\n", "'executor' must be 'local' or 'ray'"),
+    ("libraries: [blas]\ntargets: [mi300x]\nfrequency: daily\n", "unknown field 'frequency'"),
+    ("libraries: [blas\n", "not valid YAML"),
+])
+def test_bad_nightly_config(tmp_path, text, needle):
+    f = tmp_path / "nightly.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        NightlyConfig.load(f)
+    assert needle in str(exc.value) and str(f) in str(exc.value)
+
+
+def test_shipped_nightly_config_loads(repo_root):
+    cfg = NightlyConfig.load(repo_root / "datasets" / "nightly.yaml")
+    assert cfg.combos() and all(len(c) == 3 for c in cfg.combos())
+
+
+@pytest.mark.xdist_group("port-runs")
+def test_nightly_runs_and_is_incremental(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTKERN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = NightlyConfig(libraries=["blas"], targets=["mi300x"], strategies=["sweep"], budget=1,
+                        runs_dir=str(tmp_path / "runs"), out_dir=str(tmp_path / "out"), kernels={"blas": ["scal"]})
+    lines: list[str] = []
+    summary = run_nightly(cfg, date="2026-01-02", progress=lines.append)
+    assert summary["failures"] == [] and summary["runs"][0]["status"] == "ran"
+    out = tmp_path / "out" / "2026-01-02"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["records_out"] == summary["records_out"] > 0
+    assert json.loads((out / "summary.json").read_text())["candidates"] >= 1
+    assert summary["pass_rate"] is not None and 0 <= summary["pass_rate"] <= 1
+    again = run_nightly(cfg, date="2026-01-02", progress=lines.append)
+    assert again["runs"][0]["status"] == "reused", "a finished run is not redone"
+    assert any("already done" in line for line in lines)
