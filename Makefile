@@ -63,7 +63,7 @@ dataset: $(BASE_STAMP)
 	$(BIN)/portkern dataset nightly --config datasets/nightly.yaml $(ARGS)
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --timeout=1200 -q $(ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check portkern backends tests benchmarks
