@@ -81,20 +81,24 @@ def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Targ
 
 
 def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
-          compiled: dict[str, Any], use_device: bool) -> list[BenchResult]:
-    """Every bench size and dtype: timed on the device, or estimated from the roofline and resources."""
+          compiled: dict[str, Any], use_device: bool, full: bool = True) -> list[BenchResult]:
+    """Every bench size and dtype (``full``; with the vendor baseline), or the primary dtype only:
+    timed on the device, or estimated from the roofline and resources."""
     try:
         hb = importlib.import_module("portkern.harness.bench")
         inputs = importlib.import_module("portkern.harness.inputs")
     except ImportError as exc:
         raise _missing("the bench stage", exc) from exc
     record = CompileResult.from_dict(compiled)
+    from portkern.pipeline.stages import primary_dtype
+
     out = []
-    for dtype in kernel.dtypes:
-        for sizes in kernel.sizes_bench:
+    for dtype in (kernel.dtypes if full else [primary_dtype(kernel)]):
+        for i, sizes in enumerate(kernel.sizes_bench):
             if use_device:
                 out.append(hb.bench(library, kernel, record, target, runner=DEVICE_RUNNER[target.vendor],
-                                    sizes=sizes, dtype=dtype, params=params))
+                                    sizes=sizes, dtype=dtype, params=params, baseline=full,
+                                    measure_copy=full and i == 0 and dtype == kernel.dtypes[0]))
                 continue
             # The launch with the lowest occupancy bounds a multi-launch kernel's estimate.
             names = inputs.entries_for(kernel, dtype, params, [sizes])

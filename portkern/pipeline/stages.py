@@ -244,10 +244,10 @@ def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target
 
 @stage("bench", version=1, toolchain=("bench",))
 def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
-                compiled: dict[str, Any], use_device: bool) -> StageResult:
+                compiled: dict[str, Any], use_device: bool, full: bool = True) -> StageResult:
     from portkern.pipeline import harness_adapter
 
-    results = harness_adapter.bench(kernel, library, target, params, compiled, use_device)
+    results = harness_adapter.bench(kernel, library, target, params, compiled, use_device, full=full)
     if not results:
         raise ConfigError(f"kernel '{kernel.name}' has no bench sizes to time",
                           hint="add sizes.bench to its library.yaml entry")
