@@ -243,3 +243,53 @@ def test_dataset_export_cli(runs, tmp_path, capsys):
     assert data["records_out"] > 0 and (tmp_path / "o" / "manifest.json").exists()
     rc = main(["dataset", "export", "--runs-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o2")])
     assert rc == 2
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory, repo_root):
+    """A run whose sweep beats the library's default (tests/fixtures/libs/tunelib: LDS-bound occupancy)."""
+    import os
+
+    libs = repo_root / "tests" / "fixtures" / "libs"
+    old = os.environ.get("PORTKERN_LIBRARIES")
+    os.environ["PORTKERN_LIBRARIES"] = str(libs)
+    root = tmp_path_factory.mktemp("tuned")
+    try:
+        port(PortOptions(library="tunelib", target="mi300x", budget=2, run_id="tuned",
+                         runs_dir=str(root / "runs"), cache_dir=str(root / "cache")))
+        yield root / "runs" / "tuned", libs / "tunelib"
+    finally:
+        if old is None:
+            os.environ.pop("PORTKERN_LIBRARIES", None)
+        else:
+            os.environ["PORTKERN_LIBRARIES"] = old
+
+
+def test_tuning_patch_touches_only_the_constant(tuned, tmp_path):
+    run_dir, lib_root = tuned
+    con = sqlite3.connect(run_dir.parent / "index.sqlite")
+    status, sel = con.execute("SELECT status, selected_candidate FROM kernels WHERE run_id='tuned'").fetchone()
+    assert status == "improved" and sel != "scale/original-0"
+    patch = (run_dir / "emit" / "port.patch").read_text()
+    assert "-constexpr int TUNE_SCALE_NB = 64;" in patch and "+constexpr int TUNE_SCALE_NB = 256;" in patch
+    assert patch.count("\n-") == 1 and patch.count("\n+") == 2  # one line changed ("+++" header + line)
+    pristine = tmp_path / "tunelib"
+    shutil.copytree(lib_root, pristine)
+    (tmp_path / "p.patch").write_text(patch)
+    out = subprocess.run(["git", "apply", str(tmp_path / "p.patch")], cwd=pristine, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "TUNE_SCALE_NB = 256;" in (pristine / "include" / "tune_sizes.hpp").read_text()
+    assert (pristine / "src" / "scale.cpp").read_text() == (lib_root / "src" / "scale.cpp").read_text()
+    msg = (run_dir / "emit" / "COMMIT_MSG").read_text()
+    assert "tune tunelib kernels for mi300x" in msg and "estimate" in msg
+
+
+def test_tuning_run_records_and_review(tuned):
+    run_dir, _ = tuned
+    recs = _records(run_dir)
+    opt = [r for r in recs if r["record_type"] == "optimization"]
+    assert len(opt) == 1 and opt[0]["speedup"] > 1 and opt[0]["method"] == "estimate"
+    assert opt[0]["before_params"] == {"NB": 64} and opt[0]["after_params"] == {"NB": 256}
+    report = review_run(run_dir)
+    assert report.passed, [c.to_dict() for c in report.failures()]
+    assert any(c.claim == "improvement" and c.holds for c in report.checks)

@@ -103,7 +103,8 @@ def test_runtime_hip_names_are_declared_by_the_installed_hip_headers():
 
 
 def test_readme_counts_are_generated_from_the_tables():
-    from portkern.translate.readme import BEGIN, END, README, counts_table
+    from portkern.translate.readme import BEGIN, END, PROJECT_README, README, counts_table
 
-    text = README.read_text()
-    assert text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip() == counts_table().strip()
+    for readme in (README, PROJECT_README):
+        text = readme.read_text()
+        assert text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip() == counts_table().strip(), readme

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 import click
+from rich.markup import escape
 
 from portkern.cli.output import console, emit_json, table
 from portkern.pipeline.run import PortOptions, port
@@ -63,14 +64,14 @@ def print_summary(s: dict) -> None:
                                           "failures by cause", "skips by cause"], rows)
     krows = [[k["kernel"], k["status"], k["candidates"], _fmt_ms(k["base_ms"]), k["selected"] or "",
               _fmt_ms(k["selected_ms"]), f"{k['speedup']:.2f}x" if k["speedup"] else "", k["timing_method"],
-              (k["reason"] or "")[:80]] for k in s["kernels"]]
+              escape((k["reason"] or "")[:80])] for k in s["kernels"]]
     table("kernels", ["kernel", "status", "cands", "base ms", "selected", "sel ms", "speedup", "timing",
                       "why"], krows)
     for note in s["notes"]:
-        console.print(f"- {note}")
+        console.print(f"- {note}", markup=False)
     for stage, reasons in s.get("reasons", {}).items():
         for reason, n in reasons.items():
-            console.print(f"- {stage} ({n}x): {reason}")
+            console.print(f"- {stage} ({n}x): {reason}", markup=False)
     console.print(f"cache: {s['cache']['cached']} stage(s) from cache, {s['cache']['computed']} computed; "
                   f"wall {s['wall_seconds']:.1f} s")
     console.print(f"run folder: {s['run_dir']}  store: {s['store']}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sqlite3
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from portkern import __version__
 from portkern.dataset.schema import validate_record
+from portkern.emit.runread import read_rows
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -51,19 +51,9 @@ def _json(path: Path) -> Any:
 
 def open_run(run_dir: str | Path) -> RunView:
     run_dir = Path(run_dir).resolve()
-    store = run_dir.parent / "index.sqlite"
+    rows = read_rows(run_dir)
+    row, kernels = rows.run, rows.kernels
     run_id = run_dir.name
-    if not store.exists():
-        raise FileNotFoundError(f"{store}: run store not found next to run folder {run_dir}")
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    con.row_factory = sqlite3.Row
-    try:
-        row = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise FileNotFoundError(f"{store}: no run '{run_id}' in the store")
-        kernels = {r["kernel"]: dict(r) for r in con.execute("SELECT * FROM kernels WHERE run_id = ?", (run_id,))}
-    finally:
-        con.close()
     manifest = run_dir / "inputs" / "library.yaml"
     license_id, files = "NOASSERTION", {}
     if manifest.exists():

@@ -14,13 +14,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from portkern.emit.runread import evaluations, read_rows
 from portkern.errors import PortkernError
 from portkern.library import KernelSpec, LibrarySpec, load_library
 
@@ -41,26 +40,6 @@ class PatchPlan:
     new_files: dict[str, str] = field(default_factory=dict)     # rel path -> text (port)
     notes: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)           # one line per changed kernel
-
-
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _rows(run_dir: Path) -> tuple[dict, dict[str, dict]]:
-    store = run_dir.parent / "index.sqlite"
-    if not store.exists():
-        raise PatchError(f"{store}: run store not found", hint="pass the run folder inside a runs directory")
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    con.row_factory = sqlite3.Row
-    try:
-        run = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_dir.name,)).fetchone()
-        if run is None:
-            raise PatchError(f"run '{run_dir.name}' is not in {store}", hint="see `portkern runs`")
-        kernels = {r["kernel"]: dict(r) for r in con.execute("SELECT * FROM kernels WHERE run_id = ?", (run_dir.name,))}
-    finally:
-        con.close()
-    return dict(run), kernels
 
 
 def _squash(text: str) -> str:
@@ -165,7 +144,8 @@ def _evidence(name: str, base: dict, sel: dict) -> str:
 
 def plan_patch(run_dir: str | Path) -> PatchPlan:
     run_dir = Path(run_dir)
-    run, kernels = _rows(run_dir)
+    rows = read_rows(run_dir)
+    run, kernels = rows.run, rows.kernels
     library = load_library(run["library"])
     mode = "tune" if run["source_dialect"] == run["target_dialect"] else "port"
     plan = PatchPlan(run_id=run_dir.name, library=library, target=run["target"], mode=mode)
@@ -175,7 +155,7 @@ def plan_patch(run_dir: str | Path) -> PatchPlan:
         sel_id, base_id = row.get("selected_candidate"), row.get("base_candidate")
         if not sel_id:
             continue
-        evs = {ev["candidate"]["id"]: ev for ev in (_json(run_dir / "results" / name / "evaluations.json") or [])}
+        evs = evaluations(run_dir, name)
         sel, base = evs.get(sel_id), evs.get(base_id)
         if not sel or not (sel.get("validation") or {}).get("passed"):
             continue

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from portkern.emit.runread import evaluations, read_json, read_rows  # noqa: E402
 from portkern.targets import get_target  # noqa: E402
-
-
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -25,23 +20,6 @@ def _fmt(x: float | None, digits: int = 4) -> str:
     if x == 0:
         return "0"
     return f"{x:.{digits}g}"
-
-
-def _store_rows(run_dir: Path) -> tuple[dict, dict[str, dict]]:
-    store = run_dir.parent / "index.sqlite"
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    con.row_factory = sqlite3.Row
-    try:
-        run = dict(con.execute("SELECT * FROM runs WHERE run_id = ?", (run_dir.name,)).fetchone() or {})
-        kernels = {r["kernel"]: dict(r) for r in con.execute("SELECT * FROM kernels WHERE run_id = ?", (run_dir.name,))}
-    finally:
-        con.close()
-    return run, kernels
-
-
-def _evaluations(run_dir: Path, kernel: str) -> dict[str, dict]:
-    evs = _json(run_dir / "results" / kernel / "evaluations.json") or []
-    return {ev["candidate"]["id"]: ev for ev in evs}
 
 
 def _bench_by_size(ev: dict | None) -> list[dict]:
@@ -113,7 +91,8 @@ def _resource_row(name: str, key: str, base: dict, sel: dict) -> list[str]:
 
 def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
-    run, kernels = _store_rows(run_dir)
+    rows = read_rows(run_dir)
+    run, kernels = rows.run, rows.kernels
     plots = run_dir / "emit" / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     target = run.get("target", "")
@@ -122,7 +101,7 @@ def write_report(run_dir: str | Path) -> Path:
              f"- strategy: {run.get('strategy')}, executor: {run.get('executor')}, budget: {run.get('budget')}",
              f"- started {run.get('started_at')}, finished {run.get('finished_at')}, status {run.get('status')}",
              f"- toolchain: {run.get('toolchain_json')}", ""]
-    summary = _json(run_dir / "summary.json") or {}
+    summary = read_json(run_dir / "summary.json") or {}
     if summary.get("stages"):
         lines += ["## Stages", "", "| stage | ran | estimated | skipped | failed |", "|---|---|---|---|---|"]
         for st, c in summary["stages"].items():
@@ -135,7 +114,7 @@ def write_report(run_dir: str | Path) -> Path:
                      f"{_fmt(k.get('speedup'), 3)} | {k.get('timing_method') or '—'} |")
     lines.append("")
     for name, k in sorted(kernels.items()):
-        evs = _evaluations(run_dir, name)
+        evs = evaluations(run_dir, name)
         base = evs.get(k.get("base_candidate") or "", {})
         sel = evs.get(k.get("selected_candidate") or "", {}) or base
         lines += [f"## {name}", "", f"status: **{k.get('status')}**" + (f" — {k['reason']}" if k.get("reason") else ""), ""]
@@ -183,7 +162,7 @@ def write_report(run_dir: str | Path) -> Path:
         if params_b != params_s:
             lines += [f"parameters: `{json.dumps(params_b, sort_keys=True)}` → `{json.dumps(params_s, sort_keys=True)}`", ""]
         # hazards
-        translate = _json(run_dir / "results" / name / "translate.json") or {}
+        translate = read_json(run_dir / "results" / name / "translate.json") or {}
         hazards = (translate.get("payload") or {}).get("hazards", [])
         lines += ["### Hazards", ""]
         if hazards:

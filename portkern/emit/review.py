@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from portkern.emit.runread import evaluations, read_rows
 from portkern.library import load_library
 from portkern.model import Record
 from portkern.targets import get_target
@@ -48,36 +47,13 @@ class ReviewReport(Record):
         return [c for c in self.checks if not c.holds]
 
 
-def _rows(run_dir: Path) -> tuple[dict, dict[str, dict], dict[str, dict]]:
-    store = run_dir.parent / "index.sqlite"
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    con.row_factory = sqlite3.Row
-    try:
-        run = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_dir.name,)).fetchone()
-        if run is None:
-            from portkern.errors import ConfigError
-
-            raise ConfigError(f"run '{run_dir.name}' is not in {store}", hint="see `portkern runs`")
-        kernels = {r["kernel"]: dict(r) for r in con.execute("SELECT * FROM kernels WHERE run_id = ?", (run_dir.name,))}
-        cands = {r["candidate_id"]: dict(r) for r in
-                 con.execute("SELECT * FROM candidates WHERE run_id = ?", (run_dir.name,))}
-    finally:
-        con.close()
-    return dict(run), kernels, cands
-
-
-def _evaluations(run_dir: Path, kernel: str) -> dict[str, dict[str, Any]]:
-    path = run_dir / "results" / kernel / "evaluations.json"
-    evs = json.loads(path.read_text()) if path.exists() else []
-    return {ev["candidate"]["id"]: ev for ev in evs}
-
-
 def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
     from portkern.pipeline import harness_adapter
     from portkern.pipeline.stages import bench_stage, compile_stage, primary_bench
 
     run_dir = Path(run_dir)
-    run, kernels, cands = _rows(run_dir)
+    rows = read_rows(run_dir)
+    run, kernels, cands = rows.run, rows.kernels, rows.candidates
     library = load_library(run["library"])
     target = get_target(run["target"])
     use_device, device_note = harness_adapter.device_available(target)
@@ -92,7 +68,7 @@ def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
         if not sel_id:
             continue
         spec = library.kernel(name)
-        evs = _evaluations(run_dir, name)
+        evs = evaluations(run_dir, name)
         retimed: dict[str, tuple[float, float]] = {}
         for cid in dict.fromkeys([sel_id, base_id]):
             if not cid:

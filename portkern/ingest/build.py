@@ -9,7 +9,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from portkern.ingest import intrinsics
 from portkern.ingest import macros as mac
 from portkern.ingest.model import Instantiation, Kernel, KernelCatalog, SkippedRegion
 from portkern.ingest.scan import FileIndex, Include, Item, read_preprocessor, scan_file
-from portkern.ingest.units import TreeIndex, build_unit, closure
+from portkern.ingest.units import TreeIndex, build_group_unit, build_unit, closure
 from portkern.library import LibrarySpec, MacroTable
 
 # Bumped whenever what a cached FileIndex holds changes.
@@ -197,6 +197,9 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
     dialects = _dialects(files, edges, default_dialect)
     catalog = _catalog(root, index, profile_name or "", dialects, _listed(macros) if macros else set())
     catalog.skipped = skipped + [r for f in sorted(files) for r in files[f].skipped]
+    # Units of kernels launched together are built on request (KernelCatalog.unit_for), from the
+    # index; it is kept off the record's fields, so it never reaches the catalog's JSON.
+    catalog._group_unit_builder = partial(build_group_unit, index)
     catalog.seconds = time.perf_counter() - started
     return catalog
 

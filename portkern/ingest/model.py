@@ -126,15 +126,17 @@ class UnitPiece(Record):
 
 @dataclass
 class KernelUnit(Record):
-    """A self-contained translation unit for one kernel: compiles alone, has no host launch code."""
+    """A self-contained translation unit for one kernel (or for kernels launched together): compiles
+    alone, has no host launch code."""
 
-    kernel: str                      # kernel name (all overloads of it are in the unit)
+    kernel: str                      # kernel name (all overloads of it are in the unit); the first of ``kernels``
     file: str                        # file of the kernel's (first) definition
     dialect: str
     source: str
     includes: list[str] = field(default_factory=list)          # "#include" lines kept (system/external)
     pieces: list[UnitPiece] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kernels: list[str] = field(default_factory=list)           # every kernel the unit defines, as asked for
 
     @property
     def lines(self) -> int:
@@ -181,6 +183,33 @@ class KernelCatalog(Record):
             raise ConfigError(f"ingest of '{self.root}': no unit was extracted for kernel '{name}'",
                               hint="see the catalog's 'skipped' list for the reason")
         return self.units[name]
+
+    def unit_for(self, names: list[str], extra_names: list[str] = ()) -> KernelUnit:
+        """One unit holding every kernel in ``names`` (kernels launched together, such as a reduction
+        and its finalize kernel): the union of their helpers, types, macros and explicit
+        instantiations, each once, in dependency order, without host launch code.
+
+        ``extra_names`` are names the launches pass as template arguments (a finalize functor type);
+        those the library defines join the unit, the others (``T``, ``int``, tunables) are ignored.
+        """
+        kernels = list(dict.fromkeys(self.kernel(n).name for n in names))
+        if not kernels:
+            raise ConfigError(f"ingest of '{self.root}': unit_for needs at least one kernel name",
+                              hint="pass the names of the kernels the unit must hold")
+        if len(kernels) == 1 and not extra_names:
+            return self.unit(kernels[0])
+        builder = getattr(self, "_group_unit_builder", None)
+        if builder is None:
+            raise ConfigError(f"ingest of '{self.root}': this catalog holds no declaration index, so it cannot "
+                              f"build a unit for {', '.join(kernels)}",
+                              hint="ingest the library again (ingest_library / ingest_tree): a catalog read "
+                                   "back from JSON keeps only its per-kernel units")
+        extras = tuple(dict.fromkeys(n for n in extra_names if n not in kernels))
+        key = (tuple(kernels), extras)
+        cache = self.__dict__.setdefault("_group_units", {})
+        if key not in cache:
+            cache[key] = builder(kernels, self.kernel(kernels[0]).dialect, list(extras))
+        return cache[key]
 
     def launch_sites(self, kernel_name: str) -> list[LaunchSite]:
         return list(self.kernel(kernel_name).launch_sites)

@@ -71,16 +71,25 @@ class Closure:
 def closure(index: TreeIndex, kernel_name: str) -> Closure:
     """Everything ``kernel_name`` needs (memoised per index)."""
     if kernel_name not in index.closures:
-        index.closures[kernel_name] = _closure(index, kernel_name)
+        index.closures[kernel_name] = _closure(index, [kernel_name])
     return index.closures[kernel_name]
 
 
-def _closure(index: TreeIndex, kernel_name: str) -> Closure:
-    roots = [k for k in index.kernels.get(kernel_name, []) if k.kind == "kernel"]
-    roots += index.instantiations.get(kernel_name, [])
+def group_closure(index: TreeIndex, kernel_names: list[str], extra_names: list[str] = ()) -> Closure:
+    """Everything a group of kernels needs, plus the library declarations ``extra_names`` name.
+
+    ``extra_names`` are names the host side hands the kernels (types given as template arguments at
+    a launch, such as a finalize functor); names the tree does not define are ignored.
+    """
+    return _closure(index, list(kernel_names), list(extra_names))
+
+
+def _closure(index: TreeIndex, kernel_names: list[str], extra_names: list[str] = ()) -> Closure:
+    roots = [k for name in kernel_names for k in index.kernels.get(name, []) if k.kind == "kernel"]
+    roots += [i for name in kernel_names for i in index.instantiations.get(name, [])]
     selected: dict[tuple[str, int], Item] = {}
     macros: set[str] = set()
-    queue: list[str] = []
+    queue: list[str] = list(extra_names)
     seen: set[str] = set()
 
     def take(it: Item) -> None:
@@ -165,14 +174,16 @@ def _wrap(text: str, condition: str, namespaces: list[str]) -> str:
     return body
 
 
-def _instantiation_texts(index: TreeIndex, kernel_name: str, items: list[Item]) -> dict[tuple[str, int], str]:
-    """Text per instantiation: as written (macro call) when that call instantiates only this kernel."""
+def _instantiation_texts(index: TreeIndex, kernel_names: list[str],
+                         items: list[Item]) -> dict[tuple[str, int], str]:
+    """Text per instantiation: as written (macro call) when that call instantiates only these kernels."""
+    wanted = set(kernel_names)
     groups = index.macro_groups
     out: dict[tuple[str, int], str] = {}
     emitted: set[tuple[str, int, int]] = set()
     for it in items:
         group = groups.get((it.file, it.start, it.end), [it])
-        pure = all(g.kind == "instantiation" and g.names == [kernel_name] for g in group)
+        pure = all(g.kind == "instantiation" and set(g.names) <= wanted for g in group)
         if it.macro and pure:
             span = (it.file, it.start, it.end)
             out[_key(it)] = "" if span in emitted else it.text.strip()
@@ -185,9 +196,25 @@ def _instantiation_texts(index: TreeIndex, kernel_name: str, items: list[Item]) 
 
 
 def build_unit(index: TreeIndex, kernel_name: str, dialect: str) -> KernelUnit:
-    cl = closure(index, kernel_name)
+    return _assemble(index, [kernel_name], closure(index, kernel_name), dialect)
+
+
+def build_group_unit(index: TreeIndex, kernel_names: list[str], dialect: str,
+                     extra_names: list[str] = ()) -> KernelUnit:
+    """One unit for kernels launched together (a reduction and its finalize kernel): the union of
+    their closures, each declaration once, in dependency order; ``extra_names`` as in ``group_closure``."""
+    names = list(dict.fromkeys(kernel_names))
+    unit = _assemble(index, names, group_closure(index, names, list(extra_names)), dialect)
+    found = {p.name for p in unit.pieces}
+    extras = [n for n in dict.fromkeys(extra_names) if n in found]
+    if extras:
+        unit.notes.append(f"also holds {', '.join(extras)} (named by the launches' template arguments)")
+    return unit
+
+
+def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: str) -> KernelUnit:
     ordered = _ordered(index, cl.items)
-    inst = _instantiation_texts(index, kernel_name, [it for it in ordered if it.kind == "instantiation"])
+    inst = _instantiation_texts(index, kernel_names, [it for it in ordered if it.kind == "instantiation"])
     files = {it.file for it in ordered}
     macro_defs = sorted((d for n in cl.macros for d in index.table.defs.get(n, ())),
                         key=lambda d: (index.file_rank.get(d.file, 1 << 30), d.line))
@@ -202,9 +229,10 @@ def build_unit(index: TreeIndex, kernel_name: str, dialect: str) -> KernelUnit:
 
     pieces: list[UnitPiece] = []
     chunks: list[str] = []
-    first = next((it for it in ordered if it.kind == "kernel"), None)
-    origin = f"{first.file}:{first.line}" if first else "?"
-    chunks.append(f"// Kernel unit for '{kernel_name}' ({origin}), extracted by portkern ingest.")
+    firsts = [next((it for it in ordered if it.kind == "kernel" and name in it.names), None) for name in kernel_names]
+    first = firsts[0]
+    described = ", ".join(f"'{name}' ({f'{k.file}:{k.line}' if k else '?'})" for name, k in zip(kernel_names, firsts))
+    chunks.append(f"// Kernel unit for {described}, extracted by portkern ingest.")
     chunks.append("\n".join(includes))
     if macro_defs:
         chunks.append("\n".join(_wrap(d.text, d.condition, []) for d in macro_defs))
@@ -215,6 +243,8 @@ def build_unit(index: TreeIndex, kernel_name: str, dialect: str) -> KernelUnit:
     for it in ordered:
         text = inst[_key(it)] if it.kind == "instantiation" else it.text.strip()
         if not text:
+            if it.kind == "instantiation":   # written by a macro call already emitted for a sibling
+                pieces.append(UnitPiece(it.kind, it.names[0] if it.names else "", it.file, it.line))
             continue
         scope = (it.condition, tuple(it.namespaces))
         if scope != run_scope and run:
@@ -230,5 +260,5 @@ def build_unit(index: TreeIndex, kernel_name: str, dialect: str) -> KernelUnit:
     notes = []
     if not any(it.kind == "instantiation" for it in ordered):
         notes.append("no explicit instantiation found: the unit defines the template without instantiating it")
-    return KernelUnit(kernel=kernel_name, file=first.file if first else "", dialect=dialect, source=source,
-                      includes=includes, pieces=pieces, notes=notes)
+    return KernelUnit(kernel=kernel_names[0], file=first.file if first else "", dialect=dialect, source=source,
+                      includes=includes, pieces=pieces, notes=notes, kernels=list(kernel_names))

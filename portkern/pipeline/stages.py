@@ -122,17 +122,30 @@ def inline_local_includes(path: Path, search_dirs: list[str], _seen: set[Path] |
     return _LOCAL_INCLUDE.sub(replace, text)
 
 
-@stage("ingest", version=3, toolchain=("ingest",))
+@stage("ingest", version=4, toolchain=("ingest",))
 def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) -> dict[str, Any]:
     symbols = list(dict.fromkeys(launch.symbol for launch in kernel.launches)) or [kernel.symbol]
     base = {"dialect": library.dialect, "symbol": kernel.symbol, "symbols": symbols, "file": kernel.file}
+    catalog = _catalog(library, library_digest)
     if len(symbols) == 1:
-        unit = _catalog(library, library_digest).unit(symbols[0])
+        unit = catalog.unit(symbols[0])
         return {**base, "source": unit.source, "unit": "kernel-unit", "lines": unit.lines,
                 "notes": list(unit.notes)}
-    # A unit holds one kernel; launches of several kernels (a reduction and its finalize step)
-    # take the kernel's whole source file, which defines them together, with the library's own
-    # headers inlined so that the text stands alone (and translates as one piece).
+    # Kernels launched together (a reduction and its finalize kernel) share one unit. Types the
+    # launches pass as template arguments (a finalize functor) must be in it too, since the compile
+    # stage instantiates the launches' expressions in that unit.
+    placeholders = {"T", *kernel.tunables, *kernel.defaults}
+    template_names = [n for launch in kernel.launches for t in launch.template_args
+                      for n in re.findall(r"[A-Za-z_]\w*", str(t)) if n not in placeholders]
+    try:
+        unit = catalog.unit_for(symbols, extra_names=list(dict.fromkeys(template_names)))
+    except Exception as exc:  # noqa: BLE001 - any failure of the extraction falls back, with a note
+        why = f"no unit for {', '.join(symbols)} ({type(exc).__name__}: {exc})"
+    else:
+        return {**base, "source": unit.source, "unit": "kernel-unit", "lines": unit.lines,
+                "notes": list(unit.notes)}
+    # Fallback: the kernel's whole source file, which defines the kernels together, with the
+    # library's own headers inlined so that the text stands alone (host launchers included).
     path = Path(library.root) / kernel.file
     text = inline_local_includes(path, include_dirs(library, kernel))
     missing = [s for s in symbols if s not in text]
@@ -140,7 +153,7 @@ def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) 
         raise ConfigError(f"{kernel.file}: kernel '{kernel.name}' launches {', '.join(missing)}, which the file "
                           f"does not define", hint="list the file that defines every launched kernel")
     return {**base, "source": text, "unit": "whole-file", "lines": text.count("\n") + 1,
-            "notes": [f"launches {len(symbols)} kernels ({', '.join(symbols)}): the whole file is the unit"]}
+            "notes": [f"{why}: the whole file is the unit, host launchers included"]}
 
 
 # --------------------------------------------------------------------------- translate

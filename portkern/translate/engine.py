@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portkern.errors import TranslateError
-from portkern.translate import compat, hazards, launch, names, warp
+from portkern.translate import compat, hazards, hostapi, launch, names, warp
 from portkern.translate.maps import load_maps
 from portkern.translate.records import TranslationResult
 from portkern.translate.source import SourceEdit
@@ -40,12 +40,14 @@ def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc:
     if to == "hip":
         warp.lower_to_hip(src, tables)
         compat.cache_hints_to_hip(src, tables)
+        hostapi.host_calls_to_hip(src)
         needs_cg_helpers = compat.cooperative_groups_to_hip(src)
         if launch_syntax == "ggl":
             launch.chevron_to_ggl(src)
     else:
         warp.raise_to_cuda(src, tables)
         compat.cache_hints_to_cuda(src, tables)
+        hostapi.host_calls_to_cuda(src)
         launch.ggl_to_chevron(src)
     src.apply_spans()
     if needs_cg_helpers:

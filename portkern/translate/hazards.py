@@ -484,7 +484,8 @@ def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
                        span=(src.statement_start(si), src.statement_end(si)))
         elif (text in _TEXTURE_FETCH or text in _SURFACE_CALLS) and nxt in ("(", "<") and once("tex", si):
             src.hazard(si, "texture", "warning",
-                       f"{text}: texture/surface access is supported through objects on both vendors, but "
+                       f"{text}: texture/surface access is supported through objects on both vendors (not on gfx94x, "
+                       "which has no image instructions), but "
                        "filtering, addressing and normalized-coordinate behaviour must be checked",
                        span=(src.statement_start(si), src.statement_end(si)))
         elif text in ("cudaFuncSetAttribute", "hipFuncSetAttribute") and nxt == "(":
@@ -507,10 +508,7 @@ def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
                        span=(src.statement_start(si), src.statement_end(si)))
         elif text == "__CUDA_ARCH__" and to == "hip" and t.directive and \
                 src.stext(si + 1) in (">", ">=", "<", "<=", "==", "!="):
-            src.hazard(si, "arch-check", "warning",
-                       "__CUDA_ARCH__ compared with a compute capability; on HIP the device-pass test is "
-                       "__HIP_DEVICE_COMPILE__ (always 1), so this branch needs a person to pick it",
-                       span=(si, si + 3))
+            _arch_check(src, si)
         elif text == "__lane_id" and to == "cuda" and nxt == "(":
             src.hazard(si, "amd-intrinsic", "error",
                        "__lane_id() has no CUDA intrinsic; use (threadIdx.x % warpSize) for 1-D blocks",
@@ -531,6 +529,31 @@ def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
                 src.hazard(si, "launch-bounds", "info",
                            "the second __launch_bounds__ argument means minimum blocks per SM on NVIDIA but "
                            "minimum waves per EU on AMD; retune it for the target", span=(si, close + 1))
+
+
+# Compute capabilities whose features every gfx9 GPU has (read-only loads 3.5, half arithmetic 5.3,
+# double atomicAdd 6.0): a device-pass test against them becomes a plain device-pass test.
+ARCH_PROVIDED_BY_AMD = 600
+
+
+def _arch_check(src: SourceEdit, si: int) -> None:
+    op = src.stext(si + 1)
+    value = _int_value(src.stext(si + 2))
+    text = ""
+    if value is not None and (op == ">=" and value <= ARCH_PROVIDED_BY_AMD or op == ">" and value < ARCH_PROVIDED_BY_AMD):
+        text = "defined(__HIP_DEVICE_COMPILE__)"
+    elif value is not None and op in ("<", "<=") and value < ARCH_PROVIDED_BY_AMD:
+        text = "!defined(__HIP_DEVICE_COMPILE__)"
+    if text:
+        src.queue_span(si, si + 3, lambda: text)
+        src.hazard(si, "arch-check", "info",
+                   f"'__CUDA_ARCH__ {op} {value}' selects features every AMD GPU has; now a device-pass "
+                   f"test ({text})", fixed=True, span=(si, si + 3))
+        return
+    src.hazard(si, "arch-check", "warning",
+               "__CUDA_ARCH__ compared with a compute capability; on HIP the device-pass test is "
+               "__HIP_DEVICE_COMPILE__ (always 1), so this branch needs a person to pick it",
+               span=(si, si + 3))
 
 
 def _constant_context(src: SourceEdit, si: int) -> bool:

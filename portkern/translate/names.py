@@ -27,6 +27,9 @@ KEEP_AS_WRITTEN = frozenset({
     "HIP_DYNAMIC_SHARED",
 })
 
+HIP_RUNTIME_HEADER = "hip/hip_runtime.h"
+NEED_RUNTIME_FIRST = frozenset({"hip/hip_cooperative_groups.h"})
+
 _DECL_KEYWORDS = frozenset({"struct", "class", "enum", "union", "namespace"})
 
 
@@ -114,6 +117,7 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
     """Rewrite vendor #include targets; return the project-local ("...") includes seen."""
     header_map = _header_names(to, roc)
     local: list[str] = []
+    runtime_seen = False
     for ti in src.include_tis:
         t = src.toks[ti]
         delim, name = include_target(t.text)
@@ -121,8 +125,14 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
         if new is not None:
             src.out[ti] = t.text.replace(name, new, 1)
             src.count("headers")
+            if to == "hip" and new in NEED_RUNTIME_FIRST and not runtime_seen:
+                # older HIP releases' cooperative-groups header uses hip_runtime.h macros without
+                # including it; CUDA files often include <cooperative_groups.h> first
+                src.out[ti] = t.text.replace(name, HIP_RUNTIME_HEADER, 1) + "\n" + src.out[ti]
+                runtime_seen = True
         elif delim == '"':
             local.append(name)
+        runtime_seen = runtime_seen or HIP_RUNTIME_HEADER in src.out[ti]
     return local
 
 

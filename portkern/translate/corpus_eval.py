@@ -1,0 +1,135 @@
+"""Score CUDA -> HIP translations against hand-written expected HIP files (tests/corpus).
+
+A corpus folder holds ``cuda/<name>.cu``, ``hip/<name>.hip`` and ``corpus.yaml`` (per file: the offload
+arch its device code must compile for, or ``names`` when it needs a library that is not installed).
+Hazards a file contains are marked in its CUDA source with ``// expect: kind[, kind]`` on their line.
+Used by tests/test_translate_corpus.py and benchmarks/translate_corpus.py.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from portkern.errors import ConfigError
+from portkern.translate.engine import translate_source
+from portkern.translate.maps import load_maps
+from portkern.translate.records import TranslationResult
+from portkern.translate.tokens import TRIVIA, include_target, tokenize
+
+_EXPECT = re.compile(r"//\s*expect:\s*([\w\-, ]+)")
+
+
+@dataclass
+class CorpusFile:
+    name: str
+    cuda_path: Path
+    hip_path: Path
+    compile_arch: str            # "gfx942", "gfx90a", ... or "names"
+    needs: str = ""
+
+    def expected_hazards(self) -> set[tuple[int, str]]:
+        """(line, kind) pairs marked with ``// expect:`` in the CUDA source."""
+        found: set[tuple[int, str]] = set()
+        for line_no, line in enumerate(self.cuda_path.read_text().splitlines(), start=1):
+            m = _EXPECT.search(line)
+            if m:
+                found |= {(line_no, k.strip()) for k in m.group(1).split(",") if k.strip()}
+        return found
+
+
+@dataclass
+class FileScore:
+    name: str
+    ident_match: float           # matched identifiers / max(len(expected), len(translated))
+    token_match: float           # the same over every significant token
+    leftover_cuda: list[str]     # CUDA names (or headers) left in the output that have a HIP counterpart
+    missing_hazards: list[tuple[int, str]]
+    compile_arch: str
+    compile_ok: bool | None      # None: not compiled (names only, or no clang)
+    compile_error: str = ""
+    result: TranslationResult | None = field(default=None, repr=False)
+
+
+def load_corpus(root: Path) -> list[CorpusFile]:
+    manifest = root / "corpus.yaml"
+    if not manifest.is_file():
+        raise ConfigError(f"{manifest}: corpus manifest not found", hint="create corpus.yaml listing the files")
+    spec = yaml.safe_load(manifest.read_text()) or {}
+    files = []
+    for name, opts in (spec.get("files") or {}).items():
+        cu, hip = root / "cuda" / f"{name}.cu", root / "hip" / f"{name}.hip"
+        if not cu.is_file() or not hip.is_file():
+            raise ConfigError(f"{manifest}: '{name}' needs both {cu.name} and {hip.name}",
+                              hint="add the missing file or drop the entry")
+        files.append(CorpusFile(name, cu, hip, str((opts or {}).get("compile", "names")),
+                                str((opts or {}).get("needs", ""))))
+    return files
+
+
+def significant_tokens(text: str) -> list[tuple[str, str]]:
+    """(kind, text) of every token that is not whitespace or a comment."""
+    return [(t.kind, t.text) for t in tokenize(text) if t.kind not in TRIVIA]
+
+
+def match_rate(expected: list[str], actual: list[str]) -> float:
+    if not expected and not actual:
+        return 1.0
+    sm = difflib.SequenceMatcher(None, expected, actual, autojunk=False)
+    matched = sum(b.size for b in sm.get_matching_blocks())
+    return matched / max(len(expected), len(actual))
+
+
+def leftover_cuda_names(text: str) -> list[str]:
+    """Identifiers and #include targets still spelled the CUDA way although the tables map them."""
+    tables = load_maps()
+    mapped = {c for c, e in tables.to_hip.items() if e.category != "headers"}
+    headers = {e.cuda for e in tables.entries if e.category == "headers"}
+    left: list[str] = []
+    toks = [t for t in tokenize(text) if t.kind not in TRIVIA]
+    for i, t in enumerate(toks):
+        if t.kind == "ident" and t.text in mapped and not (i and toks[i - 1].text in (".", "->")):
+            left.append(t.text)
+        elif t.kind == "include" and include_target(t.text)[1] in headers:
+            left.append(include_target(t.text)[1])
+    return left
+
+
+def clang_path() -> str | None:
+    return shutil.which("clang-19") or shutil.which("clang")
+
+
+def compile_device_only(text: str, arch: str, clang: str) -> tuple[bool, str]:
+    with tempfile.TemporaryDirectory(prefix="portkern_corpus_") as tmp:
+        src = Path(tmp) / "unit.hip"
+        src.write_text(text)
+        cmd = [clang, "-x", "hip", f"--offload-arch={arch}", "--offload-device-only", "-nogpulib", "-std=c++17",
+               "-O1", "-S", str(src), "-o", str(Path(tmp) / "unit.s")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
+    return proc.returncode == 0, "\n".join(errors[:5])
+
+
+def score_file(cf: CorpusFile, *, compile_code: bool = True, launch_syntax: str = "chevron") -> FileScore:
+    result = translate_source(cf.cuda_path.read_text(), "hip", launch_syntax=launch_syntax,
+                              filename=cf.cuda_path.name)
+    expected = significant_tokens(cf.hip_path.read_text())
+    actual = significant_tokens(result.text)
+    ident = match_rate([t for k, t in expected if k == "ident"], [t for k, t in actual if k == "ident"])
+    token = match_rate([t for _, t in expected], [t for _, t in actual])
+    reported = {(h.line, h.kind) for h in result.hazards}
+    missing = sorted(cf.expected_hazards() - reported)
+    ok: bool | None = None
+    err = ""
+    clang = clang_path()
+    if compile_code and cf.compile_arch != "names" and clang:
+        ok, err = compile_device_only(result.text, cf.compile_arch, clang)
+    return FileScore(cf.name, ident, token, leftover_cuda_names(result.text), missing, cf.compile_arch, ok, err,
+                     result)

@@ -1,0 +1,42 @@
+// Code paths selected by the compiler pass and by the target architecture.
+#include <hip/hip_runtime.h>
+#include <hip/hip_fp16.h>
+
+__host__ __device__ inline int pass_id() {
+#ifdef __HIP_DEVICE_COMPILE__
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+__device__ inline float load_hint(const float* p) {
+#if defined(__HIP_DEVICE_COMPILE__) // expect: arch-check
+  return __ldg(p);
+#else
+  return *p;
+#endif
+}
+
+__global__ void add_half(const __half* a, const __half* b, __half* c, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+#if defined(__HIP_DEVICE_COMPILE__) // expect: arch-check
+  c[i] = __hadd(a[i], b[i]);
+#else
+  c[i] = __float2half(__half2float(a[i]) + __half2float(b[i]));
+#endif
+}
+
+__global__ void mark(const float* x, float* y, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = load_hint(x + i) + pass_id();
+}
+
+#ifdef __HIPCC__
+#define HOST_DEVICE __host__ __device__
+#else
+#define HOST_DEVICE
+#endif
+
+HOST_DEVICE inline float lerp(float a, float b, float t) { return a + t * (b - a); }
