@@ -12,8 +12,8 @@ kernel would leave, is measured and subtracted). Prints seconds.
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib
+import os
 import statistics
 import time
 from typing import Any
@@ -38,7 +38,8 @@ CONFIGS = {
 
 
 def reference_of(reference: Any, case: Case) -> dict[str, Any]:
-    return reference(copy.deepcopy(case.reference_args), case.dtype)
+    """The float64 reference of one case, as the harness computes it for a checked run."""
+    return reference(case.reference_inputs(), case.dtype)
 
 
 def honest_after(case: Case, buffers: dict[str, list[np.ndarray]], expected: dict[str, Any]) -> dict:
@@ -123,6 +124,40 @@ def _seconds(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def measure(name: str, lib: Any, dtype: str, repeat: int, whole_job: bool) -> tuple[float, ...]:
+    """(make_case s, reference s, check s, run_bench_job host s) of one configuration."""
+    kname, sizes = CONFIGS[name]
+    kernel = lib.kernel(kname)
+    reference = lib.reference(kernel)
+    params = dict(kernel.defaults)
+    make = _seconds(lambda: make_case(kernel, sizes, dtype, 1, params=params), repeat)
+    case = make_case(kernel, sizes, dtype, 2, params=params, reference_view=False)
+    ref = _seconds(lambda: reference_of(reference, case), repeat)
+    expected = reference_of(reference, case)
+    after = honest_after(case, case.fresh_buffers(), expected)
+    check = _seconds(lambda: check_run(kernel, case, after, expected), repeat)
+    assert check_run(kernel, case, after, expected).passed
+    case = after = expected = None  # free the arrays before the whole-job figure
+    if not whole_job:
+        return make, ref, check, float("nan")
+    session = HostStandInSession(reference)
+    original = hbench.get_runner
+    hbench.get_runner = lambda _name: HostStandInRunner(session)
+    try:
+        compiled = CompileResult(backend="cuda", target="h200", arch="sm_90", code_type="cubin", binary=b"",
+                                 entry_symbols=[], entry_map={}, resources={}, log="", compiler="",
+                                 options=CompileOptions(), cache_key="")
+        job = hbench.BenchJob("cuda", lib.root, kname, compiled, get_target("h200"), dict(sizes), dtype, params,
+                              trials=50, warmup=5, rotate=3, baseline=False, measure_copy=False)
+        start = time.perf_counter()
+        result = hbench.run_bench_job(job)
+        job_s = time.perf_counter() - start - session.seconds
+    finally:
+        hbench.get_runner = original
+    assert not result.flags, result.flags
+    return make, ref, check, job_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated configurations (default: all)")
@@ -131,40 +166,11 @@ def main() -> None:
     parser.add_argument("--no-job", action="store_true", help="skip the whole run_bench_job host figure")
     args = parser.parse_args()
     lib = load_library("blas")
-    target = get_target("h200")
-    names = [n for n in args.only.split(",") if n] or list(CONFIGS)
+    print(f"host cores: {len(os.sched_getaffinity(0))}, dtype {args.dtype}")
     print(f"{'config':<14} {'make_case s':>12} {'reference s':>12} {'check s':>9} {'bench job host s':>17}")
-    for name in names:
-        kname, sizes = CONFIGS[name]
-        kernel = lib.kernel(kname)
-        reference = lib.reference(kernel)
-        params = dict(kernel.defaults)
-        make = _seconds(lambda: make_case(kernel, sizes, args.dtype, 1, params=params), args.repeat)
-        case = make_case(kernel, sizes, args.dtype, 2, params=params)
-        ref = _seconds(lambda: reference_of(reference, case), args.repeat)
-        expected = reference_of(reference, case)
-        after = honest_after(case, case.fresh_buffers(), expected)
-        check = _seconds(lambda: check_run(kernel, case, after, expected), args.repeat)
-        assert check_run(kernel, case, after, expected).passed
-        del case, after, expected
-        job_s = float("nan")
-        if not args.no_job:
-            session = HostStandInSession(reference)
-            original = hbench.get_runner
-            hbench.get_runner = lambda _name: HostStandInRunner(session)
-            try:
-                compiled = CompileResult(backend="cuda", target="h200", arch="sm_90", code_type="cubin", binary=b"",
-                                         entry_symbols=[], entry_map={}, resources={}, log="", compiler="",
-                                         options=CompileOptions(), cache_key="")
-                job = hbench.BenchJob("cuda", lib.root, kname, compiled, target, dict(sizes), args.dtype, params,
-                                      trials=50, warmup=5, rotate=3, baseline=False, measure_copy=False)
-                start = time.perf_counter()
-                result = hbench.run_bench_job(job)
-                job_s = time.perf_counter() - start - session.seconds
-            finally:
-                hbench.get_runner = original
-            assert not result.flags, result.flags
-        print(f"{name:<14} {make:>12.3f} {ref:>12.3f} {check:>9.3f} {job_s:>17.3f}", flush=True)
+    for name in [n for n in args.only.split(",") if n] or list(CONFIGS):
+        figures = measure(name, lib, args.dtype, args.repeat, not args.no_job)
+        print(f"{name:<14} " + " ".join(f"{v:>{w}.3f}" for v, w in zip(figures, (12, 12, 9, 17))), flush=True)
 
 
 if __name__ == "__main__":

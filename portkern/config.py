@@ -39,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
                "max_gpu_seconds": 300.0, "max_wall_seconds": 1800.0},
     "validate": {"seeds": 2, "timeout_s": 120.0},
     # Compiler overrides: a path or a name on PATH ("" = discover). Empty rocm_device_libs = search.
-    "compile": {"nvcc": "", "hip_clang": "", "nvdisasm": "", "rocm_device_libs": ""},
+    # cuda_compiler: "auto" (nvcc when present, else NVRTC) | "nvcc" | "nvrtc".
+    "compile": {"nvcc": "", "hip_clang": "", "nvdisasm": "", "rocm_device_libs": "", "cuda_compiler": "auto"},
     "bench": {"warmup": 10, "trials": 50},
 }
 

@@ -1,28 +1,32 @@
-"""NVIDIA backend: nvcc to cubin (default), PTX or fatbin for the target's sm arch.
+"""NVIDIA backend: nvcc (or NVRTC) to cubin (default), PTX or fatbin for the target's sm arch.
 
 Resources come from ``ptxas -v`` (registers, shared, stack/local, spills) and the cubin itself
 (constant bank sizes, launch bounds); the SASS instruction mix from nvdisasm when it is present.
-NVRTC (through cuda-python) is reported by ``available()``; builds use nvcc, whose ptxas report
-and dependency list the cache and resource report rely on.
+Which compiler: ``compiler=`` on the backend, else ``compile.cuda_compiler`` (auto | nvcc | nvrtc;
+env PORTKERN_COMPILE_CUDA_COMPILER). auto uses nvcc when it is configured or on PATH, else NVRTC
+(:mod:`portkern.backends.cuda.nvrtc`), which needs no toolkit and no GPU.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import time
 from pathlib import Path
 
-from portkern.compile.cache import read_dependency_file
+from portkern.backends.cuda import nvrtc as nvrtc_path
+from portkern.compile.cache import compile_key, read_dependency_file
 from portkern.compile.cubin import max_threads_per_block, parse_ptxas_verbose, sass_instruction_mix
 from portkern.compile.driver import BuildOutput, CompilerBackend, raise_compile_error
 from portkern.compile.elf import cuda_kernel_symbols, read_elf, section_sizes_by_prefix
 from portkern.compile.process import compiler_identity, find_tool, run_tool
 from portkern.errors import ConfigError, ToolMissingError
-from portkern.model import Availability, CompileOptions, ResourceReport, Target
+from portkern.model import Availability, CompileOptions, CompileResult, ResourceReport, Target
 
 NVCC_PACKAGE_HINT = ("install the CUDA toolkit (https://developer.nvidia.com/cuda-downloads, or Debian's "
                      "nvidia-cuda-toolkit package), or set compile.nvcc in portkern.yaml / PORTKERN_COMPILE_NVCC")
 CODE_TYPES = {"cubin": "-cubin", "ptx": "-ptx", "fatbin": "-fatbin"}
+CUDA_COMPILERS = ("auto", "nvcc", "nvrtc")
 
 
 def _tool_setting(key: str) -> str:
@@ -49,11 +53,11 @@ def find_nvdisasm() -> str | None:
 
 
 def nvrtc_status() -> str:
-    try:
-        from cuda.bindings import nvrtc  # noqa: F401
-    except ImportError:
-        return "not used: cuda-python is not installed (pip install 'portkern[cuda]')"
-    return "importable (cuda-python); builds use nvcc for the ptxas resource report"
+    identity = nvrtc_path.nvrtc_identity()
+    if identity is None:
+        return f"not available: {nvrtc_path.NVRTC_PACKAGE_HINT}"
+    headers = nvrtc_path.cuda_include_dirs()
+    return f"{identity}; CUDA headers: {headers[0] if headers else 'none found (' + nvrtc_path.CUDA_HEADERS_HINT + ')'}"
 
 
 class CudaBackend(CompilerBackend):
@@ -61,9 +65,24 @@ class CudaBackend(CompilerBackend):
     vendor = "nvidia"
     dialect_suffix = ".cu"
 
-    def __init__(self, *, nvcc: str = "", **kw):
+    def __init__(self, *, nvcc: str = "", compiler: str = "", **kw):
         super().__init__(**kw)
         self._nvcc_override = nvcc
+        self._compiler_choice = compiler
+
+    def selected_compiler(self) -> str:
+        """"nvcc" or "nvrtc": the explicit choice, else the config's, else auto (nvcc when present)."""
+        choice = (self._compiler_choice or _tool_setting("cuda_compiler") or "auto").strip().lower()
+        if choice not in CUDA_COMPILERS:
+            raise ConfigError(f"CUDA compiler '{choice}' is not one of {', '.join(CUDA_COMPILERS)}",
+                              hint="set compile.cuda_compiler (or PORTKERN_COMPILE_CUDA_COMPILER) to auto, "
+                                   "nvcc or nvrtc")
+        if choice != "auto":
+            return choice
+        nvcc_configured = bool(self._nvcc_override or _tool_setting("nvcc"))
+        if nvcc_configured or find_tool(["nvcc"]) or nvrtc_path.nvrtc_version() is None:
+            return "nvcc"   # a configured nvcc is used (or reported missing) rather than silently replaced
+        return "nvrtc"
 
     def compiler_path(self, target: Target | None = None) -> str:
         override = self._nvcc_override or _tool_setting("nvcc")
@@ -74,6 +93,14 @@ class CudaBackend(CompilerBackend):
         return found
 
     def available(self) -> Availability:
+        if self.selected_compiler() == "nvrtc":
+            identity = nvrtc_path.nvrtc_identity()
+            if identity is None:
+                return Availability(self.name, False, reason=f"NVRTC not available: {nvrtc_path.NVRTC_PACKAGE_HINT}",
+                                    details={"compiler_used": "nvrtc"})
+            return Availability(self.name, True, compiler=identity,
+                                details={"compiler_used": "nvrtc", "nvrtc": nvrtc_status(),
+                                         "nvdisasm": find_nvdisasm() or "not found"})
         try:
             nvcc = self.compiler_path()
         except ToolMissingError as exc:
@@ -83,6 +110,50 @@ class CudaBackend(CompilerBackend):
                             details={"compiler_used": "nvcc", "nvrtc": nvrtc_status(),
                                      "nvdisasm": find_nvdisasm() or "not found: no SASS instruction mix "
                                      "(pip install nvidia-cuda-nvdisasm)"})
+
+    def compile(self, source: str, target: Target, options: CompileOptions | None = None,
+                *, name: str = "kernel") -> CompileResult:
+        if self.selected_compiler() == "nvrtc":
+            return self._compile_nvrtc(source, target, options or CompileOptions(), name)
+        return super().compile(source, target, options, name=name)
+
+    def _compile_nvrtc(self, source: str, target: Target, options: CompileOptions, name: str) -> CompileResult:
+        """The driver's flow (key, cache, build, store, occupancy) with NVRTC in place of a subprocess."""
+        if target.vendor != self.vendor:
+            raise ConfigError(f"backend '{self.name}' builds for {self.vendor} targets, not '{target.name}' "
+                              f"({target.vendor} {target.arch})",
+                              hint="use the backend of the target's vendor (portkern.backends.for_target)")
+        nvrtc_path.load_nvrtc()
+        identity = nvrtc_path.nvrtc_identity() or "NVRTC"
+        include_dirs = nvrtc_path.cuda_include_dirs(find_tool(["nvcc"], self._nvcc_override or _tool_setting("nvcc")))
+        key = compile_key(backend=self.name, source=source, options=options.to_dict(), arch=target.arch,
+                          compiler=identity, extra={"compiler": "nvrtc", "cuda_include_dirs": include_dirs,
+                                                    "standin_headers": nvrtc_path.standin_fingerprint()})
+        if self.use_cache:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return self._finish(hit, target)
+        start = time.perf_counter()
+        out = nvrtc_path.build_with_nvrtc(source, _stem(name), target.arch, options, include_dirs)
+        notes = list(out.notes)
+        if out.code_type == "cubin":
+            notes += self._add_sass_mix_from_bytes(out.binary, out.resources)
+        result = CompileResult(
+            backend=self.name, target=target.name, arch=target.arch, code_type=out.code_type, binary=out.binary,
+            entry_symbols=sorted(out.kernels), entry_map=out.entry_map, resources=out.resources, log=out.log,
+            compiler=identity, options=options, cache_key=key, cached=False,
+            compile_seconds=round(time.perf_counter() - start, 4), notes=notes)
+        if self.use_cache:
+            self.cache.put(key, result, nvrtc_path.header_files(options.include_dirs))
+        return self._finish(result, target)
+
+    def _add_sass_mix_from_bytes(self, cubin: bytes, reports: dict[str, ResourceReport]) -> list[str]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="portkern-nvrtc-") as tmp:
+            path = Path(tmp) / "kernel.cubin"
+            path.write_bytes(cubin)
+            return self._add_sass_mix(path, reports)
 
     def build(self, source_file: Path, workdir: Path, target: Target, options: CompileOptions,
               compiler: str) -> BuildOutput:
@@ -135,6 +206,10 @@ class CudaBackend(CompilerBackend):
             if k in reports:
                 reports[k].instruction_mix = mix
         return []
+
+
+def _stem(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:80] or "kernel"
 
 
 def _ptx_entries(ptx: str) -> list[str]:

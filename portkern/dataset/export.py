@@ -117,8 +117,7 @@ class Guard:
 def _minhash(text: str, num_perm: int = 64, shingle: int = 5) -> MinHash:
     toks = normalize_source(text).split()
     m = MinHash(num_perm=num_perm, seed=7)
-    for i in range(max(1, len(toks) - shingle + 1)):
-        m.update(" ".join(toks[i:i + shingle]).encode())
+    m.update_batch([" ".join(toks[i:i + shingle]).encode() for i in range(max(1, len(toks) - shingle + 1))])
     return m
 
 

@@ -10,6 +10,8 @@ overwrite. Values are never all zeros; the "tiny" and "huge" variants scale floa
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,12 @@ _STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32,
             "int32": np.int32, "int64": np.int64, "uint32": np.uint32, "uint64": np.uint64, "int8": np.int8,
             "uint8": np.uint8}
 _BITS_VIEW = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.uint32, "float64": np.uint64}
+# Random inputs are drawn in chunks of this many elements, each chunk from its own child stream of
+# the case's seed, so large arrays fill on several threads (numpy's generators and ufuncs release the
+# GIL) and the values depend only on the seed, never on the thread count.
+CHUNK_ELEMENTS = 1 << 20
+# Inits drawn directly in the storage precision (see _fill_fast): same distribution, no float64 pass.
+FAST_INITS = ("normal", "uniform", "wide")
 
 
 def is_float(dtype: str) -> bool:
@@ -115,17 +123,37 @@ class ArrayArg:
 
     def gather(self, buffers: list[np.ndarray]) -> np.ndarray:
         """The batches' elements from ``buffers`` in the reference's layout (flat, or [batch, n])."""
-        parts = [from_storage(buffers[i][s], self.dtype) for i, s in self.used_slices()]
         if not self.batched:
-            return parts[0]
-        return np.stack(parts)
+            i, s = self.used_slices()[0]
+            return widen(buffers[i][s], self.dtype)
+        out = np.empty((self.batches, self.count), dtype=np.float64 if is_float(self.dtype) else np.int64)
+        for b, (i, s) in enumerate(self.used_slices()):
+            out[b] = widen(buffers[i][s], self.dtype)
+        return out
+
+    def reference_placeholder(self) -> np.ndarray:
+        """What the reference gets for an output argument: garbage it must ignore (contract 2)."""
+        shape = (self.batches, self.count) if self.batched else (self.count,)
+        return np.full(shape, np.nan) if is_float(self.dtype) else np.zeros(shape, dtype=np.int64)
+
+    def guard_slices(self, buffer_index: int) -> list[slice]:
+        """Element ranges of a buffer that belong to no batch (guard zone, strided gaps), in order."""
+        used = sorted((s.start, s.stop) for i, s in self.used_slices() if i == buffer_index and s.stop > s.start)
+        out, pos = [], 0
+        for start, stop in used:
+            if start > pos:
+                out.append(slice(pos, start))
+            pos = max(pos, stop)
+        end = self.buffers[buffer_index].shape[0]
+        if end > pos:
+            out.append(slice(pos, end))
+        return out
 
     def guard_mask(self, buffer_index: int) -> np.ndarray:
         """True for elements of a buffer that belong to no batch (guard zone, strided gaps)."""
-        mask = np.ones(self.buffers[buffer_index].shape[0], dtype=bool)
-        for i, s in self.used_slices():
-            if i == buffer_index:
-                mask[s] = False
+        mask = np.zeros(self.buffers[buffer_index].shape[0], dtype=bool)
+        for s in self.guard_slices(buffer_index):
+            mask[s] = True
         return mask
 
 
@@ -155,6 +183,23 @@ class Case:
         """Copies of every buffer, as a run starts from (outputs poisoned, inputs set)."""
         return {n: [b.copy() for b in a.buffers] for n, a in self.arrays.items()}
 
+    def host_buffers(self) -> dict[str, list[np.ndarray]]:
+        """The case's own buffers, not copied: only for consumers that never write them (uploads)."""
+        return {n: list(a.buffers) for n, a in self.arrays.items()}
+
+    def reference_inputs(self) -> dict[str, Any]:
+        """A private argument dict for one reference call (contract 2), built from the buffers.
+
+        The arrays are new on every call, so the reference may write into them; the values are
+        exactly the ones the kernel reads (the case's storage widened to float64 / int64).
+        """
+        args = dict(self.reference_args)
+        for name, arr in self.arrays.items():
+            if arr.pointer_scalar:
+                continue
+            args[name] = arr.reference_placeholder() if arr.role == "output" else arr.gather(arr.buffers)
+        return args
+
     def bytes_allocated(self) -> int:
         return sum(b.nbytes for a in self.arrays.values() for b in a.buffers)
 
@@ -171,8 +216,93 @@ def _variant_scale(variant: str, dtype: str) -> float:
 
 def _nonzero_normal(rng: np.random.Generator, count: int) -> np.ndarray:
     v = rng.standard_normal(count)
-    # Keep values off zero so an unread or zero-filled operand always shows in the result.
-    return np.where(np.abs(v) < 0.05, np.copysign(0.05, v) + v, v)
+    _push_off_zero(v)
+    return v
+
+
+def _push_off_zero(v: np.ndarray) -> None:
+    """In place: |v| < 0.05 moves 0.05 away from zero, keeping its sign (an unread or zero-filled
+    operand then always shows in the result)."""
+    small = np.flatnonzero(np.abs(v) < 0.05)
+    v[small] += np.copysign(np.asarray(0.05, dtype=v.dtype), v[small])
+
+
+def _worker_count() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def _chunked(out: np.ndarray, rng: np.random.Generator, fill) -> None:
+    """``fill(child_rng, view)`` over CHUNK_ELEMENTS-sized views of ``out``, one child stream each."""
+    count = out.shape[0]
+    starts = list(range(0, count, CHUNK_ELEMENTS)) or [0]
+    children = rng.spawn(len(starts))
+    views = [out[s: s + CHUNK_ELEMENTS] for s in starts]
+    workers = min(_worker_count(), len(views))
+    if workers <= 1:
+        for child, view in zip(children, views):
+            fill(child, view)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in pool.map(fill, children, views):
+            del done
+
+
+def widen(stored: np.ndarray, dtype: str) -> np.ndarray:
+    """``from_storage`` for one contiguous range, on several threads when it is large."""
+    if stored.shape[0] <= 4 * CHUNK_ELEMENTS or dtype == "bfloat16":
+        return from_storage(stored, dtype)
+    out = np.empty(stored.shape[0], dtype=np.float64 if is_float(dtype) else np.int64)
+
+    def copy(start: int) -> None:
+        np.copyto(out[start: start + CHUNK_ELEMENTS], stored[start: start + CHUNK_ELEMENTS], casting="unsafe")
+
+    with ThreadPoolExecutor(max_workers=min(_worker_count(), 16)) as pool:
+        for done in pool.map(copy, range(0, stored.shape[0], CHUNK_ELEMENTS)):
+            del done
+    return out
+
+
+def _fill_fast(init: str, out: np.ndarray, rng: np.random.Generator, *, variant: str, dtype: str) -> bool:
+    """Fill ``out`` (storage elements of one batch) for the common float inits; False if not handled.
+
+    Values are drawn in float32 for 16- and 32-bit types and in float64 for float64: the same
+    distributions as ``generate_values``, without drawing 64-bit values only to round them away.
+    Scales are powers of two, so scaling in the narrower type is exact.
+    """
+    if init not in FAST_INITS or not is_float(dtype):
+        return False
+    work = out if dtype in ("float32", "float64") else np.empty(out.shape[0], dtype=np.float32)
+    scale = _variant_scale(variant, dtype)
+    wide_k = min(8.0, math.log2(_variant_scale("huge", dtype)))
+
+    def fill(child: np.random.Generator, v: np.ndarray) -> None:
+        if init == "normal" and variant == "wide":
+            # Magnitudes spread over 2^-k..2^k, k bounded so sums of products stay inside the dtype.
+            child.random(out=v, dtype=v.dtype)
+            v *= 2.0 * wide_k
+            v -= wide_k
+            np.exp2(v, out=v)
+            negative = child.random(v.shape[0], dtype=v.dtype) < 0.5
+            np.negative(v, out=v, where=negative)
+            return
+        if init == "normal":
+            child.standard_normal(out=v, dtype=v.dtype)
+            _push_off_zero(v)
+        else:  # uniform on [-1, 1), values near zero set to 0.05
+            child.random(out=v, dtype=v.dtype)
+            v *= 2.0
+            v -= 1.0
+            v[np.abs(v) < 0.05] = 0.05
+        if scale != 1.0:
+            v *= scale
+
+    _chunked(work, rng, fill)
+    if work is not out:
+        out[:] = to_storage(work, dtype)
+    return True
 
 
 def _square_order(count: int, arg: str, kernel: str) -> int:
@@ -228,6 +358,11 @@ def generate_values(init: str, count: int, rng: np.random.Generator, *, variant:
     raise ConfigError(f"kernel '{kernel}': argument '{arg}' has unknown init {init!r}")
 
 
+def _new_buffer(count: int, dtype: str, filled_later: bool) -> np.ndarray:
+    # Input buffers are filled (values, then poison around them) right away: no poison pass first.
+    return np.empty(count, dtype=_STORAGE[dtype]) if filled_later else poison_array(count, dtype)
+
+
 def _eval_int(text: str, env: dict[str, Any], elem_bytes: int, what: str, kernel: KernelSpec) -> int:
     try:
         return int(expr.evaluate(text, env, elem_bytes))
@@ -261,8 +396,12 @@ def entries_for(kernel: KernelSpec, dtype: str, params: dict[str, int] | None,
 
 
 def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, *, variant: str = "standard",
-              params: dict[str, int] | None = None) -> Case:
-    """Build every argument of ``kernel`` for one (sizes, dtype, seed, variant)."""
+              params: dict[str, int] | None = None, reference_view: bool = True) -> Case:
+    """Build every argument of ``kernel`` for one (sizes, dtype, seed, variant).
+
+    With ``reference_view`` False, ``reference_args`` holds only the scalars: a caller that checks
+    few of many cases builds the float64 arrays of the ones it checks with ``Case.reference_inputs``.
+    """
     env = kernel_env(kernel, sizes, params)
     rng = np.random.default_rng(seed)
     elem = DTYPE_BYTES[dtype]
@@ -303,28 +442,24 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
             if stride < count:
                 raise ManifestError("library.yaml", f"batch_stride {stride} is smaller than the shape {count}",
                                     kernel=kernel.name, field=f"args.{a.name}.batch_stride")
-        per_batch: list[np.ndarray] = []
-        for _ in range(batches):
-            if a.role in ("input", "inout"):
-                v = generate_values(a.init, count, rng, variant=variant, dtype=adt, arg=a.name,
-                                    kernel=kernel.name, env=env)
-                per_batch.append(to_storage(v, adt))
-            else:
-                per_batch.append(poison_array(count, adt))
+        is_input = a.role in ("input", "inout")
         if a.batched == "pointers":
-            buffers = [np.concatenate([p, poison_array(GUARD_ELEMENTS, adt)]) for p in per_batch]
+            buffers = [_new_buffer(count + GUARD_ELEMENTS, adt, is_input) for _ in range(batches)]
         else:
             total = stride * (batches - 1) + count if batches else 0
-            buf = poison_array(total + GUARD_ELEMENTS, adt)
-            for b, p in enumerate(per_batch):
-                buf[b * stride: b * stride + count] = p
-            buffers = [buf]
+            buffers = [_new_buffer(total + GUARD_ELEMENTS, adt, is_input)]
         arr = ArrayArg(a.name, a.role, adt, count, batches, a.batched, stride, buffers)
+        if is_input:
+            for i, s in arr.used_slices():
+                target = buffers[i][s]
+                if not _fill_fast(a.init, target, rng, variant=variant, dtype=adt):
+                    target[:] = to_storage(generate_values(a.init, count, rng, variant=variant, dtype=adt,
+                                                           arg=a.name, kernel=kernel.name, env=env), adt)
+            for i, buf in enumerate(buffers):
+                for s in arr.guard_slices(i):
+                    buf[s] = poison_array(s.stop - s.start, adt)
         case.arrays[a.name] = arr
-        ref_view = arr.gather(buffers)
-        if a.role == "output":
-            # Contract 2: output arrays hold garbage the reference must ignore.
-            ref_view = np.full_like(ref_view, np.nan) if is_float(adt) else np.zeros_like(ref_view)
-        case.reference_args[a.name] = ref_view
+        if reference_view:
+            case.reference_args[a.name] = arr.reference_placeholder() if a.role == "output" else arr.gather(buffers)
     case.launches = launch_plans(kernel, dtype, env)
     return case

@@ -9,7 +9,6 @@ calls (a cached result, a stale output) meets inputs it has not seen.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import secrets
 import time
@@ -109,14 +108,15 @@ class ValidationJob:
 
 
 def run_case(session, kernel: KernelSpec, reference, plan: CasePlan, params: dict[str, int]) -> CaseResult:
-    case = make_case(kernel, plan.sizes, plan.dtype, plan.seed, variant=plan.variant, params=params)
+    case = make_case(kernel, plan.sizes, plan.dtype, plan.seed, variant=plan.variant, params=params,
+                     reference_view=False)
     try:
         after = session.run(case, case.fresh_buffers(), repeats=plan.repeats)
     except PortkernError as exc:
         return CaseResult(sizes=plan.sizes, dtype=plan.dtype, seed=plan.seed, passed=False, failure=exc.cause,
                           detail=str(exc)[:2000])
     try:
-        expected = reference(copy.deepcopy(case.reference_args), plan.dtype)
+        expected = reference(case.reference_inputs(), plan.dtype)
     except Exception as exc:  # the reference is library code: report, do not crash the worker
         return CaseResult(sizes=plan.sizes, dtype=plan.dtype, seed=plan.seed, passed=False, failure="reference",
                           detail=f"reference raised {type(exc).__name__}: {exc}")

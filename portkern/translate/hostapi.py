@@ -3,7 +3,8 @@
 * Symbol APIs (``cudaMemcpyToSymbol(sym, ...)``): HIP takes the symbol through ``HIP_SYMBOL(sym)``
   (``&sym`` on AMD, ``sym`` on NVIDIA), so the call is portable; HIP -> CUDA drops the wrapper.
 * Function-attribute APIs (``cudaFuncSetAttribute(kernel, ...)``): CUDA has a template overload taking
-  the kernel itself, HIP only ``const void*``, so the kernel argument gets ``reinterpret_cast<const void*>``.
+  the kernel itself, HIP only ``const void*``, so a kernel defined earlier in the file gets
+  ``reinterpret_cast<const void*>``.
 * Thrust execution policies: ``thrust::cuda::par`` is ``thrust::hip::par`` in rocThrust.
 """
 
@@ -21,7 +22,10 @@ KERNEL_ARG = {
     "hipFuncSetAttribute": 0, "hipFuncGetAttributes": 1, "hipFuncSetCacheConfig": 0,
     "hipFuncSetSharedMemConfig": 0, "hipLaunchCooperativeKernel": 0,
 }
-_CASTS = ("reinterpret_cast", "static_cast", "const_cast", "(")
+
+
+def kernels_above(src: SourceEdit, line: int) -> set[str]:
+    return {f.name.split("::")[-1] for f in src.functions.spans if f.is_kernel and f.end_line < line}
 
 
 def _call_args(src: SourceEdit, si: int) -> tuple[int, list[tuple[int, int]]] | None:
@@ -56,7 +60,10 @@ def host_calls_to_hip(src: SourceEdit) -> None:
                     continue
                 src.queue_span(span[0], span[1], lambda s=span: f"HIP_SYMBOL({src.out_text(*s).strip()})")
             else:
-                if _arg_is_already_wrapped(src, span, _CASTS):
+                # only names seen defined as kernels above the call: HIP's const void* parameter needs
+                # the cast for them, while anything else may already be a pointer
+                kernel = src.stext(span[0])
+                if kernel not in kernels_above(src, src.line_of(si)):
                     continue
                 src.queue_span(span[0], span[1],
                                lambda s=span: f"reinterpret_cast<const void*>({src.out_text(*s).strip()})")

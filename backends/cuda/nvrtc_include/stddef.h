@@ -1,0 +1,6 @@
+// NVRTC stand-in for <stddef.h>: see portkern_nvrtc_std.h.
+#pragma once
+#include "portkern_nvrtc_std.h"
+#ifdef PORTKERN_NVRTC_HAVE_LIBCUDACXX
+#include <cuda/std/cstddef>
+#endif

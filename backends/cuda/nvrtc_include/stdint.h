@@ -1,0 +1,3 @@
+// NVRTC stand-in for <stdint.h>: see portkern_nvrtc_std.h.
+#pragma once
+#include "portkern_nvrtc_std.h"

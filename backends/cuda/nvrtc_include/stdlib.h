@@ -1,0 +1,3 @@
+// NVRTC stand-in for <stdlib.h>: see portkern_nvrtc_host_only.h.
+#pragma once
+#include "portkern_nvrtc_host_only.h"
