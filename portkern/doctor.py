@@ -75,6 +75,20 @@ def check_nvcc() -> Check:
                  data={"path": nvcc, "version": version, "archs": archs})
 
 
+def check_nvrtc() -> Check:
+    """NVRTC through cuda-python: compiles CUDA to cubin/PTX in-process, with or without nvcc."""
+    from portkern.backends.cuda.nvrtc import NVRTC_PACKAGE_HINT, cuda_include_dirs, nvrtc_identity, nvrtc_version
+
+    identity = nvrtc_identity()
+    if identity is None:
+        return Check("NVRTC", False, "cuda.bindings.nvrtc or libnvrtc not found",
+                     blocks="compiling for NVIDIA targets without nvcc (compile.cuda_compiler: nvrtc)",
+                     fix=NVRTC_PACKAGE_HINT)
+    headers = cuda_include_dirs()
+    return Check("NVRTC", True, f"{identity}; CUDA headers: {headers[0] if headers else 'none found'}",
+                 data={"version": nvrtc_version(), "cuda_include_dirs": headers})
+
+
 def check_clang() -> Check:
     clang = find_clang()
     if not clang:
@@ -206,7 +220,7 @@ def check_python_pkg(module: str, label: str, blocks: str, fix: str) -> Check:
 
 
 def run_checks() -> list[Check]:
-    checks = [check_nvcc(), check_clang(), check_hip_headers(), check_device_libs(), check_host_cxx()]
+    checks = [check_nvcc(), check_nvrtc(), check_clang(), check_hip_headers(), check_device_libs(), check_host_cxx()]
     checks += check_gpus()
     checks += check_model_servers()
     checks.append(check_python_pkg("ray", "ray", "the Ray executor (--executor ray) and cluster dataset jobs",

@@ -55,7 +55,9 @@ def code_key(rec: dict[str, Any]) -> str:
         return rec["before_code"] + "\n=>\n" + rec["after_code"]
     if kind == "preference":
         return rec["chosen"] + "\n>\n" + rec["rejected"]
-    return rec["code"] + json.dumps(rec.get("sizes", {}), sort_keys=True) + rec.get("dtype", "") + rec["target"]
+    # the same source at other parameter values, sizes or on another target is another measurement
+    return (rec["code"] + json.dumps(rec.get("params", {}), sort_keys=True) + json.dumps(rec.get("sizes", {}), sort_keys=True)
+            + rec.get("dtype", "") + rec["target"])
 
 
 def _all_code(rec: dict[str, Any]) -> list[str]:
