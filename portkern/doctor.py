@@ -77,7 +77,12 @@ def check_nvcc() -> Check:
 
 def check_nvrtc() -> Check:
     """NVRTC through cuda-python: compiles CUDA to cubin/PTX in-process, with or without nvcc."""
-    from portkern.backends.cuda.nvrtc import NVRTC_PACKAGE_HINT, cuda_include_dirs, nvrtc_identity, nvrtc_version
+    from portkern.backends.cuda.nvrtc import (
+        NVRTC_PACKAGE_HINT,
+        cuda_include_dirs,
+        nvrtc_identity,
+        nvrtc_version,
+    )
 
     identity = nvrtc_identity()
     if identity is None:

@@ -172,7 +172,8 @@ def test_wheel_install_imports_backends(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "portkern/backends/__init__.py" in names and "portkern/data/targets.yaml" in names
     assert not any(n.startswith("backends/") for n in names), "backends/ must install as portkern.backends"
-    for emu_header in (REPO / "backends").rglob("*.h"):
+    data_files = list((REPO / "backends").rglob("*.h")) + list((REPO / "backends" / "cuda" / "nvrtc_include").glob("*"))
+    for emu_header in data_files:
         rel = "portkern/backends/" + emu_header.relative_to(REPO / "backends").as_posix()
         assert rel in names, f"{rel} missing from the wheel"
     site = tmp_path / "site"

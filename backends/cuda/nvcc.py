@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from portkern.backends.cuda import nvrtc as nvrtc_path
+
 from portkern.compile.cache import compile_key, read_dependency_file
 from portkern.compile.cubin import max_threads_per_block, parse_ptxas_verbose, sass_instruction_mix
 from portkern.compile.driver import BuildOutput, CompilerBackend, raise_compile_error

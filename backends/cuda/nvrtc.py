@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from portkern.backends.cuda.cubin_resources import cubin_resource_reports
+
 from portkern.compile.cubin import parse_ptxas_verbose
 from portkern.errors import CompileError, ConfigError, ToolMissingError
 from portkern.model import CompileOptions, ResourceReport
@@ -33,8 +34,8 @@ STANDIN_INCLUDE_DIR = Path(__file__).parent / "nvrtc_include"
 # Host-runtime headers whose device-side content NVRTC already has built in (threadIdx, __syncthreads,
 # math functions); dropped only when no CUDA include folder is found.
 HOST_RUNTIME_HEADERS = ("cuda_runtime.h", "cuda_runtime_api.h", "cuda.h", "device_launch_parameters.h")
-_HOST_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"](%s)[>"][^\n]*$' % "|".join(
-    re.escape(h) for h in HOST_RUNTIME_HEADERS), re.MULTILINE)
+_HOST_NAMES = "|".join(re.escape(h) for h in HOST_RUNTIME_HEADERS)
+_HOST_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"](' + _HOST_NAMES + r')[>"][^\n]*$', re.MULTILINE)
 HEADER_SUFFIXES = {".h", ".hpp", ".cuh", ".inc", ".inl", ""}
 
 

@@ -1,6 +1,8 @@
 // Standard-library names for device code compiled with NVRTC, which has no host C/C++ headers.
 // With libcu++ (cuda/std, from the CUDA toolkit or its wheels) on the include path, std:: is
 // pointed at cuda::std; without it only the C-style names these headers define are available.
+// Note: libcu++ defines int64_t as long long under NVRTC (nvcc's host <cstdint>: long), so kernels
+// templated on int64_t get different mangled names than with nvcc; entries map through lowered names.
 #pragma once
 #if defined(__has_include)
 #if __has_include(<cuda/std/cstdint>)
