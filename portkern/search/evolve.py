@@ -11,12 +11,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from portkern.llm.connect import no_server_message
-from portkern.search.base import Candidate, Evaluation, SearchContext, Strategy, best
-from portkern.search.budget import Budget, BudgetTracker
+from portkern.search.base import Candidate, Evaluation, SearchContext, best
+from portkern.search.budget import BudgetTracker
 from portkern.search.feedback import ask_model, next_request
 from portkern.search.judge import faster_beyond_noise, passed_cases
-from portkern.search.sweep import SweepStrategy
+from portkern.search.modeled import ModelDrivenStrategy
 
 
 def population(history: list[Evaluation], size: int) -> list[Evaluation]:
@@ -44,7 +43,8 @@ class _EvolveState:
     done: bool = False
 
 
-class EvolveStrategy(Strategy):
+class EvolveStrategy(ModelDrivenStrategy):
+    state_class = _EvolveState
     name = "evolve"
 
     def __init__(self, *, population_size: int = 3, children: int = 4, patience: int = 2,
@@ -53,25 +53,13 @@ class EvolveStrategy(Strategy):
         self.children = children             # rewrites asked for per generation
         self.patience = patience             # generations in a row without a gain beyond noise
         self.temperature = temperature       # higher than refine's: the population needs diverse rewrites
-        self.noise_factor = noise_factor
-        self.llm_config = llm_config
-        self.fallback = SweepStrategy(noise_factor=noise_factor)
-        self._states: dict[str, _EvolveState] = {}
-
-    def _state(self, ctx: SearchContext) -> _EvolveState:
-        name = ctx.kernel.name
-        if name not in self._states:
-            self._states[name] = _EvolveState(tracker=BudgetTracker(Budget.from_dict(ctx.budget)))
-        return self._states[name]
+        super().__init__(noise_factor=noise_factor, llm_config=llm_config)
 
     def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:
         st = self._state(ctx)
-        if ctx.llm is None:
-            if not st.skip_noted:
-                st.skip_noted = True
-                ctx.skipped.append(f"{self.name}: {no_server_message(self.llm_config)}")
-                ctx.notes.append(f"{self.name}: no model; running the parameter sweep instead")
-            return self.fallback.propose(ctx, history)
+        swept = self._without_model(ctx, st, history)
+        if swept is not None:
+            return swept
         if st.done:
             return []
         if not any(ev.candidate.id == ctx.base.id for ev in history):

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portkern.llm.connect import no_server_message
-from portkern.search.base import Candidate, Evaluation, SearchContext, Strategy
-from portkern.search.budget import Budget, BudgetTracker
+from portkern.search.base import Candidate, Evaluation, SearchContext
+from portkern.search.budget import BudgetTracker
 from portkern.search.feedback import ask_model, next_request, translate_request
 from portkern.search.judge import step_forward
-from portkern.search.sweep import SweepStrategy
+from portkern.search.modeled import ModelDrivenStrategy
 
 
 @dataclass
@@ -31,7 +30,8 @@ class _RefineState:
     done: bool = False
 
 
-class RefineStrategy(Strategy):
+class RefineStrategy(ModelDrivenStrategy):
+    state_class = _RefineState
     name = "refine"
 
     def __init__(self, *, max_repairs: int = 4, patience: int = 3, settle_after: int = 1,
@@ -39,25 +39,13 @@ class RefineStrategy(Strategy):
         self.max_repairs = max_repairs       # failed repair attempts before giving up on a broken kernel
         self.patience = patience             # optimisation attempts in a row without a kept gain
         self.settle_after = settle_after     # misses after which the structure counts as settled (profile shown)
-        self.noise_factor = noise_factor
-        self.llm_config = llm_config
-        self.fallback = SweepStrategy(noise_factor=noise_factor)
-        self._states: dict[str, _RefineState] = {}
-
-    def _state(self, ctx: SearchContext) -> _RefineState:
-        name = ctx.kernel.name
-        if name not in self._states:
-            self._states[name] = _RefineState(tracker=BudgetTracker(Budget.from_dict(ctx.budget)))
-        return self._states[name]
+        super().__init__(noise_factor=noise_factor, llm_config=llm_config)
 
     def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:
         st = self._state(ctx)
-        if ctx.llm is None:
-            if not st.skip_noted:
-                st.skip_noted = True
-                ctx.skipped.append(f"{self.name}: {no_server_message(self.llm_config)}")
-                ctx.notes.append(f"{self.name}: no model; running the parameter sweep instead")
-            return self.fallback.propose(ctx, history)
+        swept = self._without_model(ctx, st, history)
+        if swept is not None:
+            return swept
         if st.done:
             return []
         by_id = {ev.candidate.id: ev for ev in history}

@@ -1,0 +1,36 @@
+"""What refine and evolve share: per-kernel state, and the parameter sweep when no model is reachable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portkern.llm.connect import no_server_message
+from portkern.search.base import Candidate, Evaluation, SearchContext, Strategy
+from portkern.search.budget import Budget, BudgetTracker
+from portkern.search.sweep import SweepStrategy
+
+
+class ModelDrivenStrategy(Strategy):
+    state_class: type = object           # a dataclass with `tracker` and `skip_noted` fields
+
+    def __init__(self, *, noise_factor: float, llm_config: dict | None) -> None:
+        self.noise_factor = noise_factor
+        self.llm_config = llm_config
+        self.fallback = SweepStrategy(noise_factor=noise_factor)
+        self._states: dict[str, Any] = {}
+
+    def _state(self, ctx: SearchContext) -> Any:
+        name = ctx.kernel.name
+        if name not in self._states:
+            self._states[name] = self.state_class(tracker=BudgetTracker(Budget.from_dict(ctx.budget)))
+        return self._states[name]
+
+    def _without_model(self, ctx: SearchContext, st: Any, history: list[Evaluation]) -> list[Candidate] | None:
+        """The sweep's proposals when no model server is reachable (noted once), else None."""
+        if ctx.llm is not None:
+            return None
+        if not st.skip_noted:
+            st.skip_noted = True
+            ctx.skipped.append(f"{self.name}: {no_server_message(self.llm_config)}")
+            ctx.notes.append(f"{self.name}: no model; running the parameter sweep instead")
+        return self.fallback.propose(ctx, history)
