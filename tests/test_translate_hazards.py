@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
+import pytest
+from portkern.backends import get
+
+from portkern.model import CompileOptions
 from portkern.translate import translate_source
 
 
@@ -165,3 +170,123 @@ def test_hip_wide_shuffles_fixed_for_cuda():
     r = cuda(src)
     assert "for (int o = (warpSize / 2); o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o, warpSize);" in r.text
     assert "threadIdx.x % warpSize" in r.text
+
+
+LANE_MASKS = """__global__ void k(const float* x, int* o) {
+  int lane = threadIdx.x % 32;
+  unsigned b = __ballot_sync(0xffffffff, x[threadIdx.x] > 0);
+  unsigned lt = (1u << lane) - 1;
+  uint32_t ge = ~0u << lane;
+  unsigned int low = 0xffffffffu >> (32 - lane);
+  o[threadIdx.x] = __popc(b & lt) + __popc(b & ge) + __popc(b & low);
+  if (b & (1 << (threadIdx.x & 31))) o[0] = 1;
+}
+"""
+
+
+def test_lane_mask_shifts_next_to_a_ballot_are_widened():
+    r = hip(LANE_MASKS)
+    assert "unsigned long long lt = (1ull << lane) - 1;" in r.text
+    assert "unsigned long long ge = ~0ull << lane;" in r.text
+    assert "unsigned long long low = ~0ull >> (warpSize - lane);" in r.text
+    assert "if (b & (1ull << (threadIdx.x & (warpSize - 1)))) o[0] = 1;" in r.text
+    assert "__popcll(b & lt) + __popcll(b & ge) + __popcll(b & low)" in r.text
+    shifts = [h for h in r.hazards if h.kind == "lane-mask-shift"]
+    assert [h.line for h in shifts] == [4, 5, 6, 8] and all(h.fixed for h in shifts)
+    assert shifts[0].region.function == "k" and shifts[0].region.text.strip() == "unsigned lt = (1u << lane) - 1;"
+    assert "lane-mask-32bit" not in kinds(r)   # the all-ones literal of a shift is this rule's, not that one's
+
+
+def test_lane_mask_shifts_reported_where_a_fix_is_not_provably_safe():
+    src = ("__global__ void k(const float* x, unsigned* o, int n) {\n"
+           "  int lane = threadIdx.x & 31;\n"
+           "  unsigned b = __ballot_sync(0xffffffff, x[threadIdx.x] > 0);\n"
+           "  unsigned lt = (1u << lane) - 1;\n"
+           "  o[0] = __popc(b & lt);\n"
+           "  o[1] = lt;\n"
+           "  o[2] = b & (0xffffffffu >> n);\n"
+           "  int below = (1 << lane) - 1;\n"
+           "  o[3] = __popc(b & below);\n"
+           "}\n"
+           "__global__ void flags(unsigned* f) {\n"
+           "  int laneid = threadIdx.x % warpSize;\n"
+           "  atomicOr(f, 1u << laneid);\n"
+           "}\n")
+    r = hip(src)
+    shifts = {h.line: h for h in r.hazards if h.kind == "lane-mask-shift"}
+    assert sorted(shifts) == [4, 7, 8, 13] and not any(h.fixed for h in shifts.values())
+    assert "'lt' is also used away from the ballot (line 6)" in shifts[4].message
+    assert "~0ull >> (warpSize - n)" in shifts[7].message
+    assert "'below' is declared 'int'" in shifts[8].message
+    assert "no ballot in this function" in shifts[13].message and shifts[13].region.function == "flags"
+    for kept in ("unsigned lt = (1u << lane) - 1;", "(0xffffffffu >> n)", "int below = (1 << lane) - 1;",
+                 "atomicOr(f, 1u << laneid);"):
+        assert kept in r.text
+
+
+def test_ordinary_shifts_are_not_lane_masks():
+    src = ("__global__ void k(const float* x, unsigned* o, int bit, int n) {\n"
+           "  unsigned b = __ballot_sync(0xffffffff, x[threadIdx.x] > 0);\n"
+           "  int lane = threadIdx.x % 32;\n"
+           "  unsigned v = (unsigned)n << 2;\n"
+           "  unsigned flag = 1u << bit;\n"
+           "  int big = 1 << 20, half = n >> 1;\n"
+           "  unsigned long long wide = 1ull << lane;\n"
+           "  o[lane] = v + flag + big + half + (x[0] > 0 ? 3u << bit : 0u) + (unsigned)wide;\n"
+           "  o[32 + lane] = __popc(b);\n"
+           "}\n"
+           "int host_mask(int lane) { return 1u << lane; }\n")
+    r = hip(src)
+    assert "lane-mask-shift" not in kinds(r)
+    for kept in ("(unsigned)n << 2", "1u << bit", "1 << 20", "n >> 1", "1ull << lane", "3u << bit",
+                 "return 1u << lane;"):
+        assert kept in r.text
+
+
+COMPACTION = r"""
+#include <cuda_runtime.h>
+// Warp-level stream compaction: every warp writes its positive x, in lane order, to a run of out
+// that one lane reserves with an atomic; a lane's place in the run is the number of kept lanes below it.
+__global__ void compact_positive(const float* x, float* out, int* count, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  int lane = threadIdx.x % 32;
+  bool keep = i < n && x[i] > 0.0f;
+  unsigned int keep_mask = __ballot_sync(0xffffffff, keep);
+  int rank = __popc(keep_mask & ((1u << lane) - 1));
+  int base = 0;
+  if (lane == 0) base = atomicAdd(count, __popc(keep_mask));
+  base = __shfl_sync(0xffffffff, base, 0);
+  if (keep) out[base + rank] = x[i];
+}
+"""
+
+
+def test_translated_lane_mask_compaction_is_right_at_width_64():
+    """On the CPU emulator: the CUDA kernel is wrong on a 64-lane wavefront, the translated one right,
+    and putting back only the 32-bit '1u << lane' makes it wrong again (the shift rule is needed)."""
+    emu = get("emu")
+    if not emu.available().ok:
+        pytest.skip("no host C++ compiler for the emulator")
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-1.0, 1.0, 3000).astype(np.float32)
+    x[(np.arange(x.size) % 64) >= 32] += 0.5          # more kept lanes in the upper half of each 64
+    want = np.sort(x[x > 0])
+
+    def run(source: str, name: str) -> np.ndarray:
+        compiled = emu.compile(source, None, CompileOptions(entries=["compact_positive"], wavefront=64), name=name)
+        out = np.zeros(x.size, np.float32)
+        count = np.zeros(1, np.int32)
+        emu.load(compiled, "compact_positive")(x, out, count, np.int32(x.size), grid=(x.size + 127) // 128,
+                                               block=128)
+        return np.sort(out[:count[0]])
+
+    result = hip(COMPACTION)
+    assert "int rank = __popcll(keep_mask & ((1ull << lane) - 1));" in result.text
+    assert any(h.kind == "lane-mask-shift" and h.fixed for h in result.hazards)
+    got = run(result.text, "lanemask_fixed")
+    assert got.shape == want.shape and np.array_equal(got, want)
+    original = run(COMPACTION, "lanemask_cuda")
+    assert original.shape != want.shape or not np.array_equal(original, want)
+    only_shift_left = result.text.replace("1ull << lane", "1u << lane")
+    unfixed = run(only_shift_left, "lanemask_32bit_shift")
+    assert unfixed.shape != want.shape or not np.array_equal(unfixed, want)

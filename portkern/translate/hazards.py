@@ -57,6 +57,7 @@ def analyze(src: SourceEdit, tables: MapTables, to: str) -> None:
     _shared_arrays(src, to, width)
     if to == "hip":
         _ballot_width(src, tables)
+        _lane_mask_shifts(src)
     else:
         _mask_literals_to_cuda(src)
     _vendor_features(src, tables, to)
@@ -369,6 +370,8 @@ def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
             continue
         if src.stext(si - 1) == "(" and src.stext(si - 2).endswith("_sync"):
             continue  # a mask argument: it disappears when the call is lowered
+        if src.stext(si + 1) in ("<<", ">>"):
+            continue  # a shifted lane mask: _lane_mask_shifts decides, since the count matters too
         start, end = src.statement_start(si), src.statement_end(si)
         words = {src.stext(j) for j in range(start, end)}
         if words & (ballot_vars | _BALLOTS):
@@ -377,6 +380,257 @@ def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
             src.hazard(si, "lane-mask-32bit", "warning",
                        f"32-bit all-lanes mask '{t.text}' used with a ballot result; AMD wavefronts have "
                        "64 lanes, so it is now the 64-bit mask", fixed=True)
+
+
+# --------------------------------------------------------------------------- shifted lane masks (CUDA -> HIP)
+
+# Ways to read the lane of a thread: threadIdx.x % W or threadIdx.x & (W - 1), W a warp width.
+_LANE_NAME = re.compile(r"(?i)^\w*lane\w*$")
+# Tokens after which a literal is a whole shift operand (C binds << tighter than these, looser than + - *).
+_OPERAND_START = frozenset({"(", "=", ",", "return", "|", "&", "^", "|=", "&=", "^=", "?", ":", "{", "&&", "||",
+                            "!", "==", "!="})
+# Declared types of a mask variable: widened to 64 bits, or already wide enough.
+_NARROW_MASK_TYPES = frozenset({"unsigned", "unsigned int", "uint32_t", "uint"})
+_WIDE_MASK_TYPES = frozenset({"auto", "unsigned long long", "unsigned long long int", "uint64_t", "unsigned long",
+                              "size_t", "long long", "const auto"})
+_MASK_TYPE_WORDS = frozenset({"unsigned", "int", "long", "uint32_t", "uint", "uint64_t", "size_t", "auto", "const"})
+
+
+def _is_warp_width(src: SourceEdit, si: int) -> bool:
+    text = src.stext(si)
+    return _int_value(text) == 32 or text == "warpSize" or bool(WARP_MACRO.match(text))
+
+
+def _is_warp_width_minus_one(src: SourceEdit, si: int) -> bool:
+    """``31``, ``0x1f`` or ``(W - 1)`` starting at ``si``."""
+    if _int_value(src.stext(si)) == 31:
+        return True
+    return src.stext(si) == "(" and _is_warp_width(src, si + 1) and src.stext(si + 2) == "-" and \
+        _int_value(src.stext(si + 3)) == 1 and src.stext(si + 4) == ")"
+
+
+def _is_lane_index(src: SourceEdit, start: int, end: int, lane_vars: set[str]) -> bool:
+    """Does ``[start, end)`` compute a lane: threadIdx.x % W, threadIdx.x & (W - 1), a lane variable?"""
+    for k in range(start, end):
+        text = src.stext(k)
+        if text in lane_vars or text == "__lane_id":
+            return True
+        if text == "threadIdx" and src.stext(k + 1) == "." and src.stext(k + 2) == "x":
+            op = src.stext(k + 3)
+            if op == "%" and _is_warp_width(src, k + 4) or op == "&" and _is_warp_width_minus_one(src, k + 4):
+                return True
+    return False
+
+
+def _lane_index_vars(src: SourceEdit) -> set[str]:
+    """Variables holding a lane: computed as one, or named like one (lane, laneid) and taken from threadIdx."""
+    found: set[str] = set()
+    for eq in src.where("="):
+        tok = src.stok(eq - 1)
+        if tok is None or tok.kind != "ident":
+            continue
+        end = src.statement_end(eq)
+        rhs = {src.stext(k) for k in range(eq + 1, end)}
+        if _is_lane_index(src, eq + 1, end, found) or \
+                _LANE_NAME.match(tok.text) and "threadIdx" in rhs and rhs & {"%", "&"}:
+            found.add(tok.text)
+    return found
+
+
+def _ballots_by_function(src: SourceEdit) -> dict[int, set[str]]:
+    """Function (by first line; 0 outside any) -> names assigned from a ballot in it. A function is a key
+    only when it takes a ballot, which the translator widens to 64 bits."""
+    found: dict[int, set[str]] = {}
+    for si in src.where_any(_BALLOTS):
+        if src.stext(si + 1) != "(":
+            continue
+        fn = src.functions.at(src.line_of(si))
+        names = found.setdefault(fn.start_line if fn else 0, set())
+        start = src.statement_start(si)
+        for k in range(si - 1, start, -1):
+            if src.stext(k) in ("=", "|=", "&=", "^=") and src.stok(k - 1).kind == "ident":
+                names.add(src.stext(k - 1))
+                break
+    return found
+
+
+def _shift_literal(src: SourceEdit, op_si: int) -> tuple[int, str] | None:
+    """The 32-bit literal shifted at ``op_si``: (first significant index, "one" | "all"), else None."""
+    lit = op_si - 1
+    tok = src.stok(lit)
+    if tok is None or tok.kind != "number" or "l" in tok.text.lower():
+        return None  # not a literal, or already long (64 bits on the LP64 hosts HIP targets)
+    value = _int_value(tok.text)
+    first, what = lit, None
+    if src.stext(lit - 1) == "~" and value == 0:
+        first, what = lit - 1, "all"
+    elif value == 1:
+        what = "one"
+    elif value == 0xFFFFFFFF:
+        what = "all"
+    if what is None or src.stext(first - 1) not in _OPERAND_START:
+        return None
+    return first, what
+
+
+def _shift_count(src: SourceEdit, op_si: int) -> tuple[int, int] | None:
+    """Span of the shift count after ``op_si`` when it is a variable or a parenthesized expression."""
+    nxt = src.stok(op_si + 1)
+    if nxt is None:
+        return None
+    if nxt.text == "(":
+        close = src.match_close(op_si + 1)
+        return (op_si + 1, close + 1) if close > 0 else None
+    if nxt.kind != "ident":
+        return None
+    if nxt.text == "threadIdx" and src.stext(op_si + 2) == ".":
+        return op_si + 1, op_si + 4
+    return op_si + 1, op_si + 2
+
+
+def _mask_variable(src: SourceEdit, si: int) -> tuple[int, int, str] | None:
+    """``T var = ... <shift> ...;``: (first type index, variable index, type words); no type: first == var."""
+    start = _whole_statement(src, si)[0]
+    for k in range(si - 1, start, -1):
+        if src.stext(k) == "=" and src.stok(k - 1).kind == "ident":
+            var_si = k - 1
+            first = var_si
+            while first - 1 >= start and src.stext(first - 1) in _MASK_TYPE_WORDS:
+                first -= 1
+            words = " ".join(src.stext(j) for j in range(first, var_si))
+            return first, var_si, words
+    return None
+
+
+def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
+    """The statement around ``si`` past any brackets it sits in (``statement_start`` stops at them)."""
+    sig, toks = src.sig, src.toks
+    if toks[sig[si]].directive:
+        return src.statement_start(si), src.statement_end(si)
+    depth = 0
+    start = 0
+    for j in range(si - 1, -1, -1):
+        tok = toks[sig[j]]
+        if tok.directive:
+            start = j + 1
+            break
+        if tok.text in (")", "]"):
+            depth += 1
+        elif tok.text in ("(", "["):
+            depth -= 1
+        elif tok.text in (";", "{", "}") and depth <= 0:
+            start = j + 1
+            break
+    depth = 0
+    end = len(sig)
+    for j in range(si, len(sig)):
+        tok = toks[sig[j]]
+        if tok.directive:
+            end = j
+            break
+        if tok.text in ("(", "["):
+            depth += 1
+        elif tok.text in (")", "]"):
+            depth -= 1
+        elif tok.text == ";" and depth <= 0:
+            end = j + 1
+            break
+        elif tok.text in ("{", "}") and depth <= 0:
+            end = j
+            break
+    return start, end
+
+
+def _lane_mask_shifts(src: SourceEdit) -> None:
+    """``1u << lane``, ``(1u << lane) - 1``, ``~0u << lane``, ``0xffffffffu >> (32 - n)``: 32-bit lane masks.
+
+    On a 64-lane wavefront they lose lanes 32..63 (shifting by 32 or more is undefined). Where the mask
+    meets a ballot result, which the translator widens to 64 bits, the literal is widened too; a variable
+    holding the mask is widened when every use of it is next to a ballot value. Everything else that
+    shifts by a lane index is reported.
+    """
+    ballots = _ballots_by_function(src)
+    lane_vars = _lane_index_vars(src)
+    widened_vars: set[int] = set()
+    for op_si in src.where("<<", ">>"):
+        line = src.line_of(op_si)
+        if src.functions.spans and not src.functions.in_device_code(line):
+            continue
+        literal = _shift_literal(src, op_si)
+        count = _shift_count(src, op_si)
+        if literal is None or count is None:
+            continue
+        first, what = literal
+        shift = src.stext(op_si)
+        if shift == ">>" and what == "one":
+            continue
+        fn = src.functions.at(line)
+        fn_key = fn.start_line if fn else 0
+        fn_lines = (fn.start_line, fn.end_line) if fn else (1, src.line_of(len(src.sig) - 1))
+        ballot_names = ballots.get(fn_key, set()) | _BALLOTS
+        start, end = _whole_statement(src, op_si)
+
+        def meets_ballot(s: int, e: int, names=ballot_names) -> bool:
+            return any(src.stext(k) in names for k in range(s, e))
+
+        direct = meets_ballot(start, end)
+        var = _mask_variable(src, op_si)
+        via_var = False
+        var_reason = ""
+        if var is not None:
+            var_first, var_si, type_words = var
+            name = src.stext(var_si)
+            uses = [k for k in src.where(name) if k != var_si and fn_lines[0] <= src.line_of(k) <= fn_lines[1]]
+            away = [k for k in uses if not meets_ballot(*_whole_statement(src, k))]
+            via_var = bool(uses) and not away and name not in ballots.get(fn_key, set())
+            if via_var and var_first == var_si:
+                via_var, var_reason = False, f"'{name}' is declared elsewhere"
+            elif via_var and type_words not in _NARROW_MASK_TYPES | _WIDE_MASK_TYPES:
+                via_var, var_reason = False, f"'{name}' is declared '{type_words}'"
+            elif away:
+                var_reason = f"'{name}' is also used away from the ballot (line {src.line_of(away[0])})"
+        lane_count = _is_lane_index(src, count[0], count[1], lane_vars)
+        if not (direct or via_var or lane_count):
+            continue  # an ordinary bit trick: nothing ties it to lanes
+
+        count_ok = True
+        width_si = -1
+        if shift == ">>":
+            # all-ones >> (W - n) keeps n lanes; only that form has a 64-lane spelling: ~0ull >> (warpSize - n)
+            c0 = count[0]
+            count_ok = src.stext(c0) == "(" and _is_warp_width(src, c0 + 1) and src.stext(c0 + 2) == "-"
+            width_si = c0 + 1 if count_ok and _int_value(src.stext(c0 + 1)) == 32 else -1
+        expr = src.src_text(first, count[1])
+        fix = fn_key in ballots and (direct or via_var) and count_ok
+        span = (start, end)
+        if fix:
+            wide = "1ull" if what == "one" else "0ull" if src.stext(first) == "~" else "~0ull"
+            src.set_token(op_si - 1, wide)
+            if width_si >= 0:
+                src.set_token(width_si, "warpSize")
+            widened = f"'{'~' if src.stext(first) == '~' else ''}{wide}'"
+            if via_var and type_words in _NARROW_MASK_TYPES and var_si not in widened_vars:
+                widened_vars.add(var_si)
+                src.queue_span(var_first, var_si, lambda: "unsigned long long")
+                widened += f" and '{src.stext(var_si)}' to unsigned long long"
+                span = (var_first, end)
+            src.count("hazard-fixes")
+            src.hazard(op_si - 1, "lane-mask-shift", "warning",
+                       f"'{expr}' builds a 32-bit lane mask used with a ballot result, which has 64 bits on "
+                       f"AMD; lanes 32..63 fell off (a shift by 32 or more is undefined), so it is now "
+                       f"{widened}{' with warpSize as the width' if width_si >= 0 else ''}",
+                       fixed=True, span=span)
+            continue
+        wider = "use a 64-bit mask (1ull, ~0ull) and a 64-bit place to keep it"
+        if fn_key not in ballots:
+            why = f"no ballot in this function ties it to a 64-bit value; {wider}"
+        elif not count_ok:
+            why = "the shift count sets the mask width; write it as ~0ull >> (warpSize - n)"
+        else:
+            why = f"{var_reason or 'the rules cannot follow where the mask goes'}; {wider}"
+        src.hazard(op_si - 1, "lane-mask-shift", "warning",
+                   f"'{expr}' builds a 32-bit lane mask; on a 64-lane AMD wavefront lanes 32..63 shift "
+                   f"past 32 bits (undefined); not fixed: {why}", span=span)
 
 
 def _mask_literals_to_cuda(src: SourceEdit) -> None:

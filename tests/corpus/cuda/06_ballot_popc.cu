@@ -16,7 +16,7 @@ __global__ void compact(const float* in, float* out, int* out_count, int n) {
   unsigned active = __activemask(); // expect: activemask, ballot-width
   unsigned keep_mask = __ballot_sync(active, keep); // expect: ballot-width, partial-lane-mask
   int leader = __ffs(keep_mask) - 1; // expect: popc-ballot
-  int rank = __popc(keep_mask & ((1u << lane) - 1)); // expect: popc-ballot
+  int rank = __popc(keep_mask & ((1u << lane) - 1)); // expect: popc-ballot, lane-mask-shift
   int base = 0;
   if (lane == leader) base = atomicAdd(out_count, __popc(keep_mask)); // expect: popc-ballot
   base = __shfl_sync(active, base, leader); // expect: partial-lane-mask

@@ -16,7 +16,7 @@ __global__ void compact(const float* in, float* out, int* out_count, int n) {
   unsigned long long active = __ballot(1); // expect: activemask, ballot-width
   unsigned long long keep_mask = (__ballot(keep) & (active)); // expect: ballot-width, partial-lane-mask
   int leader = __ffsll(keep_mask) - 1; // expect: popc-ballot
-  int rank = __popcll(keep_mask & ((1ull << lane) - 1)); // expect: popc-ballot
+  int rank = __popcll(keep_mask & ((1ull << lane) - 1)); // expect: popc-ballot, lane-mask-shift
   int base = 0;
   if (lane == leader) base = atomicAdd(out_count, __popcll(keep_mask)); // expect: popc-ballot
   base = __shfl(base, leader); // expect: partial-lane-mask
