@@ -44,7 +44,7 @@ class IntrinsicSummary(Record):
     """Intrinsics a kernel uses, directly or through the device functions it calls.
 
     ``used`` maps a category ("shuffle", "vote", "atomic", "fence", "barrier", "inline_asm",
-    "cooperative_groups", "texture", "warp_size", "amdgcn_builtin", "nvvm_builtin") to the sorted
+    "cooperative_groups", "texture", "cache_hint", "warp_size", "amdgcn_builtin", "nvvm_builtin") to the sorted
     names seen; categories with nothing are left out.
     """
 
