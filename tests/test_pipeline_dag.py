@@ -211,3 +211,25 @@ def test_device_stages_run_one_per_gpu_slot():
     LocalExecutor(max_workers=4, gpu_slots=1).run(g, cache_root=None, toolchain={}, on_start=lambda t: None,
                                                   on_result=lambda t, r: None)
     assert IN_FLIGHT["max"] == 1
+
+
+def test_search_join_counts_device_seconds_for_the_gpu_budget():
+    from portkern.pipeline.dag import StageResult
+    from portkern.pipeline.stages import search_stage
+
+    cand = {"id": "k/sweep-1", "kernel": "k", "source": "src", "params": {"NB": 64}, "origin": "sweep"}
+    val = StageResult(stage="validate", task="k/sweep-1.validate", kernel="k", status="ok", seconds=2.5,
+                      payload={"kernel": "k", "backend": "cuda", "device": "gpu", "wavefront": 32, "passed": True})
+    ben = StageResult(stage="bench", task="k/sweep-1.bench", kernel="k", status="ok", seconds=4.0,
+                      payload={"bench": [], "score_ms": 1.0, "spread_ms": 0.1, "method": "device-events"})
+    out = search_stage([cand], **{"k/sweep-1|validate": val, "k/sweep-1|bench": ben})
+    assert out["evaluations"][0]["gpu_seconds"] == 6.5
+    emu = StageResult(stage="validate", task="k/sweep-1.validate", kernel="k", status="ok", seconds=9.0,
+                      payload={"kernel": "k", "backend": "emu", "device": "cpu", "wavefront": 64, "passed": True})
+    est = StageResult(stage="bench", task="k/sweep-1.bench", kernel="k", status="estimated", seconds=0.1,
+                      payload={"bench": [], "score_ms": 1.0, "spread_ms": 0.0, "method": "estimate"})
+    out = search_stage([cand], **{"k/sweep-1|validate": emu, "k/sweep-1|bench": est})
+    assert out["evaluations"][0]["gpu_seconds"] == 0.0
+    ben.cached = True
+    out = search_stage([cand], **{"k/sweep-1|validate": val, "k/sweep-1|bench": ben})
+    assert out["evaluations"][0]["gpu_seconds"] == 2.5

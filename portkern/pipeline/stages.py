@@ -326,6 +326,8 @@ def search_stage(candidates: list[dict[str, Any]], base_source: str = "", origin
             ev.bench = [BenchResult.from_dict(b) for b in ben.payload.get("bench", [])]
             ev.score_ms = float(ben.payload.get("score_ms", 0.0))
             ev.spread_ms = float(ben.payload.get("spread_ms", 0.0))
+        # Device time this candidate cost (the strategies' GPU-seconds budget); cached work cost none.
+        ev.gpu_seconds = sum(r.seconds for r in (val, ben) if r is not None and not r.cached and _ran_on_device(r))
         evaluations.append(ev.to_dict())
     out: dict[str, Any] = {"evaluations": evaluations}
     if original_source is not None:
@@ -333,6 +335,13 @@ def search_stage(candidates: list[dict[str, Any]], base_source: str = "", origin
     if hazards is not None:
         out["hazards"] = hazards
     return out
+
+
+def _ran_on_device(result: StageResult) -> bool:
+    payload = result.payload or {}
+    if result.stage == "validate":
+        return payload.get("backend") in ("cuda", "hip")
+    return result.stage == "bench" and payload.get("method") == "device-events"
 
 
 def _primary_report(compiled: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
