@@ -28,7 +28,9 @@ def server(tmp_path_factory):
 
 def _config(tmp_path, **llm):
     cfg_file = tmp_path / "portkern.yaml"
-    cfg_file.write_text(json.dumps({"llm": llm, "search": {"max_model_calls": 2}}))
+    # a cache of this test's own, so every reply is really requested from the server
+    cfg_file.write_text(json.dumps({"llm": llm, "search": {"max_model_calls": 2},
+                                    "cache_dir": str(tmp_path / "cache")}))
     return load_config(cfg_file, environ={})
 
 
