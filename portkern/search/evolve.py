@@ -12,10 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from portkern.search.base import Candidate, Evaluation, SearchContext, best
-from portkern.search.budget import BudgetTracker
 from portkern.search.feedback import ask_model, next_request
 from portkern.search.judge import faster_beyond_noise, passed_cases
-from portkern.search.modeled import ModelDrivenStrategy
+from portkern.search.modeled import ModelDrivenStrategy, ModelState
 
 
 def population(history: list[Evaluation], size: int) -> list[Evaluation]:
@@ -31,16 +30,11 @@ def population(history: list[Evaluation], size: int) -> list[Evaluation]:
 
 
 @dataclass
-class _EvolveState:
-    tracker: BudgetTracker
+class _EvolveState(ModelState):
     generation: int = 0
     scored_generation: int = 0
     best_id: str = ""
     stale: int = 0
-    counter: int = 0
-    base_proposed: bool = False
-    skip_noted: bool = False
-    done: bool = False
 
 
 class EvolveStrategy(ModelDrivenStrategy):

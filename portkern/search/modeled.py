@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from portkern.llm.connect import no_server_message
@@ -10,8 +11,19 @@ from portkern.search.budget import Budget, BudgetTracker
 from portkern.search.sweep import SweepStrategy
 
 
+@dataclass
+class ModelState:
+    """Per-kernel state every model-driven strategy keeps; strategies extend it."""
+
+    tracker: BudgetTracker
+    counter: int = 0                     # candidates proposed (numbers their ids)
+    base_proposed: bool = False
+    skip_noted: bool = False             # the no-model note was written
+    done: bool = False
+
+
 class ModelDrivenStrategy(Strategy):
-    state_class: type = object           # a dataclass with `tracker` and `skip_noted` fields
+    state_class: type = ModelState
 
     def __init__(self, *, noise_factor: float, llm_config: dict | None) -> None:
         self.noise_factor = noise_factor

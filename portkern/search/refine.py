@@ -10,24 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portkern.search.base import Candidate, Evaluation, SearchContext
-from portkern.search.budget import BudgetTracker
 from portkern.search.feedback import ask_model, next_request, translate_request
 from portkern.search.judge import step_forward
-from portkern.search.modeled import ModelDrivenStrategy
+from portkern.search.modeled import ModelDrivenStrategy, ModelState
 
 
 @dataclass
-class _RefineState:
-    tracker: BudgetTracker
+class _RefineState(ModelState):
     current: str = ""                    # id of the kept kernel
     pending: str = ""                    # id of the candidate awaiting its verdict
     repair_misses: int = 0
     optimize_misses: int = 0
-    counter: int = 0
-    base_proposed: bool = False
     translated: bool = False
-    skip_noted: bool = False
-    done: bool = False
 
 
 class RefineStrategy(ModelDrivenStrategy):
