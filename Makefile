@@ -3,6 +3,7 @@
 #   make test                           the test suite
 #   make dataset                        the nightly dataset job (datasets/nightly.yaml)
 #   make lint                           ruff
+#   make images                         the CUDA and ROCm worker images (needs a container engine)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,7 +24,7 @@ BASE_STAMP := $(VENV)/.stamp-base-$(DEPS_HASH)
 TEST_STAMP := $(VENV)/.stamp-test-$(DEPS_HASH)
 SYS_STAMP := $(VENV)/.stamp-system-$(DEPS_HASH)
 
-.PHONY: port test dataset lint setup setup-test system-deps clean-env
+.PHONY: port test dataset lint images setup setup-test system-deps clean-env
 
 $(SYS_STAMP):
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -67,6 +68,13 @@ test: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check portkern backends tests benchmarks
+
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+CONTAINER ?= docker
+
+images:
+	$(CONTAINER) build -f docker/Dockerfile.cuda -t portkern-cuda:$(IMAGE_TAG) .
+	$(CONTAINER) build -f docker/Dockerfile.rocm -t portkern-rocm:$(IMAGE_TAG) .
 
 clean-env:
 	rm -rf $(VENV)

