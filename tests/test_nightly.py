@@ -36,7 +36,7 @@ def test_nightly_runs_and_is_incremental(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PORTKERN_CACHE_DIR", str(tmp_path / "cache"))
     cfg = NightlyConfig(libraries=["nn"], targets=["mi300x"], strategies=["sweep"], budget=1,
                         runs_dir=str(tmp_path / "runs"), out_dir=str(tmp_path / "out"),
-                        kernels={"nn": ["gelu_forward"]})
+                        kernels={"nn": ["residual_forward"]})
     lines: list[str] = []
     summary = run_nightly(cfg, date="2026-01-02", progress=lines.append)
     assert summary["failures"] == [] and summary["runs"][0]["status"] == "ran"
@@ -48,10 +48,12 @@ def test_nightly_runs_and_is_incremental(tmp_path, monkeypatch, capsys):
     assert summary["pass_rate"] is not None and 0 <= summary["pass_rate"] <= 1
     # what the night reports about the data, each figure from the export
     assert summary["records"]["translation"] == 1 and summary["identity_pairs"] == 0
-    assert summary["configs"]["sft"] == 1 and summary["configs"]["performance"] == 0
+    # a verified translation is a conversation, an unverified one a hard case; never both, never neither
+    assert summary["configs"]["sft"] + summary["configs"]["hard_cases"] == 1 == summary["records"]["translation"]
+    assert summary["configs"]["performance"] == 0
     assert summary["performance"] == {"measured": 0, "predicted": summary["records"]["performance"]}
     assert summary["duplicates"] == {"exact": 0, "near": 0} and summary["contamination_hits"] == 0
-    assert summary["families"] == {"gelu": summary["records"]}
+    assert summary["families"] == {"residual": summary["records"]}
     again = run_nightly(cfg, date="2026-01-02", progress=lines.append)
     assert again["runs"][0]["status"] == "reused", "a finished run is not redone"
     assert any("already done" in line for line in lines)
@@ -61,10 +63,10 @@ def test_nightly_runs_and_is_incremental(tmp_path, monkeypatch, capsys):
 
     conf = tmp_path / "nightly.yaml"
     conf.write_text(f"libraries: [nn]\ntargets: [mi300x]\nbudget: 1\nruns_dir: {cfg.runs_dir}\n"
-                    f"out_dir: {cfg.out_dir}\nkernels: {{nn: [gelu_forward]}}\n")
+                    f"out_dir: {cfg.out_dir}\nkernels: {{nn: [residual_forward]}}\n")
     capsys.readouterr()
     assert main(["dataset", "nightly", "--config", str(conf), "--date", "2026-01-02"]) == 0
     text = capsys.readouterr().out
     for needle in ("config sft", "performance measured / predicted", "contamination hits", "identity pairs",
-                   "records per family", "gelu"):
+                   "records per family", "residual"):
         assert needle in text, needle

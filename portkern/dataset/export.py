@@ -198,8 +198,9 @@ def _gzip_jsonl(rows: list[dict]) -> bytes:
 
 def _parquet(spec, rows: list[dict]) -> tuple[bytes, int]:
     """The rows as a parquet file with the config's features, and their size in Arrow memory."""
-    import datasets
     import pyarrow.parquet as pq
+
+    import datasets
 
     feats = features(spec)
     columns = {name: [r[name] for r in rows] for name in feats}
