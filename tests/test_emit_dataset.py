@@ -116,6 +116,74 @@ def test_unverified_translation_is_a_hard_case(runs):
     assert builder.skipped["translation identical to its source"] == 1
 
 
+def _variant(ev: dict, cid: str, *, source: str | None = None, passed: bool = True, ms: float | None = None,
+             spread: float = 0.0, method: str = "device-events", **cand) -> dict:
+    """A copy of a real evaluation with another candidate id, source, verdict or timing."""
+    out = json.loads(json.dumps(ev))
+    out["candidate"].update(id=cid, **cand)
+    if source is not None:
+        out["candidate"]["source"] = source
+    out["validation"]["passed"] = passed
+    if not passed:
+        out["validation"]["detail"] = "case 2: 17 of 257 elements outside tolerance"
+    if ms is not None:
+        out["score_ms"], out["spread_ms"] = ms, spread
+        out["bench"][0].update(method=method, median_ms=ms, spread_ms=spread, device="NVIDIA H100 80GB HBM3")
+    return out
+
+
+def test_repairs_preferences_and_measured_optimizations(runs):
+    """The model paths (no model server here): records built from variants of a real evaluation."""
+    from portkern.dataset.configs import CONFIGS, config_rows
+    from portkern.dataset.records import RecordBuilder, open_run
+
+    run_dir = runs / "tune"
+    base = json.loads((run_dir / "results" / "axpy" / "evaluations.json").read_text())[0]
+    src = base["candidate"]["source"]
+    faster = src.replace("if(tid < n)", "if(tid < n) [[likely]]")
+    broken = _variant(base, "axpy/model-optimize-1", source=src.replace("+= alpha *", "= alpha *"), passed=False,
+                      origin="model-optimize", prompt="Make it faster", model="m")
+    fixed = _variant(base, "axpy/model-repair-2", source=faster, origin="model-repair", parent=broken["candidate"]["id"],
+                     prompt="Fix it", model="m", ms=0.040, spread=0.001)
+    slow = _variant(base, "axpy/original-0", ms=0.050, spread=0.001)
+    close = _variant(base, "axpy/model-optimize-3", source=faster + "// x\n", prompt="Make it faster", model="m",
+                     origin="model-optimize", ms=0.0495, spread=0.001)
+    est = _variant(base, "axpy/model-optimize-4", source=faster.replace("tid", "t"), prompt="Make it faster", model="m",
+                   origin="model-optimize", ms=0.030, spread=0.0, method="estimate")
+    builder = RecordBuilder(open_run(run_dir))
+    builder.run.kernels["axpy"].update(base_candidate=slow["candidate"]["id"], selected_candidate=fixed["candidate"]["id"])
+    recs = builder.for_kernel("axpy", [slow, broken, fixed, close, est], None)
+    by_type: dict[str, list[dict]] = {}
+    for r in recs:
+        validate_record(r)
+        r["split"] = "train"
+        by_type.setdefault(r["record_type"], []).append(r)
+    (rep,) = by_type["repair"]
+    assert rep["broken_code"] == broken["candidate"]["source"] and rep["fixed_code"] == faster
+    assert rep["error_kind"] == "validation" and "outside tolerance" in rep["error"]
+    (opt,) = by_type["optimization"]
+    assert opt["timing_kind"] == "measured" and opt["speedup"] == pytest.approx(0.050 / 0.040)
+    assert opt["change"]["kind"] == "model-rewrite" and opt["provenance"]["device"] == "NVIDIA H100 80GB HBM3"
+    # same prompt: the correct answers beat the broken one (validation is a measurement); between
+    # correct ones only device timings further apart than their spreads rank, never an estimate
+    prefs = {(p["ranking_basis"], p["chosen"] == faster, p["rejected"]) for p in by_type.get("preference", [])}
+    assert ("correctness", False, broken["candidate"]["source"]) in prefs  # close beats broken
+    assert all(p["ranking_basis"] == "correctness" for p in by_type["preference"]), prefs
+    assert builder.skipped["preference pair without a measured difference"] >= 1
+    sft = config_rows(next(c for c in CONFIGS if c.name == "sft"), recs)
+    tasks = {row["task"]: row for row in sft}
+    assert set(tasks) == {"repair", "optimization"}
+    assert "outside tolerance" in tasks["repair"]["messages"][1]["content"]
+    assert faster.strip() in tasks["repair"]["messages"][2]["content"]
+    assert tasks["optimization"]["timing_kind"] == "measured" and "1.25x" in tasks["optimization"]["evidence"]
+    # device timings beyond the noise do rank two correct answers
+    quick = _variant(base, "axpy/model-optimize-5", source=faster.replace("tid", "i"), prompt="Make it faster",
+                     model="m", origin="model-optimize", ms=0.020, spread=0.001)
+    (speed,) = [r for r in builder.for_kernel("axpy", [close, quick], None) if r["record_type"] == "preference"]
+    assert speed["ranking_basis"] == "speed" and speed["chosen"] == quick["candidate"]["source"]
+    assert speed["margin"] == pytest.approx(0.0495 / 0.020 - 1)
+
+
 def test_schema_rejects_bad_record(runs):
     rec = dict(_records(runs / "tune")[0])
     rec.pop("provenance")
