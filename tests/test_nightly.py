@@ -16,6 +16,7 @@ from portkern.errors import ConfigError
     ("libraries: [blas]\ntargets: [mi300x]\nexecutor: slurm\n", "'executor' must be 'local' or 'ray'"),
     ("libraries: [blas]\ntargets: [mi300x]\nfrequency: daily\n", "unknown field 'frequency'"),
     ("libraries: [blas\n", "not valid YAML"),
+    ("libraries: [blas]\ntargets: [mi300x]\nshard_size: 0\n", "'shard_size' must be at least 1"),
 ])
 def test_bad_nightly_config(tmp_path, text, needle):
     f = tmp_path / "nightly.yaml"

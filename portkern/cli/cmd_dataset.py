@@ -33,7 +33,8 @@ def _run_dirs(runs_dir: Path, runs: tuple[str, ...]) -> list[Path]:
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder for shards and manifest.")
 @click.option("--guard", default=None, help="Contamination list (default: datasets/contamination.yaml).")
-@click.option("--shard-size", default=2000, show_default=True)
+@click.option("--shard-size", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="Rows per parquet file.")
 @json_option
 def export_cmd(runs, runs_dir, out, guard, shard_size, as_json) -> None:
     """Export a Hugging Face dataset: parquet configs (sft, preference, performance, repair, ...) split by

@@ -53,6 +53,9 @@ class NightlyConfig:
         for key in ("libraries", "targets"):
             if not data.get(key):
                 raise ConfigError(f"{p}: field '{key}' is required and must not be empty")
+        for key in ("budget", "shard_size"):
+            if key in data and data[key] < 1:
+                raise ConfigError(f"{p}: field '{key}' must be at least 1, got {data[key]}")
         if data.get("executor", "local") not in ("local", "ray"):
             raise ConfigError(f"{p}: field 'executor' must be 'local' or 'ray'")
         return cls(**data)
