@@ -4,7 +4,7 @@
     python benchmarks/bench_dataset.py --make-runs     # first port blas, solver and nn to mi300x and h100
     python benchmarks/bench_dataset.py --scale 20000   # also time export on N synthetic variants
 
-Prints records in/out, seconds, records per second, bytes written per shard kind, counts by type.
+Prints records in/out, seconds, records per second, bytes written per config, counts by type.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def make_runs(runs_dir: Path, budget: int) -> None:
 
 def size_report(out: Path) -> dict[str, int]:
     sizes: Counter = Counter()
-    for f in out.rglob("*.jsonl.gz"):
-        sizes[f.relative_to(out).parts[0]] += f.stat().st_size
+    for f in out.rglob("*"):
+        if f.name.endswith((".jsonl.gz", ".parquet")):
+            sizes["/".join(f.relative_to(out).parts[:2])] += f.stat().st_size
     return dict(sizes)
 
 
@@ -84,7 +85,7 @@ def main() -> int:
         print(f"export: {res['seconds']:.2f} s, {rate:.0f} records/s")
         print("by type:", json.dumps(m["counts"]["by_type"], sort_keys=True))
         print("by split:", json.dumps(m["counts"]["by_split"], sort_keys=True))
-        print("bytes (gzip):", json.dumps(size_report(Path(tmp) / "ds"), sort_keys=True))
+        print("bytes (gzip JSON lines, parquet):", json.dumps(size_report(Path(tmp) / "ds"), sort_keys=True))
         if args.scale:
             from portkern.dataset import export as ex
 

@@ -245,10 +245,13 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
     kname = str(_req(kr, "name", file, None))
     known_fields = {"name", "family", "file", "symbol", "dtypes", "args", "launches", "launch", "template_args",
                     "reference", "sizes", "bytes", "flops", "tunables", "defaults", "tolerance",
-                    "reduction_length", "description", "constraints"}
+                    "reduction_length", "description", "constraints", "license"}
     extra = set(kr) - known_fields
     if extra:
         raise ManifestError(file, f"unknown fields {sorted(extra)}", kernel=kname, field=sorted(extra)[0])
+    if "license" in kr and (not isinstance(kr["license"], str) or not kr["license"].strip()):
+        raise ManifestError(file, "field 'license' must be an SPDX identifier such as MIT (it overrides the "
+                            "library's license for this kernel's file)", kernel=kname, field="license")
     src = str(_req(kr, "file", file, kname))
     if not (root / src).exists():
         raise ManifestError(file, f"source file '{src}' does not exist", kernel=kname, field="file")

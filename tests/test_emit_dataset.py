@@ -5,19 +5,22 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from portkern.cli import main
-from portkern.dataset.export import Guard, assign_splits, dedup, export, normalize_source
+from portkern.dataset.export import Guard, assign_splits, dedup, export, identity_pairs, normalize_source
 from portkern.dataset.records import build_run_records
 from portkern.dataset.schema import RecordSchemaError, validate_record
 from portkern.emit.patch import plan_patch, render
 from portkern.emit.review import review_run
+from portkern.fsio import current_umask
 from portkern.pipeline.run import PortOptions, port
 
 pytestmark = pytest.mark.xdist_group("port-runs")
@@ -40,13 +43,20 @@ def _records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+PROVENANCE = ("run_id", "library", "kernel", "family", "file", "file_sha256", "license", "source_dialect",
+              "target_dialect", "target", "toolchain", "device", "date")
+
+
 def test_port_run_leaves_schema_valid_records(runs):
     for name in ("tune", "port"):
         recs = _records(runs / name)
         assert recs, f"run {name} wrote no records"
         for r in recs:
             validate_record(r)
-            assert r["run_id"] == name and r["provenance"]["license"] == "MIT"
+            prov = r["provenance"]
+            assert r["run_id"] == name == prov["run_id"] and prov["license"] == "MIT"
+            assert all(prov[k] for k in PROVENANCE), prov
+            assert len(prov["file_sha256"]) == 64 and prov["target"] == "mi300x" and prov["date"].startswith("20")
             assert r["versions"]["portkern"] and r["versions"]["git_revision"]
     kinds = {r["record_type"] for r in _records(runs / "port")}
     assert "translation" in kinds and "performance" in kinds
@@ -56,8 +66,122 @@ def test_port_run_leaves_schema_valid_records(runs):
         assert "__global__" in t["source_code"] and t["verdict"]["compiled"]
         assert t["verdict"]["correct"] == all(c["passed"] for c in t["verdict"]["cases"])
         assert t["verdict"]["cases"], "a translation record carries its validation cases"
+        # original dialect -> the translated unit, never the same text twice
+        assert "cuda_runtime.h" in t["source_code"] and "hip/hip_runtime.h" in t["target_code"]
+        assert normalize_source(t["source_code"]) != normalize_source(t["target_code"])
+        assert t["verified"] == (t["verdict"]["correct"] and t["hard_case_reason"] == "")
+        assert t["provenance"]["device"] == t["verdict"]["validation_device"]
     perf = [r for r in _records(runs / "tune") if r["record_type"] == "performance"]
-    assert perf and all(p["estimated"] and p["timing"]["method"] == "estimate" for p in perf)
+    assert perf and all(p["timing_kind"] == "predicted" and p["timing"]["method"] == "estimate" for p in perf)
+    assert identity_pairs(_records(runs / "tune") + _records(runs / "port")) == 0
+
+
+def test_translation_source_is_the_library_original(runs):
+    """The source side of a translation is what ingest read from the library file, before translation."""
+    for t in (r for r in _records(runs / "port") if r["record_type"] == "translation"):
+        ingest = json.loads((runs / "port" / "results" / t["provenance"]["kernel"] / "ingest.json").read_text())
+        assert t["source_code"] == ingest["payload"]["source"]
+        lib_file = Path(__file__).resolve().parents[1] / "libraries" / "nn" / t["provenance"]["file"]
+        assert t["provenance"]["file_sha256"] == hashlib.sha256(lib_file.read_bytes()).hexdigest()
+
+
+def test_unverified_translation_is_a_hard_case(runs):
+    """A translation whose validation failed is kept as a hard case, out of the SFT conversations."""
+    from portkern.dataset.configs import CONFIGS, config_rows
+    from portkern.dataset.records import RecordBuilder, open_run
+
+    run_dir = runs / "port"
+    kernel = "gelu_forward"
+    evals = json.loads((run_dir / "results" / kernel / "evaluations.json").read_text())
+    ingest = json.loads((run_dir / "results" / kernel / "ingest.json").read_text())["payload"]
+    failed = json.loads(json.dumps(evals[0]))
+    failed["validation"]["passed"] = False
+    failed["validation"]["detail"] = "case 0: mismatch at index 3"
+    builder = RecordBuilder(open_run(run_dir))
+    recs = builder.for_kernel(kernel, [failed], {"original": ingest["source"], "translated": "",
+                                                 "hazards": [{"kind": "warp-size", "message": "32 assumed"}]})
+    trans = [r for r in recs if r["record_type"] == "translation"]
+    assert len(trans) == 1 and not trans[0]["verified"]
+    assert "fails validation" in trans[0]["hard_case_reason"] and "warp-size" in trans[0]["hard_case_reason"]
+    for rec in trans:
+        rec["split"] = "train"
+    by_name = {c.name: c for c in CONFIGS}
+    assert config_rows(by_name["sft"], trans) == []
+    hard = config_rows(by_name["hard_cases"], trans)
+    assert len(hard) == 1 and hard[0]["reason"] == trans[0]["hard_case_reason"]
+    # an identical pair is no record at all
+    same = builder.for_kernel(kernel, [evals[0]], {"original": evals[0]["candidate"]["source"] + "\n// c\n",
+                                                   "translated": "", "hazards": []})
+    assert not [r for r in same if r["record_type"] == "translation"]
+    assert builder.skipped["translation identical to its source"] == 1
+
+
+def _variant(ev: dict, cid: str, *, source: str | None = None, passed: bool = True, ms: float | None = None,
+             spread: float = 0.0, method: str = "device-events", **cand) -> dict:
+    """A copy of a real evaluation with another candidate id, source, verdict or timing."""
+    out = json.loads(json.dumps(ev))
+    out["candidate"].update(id=cid, **cand)
+    if source is not None:
+        out["candidate"]["source"] = source
+    out["validation"]["passed"] = passed
+    if not passed:
+        out["validation"]["detail"] = "case 2: 17 of 257 elements outside tolerance"
+    if ms is not None:
+        out["score_ms"], out["spread_ms"] = ms, spread
+        out["bench"][0].update(method=method, median_ms=ms, spread_ms=spread, device="NVIDIA H100 80GB HBM3")
+    return out
+
+
+def test_repairs_preferences_and_measured_optimizations(runs):
+    """The model paths (no model server here): records built from variants of a real evaluation."""
+    from portkern.dataset.configs import CONFIGS, config_rows
+    from portkern.dataset.records import RecordBuilder, open_run
+
+    run_dir = runs / "tune"
+    base = json.loads((run_dir / "results" / "axpy" / "evaluations.json").read_text())[0]
+    src = base["candidate"]["source"]
+    faster = src.replace("if(tid < n)", "if(tid < n) [[likely]]")
+    broken = _variant(base, "axpy/model-optimize-1", source=src.replace("+= alpha *", "= alpha *"), passed=False,
+                      origin="model-optimize", prompt="Make it faster", model="m")
+    fixed = _variant(base, "axpy/model-repair-2", source=faster, origin="model-repair", parent=broken["candidate"]["id"],
+                     prompt="Fix it", model="m", ms=0.040, spread=0.001)
+    slow = _variant(base, "axpy/original-0", ms=0.050, spread=0.001)
+    close = _variant(base, "axpy/model-optimize-3", source=faster + "// x\n", prompt="Make it faster", model="m",
+                     origin="model-optimize", ms=0.0495, spread=0.001)
+    est = _variant(base, "axpy/model-optimize-4", source=faster.replace("tid", "t"), prompt="Make it faster", model="m",
+                   origin="model-optimize", ms=0.030, spread=0.0, method="estimate")
+    builder = RecordBuilder(open_run(run_dir))
+    builder.run.kernels["axpy"].update(base_candidate=slow["candidate"]["id"], selected_candidate=fixed["candidate"]["id"])
+    recs = builder.for_kernel("axpy", [slow, broken, fixed, close, est], None)
+    by_type: dict[str, list[dict]] = {}
+    for r in recs:
+        validate_record(r)
+        r["split"] = "train"
+        by_type.setdefault(r["record_type"], []).append(r)
+    (rep,) = by_type["repair"]
+    assert rep["broken_code"] == broken["candidate"]["source"] and rep["fixed_code"] == faster
+    assert rep["error_kind"] == "validation" and "outside tolerance" in rep["error"]
+    (opt,) = by_type["optimization"]
+    assert opt["timing_kind"] == "measured" and opt["speedup"] == pytest.approx(0.050 / 0.040)
+    assert opt["change"]["kind"] == "model-rewrite" and opt["provenance"]["device"] == "NVIDIA H100 80GB HBM3"
+    # same prompt: the correct answers beat the broken one (validation is a measurement); between
+    # correct ones only device timings further apart than their spreads rank, never an estimate
+    prefs = {(p["ranking_basis"], p["chosen"] == faster, p["rejected"]) for p in by_type.get("preference", [])}
+    assert ("correctness", False, broken["candidate"]["source"]) in prefs  # close beats broken
+    assert all(p["ranking_basis"] == "correctness" for p in by_type["preference"]), prefs
+    assert builder.skipped["preference pair without a measured difference"] >= 1
+    sft = config_rows(next(c for c in CONFIGS if c.name == "sft"), recs)
+    tasks = {row["task"]: row for row in sft}
+    assert set(tasks) == {"repair", "optimization"}
+    assert "outside tolerance" in tasks["repair"]["messages"][1]["content"]
+    assert faster.strip() in tasks["repair"]["messages"][2]["content"]
+    assert tasks["optimization"]["timing_kind"] == "measured" and "1.25x" in tasks["optimization"]["evidence"]
+    # device timings beyond the noise do rank two correct answers
+    quick = _variant(base, "axpy/model-optimize-5", source=faster.replace("tid", "i"), prompt="Make it faster",
+                     model="m", origin="model-optimize", ms=0.020, spread=0.001)
+    (speed,) = [r for r in builder.for_kernel("axpy", [close, quick], None) if r["record_type"] == "preference"]
+    assert speed["ranking_basis"] == "speed" and speed["chosen"] == quick["candidate"]["source"]
+    assert speed["margin"] == pytest.approx(0.0495 / 0.020 - 1)
 
 
 def test_schema_rejects_bad_record(runs):
@@ -164,11 +288,12 @@ def test_export_manifest_dedup_split_guard(runs, tmp_path):
     manifest = export([runs / "tune", runs / "port", runs / "tune"], out)  # "tune" twice: exact duplicates
     assert manifest["records_out"] > 0
     assert manifest["dedup"]["exact_duplicates"] >= len(_records(runs / "tune"))
-    for rel, info in manifest["shards"].items():
+    for rel, info in manifest["files"].items():
         data = (out / rel).read_bytes()
         assert hashlib.sha256(data).hexdigest() == info["sha256"]
-        rows = [json.loads(line) for line in gzip.decompress(data).decode().splitlines()]
-        assert len(rows) == info["records"]
+        if rel.endswith(".jsonl.gz"):
+            rows = [json.loads(line) for line in gzip.decompress(data).decode().splitlines()]
+            assert len(rows) == info["records"]
     # no family in two splits
     fams = manifest["families"]
     seen: dict[str, str] = {}
@@ -176,12 +301,18 @@ def test_export_manifest_dedup_split_guard(runs, tmp_path):
         for f in names:
             assert f not in seen, f"family {f} in {seen.get(f)} and {split}"
             seen[f] = split
-    raw = [json.loads(line) for rel in manifest["shards"] if rel.startswith("raw/")
+    raw = [json.loads(line) for rel in manifest["files"] if rel.startswith("raw/")
            for line in gzip.decompress((out / rel).read_bytes()).decode().splitlines()]
+    assert len(raw) == manifest["records_out"]
     for r in raw:
         assert r["split"] == next(s for s, names in fams.items() if r["provenance"]["family"] in names)
     assert sum(manifest["counts"]["by_type"].values()) == manifest["records_out"]
     assert set(manifest["counts"]["by_library"]) <= {"blas", "nn"}
+    perf = manifest["counts"]["performance"]
+    assert perf["predicted"] == manifest["counts"]["by_type"]["performance"] and perf["measured"] == 0
+    assert manifest["counts"]["by_config"]["performance"] == 0, "predicted times stay out of the default config"
+    assert manifest["counts"]["by_config"]["performance_predicted"] == perf["predicted"]
+    assert manifest["counts"]["identity_pairs"] == 0
 
 
 def test_contamination_guard_drops_benchmark_kernels(runs, tmp_path):
@@ -221,19 +352,87 @@ def test_family_splits_cover_all_three():
     assert split == assign_splits(list(reversed(fams))), "splits are stable"
 
 
-def test_hf_datasets_loads_shards(runs, tmp_path):
-    datasets = pytest.importorskip("datasets")
+def test_every_config_loads_with_one_call_and_matches_the_card(runs, tmp_path):
+    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is in the dev extra")
+    import yaml
+
     out = tmp_path / "ds"
     manifest = export([runs / "tune", runs / "port"], out)
-    sft = sorted(str(out / rel) for rel in manifest["shards"] if rel.startswith("sft/"))
-    raw = sorted(str(out / rel) for rel in manifest["shards"] if rel.startswith("raw/performance/"))
-    assert raw
-    ds = datasets.load_dataset("json", data_files=raw, split="train", cache_dir=str(tmp_path / "hf"))
-    assert len(ds) == sum(manifest["shards"][Path(p).relative_to(out).as_posix()]["records"] for p in raw)
-    assert "code" in ds.column_names
-    if sft:
-        chat = datasets.load_dataset("json", data_files=sft, split="train", cache_dir=str(tmp_path / "hf2"))
-        assert chat[0]["messages"][-1]["role"] == "assistant"
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\n")
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["license"] == "mit"
+    declared = [c["config_name"] for c in header["configs"]]
+    assert "sft" in declared and "performance_predicted" in declared
+    assert declared == [n for n, c in manifest["configs"].items() if c["rows"]]
+    counts = {i["config_name"]: {s["name"]: s["num_examples"] for s in i["splits"]} for i in header["dataset_info"]}
+    total_rows = 0
+    for name in declared:
+        ds = datasets.load_dataset(str(out), name, cache_dir=str(tmp_path / "hf"))
+        assert {split: len(part) for split, part in ds.items()} == counts[name], name
+        for part in ds.values():
+            for row in part:
+                assert all(row["provenance"][k] for k in PROVENANCE), (name, row["provenance"])
+                total_rows += 1
+    assert total_rows == sum(c["rows"] for c in manifest["configs"].values())
+    sft = datasets.load_dataset(str(out), "sft", cache_dir=str(tmp_path / "hf"))
+    rows = [r for part in sft.values() for r in part]
+    assert rows and all([m["role"] for m in r["messages"]] == ["system", "user", "assistant"] for r in rows)
+    for r in rows:
+        user, answer = r["messages"][1]["content"], r["messages"][2]["content"]
+        assert answer.strip() not in user, "the answer must not be part of the prompt"
+    # the card's table of counts says what the data holds
+    for name, info in manifest["configs"].items():
+        line = next(ln for ln in card.splitlines() if ln.startswith(f"| `{name}`"))
+        cells = [c.strip() for c in line.split("|")[2:5]]
+        assert cells == [str(info["splits"].get(s, 0)) for s in ("train", "validation", "test")], line
+
+
+def test_dataset_files_follow_the_umask(runs, tmp_path):
+    out = tmp_path / "ds"
+    old = os.umask(0o027)
+    try:
+        import portkern.fsio as fsio
+
+        fsio._UMASK = None  # read the umask afresh
+        export([runs / "port"], out)
+        modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()}
+    finally:
+        os.umask(old)
+        fsio._UMASK = None
+    assert modes and set(modes.values()) == {0o640}, modes
+    assert "manifest.json" in modes and "README.md" in modes
+    assert stat.S_IMODE((runs / "port" / "emit" / "records.jsonl").stat().st_mode) == 0o666 & ~current_umask()
+
+
+def test_features_do_not_depend_on_cache_state(runs, tmp_path):
+    """A warm-cache run reads compile results back with sorted keys; the features must not change."""
+    cache = runs.parent / "cache"
+    port(PortOptions(library="blas", target="mi300x", kernels=["dot"], budget=2, run_id="tune-warm",
+                     runs_dir=str(tmp_path / "runs"), cache_dir=str(cache)))
+
+    def features(run_dir):
+        return sorted((r["provenance"]["kernel"], json.dumps(r["params"], sort_keys=True),
+                       json.dumps(r["features"], sort_keys=True))
+                      for r in build_run_records(run_dir) if r["record_type"] == "performance")
+
+    cold = [f for f in features(runs / "tune") if f[0] == "dot"]
+    warm = features(tmp_path / "runs" / "tune-warm")
+    assert cold and warm == cold
+
+
+def test_primary_report_follows_the_entry_order_not_the_mapping_order():
+    from portkern.pipeline.stages import _primary_report
+
+    # the first launch sorts after the second one, as dot_kernel_part1 after blas_reduction_kernel_part2
+    entries = ["dot_part1<float>", "blas_part2<float>"]
+    resources = {"_Z9blas_part2f": {"registers": 13, "shared_bytes": 256},
+                 "_Z9dot_part1f": {"registers": 10, "shared_bytes": 64}}
+    cold = {"options": {"entries": entries},
+            "entry_map": {"dot_part1<float>": "_Z9dot_part1f", "blas_part2<float>": "_Z9blas_part2f"}}
+    warm = json.loads(json.dumps(cold, sort_keys=True))  # what the stage cache hands back
+    assert next(iter(warm["entry_map"])) == "blas_part2<float>"
+    assert _primary_report(cold, resources) == _primary_report(warm, resources) == resources["_Z9dot_part1f"]
 
 
 def test_dataset_export_cli(runs, tmp_path, capsys):
@@ -289,8 +488,16 @@ def test_tuning_run_records_and_review(tuned):
     run_dir, _ = tuned
     recs = _records(run_dir)
     opt = [r for r in recs if r["record_type"] == "optimization"]
-    assert len(opt) == 1 and opt[0]["speedup"] > 1 and opt[0]["method"] == "estimate"
+    assert len(opt) == 1 and opt[0]["speedup"] - opt[0]["speedup_spread"] > 1 and opt[0]["method"] == "estimate"
+    assert opt[0]["timing_kind"] == "predicted"
     assert opt[0]["before_params"] == {"NB": 64} and opt[0]["after_params"] == {"NB": 256}
+    assert opt[0]["change"]["kind"] == "parameters" and opt[0]["change"]["description"] == "NB 64 -> 256"
+    # a predicted speedup is data, but no conversation teaches it as a fact
+    from portkern.dataset.configs import CONFIGS, config_rows
+
+    opt[0]["split"] = "train"
+    assert config_rows(next(c for c in CONFIGS if c.name == "sft"), opt) == []
+    assert len(config_rows(next(c for c in CONFIGS if c.name == "optimization"), opt)) == 1
     report = review_run(run_dir)
     assert report.passed, [c.to_dict() for c in report.failures()]
     assert any(c.claim == "improvement" and c.holds for c in report.checks)

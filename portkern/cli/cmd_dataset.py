@@ -33,11 +33,12 @@ def _run_dirs(runs_dir: Path, runs: tuple[str, ...]) -> list[Path]:
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder for shards and manifest.")
 @click.option("--guard", default=None, help="Contamination list (default: datasets/contamination.yaml).")
-@click.option("--shard-size", default=2000, show_default=True)
+@click.option("--shard-size", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="Rows per parquet file.")
 @json_option
 def export_cmd(runs, runs_dir, out, guard, shard_size, as_json) -> None:
-    """Export chat-style SFT JSONL, preference pairs and raw records as gzip shards with a manifest
-    (deduplicated, split by kernel family, public benchmarks kept out)."""
+    """Export a Hugging Face dataset: parquet configs (sft, preference, performance, repair, ...) split by
+    kernel family, a dataset card, raw records and a manifest (deduplicated, public benchmarks kept out)."""
     from portkern.dataset.export import export
 
     manifest = export(_run_dirs(runs_dir, runs), out, guard_path=guard, shard_size=shard_size)
@@ -50,9 +51,12 @@ def export_cmd(runs, runs_dir, out, guard, shard_size, as_json) -> None:
            ["exact duplicates dropped", manifest["dedup"]["exact_duplicates"]],
            ["near duplicates dropped", manifest["dedup"]["near_duplicates"]],
            ["contamination dropped", len(manifest["contamination"]["dropped"])],
-           *[[f"type {k}", v] for k, v in sorted(c["by_type"].items())],
+           ["identity pairs", c["identity_pairs"]],
+           ["performance measured / predicted", f"{c['performance']['measured']} / {c['performance']['predicted']}"],
+           *[[f"config {k}", v] for k, v in c["by_config"].items()],
            *[[f"split {k}", v] for k, v in sorted(c["by_split"].items())],
-           ["SFT conversations", c["sft"]], ["preference pairs", c["preference"]], ["shards", len(manifest["shards"])]])
+           ["files", len(manifest["files"])]])
+    console.print(f"load with: datasets.load_dataset({str(out)!r}, \"sft\")")
 
 
 @command.command("nightly")
@@ -72,6 +76,16 @@ def nightly_cmd(config_path, date, as_json) -> None:
     table("nightly summary", ["what", "value"],
           [["runs", len(summary["runs"])], ["failed runs", len(summary["failures"])],
            *[[f"records {k}", v] for k, v in sorted(summary["records"].items())],
+           *[[f"config {k}", v] for k, v in summary["configs"].items()],
+           ["performance measured / predicted",
+            f"{summary['performance']['measured']} / {summary['performance']['predicted']}"],
+           ["duplicates removed (exact / near)",
+            f"{summary['duplicates']['exact']} / {summary['duplicates']['near']}"],
+           ["contamination hits", summary["contamination_hits"]], ["identity pairs", summary["identity_pairs"]],
            ["pass rate", f"{summary['pass_rate']:.2%}" if summary.get("pass_rate") is not None else "n/a"],
            ["model calls", summary.get("model_calls", 0)], ["GPU seconds", f"{summary.get('gpu_seconds', 0):.1f}"],
            ["written to", summary["out_dir"]]])
+    if summary["families"]:
+        types = sorted({t for counts in summary["families"].values() for t in counts})
+        table("records per family", ["family", *types],
+              [[fam, *[counts.get(t, 0) for t in types]] for fam, counts in summary["families"].items()])

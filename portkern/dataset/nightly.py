@@ -15,6 +15,7 @@ import yaml
 
 from portkern.dataset.export import export
 from portkern.errors import ConfigError
+from portkern.fsio import write_text
 
 _FIELDS = {"libraries": list, "targets": list, "strategies": list, "budget": int, "executor": str,
            "ray_address": str, "runs_dir": str, "out_dir": str, "shard_size": int, "kernels": dict}
@@ -52,6 +53,9 @@ class NightlyConfig:
         for key in ("libraries", "targets"):
             if not data.get(key):
                 raise ConfigError(f"{p}: field '{key}' is required and must not be empty")
+        for key in ("budget", "shard_size"):
+            if key in data and data[key] < 1:
+                raise ConfigError(f"{p}: field '{key}' must be at least 1, got {data[key]}")
         if data.get("executor", "local") not in ("local", "ray"):
             raise ConfigError(f"{p}: field 'executor' must be 'local' or 'ray'")
         return cls(**data)
@@ -110,11 +114,21 @@ def run_nightly(cfg: NightlyConfig, *, date: str | None = None, port: PortFn | N
     out = Path(cfg.out_dir) / date
     manifest = export([d for d in run_dirs if d.exists()], out, shard_size=cfg.shard_size)
     summary.update(_run_stats(store, [d.name for d in run_dirs]))
-    summary["records"] = manifest["counts"]["by_type"]
-    summary["records_out"] = manifest["records_out"]
+    summary.update(dataset_figures(manifest))
     summary["out_dir"] = str(out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def dataset_figures(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the nightly job reports about the data: counts per type and config, measured vs predicted,
+    duplicates removed, contamination hits, identity pairs (must be 0) and records per family."""
+    c = manifest["counts"]
+    return {"records": c["by_type"], "records_out": manifest["records_out"], "configs": c["by_config"],
+            "performance": c["performance"], "hard_cases": c["hard_cases"], "identity_pairs": c["identity_pairs"],
+            "duplicates": {"exact": manifest["dedup"]["exact_duplicates"], "near": manifest["dedup"]["near_duplicates"]},
+            "contamination_hits": len(manifest["contamination"]["dropped"]), "families": c["by_family"],
+            "left_out": manifest.get("left_out", {})}
 
 
 def _run_stats(store: Path, run_ids: list[str]) -> dict[str, Any]:

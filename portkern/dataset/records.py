@@ -2,7 +2,23 @@
 
 Record types: translation, repair, optimization, preference, performance (``datasets/schema``).
 Every record is schema-checked before it is written; a run with nothing verified yields few records,
-never invented ones.
+never invented ones. What each type means:
+
+- translation: the kernel as the library wrote it (source dialect) -> the translated unit that compiled
+  and passed validation. A pair whose two sides are the same text (up to comments and whitespace) is
+  never emitted. Translations that failed validation, or carry hazards the rules could not fix, are
+  kept with ``verified: false`` and the reason: hard cases.
+- repair: a failing candidate + its error -> the model's fix that passed validation.
+- optimization: the library's own candidate -> the selected faster one, with the speedup, its spread,
+  whether the times were measured or predicted, and what changed (parameters, operators, model rewrite).
+  Only speedups beyond the timing noise are records.
+- preference: two answers to one prompt, ranked by a measured outcome (validation, or device timings
+  further apart than their spreads); roofline estimates never rank.
+- performance: a compiled candidate, its compile-time features and its time, labelled ``measured``
+  (device events) or ``predicted`` (roofline estimate).
+
+Every record carries the same provenance: run id, library, kernel, family, source file and its sha256,
+licence, source and target dialect, target GPU, toolchain, device and date.
 """
 
 from __future__ import annotations
@@ -15,11 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from portkern import __version__
 from portkern.dataset.schema import validate_record
+from portkern.dataset.text import normalize_source
 from portkern.emit.runread import read_rows
+from portkern.fsio import write_text
 
 REPO = Path(__file__).resolve().parent.parent.parent
+MEASURED, PREDICTED = "measured", "predicted"
 
 
 def git_revision() -> str:
@@ -42,7 +63,8 @@ class RunView:
     target_dialect: str
     license: str
     compilers: dict[str, str]
-    kernels: dict[str, dict[str, Any]] = field(default_factory=dict)  # kernel -> {family, file, symbol}
+    date: str = ""
+    kernels: dict[str, dict[str, Any]] = field(default_factory=dict)  # kernel -> {family, file, license, ...}
 
 
 def _json(path: Path) -> Any:
@@ -55,18 +77,23 @@ def open_run(run_dir: str | Path) -> RunView:
     row, kernels = rows.run, rows.kernels
     run_id = run_dir.name
     manifest = run_dir / "inputs" / "library.yaml"
-    license_id, files = "NOASSERTION", {}
+    license_id, entries = "NOASSERTION", {}
     if manifest.exists():
-        import yaml
-
         data = yaml.safe_load(manifest.read_text()) or {}
         license_id = str(data.get("license") or "NOASSERTION")
-        files = {k.get("name"): k.get("file", "") for k in data.get("kernels", []) if isinstance(k, dict)}
+        entries = {k.get("name"): k for k in data.get("kernels", []) if isinstance(k, dict)}
     for name, info in kernels.items():
-        info["file"] = files.get(name, "")
+        entry = entries.get(name, {})
+        info["file"] = str(entry.get("file", ""))
+        info["license"] = str(entry.get("license") or license_id)  # a kernel's own licence, else the library's
     return RunView(run_id=run_id, run_dir=run_dir, library=row["library"], target=row["target"],
                    source_dialect=row["source_dialect"], target_dialect=row["target_dialect"], license=license_id,
-                   compilers=json.loads(row["toolchain_json"] or "{}"), kernels=kernels)
+                   compilers=json.loads(row["toolchain_json"] or "{}"), date=str(row.get("started_at") or ""),
+                   kernels=kernels)
+
+
+def timing_kind(method: str) -> str:
+    return MEASURED if method == "device-events" else PREDICTED
 
 
 def _verdict(ev: dict[str, Any]) -> dict[str, Any]:
@@ -94,50 +121,91 @@ def _timing(ev: dict[str, Any]) -> dict[str, Any] | None:
             "roofline_fraction": float(b.get("roofline_fraction", 0.0))}
 
 
+def same_code(a: str, b: str) -> bool:
+    """Equal up to comments and whitespace: such a pair would teach the identity function."""
+    return normalize_source(a) == normalize_source(b)
+
+
+def _change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What made the faster candidate: changed parameters, a rewritten source, the operators the search
+    applied (candidate notes) and the model when one wrote it."""
+    bp, ap = before.get("params", {}), after.get("params", {})
+    params = {k: [bp.get(k), ap.get(k)] for k in sorted(set(bp) | set(ap)) if bp.get(k) != ap.get(k)}
+    rewritten = not same_code(before.get("source", ""), after.get("source", ""))
+    origin = after.get("origin", "")
+    if rewritten and origin.startswith("model"):
+        kind = "model-rewrite"
+    elif rewritten:
+        kind = "source-rewrite"
+    else:
+        kind = "parameters"
+    parts = [f"{k} {v[0]} -> {v[1]}" for k, v in params.items()]
+    if rewritten:
+        parts.append(f"source rewritten ({origin or 'unknown origin'}"
+                     + (f", model {after['model']}" if after.get("model") else "") + ")")
+    return {"kind": kind, "origin": origin, "params": json.dumps(params, sort_keys=True),
+            "operators": [str(n) for n in after.get("notes", [])], "description": "; ".join(parts) or "no change"}
+
+
 class RecordBuilder:
     def __init__(self, run: RunView):
         self.run = run
         self.created_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.versions = {"portkern": __version__, "git_revision": git_revision(), "compilers": run.compilers}
+        self.skipped: dict[str, int] = {}
 
-    def header(self, kind: str, kernel: str, body: dict[str, Any], model: str = "") -> dict[str, Any]:
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    def header(self, kind: str, kernel: str, body: dict[str, Any], *, device: str, model: str = "",
+               file_sha256: str = "") -> dict[str, Any]:
         info = self.run.kernels.get(kernel, {})
         versions = dict(self.versions)
         if model:
             versions["model"] = model
-        rec = {"record_type": kind, "run_id": self.run.run_id, "target": self.run.target,
-               "provenance": {"library": self.run.library, "file": info.get("file") or "unknown", "kernel": kernel,
-                              "family": info.get("family") or kernel, "license": self.run.license},
+        prov = {"run_id": self.run.run_id, "library": self.run.library, "kernel": kernel,
+                "family": info.get("family") or kernel, "file": info.get("file") or "unknown",
+                "file_sha256": file_sha256 or "unknown", "license": info.get("license") or self.run.license,
+                "source_dialect": self.run.source_dialect, "target_dialect": self.run.target_dialect,
+                "target": self.run.target, "toolchain": json.dumps(self.run.compilers, sort_keys=True),
+                "device": device or "none", "date": self.run.date or self.created_at}
+        rec = {"record_type": kind, "run_id": self.run.run_id, "target": self.run.target, "provenance": prov,
                "versions": versions, "created_at": self.created_at, **body}
-        digest = json.dumps({k: v for k, v in rec.items() if k not in ("created_at", "versions")}, sort_keys=True)
-        rec["record_id"] = hashlib.sha256(digest.encode()).hexdigest()
+        # the id names the content and where it came from, not when it was built
+        ident = {k: v for k, v in rec.items() if k not in ("created_at", "versions", "provenance")}
+        ident["provenance"] = {k: v for k, v in prov.items() if k != "date"}
+        rec["record_id"] = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
         validate_record(rec)
         return rec
 
-    def for_kernel(self, kernel: str, evaluations: list[dict[str, Any]], translation: dict[str, Any] | None) -> list[dict]:
+    def for_kernel(self, kernel: str, evaluations: list[dict[str, Any]], translation: dict[str, Any] | None,
+                   file_sha256: str = "") -> list[dict]:
         out: list[dict] = []
         by_id = {ev["candidate"]["id"]: ev for ev in evaluations}
         base = evaluations[0] if evaluations else None
         dialect = self.run.target_dialect
-        # translation: the ported base against the original source
-        if translation and base and translation.get("source") and base["candidate"].get("source"):
-            out.append(self.header("translation", kernel, {
-                "source_dialect": self.run.source_dialect, "target_dialect": self.run.target_dialect,
-                "source_code": translation["source"], "target_code": base["candidate"]["source"],
-                "origin": base["candidate"].get("origin", "rules"), "verdict": _verdict(base),
-                "hazards": [{k: h.get(k) for k in ("kind", "message", "fixed", "line", "severity") if h.get(k) is not None}
-                            for h in translation.get("hazards", [])]}))
+        h = {"file_sha256": file_sha256}
+        if translation and base:
+            rec = self._translation(kernel, translation, base, h)
+            if rec:
+                out.append(rec)
         for ev in evaluations:
             cand = ev["candidate"]
             parent = by_id.get(cand.get("parent", ""))
+            verdict = _verdict(ev)
             # repair: a model fix of a parent that failed to compile or validate
-            if cand.get("origin") == "model-repair" and parent and _verdict(ev)["correct"]:
+            if cand.get("origin") == "model-repair" and parent and verdict["correct"]:
                 pv = _verdict(parent)
-                kind = "compile" if not pv["compiled"] else "validation"
-                error = parent.get("compile_error") or (parent.get("validation") or {}).get("detail") or "validation failed"
-                out.append(self.header("repair", kernel, {
-                    "dialect": dialect, "broken_code": parent["candidate"]["source"], "error_kind": kind,
-                    "error": error[:8000], "fixed_code": cand["source"], "verdict": _verdict(ev)}, model=cand.get("model", "")))
+                if pv["correct"] or same_code(parent["candidate"]["source"], cand["source"]):
+                    self.skip("repair without a failing parent or a change")
+                else:
+                    kind = "compile" if not pv["compiled"] else "validation"
+                    error = (parent.get("compile_error") or (parent.get("validation") or {}).get("detail")
+                             or "validation failed")
+                    out.append(self.header("repair", kernel, {
+                        "dialect": dialect, "broken_code": parent["candidate"]["source"], "error_kind": kind,
+                        "error": error[:8000], "fixed_code": cand["source"], "verdict": verdict},
+                        device=verdict["validation_device"], model=cand.get("model", ""), **h))
             # performance: every timed, compiled candidate
             timing = _timing(ev)
             if timing and ev.get("compiled"):
@@ -145,12 +213,41 @@ class RecordBuilder:
                 out.append(self.header("performance", kernel, {
                     "dialect": dialect, "code": cand["source"], "params": cand.get("params", {}),
                     "sizes": b.get("sizes", {}), "dtype": b.get("dtype", ""), "features": _resources(ev),
-                    "timing": timing, "estimated": timing["method"] == "estimate"}))
-        out += self._optimization(kernel, evaluations)
-        out += self._preferences(kernel, evaluations, by_id)
+                    "timing": timing, "timing_kind": timing_kind(timing["method"]), "correct": verdict["correct"]},
+                    device=timing["device"], **h))
+        out += self._optimization(kernel, evaluations, h)
+        out += self._preferences(kernel, evaluations, h)
         return out
 
-    def _optimization(self, kernel: str, evaluations: list[dict]) -> list[dict]:
+    def _translation(self, kernel: str, translation: dict[str, Any], base: dict[str, Any],
+                     h: dict[str, str]) -> dict | None:
+        original = translation.get("original") or ""
+        translated = base["candidate"].get("source") or translation.get("translated") or ""
+        if not original or not translated:
+            self.skip("translation without both sides")
+            return None
+        if same_code(original, translated):
+            self.skip("translation identical to its source")
+            return None
+        verdict = _verdict(base)
+        hazards = [{k: x.get(k) for k in ("kind", "message", "fixed", "line", "severity") if x.get(k) is not None}
+                   for x in translation.get("hazards", [])]
+        open_hazards = sorted({str(x.get("kind", "?")) for x in hazards if not x.get("fixed", False)})
+        reasons = []
+        if not verdict["compiled"]:
+            reasons.append("does not compile for the target")
+        elif not verdict["correct"]:
+            reasons.append("fails validation" + (f" on {verdict['validation_device']}"
+                                                 if verdict["validation_device"] else ""))
+        if open_hazards:
+            reasons.append(f"hazards the rules could not fix: {', '.join(open_hazards)}")
+        return self.header("translation", kernel, {
+            "source_dialect": self.run.source_dialect, "target_dialect": self.run.target_dialect,
+            "source_code": original, "target_code": translated, "origin": base["candidate"].get("origin", "rules"),
+            "verdict": verdict, "hazards": hazards, "verified": not reasons, "hard_case_reason": "; ".join(reasons)},
+            device=verdict["validation_device"], **h)
+
+    def _optimization(self, kernel: str, evaluations: list[dict], h: dict[str, str]) -> list[dict]:
         info = self.run.kernels.get(kernel, {})
         sel_id = info.get("selected_candidate")
         base_id = info.get("base_candidate")
@@ -163,18 +260,26 @@ class RecordBuilder:
         tb, ta = _timing(before), _timing(after)
         if not tb or not ta or not _verdict(after)["correct"] or not _verdict(before)["correct"]:
             return []
+        if tb["method"] != ta["method"]:
+            self.skip("optimization timed by two methods")
+            return []
         speedup = tb["median_ms"] / ta["median_ms"]
         # first-order propagation of the two spreads into the ratio
         spread = speedup * ((tb["spread_ms"] / tb["median_ms"]) + (ta["spread_ms"] / ta["median_ms"]))
+        if speedup - spread <= 1.0:
+            self.skip("optimization within the timing noise")
+            return []
         return [self.header("optimization", kernel, {
             "dialect": self.run.target_dialect, "before_code": before["candidate"]["source"],
             "after_code": after["candidate"]["source"], "before_params": before["candidate"].get("params", {}),
             "after_params": after["candidate"].get("params", {}), "speedup": speedup, "speedup_spread": spread,
             "before": {"timing": tb, "resources": _resources(before)}, "after": {"timing": ta, "resources": _resources(after)},
-            "method": ta["method"], "device": ta["device"]}, model=after["candidate"].get("model", ""))]
+            "method": ta["method"], "timing_kind": timing_kind(ta["method"]), "device": ta["device"],
+            "change": _change(before["candidate"], after["candidate"])},
+            device=ta["device"], model=after["candidate"].get("model", ""), **h)]
 
-    def _preferences(self, kernel: str, evaluations: list[dict], by_id: dict[str, dict]) -> list[dict]:
-        """Pairs of model answers to the same prompt (same prompt text), ranked by verified outcome."""
+    def _preferences(self, kernel: str, evaluations: list[dict], h: dict[str, str]) -> list[dict]:
+        """Pairs of model answers to the same prompt (same prompt text), ranked by a measured outcome."""
         groups: dict[str, list[dict]] = {}
         for ev in evaluations:
             prompt = ev["candidate"].get("prompt", "")
@@ -182,68 +287,74 @@ class RecordBuilder:
                 groups.setdefault(hashlib.sha256(prompt.encode()).hexdigest(), []).append(ev)
         out = []
         for members in groups.values():
-            if len(members) < 2:
-                continue
             for i, a in enumerate(members):
                 for b in members[i + 1:]:
+                    if same_code(a["candidate"]["source"], b["candidate"]["source"]):
+                        continue
                     ranked = _rank(a, b)
                     if ranked is None:
+                        self.skip("preference pair without a measured difference")
                         continue
                     chosen, rejected, margin, basis = ranked
+                    cv = _verdict(chosen)
+                    device = (_timing(chosen) or {}).get("device", "") if basis == "speed" else cv["validation_device"]
                     out.append(self.header("preference", kernel, {
                         "prompt": chosen["candidate"]["prompt"], "chosen": chosen["candidate"]["source"],
                         "rejected": rejected["candidate"]["source"], "margin": margin, "ranking_basis": basis,
-                        "chosen_verdict": _verdict(chosen), "rejected_verdict": _verdict(rejected)},
-                        model=chosen["candidate"].get("model", "")))
+                        "chosen_verdict": cv, "rejected_verdict": _verdict(rejected)},
+                        device=device, model=chosen["candidate"].get("model", ""), **h))
         return out
 
 
 def _rank(a: dict, b: dict):
+    """(chosen, rejected, margin, basis), or None when no measurement tells the two apart.
+
+    Validation is a measurement: a correct answer beats an incorrect one. Between two correct answers
+    only device timings rank (a roofline estimate is a prediction), and only when the medians lie
+    further apart than the two spreads together.
+    """
     va, vb = _verdict(a), _verdict(b)
     if va["correct"] != vb["correct"]:
         return (a, b, 1.0, "correctness") if va["correct"] else (b, a, 1.0, "correctness")
     if not va["correct"]:
         return None
     ta, tb = _timing(a), _timing(b)
-    if not ta or not tb:
+    if not ta or not tb or ta["method"] != "device-events" or tb["method"] != "device-events":
         return None
-    noise = max(ta["spread_ms"], tb["spread_ms"])
-    if abs(ta["median_ms"] - tb["median_ms"]) <= noise:
+    if abs(ta["median_ms"] - tb["median_ms"]) <= ta["spread_ms"] + tb["spread_ms"]:
         return None  # within the measured noise: no preference
     fast, slow = (a, b) if ta["median_ms"] < tb["median_ms"] else (b, a)
     tf, ts = _timing(fast)["median_ms"], _timing(slow)["median_ms"]
     return fast, slow, ts / tf - 1.0, "speed"
 
 
-def build_run_records(run_dir: str | Path) -> list[dict]:
+def build_run_records(run_dir: str | Path, skipped: dict[str, int] | None = None) -> list[dict]:
+    """Every record of one run; ``skipped`` (when given) counts what was left out and why."""
     run = open_run(run_dir)
     builder = RecordBuilder(run)
     records: list[dict] = []
     for kernel in sorted(run.kernels):
-        evals = _json(run.run_dir / "results" / kernel / "evaluations.json") or []
-        translate = _json(run.run_dir / "results" / kernel / "translate.json")
-        ingest = _json(run.run_dir / "results" / kernel / "ingest.json")
+        results = run.run_dir / "results" / kernel
+        evals = _json(results / "evaluations.json") or []
+        translate = _json(results / "translate.json")
+        ingest = ((_json(results / "ingest.json") or {}).get("payload") or {})
         translation = None
-        payload = (translate or {}).get("payload") or {}
-        source = payload.get("source") or ((ingest or {}).get("payload") or {}).get("source", "")
-        if translate and (translate.get("status") == "ok"):
-            translation = {"source": source, "hazards": payload.get("hazards", [])}
-        records += builder.for_kernel(kernel, evals, translation)
+        if translate and translate.get("status") == "ok":
+            payload = translate.get("payload") or {}
+            # the original side is what ingest read from the library, never the translator's output
+            translation = {"original": ingest.get("source", ""), "translated": payload.get("source", ""),
+                           "hazards": payload.get("hazards", [])}
+        records += builder.for_kernel(kernel, evals, translation, file_sha256=ingest.get("file_sha256", ""))
+    if skipped is not None:
+        for why, n in builder.skipped.items():
+            skipped[why] = skipped.get(why, 0) + n
     return records
 
 
 def write_run_records(run_dir: str | Path) -> Path:
-    """Write ``emit/records.jsonl`` in the run folder (atomically) and return its path."""
-    import os
-    import tempfile
-
+    """Write ``emit/records.jsonl`` in the run folder (atomically, with the umask's mode) and return its path."""
     run_dir = Path(run_dir)
     records = build_run_records(run_dir)
     out = run_dir / "emit" / "records.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".records-")
-    with os.fdopen(fd, "w") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, sort_keys=True) + "\n")
-    os.replace(tmp, out)
+    write_text(out, "".join(json.dumps(rec, sort_keys=True) + "\n" for rec in records))
     return out

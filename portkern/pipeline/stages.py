@@ -122,10 +122,14 @@ def inline_local_includes(path: Path, search_dirs: list[str], _seen: set[Path] |
     return _LOCAL_INCLUDE.sub(replace, text)
 
 
-@stage("ingest", version=4, toolchain=("ingest",))
+@stage("ingest", version=5, toolchain=("ingest",))
 def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) -> dict[str, Any]:
     symbols = list(dict.fromkeys(launch.symbol for launch in kernel.launches)) or [kernel.symbol]
-    base = {"dialect": library.dialect, "symbol": kernel.symbol, "symbols": symbols, "file": kernel.file}
+    kernel_file = Path(library.root) / kernel.file
+    # The source file's hash is dataset provenance: which bytes of the library a record came from.
+    file_sha256 = hashlib.sha256(kernel_file.read_bytes()).hexdigest() if kernel_file.is_file() else ""
+    base = {"dialect": library.dialect, "symbol": kernel.symbol, "symbols": symbols, "file": kernel.file,
+            "file_sha256": file_sha256}
     catalog = _catalog(library, library_digest)
     if len(symbols) == 1:
         unit = catalog.unit(symbols[0])
@@ -345,9 +349,20 @@ def _ran_on_device(result: StageResult) -> bool:
 
 
 def _primary_report(compiled: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+    """The resource report of the first entry the harness launches.
+
+    Chosen by the ordered entry list of the compile options, never by the order of a mapping: a
+    compile result read back from the stage cache has its keys sorted, so "the first key" of
+    ``entry_map`` or ``resources`` names another kernel on a warm cache than on a cold one.
+    """
     entry_map = compiled.get("entry_map") or {}
-    first = next(iter(entry_map.values()), None)
-    if first and first in resources:
-        return resources[first]
-    return next(iter(resources.values()), {}) if resources else {}
+    entries = list((compiled.get("options") or {}).get("entries") or [])
+    for expr in entries:
+        symbol = entry_map.get(expr)
+        if symbol and symbol in resources:
+            return resources[symbol]
+    for symbol in sorted(entry_map.values()):
+        if symbol in resources:
+            return resources[symbol]
+    return resources[min(resources)] if resources else {}
 
