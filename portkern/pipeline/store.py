@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from portkern import fsio
 from portkern.errors import StoreError
-from portkern.pipeline.cache import atomic_write_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,7 +73,7 @@ class RunFolder:
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
     def write(self, rel: str, text: str) -> str:
-        atomic_write_text(self.path / rel, text)
+        fsio.write_text(self.path / rel, text)
         return rel
 
     def write_json(self, rel: str, data: Any) -> str:
