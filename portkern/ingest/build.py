@@ -98,6 +98,13 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
     """Catalog of a library described by a ``library.yaml``."""
     root = Path(spec.root)
     prof = "rocblas" if spec.dialect == "hip" else "cuda"
+    return _ingest(root, library_files(spec), prof, spec.macros, spec.dialect, cache,
+                   include_dirs=[root / d for d in spec.include_dirs])
+
+
+def library_files(spec: LibrarySpec) -> list[str]:
+    """Every file ``ingest_library`` reads, relative to the library root (sorted)."""
+    root = Path(spec.root)
     patterns = list(spec.sources) + [f"{d.rstrip('/')}/**/*{ext}" for d in spec.include_dirs
                                      for ext in (".h", ".hpp", ".cuh", ".hxx", ".inl")]
     files = _discover(root, [p for p in patterns if not p.startswith("..")])
@@ -110,8 +117,7 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
             for p in outside.rglob("*"):
                 if p.is_file() and p.suffix in (".h", ".hpp", ".cuh", ".hxx", ".inl"):
                     files.add(os.path.relpath(p, root.resolve()))
-    return _ingest(root, sorted(files), prof, spec.macros, spec.dialect, cache,
-                   include_dirs=[root / d for d in spec.include_dirs])
+    return sorted(files)
 
 
 def ingest_tree(root: str | Path, profile: str | None = None, macros: MacroTable | None = None,
