@@ -62,6 +62,7 @@ class KernelState:
     done: bool = False
     end_reason: str = ""
     candidate_ids: set = field(default_factory=set)
+    unranked: int = 0                                    # sweep points the estimate could not rank (not run)
 
 
 class PortRun:
@@ -326,11 +327,29 @@ class PortRun:
             if cand.id in state.candidate_ids:
                 continue
             fresh.append(cand)
+        if not self.use_device and fresh:
+            fresh = self._rankable(state, fresh)
+            if not fresh:
+                return [], (f"the {self.target.name} estimate cannot tell the sweep points from the base "
+                            f"(no {self.target.vendor.upper()} GPU): {state.unranked} not compiled or validated")
         state.proposed += len(fresh)
         if not fresh:
             notes = getattr(state.ctx, "notes", [])
             return [], (notes[-1] if notes else f"strategy '{self.options.strategy}' has nothing more to try")
         return fresh, ""
+
+    def _rankable(self, state: KernelState, proposals: list) -> list:
+        """Without a device, drop the tunable points whose estimate cannot beat the base's (compiling and
+        validating them would tell nothing); candidates with new source are kept."""
+        base = state.history[0]
+        if not base.correct or base.score_ms <= 0:
+            return proposals          # the base failed: another point may be the only correct one
+        keep = [c for c in proposals
+                if (c.source and c.source != base.candidate.source)
+                or harness_adapter.estimate_can_beat(state.kernel, self.target, {**state.kernel.defaults, **c.params},
+                                                     base.score_ms)]
+        state.unranked += len(proposals) - len(keep)
+        return keep
 
     # ------------------------------------------------------------------ the run
 
@@ -524,6 +543,10 @@ class PortRun:
             notes.append(f"validate: on the CPU emulator at wave{self.target.wavefront} ({device_reason})")
             notes.append(f"bench: estimated from the {self.target.name} roofline and the resource report "
                          f"(no {self.target.vendor.upper()} GPU)")
+            unranked = {k: st.unranked for k, st in self.states.items() if st.unranked}
+            if unranked:
+                notes.append(f"search: the estimate cannot rank {sum(unranked.values())} sweep point(s) of "
+                             f"{len(unranked)} kernel(s) above their base, so they were not compiled or validated")
         kernels = []
         for k, st in self.states.items():
             row = self.store.query("SELECT * FROM kernels WHERE run_id = ? AND kernel = ?", (self.run_id, k))
