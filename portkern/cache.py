@@ -123,7 +123,7 @@ def _entries(folder: Path) -> dict[str, list[tuple[Path, os.stat_result]]]:
     out: dict[str, list[tuple[Path, os.stat_result]]] = {}
     if not folder.is_dir():
         return out
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+    for dirpath, _dirs, filenames in os.walk(folder, followlinks=False):
         for name in filenames:
             path = Path(dirpath) / name
             try:
