@@ -430,17 +430,21 @@ def _check_sizes_evaluate(kernel: KernelSpec, file: str) -> None:
                                             f"for {dtype}", kernel=kernel.name, field=f"constraints[{i}]")
 
 
-_REF_CACHE: dict[tuple[str, str], Callable] = {}
+_REF_CACHE: dict[tuple[str, str, int, int], Callable] = {}
 
 
 def _load_reference(root: str, ref: str, file: str, kernel: str) -> Callable[..., dict[str, Any]]:
-    key = (root, ref)
-    if key in _REF_CACHE:
-        return _REF_CACHE[key]
     mod_file, _, func = ref.partition(":")
     path = Path(root) / mod_file
-    if not path.exists():
-        raise ManifestError(file, f"reference module '{mod_file}' does not exist", kernel=kernel, field="reference")
+    try:
+        st = path.stat()
+    except OSError:
+        raise ManifestError(file, f"reference module '{mod_file}' does not exist", kernel=kernel,
+                            field="reference") from None
+    # Keyed on the file's state too: a long-lived worker must see an edited reference.
+    key = (root, ref, st.st_mtime_ns, st.st_size)
+    if key in _REF_CACHE:
+        return _REF_CACHE[key]
     spec = importlib.util.spec_from_file_location(f"portkern_ref_{Path(root).name}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None

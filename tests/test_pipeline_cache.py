@@ -9,7 +9,7 @@ import pytest
 
 from portkern.errors import StoreError
 from portkern.model import CompileOptions, Target
-from portkern.pipeline.cache import StageCache, atomic_write_text, content_hash, stage_key
+from portkern.pipeline.cache import StageCache, content_hash, stage_key
 from portkern.targets import get_target
 
 
@@ -65,16 +65,6 @@ def test_get_put_counters_and_atomic_files(tmp_path):
     assert entry.parent.name == key[:2]
     # Nothing but the entry itself is left in its folder: the temporary file was renamed.
     assert [p.name for p in entry.parent.iterdir()] == [entry.name]
-
-
-def test_atomic_write_keeps_old_file_when_write_fails(tmp_path):
-    target = tmp_path / "x.json"
-    atomic_write_text(target, "old")
-
-    with pytest.raises(TypeError):
-        atomic_write_text(target, 12345)  # type: ignore[arg-type]  # write() of an int fails mid-way
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
 def test_torn_entry_counts_as_a_miss(tmp_path):

@@ -105,12 +105,22 @@ def identity(args, dtype):
 """
 
 
-def write_minilib(root: Path) -> Path:
+# The scale kernel staged through 16 KiB of LDS with 64-thread blocks: few resident waves, so the
+# estimate can tell a larger block size from the default and the sweep runs even without a GPU.
+STARVED_SCALE_HIP = SCALE_HIP.replace(
+    "    int i = blockIdx.x * NB + threadIdx.x;\n",
+    "    __shared__ T stage[4096];\n    int i = blockIdx.x * NB + threadIdx.x;\n"
+    "    stage[threadIdx.x] = i < n ? x[i] : T(0);\n    __syncthreads();\n",
+).replace("mini_mul(alpha, x[i])", "mini_mul(alpha, stage[threadIdx.x])")
+
+
+def write_minilib(root: Path, *, starved: bool = False) -> Path:
     lib = root / "minilib"
     (lib / "src").mkdir(parents=True, exist_ok=True)
     (lib / "include").mkdir(exist_ok=True)
-    (lib / "library.yaml").write_text(MINILIB_YAML)
-    (lib / "src" / "scale.hip").write_text(SCALE_HIP)
+    (lib / "library.yaml").write_text(MINILIB_YAML.replace("defaults: {NB: 256}", "defaults: {NB: 64}")
+                                      if starved else MINILIB_YAML)
+    (lib / "src" / "scale.hip").write_text(STARVED_SCALE_HIP if starved else SCALE_HIP)
     (lib / "src" / "broken.hip").write_text(BROKEN_HIP)
     (lib / "include" / "mini_helpers.hpp").write_text(HELPERS_HPP)
     (lib / "reference.py").write_text(REFERENCE_PY)
@@ -193,28 +203,29 @@ def test_minilib_end_to_end_and_failure_policy(minilib, tmp_path):
     assert "undefined_name" in log
 
     # The good kernel ran every stage: a real gfx942 code object, emulator validation at wave64,
-    # a labelled estimate; the sweep tried the two other block sizes within the budget.
+    # a labelled estimate. Its block sizes all reach full occupancy, so the estimate gives every sweep
+    # point the base's time: the run says so and does not compile or validate them.
     assert st["scale/original-0.compile"]["status"] == "ok"
     assert st["scale/original-0.validate"]["status"] == "ok"
     assert st["scale/original-0.bench"]["status"] == "estimated"
     cands = {r["candidate_id"]: r for r in rows(db, "SELECT * FROM candidates WHERE run_id = 'mini-1'")}
     scale = {c: r for c, r in cands.items() if c.startswith("scale/")}
-    assert len(scale) == 3
-    assert sorted(json.loads(r["params_json"])["NB"] for r in scale.values()) == [64, 128, 256]
+    assert list(scale) == ["scale/original-0"]
+    assert not [t for t in st if t.startswith("scale/sweep")]
     for r in scale.values():
         assert r["compiled"] == 1 and r["validated"] == 1 and r["validation_device"] == "cpu-emulator (wave64)"
         assert r["registers"] is not None and r["score_ms"] > 0
         assert (runs / "mini-1" / r["source_path"]).read_text().count("scale_kernel") >= 1
     assert sum(r["selected"] for r in scale.values()) == 1
+    [note] = [n for n in summary["notes"] if n.startswith("search:")]
+    assert "cannot rank 2 sweep point(s) of 1 kernel(s)" in note
+    [scale_summary] = [k for k in summary["kernels"] if k["kernel"] == "scale"]
+    assert "cannot tell the sweep points from the base" in scale_summary["search_end"]
     compiled = json.loads((runs / "mini-1" / "results" / "scale" / "original-0.compile.json").read_text())
     assert compiled["payload"]["arch"] == "gfx942" and compiled["payload"]["binary_bytes"] > 0
     timings = rows(db, "SELECT * FROM timings WHERE run_id = 'mini-1' AND kernel = 'scale'")
-    # the base is timed in both dtypes; search candidates only in the primary one (where the score is)
-    per_candidate = {}
-    for t in timings:
-        per_candidate.setdefault(t["candidate_id"], set()).add(t["dtype"])
-    assert per_candidate["scale/original-0"] == {"float32", "float64"}
-    assert len(per_candidate) == 3 and all(d == {"float32"} for c, d in per_candidate.items() if c != "scale/original-0")
+    # the base is timed in both dtypes
+    assert sorted(t["dtype"] for t in timings) == ["float32", "float64"]
     assert {t["method"] for t in timings} == {"estimate"}
     assert summary["notes"] and any("wave64" in n for n in summary["notes"])
 
@@ -271,9 +282,10 @@ def test_resume_after_sigkill_recomputes_nothing_finished(minilib, tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_executor_on_a_local_cluster(minilib, tmp_path):
+def test_ray_executor_on_a_local_cluster(tmp_path):
     """The same DAG on a real local Ray cluster: stages run as Ray tasks chained by object refs."""
     need()
+    minilib = write_minilib(tmp_path / "libs", starved=True)
     ray = pytest.importorskip("ray")
     from portkern.pipeline.ray_exec import RayExecutor
     from portkern.pipeline.run import PortRun
@@ -387,3 +399,25 @@ def test_port_project_library(library, target, kernels, tmp_path):
         assert all(t["method"] == "estimate" and 0 < t["roofline_fraction"] <= 1 for t in timings)
     assert any(f"wave{tgt.wavefront}" in n for n in summary["notes"])
     assert any(n.startswith("bench: estimated") for n in summary["notes"])
+
+
+def test_estimate_ranks_a_point_only_when_it_could_beat_the_base(repo_root):
+    """A base at the estimate's efficiency ceiling cannot be beaten by a point doing the same work."""
+    from portkern.harness import roofline
+    from portkern.library import load_library
+    from portkern.model import ResourceReport
+    from portkern.pipeline.harness_adapter import estimate_can_beat
+    from portkern.targets import get_target
+
+    kernel = load_library(repo_root / "tests" / "fixtures" / "libs" / "tunelib").kernel("scale")
+    target = get_target("mi300x")
+    work = roofline.work_of(kernel, kernel.sizes_bench[0], "float32", {"NB": 64})
+
+    def estimate(occupancy: float) -> float:
+        report = ResourceReport(symbol="scale_kernel", occupancy_fraction=occupancy)
+        return roofline.estimate_ms(work, target, "float32", report, launches=len(kernel.launches))
+
+    at_ceiling, starved = estimate(1.0), estimate(0.05)
+    assert at_ceiling == pytest.approx(roofline.estimate_floor_ms(work, target, "float32"))
+    assert not estimate_can_beat(kernel, target, {"NB": 256}, at_ceiling)
+    assert estimate_can_beat(kernel, target, {"NB": 256}, starved)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from click.testing import CliRunner
 
@@ -60,3 +61,23 @@ def test_translate_in_place_and_conflicting_options(tmp_path):
     back = runner.invoke(cli, ["translate", str(src), "--to", "cuda", "--in-place"])
     assert back.exit_code == 0, back.output
     assert (src / "scale.cu").read_text() == KERNEL and (src / "common.cuh").read_text() == HEADER
+
+
+def test_translate_in_place_keeps_each_file_mode_and_out_dir_follows_umask(tmp_path):
+    import stat
+
+    from portkern import fsio
+
+    src = _project(tmp_path)
+    os.chmod(src / "scale.cu", 0o664)
+    os.chmod(src / "common.cuh", 0o640)
+    ok = CliRunner().invoke(cli, ["translate", str(src), "--to", "hip", "--in-place"])
+    assert ok.exit_code == 0, ok.output
+    assert "hipDeviceSynchronize" in (src / "scale.cu").read_text()
+    assert stat.S_IMODE((src / "scale.cu").stat().st_mode) == 0o664
+    assert stat.S_IMODE((src / "common.cuh").stat().st_mode) == 0o640
+    assert sorted(p.name for p in src.iterdir()) == ["common.cuh", "scale.cu"]  # no temporary file left
+    out = tmp_path / "out"
+    ok = CliRunner().invoke(cli, ["translate", str(src), "--to", "cuda", "-o", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert stat.S_IMODE((out / "scale.cu").stat().st_mode) == 0o666 & ~fsio.current_umask()

@@ -3,7 +3,7 @@
 The key is a hash of everything that decides the bytes: backend, source (with the entry
 instantiations appended), options, target arch and compiler identity. Headers the compiler read
 are recorded with the entry (from its dependency file) and checked on lookup, so an edited header
-is a miss even though the key is the same. Writes go to a temp file and are renamed into place.
+is a miss even though the key is the same. Entries live in the content store (``portkern.cache``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from portkern.cache import ContentStore, cache_root
 from portkern.model import CompileResult
 
 CACHE_FORMAT = 1
@@ -28,9 +28,7 @@ def compile_key(*, backend: str, source: str, options: dict[str, Any], arch: str
 
 
 def default_cache_dir() -> Path:
-    from portkern.config import load_config
-
-    return Path(load_config()["cache_dir"]) / "compile"
+    return cache_root() / "compile"
 
 
 def file_fingerprint(path: str) -> dict[str, Any] | None:
@@ -44,17 +42,11 @@ def file_fingerprint(path: str) -> dict[str, Any] | None:
 class CompileCache:
     def __init__(self, directory: str | Path | None = None):
         self.directory = Path(directory) if directory is not None else default_cache_dir()
-
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
+        self.store = ContentStore(self.directory)
 
     def get(self, key: str) -> CompileResult | None:
-        path = self._path(key)
-        try:
-            entry = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        if entry.get("format") != CACHE_FORMAT:
+        entry = self.store.get_json(key)
+        if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT:
             return None
         for dep in entry.get("dependencies", []):
             if file_fingerprint(dep["path"]) != dep:
@@ -66,16 +58,7 @@ class CompileCache:
     def put(self, key: str, result: CompileResult, dependencies: list[str] | None = None) -> None:
         deps = [fp for fp in (file_fingerprint(p) for p in sorted(set(dependencies or []))) if fp]
         entry = {"format": CACHE_FORMAT, "result": result.to_dict(), "dependencies": deps}
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(entry, fh)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.store.put_json(key, entry)
 
 
 def read_dependency_file(path: str | Path, *, skip: set[str] | None = None) -> list[str]:

@@ -19,6 +19,8 @@ ABOVE_ROOFLINE = "above-roofline"
 NOISE_MARGIN = 1.02
 # Fixed cost of one launch, seconds: small problems are bounded by it, not by the roofline.
 LAUNCH_OVERHEAD_S = 4e-6
+# The fraction of the roofline the estimate credits a kernel with enough resident waves.
+MAX_EFFICIENCY = 0.8
 
 
 @dataclass
@@ -88,7 +90,7 @@ def estimate_efficiency(resources: ResourceReport | None) -> float:
     """
     if resources is None or resources.occupancy_fraction <= 0:
         return 0.5
-    eff = 0.8 * min(1.0, resources.occupancy_fraction / 0.25)
+    eff = MAX_EFFICIENCY * min(1.0, resources.occupancy_fraction / 0.25)
     if resources.spill_bytes > 0:
         eff *= 0.7
     return max(eff, 0.05)
@@ -97,3 +99,8 @@ def estimate_efficiency(resources: ResourceReport | None) -> float:
 def estimate_ms(work: Work, target: Target, dtype: str, resources: ResourceReport | None, launches: int = 1) -> float:
     seconds = min_seconds(work, target, dtype) / estimate_efficiency(resources) + launches * LAUNCH_OVERHEAD_S
     return seconds * 1e3
+
+
+def estimate_floor_ms(work: Work, target: Target, dtype: str, launches: int = 1) -> float:
+    """The lowest time ``estimate_ms`` gives any kernel that does ``work``, whatever its resources."""
+    return (min_seconds(work, target, dtype) / MAX_EFFICIENCY + launches * LAUNCH_OVERHEAD_S) * 1e3

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from portkern.cache import ContentStore
 from portkern.errors import ConfigError
 from portkern.ingest import intrinsics
 from portkern.ingest import macros as mac
@@ -46,11 +46,12 @@ def profile(name: str | None) -> dict:
 class FileCache:
     """Per-file results keyed by content hash (plus the macro table that shaped them).
 
-    Kept in memory; with ``directory`` also on disk (one pickle per key, written atomically).
+    Kept in memory; with ``directory`` also on disk, as pickles in the content store (``portkern.cache``).
     """
 
     def __init__(self, directory: str | Path | None = None):
         self.directory = Path(directory) if directory else None
+        self.store = ContentStore(self.directory) if self.directory is not None else None
         self.memory: dict[str, object] = {}
         self.hits = 0
         self.misses = 0
@@ -59,26 +60,28 @@ class FileCache:
         if key in self.memory:
             self.hits += 1
             return self.memory[key]
-        if self.directory is not None:
-            path = self.directory / f"{key}.pkl"
+        data = self.store.get_bytes(_store_key(key), ".pkl") if self.store is not None else None
+        if data is not None:
             try:
-                value = pickle.loads(path.read_bytes())
+                value = pickle.loads(data)
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+                pass  # written by another version of the scanner: a miss, replaced on put
+            else:
                 self.memory[key] = value
                 self.hits += 1
                 return value
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-                pass
         self.misses += 1
         return None
 
     def put(self, key: str, value) -> None:
         self.memory[key] = value
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.directory / f"{key}.pkl")
+        if self.store is not None:
+            self.store.put_bytes(_store_key(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ".pkl")
+
+
+def _store_key(key: str) -> str:
+    """The content store's (hex) name of a readable in-memory key."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass
@@ -95,6 +98,13 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
     """Catalog of a library described by a ``library.yaml``."""
     root = Path(spec.root)
     prof = "rocblas" if spec.dialect == "hip" else "cuda"
+    return _ingest(root, library_files(spec), prof, spec.macros, spec.dialect, cache,
+                   include_dirs=[root / d for d in spec.include_dirs])
+
+
+def library_files(spec: LibrarySpec) -> list[str]:
+    """Every file ``ingest_library`` reads, relative to the library root (sorted)."""
+    root = Path(spec.root)
     patterns = list(spec.sources) + [f"{d.rstrip('/')}/**/*{ext}" for d in spec.include_dirs
                                      for ext in (".h", ".hpp", ".cuh", ".hxx", ".inl")]
     files = _discover(root, [p for p in patterns if not p.startswith("..")])
@@ -107,8 +117,7 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
             for p in outside.rglob("*"):
                 if p.is_file() and p.suffix in (".h", ".hpp", ".cuh", ".hxx", ".inl"):
                     files.add(os.path.relpath(p, root.resolve()))
-    return _ingest(root, sorted(files), prof, spec.macros, spec.dialect, cache,
-                   include_dirs=[root / d for d in spec.include_dirs])
+    return sorted(files)
 
 
 def ingest_tree(root: str | Path, profile: str | None = None, macros: MacroTable | None = None,

@@ -1,18 +1,18 @@
 """On-disk cache of model replies keyed by (provider, model, messages, sampling parameters).
 
 A reply is only reused for exactly the same request, seed included, so a cached run replays what
-the model said rather than something like it. Writes go to a temp file then rename, so a killed
-run never leaves a half-written entry behind.
+the model said rather than something like it. Entries live in the content store (``portkern.cache``),
+whose writes are atomic: a killed run never leaves a half-written entry behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from portkern.cache import ContentStore
 
 
 def cache_key(provider: str, model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
@@ -24,28 +24,11 @@ def cache_key(provider: str, model: str, messages: list[dict[str, str]], params:
 class ResponseCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        self.store = ContentStore(self.root)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        path = self._path(key)
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, json.JSONDecodeError):
-            # A damaged entry is a miss; the next successful call overwrites it.
-            return None
+        entry = self.store.get_json(key)  # a damaged entry is a miss; the next successful call replaces it
+        return entry if isinstance(entry, dict) else None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(entry, fh, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.store.put_json(key, entry)

@@ -11,12 +11,11 @@ import base64
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from portkern.cache import ContentStore
 from portkern.errors import StoreError
 from portkern.model import Record
 
@@ -84,22 +83,6 @@ def stage_key(stage: str, version: int, inputs: dict[str, Any], toolchain: dict[
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 @dataclasses.dataclass
 class CacheCounters:
     hits: int = 0
@@ -108,24 +91,20 @@ class CacheCounters:
 
 
 class StageCache:
-    """JSON entries under ``<root>/stages/<key[:2]>/<key>.json``."""
+    """Stage results in the content store: ``<root>/stages/<key[:2]>/<key>.json``."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root) / "stages"
+        self.store = ContentStore.of("stages", root)
         self.counters = CacheCounters()
         self._lock = threading.Lock()
 
     def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.store.path(key)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        p = self.path(key)
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        data = self.store.get_json(key)  # a damaged entry is a miss
+        if not isinstance(data, dict):
             data = None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            data = None  # a torn entry cannot exist with atomic writes; treat anything odd as a miss
         with self._lock:
             if data is None:
                 self.counters.misses += 1
@@ -134,6 +113,6 @@ class StageCache:
         return data
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        atomic_write_text(self.path(key), json.dumps(value, sort_keys=True))
+        self.store.put_json(key, value)
         with self._lock:
             self.counters.writes += 1

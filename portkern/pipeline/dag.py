@@ -159,12 +159,15 @@ def execute_task(task: Task, upstream: dict[str, StageResult], cache_root: str |
     key = ""
     cache = StageCache(cache_root) if (cache_root and spec.cacheable) else None
     if cache is not None:
-        keyed = {k: (v.payload if isinstance(v, StageResult) else v) for k, v in args.items()}
         try:
+            keyed = {k: (v.payload if isinstance(v, StageResult) else v)
+                     for k, v in (spec.key(args) if spec.key else args).items()}
             key = stage_key(task.stage, spec.version, keyed, {k: toolchain.get(k, "") for k in spec.toolchain})
         except StoreError as exc:  # refuse to cache (and to run on) inputs that cannot be keyed
             return StageResult(**base, status="failed", cause=exc.cause, reason=str(exc))
-        hit = cache.get(key)
+        except PortkernError:      # bad inputs: the stage itself reports them (uncached)
+            cache = None
+        hit = cache.get(key) if cache is not None else None
         if hit is not None:
             res = StageResult.from_dict(hit)
             res.task, res.kernel, res.candidate_id = task.id, task.kernel, task.candidate_id

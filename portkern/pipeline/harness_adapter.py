@@ -109,6 +109,23 @@ def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict
     return out
 
 
+def estimate_can_beat(kernel: KernelSpec, target: Target, params: dict[str, int], base_ms: float) -> bool:
+    """Whether the roofline estimate could score a candidate at ``params`` below ``base_ms``.
+
+    The estimate credits at most a fixed fraction of the roofline; a base already at that ceiling
+    cannot be beaten by a candidate doing the same work, so timing by estimate cannot rank it.
+    """
+    from portkern.harness import roofline
+    from portkern.pipeline.stages import primary_dtype
+
+    if not kernel.sizes_bench or base_ms <= 0:
+        return True
+    dtype = primary_dtype(kernel)
+    work = roofline.work_of(kernel, kernel.sizes_bench[0], dtype, params)
+    floor = roofline.estimate_floor_ms(work, target, dtype, launches=len(kernel.launches))
+    return floor < base_ms * (1 - 1e-9)
+
+
 def bench_failures(results: list[BenchResult]) -> list[str]:
     """Flags that make a timing a failure (above the roofline, wrong timed output, crash, ...)."""
     hb = importlib.import_module("portkern.harness.bench")

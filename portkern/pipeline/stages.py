@@ -19,6 +19,7 @@ from typing import Any
 from portkern.errors import ConfigError, ToolMissingError
 from portkern.library import KernelSpec, LibrarySpec, instantiate, kernel_env
 from portkern.model import CompileOptions, Target
+from portkern.pipeline import keys
 from portkern.pipeline.dag import StageResult
 
 
@@ -30,15 +31,17 @@ class StageSpec:
     cacheable: bool = True
     toolchain: list[str] = field(default_factory=list)        # toolchain identity entries in the key
     cacheable_failures: tuple[str, ...] = ()                   # causes that are facts about the input
+    # inputs -> what the cache key covers (default: the inputs as given); see pipeline/keys.py
+    key: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 STAGES: dict[str, StageSpec] = {}
 
 
 def stage(name: str, version: int, *, cacheable: bool = True, toolchain: tuple[str, ...] = (),
-          cacheable_failures: tuple[str, ...] = ()):
+          cacheable_failures: tuple[str, ...] = (), key: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
     def register(fn):
-        STAGES[name] = StageSpec(name, fn, version, cacheable, list(toolchain), cacheable_failures)
+        STAGES[name] = StageSpec(name, fn, version, cacheable, list(toolchain), cacheable_failures, key)
         return fn
     return register
 
@@ -55,13 +58,13 @@ _CATALOG_LOCK = threading.Lock()
 
 
 def library_digest(library: LibrarySpec) -> str:
-    """sha256 over the manifest and every file under the library folder (what ingest reads)."""
+    """sha256 over every file ingest reads (sources and headers), by path relative to the library root."""
+    from portkern.ingest.build import library_files
+
     root = Path(library.root)
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            h.update(str(p.relative_to(root)).encode() + b"\0")
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+    for rel in library_files(library):
+        h.update(rel.encode() + b"\0" + keys.file_digest(root / rel).encode())
     return h.hexdigest()
 
 
@@ -122,7 +125,14 @@ def inline_local_includes(path: Path, search_dirs: list[str], _seen: set[Path] |
     return _LOCAL_INCLUDE.sub(replace, text)
 
 
-@stage("ingest", version=5, toolchain=("ingest",))
+def _ingest_key(args: dict[str, Any]) -> dict[str, Any]:
+    library, kernel = args["library"], args["kernel"]
+    return {"library": keys.library_view(library, "dialect", "sources", "include_dirs", "macros"),
+            "kernel": kernel, "library_digest": args["library_digest"],
+            "kernel_file": keys.file_digest(Path(library.root) / kernel.file)}  # the fallback reads it
+
+
+@stage("ingest", version=5, toolchain=("ingest",), key=_ingest_key)
 def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) -> dict[str, Any]:
     symbols = list(dict.fromkeys(launch.symbol for launch in kernel.launches)) or [kernel.symbol]
     kernel_file = Path(library.root) / kernel.file
@@ -221,16 +231,31 @@ def target_backend_name(target: Target) -> str:
     return {"nvidia": "cuda", "amd": "hip"}[target.vendor]
 
 
-@stage("compile", version=1, toolchain=("compile",), cacheable_failures=("compile",))
-def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
-                  params: dict[str, int], library_flags: list[str]) -> dict[str, Any]:
+def _compile_options(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
+                     library_flags: list[str]) -> CompileOptions:
     from portkern.pipeline import harness_adapter
 
-    backend = _backend(target_backend_name(target))
     # The entries (and code object kind) the harness will load, so a device run needs no rebuild.
     entry_list = harness_adapter.entries(kernel, params) or entry_expressions(kernel, params)
     extra = CompileOptions(include_dirs=include_dirs(library, kernel), flags=list(library_flags))
-    options = harness_adapter.device_compile_options(target, entry_list, extra)
+    return harness_adapter.device_compile_options(target, entry_list, extra)
+
+
+def _compile_key(args: dict[str, Any]) -> dict[str, Any]:
+    """What the compiler reads: the source, the options (library folders relative), the headers."""
+    library, kernel = args["library"], args["kernel"]
+    options = _compile_options(kernel, library, args["target"], args["params"], args["library_flags"]).to_dict()
+    dirs = options["include_dirs"]
+    options["include_dirs"] = keys.relative_dirs(dirs, library.root)
+    return {"source": args["source"], "name": kernel.name, "target": args["target"], "options": options,
+            "headers": keys.header_digests(args["source"], dirs, library.root)}
+
+
+@stage("compile", version=1, toolchain=("compile",), cacheable_failures=("compile",), key=_compile_key)
+def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
+                  params: dict[str, int], library_flags: list[str]) -> dict[str, Any]:
+    backend = _backend(target_backend_name(target))
+    options = _compile_options(kernel, library, target, params, library_flags)
     result = backend.compile(source, target, options, name=kernel.name)
     return result.to_dict()
 
@@ -242,7 +267,22 @@ def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target:
 VALIDATION_CAUSES = ("compile", "launch", "load", "crash", "timeout", "no-cases")
 
 
-@stage("validate", version=1, toolchain=("validate",), cacheable_failures=("mismatch", "compile", "launch"))
+def _run_key(args: dict[str, Any]) -> dict[str, Any]:
+    """Validation and timing read the kernel's own spec, its reference function, the library's build
+    settings and the headers the source includes (relative to the library root), and the compile result;
+    the harness version is in the toolchain part of the key."""
+    library, kernel = args["library"], args["kernel"]
+    out = {k: v for k, v in args.items() if k not in ("library", "compiled")}
+    out["library"] = keys.library_view(library, "dialect", "include_dirs", "compile_flags")
+    out["reference"] = keys.reference_digest(library, kernel)
+    out["compiled"] = keys.compiled_view(args.get("compiled") or {})
+    if "source" in args:
+        out["headers"] = keys.header_digests(args["source"], include_dirs(library, kernel), library.root)
+    return out
+
+
+@stage("validate", version=1, toolchain=("validate",), cacheable_failures=("mismatch", "compile", "launch"),
+       key=_run_key)
 def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
                    params: dict[str, int], compiled: dict[str, Any], use_device: bool) -> StageResult:
     from portkern.pipeline import harness_adapter
@@ -259,7 +299,7 @@ def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target
                        reason=f"{validation.failure or 'failed'} on {where}: {validation.detail}".strip())
 
 
-@stage("bench", version=1, toolchain=("bench",))
+@stage("bench", version=1, toolchain=("bench",), key=_run_key)
 def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
                 compiled: dict[str, Any], use_device: bool, full: bool = True) -> StageResult:
     from portkern.pipeline import harness_adapter

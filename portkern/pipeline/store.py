@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from portkern import fsio
 from portkern.errors import StoreError
-from portkern.pipeline.cache import atomic_write_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,7 +73,7 @@ class RunFolder:
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
     def write(self, rel: str, text: str) -> str:
-        atomic_write_text(self.path / rel, text)
+        fsio.write_text(self.path / rel, text)
         return rel
 
     def write_json(self, rel: str, data: Any) -> str:
@@ -160,6 +160,12 @@ class RunStore:
         for r in rows:
             self._exec(*self._insert("model_calls", r))
 
+    def record_selection(self, run_id: str, kernel: Any, selection: Any, history: list[Any]) -> None:
+        """A kernel's outcome: its row, a row per evaluated candidate and per timing."""
+        self.record_kernel(kernel_row(run_id, kernel, selection))
+        self.record_candidates([candidate_row(run_id, ev, selection) for ev in history])
+        self.record_timings([timing_row(run_id, ev, b) for ev in history for b in ev.bench])
+
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         self._exec("UPDATE runs SET status = ?, finished_at = ?, summary_json = ? WHERE run_id = ?",
                    (status, utc_now(), json.dumps(summary, sort_keys=True, default=str), run_id))
@@ -181,3 +187,65 @@ class RunStore:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- row builders
+
+
+def kernel_row(run_id: str, kernel: Any, selection: Any) -> dict[str, Any]:
+    """The ``kernels`` row of a selection (pipeline.driver.Selection) for a KernelSpec."""
+    s = selection
+    return {"run_id": run_id, "kernel": kernel.name, "family": kernel.family, "symbol": kernel.symbol,
+            "status": s.status, "base_candidate": s.base.candidate.id if s.base else "",
+            "selected_candidate": s.winner.candidate.id if s.winner else None, "base_ms": s.base_ms,
+            "selected_ms": s.selected_ms, "speedup": s.speedup, "timing_method": s.timing_method,
+            "reason": s.reason}
+
+
+def candidate_row(run_id: str, ev: Any, selection: Any) -> dict[str, Any]:
+    """The ``candidates`` row of one evaluation (search.base.Evaluation)."""
+    c = ev.candidate
+    fail = (selection.failures or {}).get(c.id)
+    res = ev.resources
+    winner = selection.winner
+    return {
+        "run_id": run_id, "candidate_id": c.id, "kernel": c.kernel, "origin": c.origin, "parent": c.parent,
+        "params_json": json.dumps(c.params, sort_keys=True),
+        "source_path": f"candidates/{safe_relpath(c.id)}.src", "source_sha256": sha256_text(c.source or ""),
+        "prompt_kind": c.prompt_kind, "model": c.model, "compiled": int(ev.compiled),
+        "validated": int(ev.correct), "validation_device": ev.validation.device if ev.validation else "",
+        "score_ms": ev.score_ms, "spread_ms": ev.spread_ms,
+        "timing_method": ev.bench[0].method if ev.bench else "",
+        "registers": res.registers if res else None, "shared_bytes": res.shared_bytes if res else None,
+        "spill_bytes": res.spill_bytes if res else None,
+        "occupancy_fraction": res.occupancy_fraction if res else None,
+        "failure_stage": fail.stage if fail else "", "failure_cause": fail.cause if fail else "",
+        "failure_detail": (fail.reason[:2000] if fail else ""),
+        "selected": int(winner is not None and winner.candidate.id == c.id)}
+
+
+def timing_row(run_id: str, ev: Any, b: Any) -> dict[str, Any]:
+    """The ``timings`` row of one BenchResult of an evaluation."""
+    return {"run_id": run_id, "candidate_id": ev.candidate.id, "kernel": ev.candidate.kernel,
+            "dtype": b.dtype, "sizes_json": json.dumps(b.sizes, sort_keys=True), "method": b.method,
+            "device": b.device, "median_ms": b.median_ms, "spread_ms": b.spread_ms, "trials": b.trials,
+            "bytes_moved": b.bytes_moved, "flops": b.flops, "gbs": b.gbs, "gflops": b.gflops,
+            "roofline_fraction": b.roofline_fraction, "baseline_name": b.baseline_name,
+            "baseline_median_ms": b.baseline_median_ms, "flags_json": json.dumps(b.flags)}
+
+
+def model_call_rows(run_id: str, calls: list[Any], evaluations: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``model_calls`` rows; a call's outcome follows its candidate's evaluation (by candidate id)."""
+    rows = []
+    for call in calls:
+        outcome = "rejected" if call.reject_reason else ("failed" if call.error else "replied")
+        ev = evaluations.get(call.candidate) if call.candidate else None
+        if ev is not None:
+            outcome = "accepted" if ev.correct else ("incorrect" if ev.compiled else "compile-failed")
+        rows.append({"run_id": run_id, "call_id": call.call_id, "candidate_id": call.candidate,
+                     "kernel": call.kernel, "prompt_kind": call.kind, "model": call.model,
+                     "provider": call.provider, "prompt_sha256": sha256_text(call.prompt),
+                     "tokens_in": call.tokens_in, "tokens_out": call.tokens_out, "seconds": call.seconds,
+                     "cached": int(call.cached), "accepted": int(call.accepted),
+                     "reject_reason": call.reject_reason, "error": call.error, "outcome": outcome})
+    return rows

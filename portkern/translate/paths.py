@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from portkern import fsio
 from portkern.errors import TranslateError
 from portkern.translate.engine import translate_source
 from portkern.translate.names import local_definitions
@@ -83,15 +83,8 @@ def translate_paths(paths: list[str | Path], to: str, *, out_dir: str | Path | N
                                   extra_local_names=project_names, analyze=analyze)
         results.append(result)
         if in_place:
-            _write_atomic(f, result.text)
+            fsio.write_text(f, result.text)  # keeps the file's mode
         elif out_dir is not None:
-            _write_atomic(Path(out_dir) / rel, result.text)
+            fsio.write_text(Path(out_dir) / rel, result.text)
     return results
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
