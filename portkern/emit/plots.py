@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from portkern.targets import get_target  # noqa: E402
 
@@ -50,7 +51,7 @@ def size_axis(benches: list[dict]) -> tuple[str, list[float]]:
 
 def time_vs_size(kernel: str, base: dict | None, sel: dict | None, out: Path) -> bool:
     """One line per (version, dtype); the vendor baseline dashed. False when there is nothing to draw."""
-    rows: list[tuple[str, dict]] = [("original", b) for b in (base or {}).get("bench") or [] if b.get("median_ms")]
+    rows: list[tuple[str, dict]] = [("library", b) for b in (base or {}).get("bench") or [] if b.get("median_ms")]
     rows += [("selected", b) for b in (sel or {}).get("bench") or [] if b.get("median_ms")]
     if not rows:
         return False
@@ -59,7 +60,7 @@ def time_vs_size(kernel: str, base: dict | None, sel: dict | None, out: Path) ->
     vendor: dict[str, list[tuple[float, float]]] = {}
     for (label, b), x in zip(rows, xs):
         series.setdefault((label, b.get("dtype") or ""), []).append((x, b["median_ms"], b.get("spread_ms") or 0.0))
-        if b.get("baseline_median_ms") and label == ("selected" if sel else "original"):
+        if b.get("baseline_median_ms") and label == ("selected" if sel else "library"):
             vendor.setdefault(b.get("dtype") or "", []).append((x, b["baseline_median_ms"]))
     predicted = any(b.get("method") == "estimate" for _, b in rows)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -69,7 +70,7 @@ def time_vs_size(kernel: str, base: dict | None, sel: dict | None, out: Path) ->
         pts.sort()
         px, py, pe = zip(*pts)
         color = colors[dtypes.index(dtype) % len(colors)]
-        ax.errorbar(px, py, yerr=pe if any(pe) else None, marker="o" if label == "original" else "^",
+        ax.errorbar(px, py, yerr=pe if any(pe) else None, marker="o" if label == "library" else "^",
                     linestyle="-" if label == "selected" else ":", color=color, capsize=3,
                     label=f"{label}, {dtype}")
     for dtype, pts in sorted(vendor.items()):
@@ -77,6 +78,10 @@ def time_vs_size(kernel: str, base: dict | None, sel: dict | None, out: Path) ->
         ax.plot(*zip(*pts), marker="s", linestyle="--", color="gray", label=f"vendor library, {dtype}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:g}")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel("median time (ms)" + (", predicted" if predicted else ""))
     ax.set_title(f"{kernel}: time against {xlabel}")
@@ -134,7 +139,9 @@ def speedup_bars(run_id: str, speedups: list[tuple[str, float, str]], out: Path)
     values = [s[1] for s in speedups]
     fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(names) + 2.5), 4.2))
     colors = ["tab:green" if v > 1.0 else "tab:gray" for v in values]
-    bars = ax.bar(range(len(names)), values, color=colors, edgecolor="black", linewidth=0.6)
+    bars = ax.bar(range(len(names)), values, width=0.6, color=colors, edgecolor="black", linewidth=0.6)
+    pad = max(0.0, (4 - len(names)) / 2)
+    ax.set_xlim(-0.6 - pad, len(names) - 0.4 + pad)
     for bar, (_, v, kind) in zip(bars, speedups):
         if kind == "predicted":
             bar.set_hatch("//")

@@ -10,6 +10,7 @@ toolchain. Long case tables are shortened; the full data stays in the run folder
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,34 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 def _sizes(sizes: dict | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in (sizes or {}).items()) or "—"
+
+
+_TEMP_DIR = re.compile(r"\S*portkern-compile-[^/\s]+/")
+_REPEAT = re.compile(r"\b([\w-]+): \1\b")
+
+
+def clean_reason(text: str) -> str:
+    """A failure reason for people: no temporary folder names, no 'compile: compile:' stutter."""
+    text = _TEMP_DIR.sub("", text or "")
+    for _ in range(3):
+        text = _REPEAT.sub(r"\1", text)
+    return text
+
+
+def flatten_parens(text: str) -> str:
+    """Keep one level of parentheses; deeper ones become ', ' clauses (no notes three deep)."""
+    out, depth = [], 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+            out.append("(" if depth == 1 else ", ")
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                out.append(")")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).replace(" ,", ",").split())
 
 
 def timing_kind(method: str | None) -> str:
@@ -92,7 +121,7 @@ def kernel_overview(run_dir: Path) -> list[dict[str, Any]]:
         out.append({"kernel": name, "status": k.get("status"), "speedup": k.get("speedup"),
                     "base_ms": k.get("base_ms"), "selected_ms": k.get("selected_ms"),
                     "vs_vendor": vendor_ratio(sel), "timing": timing_kind(k.get("timing_method")),
-                    "reason": k.get("reason") or "", "candidates": len(evs)})
+                    "reason": clean_reason(k.get("reason") or ""), "candidates": len(evs)})
     return out
 
 
@@ -124,7 +153,7 @@ def write_report(run_dir: str | Path) -> Path:
                       o["timing"], o["reason"][:140]] for o in overview])
     lines.append("")
     for note in summ.get("notes", []):
-        lines.append(f"- {note}")
+        lines.append(f"- {flatten_parens(note)}")
     lines += ["", "## How correctness was judged", "", TOLERANCE_RULE, ""]
 
     roof_points: list[plots.RoofPoint] = []
@@ -137,12 +166,13 @@ def write_report(run_dir: str | Path) -> Path:
         base = evs.get(k.get("base_candidate") or "", {})
         sel = evs.get(k.get("selected_candidate") or "", {}) or base
         lines += _kernel_section(run_dir, name, k, evs, base, sel, cands, plot_dir)
-        for label, ev in (("original", base), ("selected", sel)):
-            if label == "selected" and sel is base:
+        same = sel is base or (sel.get("candidate") or {}).get("id") == (base.get("candidate") or {}).get("id")
+        for label, ev in (("library", base), ("selected", sel)):
+            if label == "selected" and same:
                 continue
             b = ((ev or {}).get("bench") or [None])[0]
             if b and b.get("bytes_moved") and b.get("median_ms"):
-                roof_points.append(plots.RoofPoint(f"{name} ({label})", (b.get("flops") or 0) / b["bytes_moved"],
+                roof_points.append(plots.RoofPoint(name if same else f"{name} ({label})", (b.get("flops") or 0) / b["bytes_moved"],
                                                    (b.get("flops") or 0) / (b["median_ms"] / 1e3),
                                                    b.get("dtype") or "", b.get("method") == "estimate"))
     figures = []
@@ -169,7 +199,8 @@ def write_report(run_dir: str | Path) -> Path:
 
 def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, sel: dict, cands: dict,
                     plot_dir: Path) -> list[str]:
-    lines = [f"## {name}", "", f"**{k.get('status')}**" + (f": {k['reason']}" if k.get("reason") else ""), ""]
+    lines = [f"## {name}", "", f"**{k.get('status')}**" + (f": {clean_reason(k['reason'])}" if k.get("reason") else ""),
+             ""]
     params_b = (base.get("candidate") or {}).get("params", {})
     params_s = (sel.get("candidate") or {}).get("params", {})
     if k.get("speedup"):
@@ -191,7 +222,7 @@ def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, se
                 else "correct, within noise"
         cand_rows.append([f"`{cid.split('/', 1)[-1]}`", ev["candidate"].get("origin", ""),
                           json.dumps(ev["candidate"].get("params", {}), sort_keys=True),
-                          _fmt(ev.get("score_ms")) if ev.get("score_ms") else "—", outcome, why or ""])
+                          _fmt(ev.get("score_ms")) if ev.get("score_ms") else "—", outcome, clean_reason(why)])
     lines += ["### Candidates", ""]
     lines += _table(["candidate", "origin", "parameters", "ms", "outcome", "reason"], cand_rows)
     lines.append("")
@@ -214,7 +245,7 @@ def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, se
         lines.append("")
     # timings
     timing_rows = []
-    for label, ev in (("original", base), ("selected", sel)):
+    for label, ev in (("library", base), ("selected", sel)):
         if label == "selected" and ev is base:
             continue
         for b in (ev.get("bench") or []):
@@ -237,7 +268,7 @@ def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, se
         res = [("VGPRs / registers", "registers"), ("SGPRs", "sgprs"), ("LDS / shared bytes", "shared_bytes"),
                ("spill bytes", "spill_bytes"), ("occupancy", "occupancy_fraction")]
         lines += ["### Resources", ""]
-        lines += _table(["resource", "original", "selected"], [[n, _fmt(rb.get(key)), _fmt(rs.get(key))]
+        lines += _table(["resource", "library", "selected"], [[n, _fmt(rb.get(key)), _fmt(rs.get(key))]
                                                                for n, key in res])
         lines.append("")
     # hazards

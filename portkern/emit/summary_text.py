@@ -10,7 +10,7 @@ import re
 import textwrap
 from typing import Any
 
-from portkern.emit.report import STAGE_ORDER
+from portkern.emit.report import STAGE_ORDER, clean_reason, flatten_parens
 
 WIDTH = 80
 
@@ -22,22 +22,6 @@ def _ms(v: float | None) -> str:
 def _cut(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
-def flatten_parens(text: str) -> str:
-    """Keep one level of parentheses; deeper ones become ', ' clauses (no notes three deep)."""
-    out, depth = [], 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-            out.append("(" if depth == 1 else ", ")
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                out.append(")")
-        else:
-            out.append(ch)
-    return " ".join("".join(out).replace(" ,", ",").split())
 
 
 def _wrap(text: str, width: int = WIDTH, first: str = "- ", rest: str = "  ") -> list[str]:
@@ -102,7 +86,7 @@ def summary_lines(s: dict[str, Any], width: int = WIDTH) -> list[str]:
     for k in kernels:
         speed = f"{k['speedup']:.2f}x" if k.get("speedup") else "-"
         timing = "predicted" if k.get("timing_method") == "estimate" else ""
-        why = short_reason(k.get("reason") or "")
+        why = short_reason(clean_reason(k.get("reason") or ""))
         if k.get("status") == "improved" and timing:
             why = f"{why.replace(' beyond the noise', '')}, {timing}"
         lines.append(f"{_cut(k['kernel'], name_w):<{name_w}}  {k['status']:<9} {_ms(k.get('base_ms')):>8} "
