@@ -94,37 +94,68 @@ def time_vs_size(kernel: str, base: dict | None, sel: dict | None, out: Path) ->
 
 
 def roofline(target_name: str, points: list[RoofPoint], out: Path) -> bool:
-    """The target's roofline per dtype present, each point numbered and named in the legend."""
+    """The target's roofline per dtype present, each point numbered and named in the legend.
+
+    Points that would sit on top of each other share one label ("4, 6, 8") instead of printing
+    their numbers over one another.
+    """
     points = [p for p in points if p.intensity > 0 and p.flops_per_s > 0]
     if not points:
         return False
     t = get_target(target_name)
     bw = t.peak_bandwidth_gbs * 1e9
     dtypes = sorted({p.dtype or "float32" for p in points})
-    peaks = {d: t.peak_flops.get(_DTYPE_PEAK.get(d, "fp32")) or t.peak_flops.get("fp32") for d in dtypes}
-    top = max(peaks.values())
+    roofs: dict[float, list[str]] = {}
+    for d in dtypes:
+        peak = t.peak_flops.get(_DTYPE_PEAK.get(d, "fp32")) or t.peak_flops["fp32"]
+        roofs.setdefault(peak, []).append(_DTYPE_PEAK.get(d, d))
+    top = max(roofs)
     lo = min(min(p.intensity for p in points) / 4, 1e-2)
     hi = max(max(p.intensity for p in points) * 4, top / bw * 8)
     xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
-    fig, ax = plt.subplots(figsize=(9.5, 5.2))
-    for j, d in enumerate(dtypes):
-        ax.plot(xs, [min(peaks[d], x * bw) for x in xs], color="black", linestyle=["-", "--", ":", "-."][j % 4],
-                linewidth=1.2, label=f"roof {_DTYPE_PEAK.get(d, d)}: {peaks[d] / 1e12:.0f} TFLOP/s, "
+    fig, ax = plt.subplots(figsize=(9.5, 5.4))
+    for j, (peak, names) in enumerate(sorted(roofs.items(), reverse=True)):
+        ax.plot(xs, [min(peak, x * bw) for x in xs], color="black", linestyle=["-", "--", ":", "-."][j % 4],
+                linewidth=1.2, label=f"roof {', '.join(names)}: {peak / 1e12:.0f} TFLOP/s, "
                                      f"{t.peak_bandwidth_gbs:g} GB/s")
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, p in enumerate(points, 1):
-        c = colors[(i - 1) % len(colors)]
-        ax.scatter([p.intensity], [p.flops_per_s], s=70, zorder=3, edgecolors=c,
-                   facecolors="none" if p.predicted else c, linewidths=1.5,
-                   label=f"{i}. {p.label}" + (" (predicted)" if p.predicted else ""))
-        ax.annotate(str(i), (p.intensity, p.flops_per_s), fontsize=8, xytext=(5, 4), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(min(min(p.flops_per_s for p in points), lo * bw) / 2, top * 2.5)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = ["o", "s", "^", "D", "v", "P"]
+    mixed = len({p.predicted for p in points}) > 1
+    for i, p in enumerate(points, 1):
+        c = colors[(i - 1) % len(colors)]
+        ax.scatter([p.intensity], [p.flops_per_s], s=60, zorder=3, edgecolors=c,
+                   marker=markers[((i - 1) // len(colors)) % len(markers)],
+                   facecolors="none" if p.predicted else c, linewidths=1.5,
+                   label=f"{i}. {p.label}" + (" (predicted)" if p.predicted and mixed else ""))
+    # one label per cluster of points closer than a label's size on the page
+    fig.canvas.draw()
+    pix = [ax.transData.transform((p.intensity, p.flops_per_s)) for p in points]
+    clusters: list[list[int]] = []
+    for i, (px, py) in enumerate(pix):
+        for cl in clusters:
+            cx, cy = pix[cl[0]]
+            if abs(px - cx) < 18 and abs(py - cy) < 12:
+                cl.append(i)
+                break
+        else:
+            clusters.append([i])
+    for k, cl in enumerate(clusters):
+        x, y = points[cl[0]].intensity, points[cl[0]].flops_per_s
+        text = ", ".join(str(i + 1) for i in cl)
+        ax.annotate(text, (x, y), fontsize=7, xytext=(8, [4, -10, 12][k % 3]), textcoords="offset points",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
     ax.set_ylabel("FLOP/s")
-    ax.set_title(f"kernels on the {t.name} roofline")
+    all_predicted = all(p.predicted for p in points)
+    ax.set_title(f"kernels on the {t.name} roofline" + (" (predicted times)" if all_predicted else
+                                                         " (hollow: predicted)" if mixed else ""))
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+              ncol=2 if len(points) > 26 else 1)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

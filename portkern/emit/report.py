@@ -177,8 +177,12 @@ def write_report(run_dir: str | Path) -> Path:
                                                    b.get("dtype") or "", b.get("method") == "estimate"))
     figures = []
     if plots.roofline(target, roof_points, plot_dir / "roofline.png"):
-        figures += ["### Roofline", "", "Numbered points are listed in the legend; hollow markers are predicted "
-                    "times.", "", "![roofline](plots/roofline.png)", ""]
+        on = {p.label.split(" (")[0] for p in roof_points if p.intensity > 0 and p.flops_per_s > 0}
+        off = sorted(o["kernel"] for o in overview if o["kernel"] not in on)
+        figures += ["### Roofline", "", "Each kernel at its primary bench size; numbered points are named in the "
+                    "legend; hollow markers are predicted times."
+                    + (f" Not on it (no floating-point work, or not timed): {', '.join(off)}." if off else ""),
+                    "", "![roofline](plots/roofline.png)", ""]
     if plots.speedup_bars(run_dir.name, speedups, plot_dir / "speedup.png"):
         figures += ["### Speedup per kernel", "", "![speedup](plots/speedup.png)", ""]
     if figures:

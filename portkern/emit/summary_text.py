@@ -43,8 +43,8 @@ def _pack(first: str, items: list[str], width: int, indent: str = "  ") -> list[
 
 
 _REASONS = [
-    (re.compile(r"^no candidate beat the base beyond the measured spread$"), "nothing faster beyond the noise"),
-    (re.compile(r"^\S+?/(\S+) beats the base beyond the measured spread$"), r"\1 wins beyond the noise"),
+    (re.compile(r"^no candidate beat the base beyond the measured spread$"), "no faster candidate"),
+    (re.compile(r"^\S+?/(\S+) beats the base beyond the measured spread$"), r"\1 faster"),
 ]
 
 
@@ -88,7 +88,7 @@ def summary_lines(s: dict[str, Any], width: int = WIDTH) -> list[str]:
         timing = "predicted" if k.get("timing_method") == "estimate" else ""
         why = short_reason(clean_reason(k.get("reason") or ""))
         if k.get("status") == "improved" and timing:
-            why = f"{why.replace(' beyond the noise', '')}, {timing}"
+            why = f"{why}, {timing}"
         lines.append(f"{_cut(k['kernel'], name_w):<{name_w}}  {k['status']:<9} {_ms(k.get('base_ms')):>8} "
                      f"{_ms(k.get('selected_ms')):>8} {speed:>7}  {_cut(why, why_w)}")
     # notes, each once; stage reasons that repeat a note are left out
