@@ -33,7 +33,7 @@ def command(run, runs_dir, as_git, checkout, worktree, out, as_json) -> None:
     x.patch; git am x.patch` in the library's checkout. --git does that for you on a new branch in a
     new worktree, as you (your git identity), leaving your checkout as it is."""
     from portkern.emit.patch import apply_as_commit, format_patch, plan_patch
-    from portkern.emit.runread import read_rows
+    from portkern.emit.runread import library_origin
     from portkern.library import load_library
 
     run_dir = resolve_run(run, runs_dir)
@@ -46,7 +46,7 @@ def command(run, runs_dir, as_git, checkout, worktree, out, as_json) -> None:
     branch, tree = "", None
     if as_git:
         if checkout is None:
-            checkout = Path(load_library(read_rows(run_dir).run["library"]).root)
+            checkout = Path(load_library(library_origin(run_dir)).root)
         branch, tree = apply_as_commit(run_dir, checkout, worktree)
     if as_json:
         emit_json({"run": run_dir.name, "mode": plan.mode, "files_modified": sorted(plan.edits),

@@ -79,6 +79,11 @@ def flatten_parens(text: str) -> str:
     return " ".join("".join(out).replace(" ,", ",").split())
 
 
+def anchor(heading: str) -> str:
+    """The id a Markdown renderer (GitHub's rule) gives a heading; report.html uses the same."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def timing_kind(method: str | None) -> str:
     """'measured' for device timings, 'predicted' for estimates."""
     if not method:
@@ -147,7 +152,7 @@ def write_report(run_dir: str | Path) -> Path:
              + (" (predicted: from the target's roofline and the compiler's resource report; nothing ran on a "
                 "device)" if kinds == {"predicted"} else "") + ".", ""]
     lines += _table(["kernel", "status", "speedup", "vs vendor", "timing", "why"],
-                    [[f"[{o['kernel']}](#{o['kernel'].replace('_', '-')})", f"**{o['status']}**",
+                    [[f"[{o['kernel']}](#{anchor(o['kernel'])})", f"**{o['status']}**",
                       f"{o['speedup']:.2f}x" if o["speedup"] else "—",
                       f"{o['vs_vendor']:.2f}x" if o["vs_vendor"] else "no baseline",
                       o["timing"], o["reason"][:140]] for o in overview])

@@ -75,3 +75,9 @@ def summary(run_dir: str | Path) -> dict[str, Any]:
 def kernel_result(run_dir: str | Path, kernel: str, stage: str) -> dict[str, Any]:
     """A kernel-level stage result (``results/<kernel>/<stage>.json``: ingest, translate), or {}."""
     return read_json(Path(run_dir) / "results" / kernel / f"{stage}.json") or {}
+
+
+def library_origin(run_dir: str | Path) -> str:
+    """The library as the user named it for the run (a name, a folder or a library.yaml path)."""
+    options = read_json(Path(run_dir) / "inputs" / "options.json") or {}
+    return str(options.get("library") or read_rows(run_dir).run["library"])
