@@ -2,7 +2,7 @@
 
 - Time against size: one line per (version, dtype), never a line joining dtypes; the x axis is the
   size parameter that varies across the bench sizes (strides and fixed parameters are not sizes),
-  or the bytes a call moves when several vary together.
+  the bytes a call moves when several vary together, the first size when none varies.
 - Roofline: numbered points, their names in a legend (no labels printed on top of each other);
   hollow markers for predicted times.
 - Speedup: one bar per kernel, the 1.0 line drawn, predicted bars hatched.
@@ -41,10 +41,10 @@ def size_axis(benches: list[dict]) -> tuple[str, list[float]]:
     if len(varying) == 1:
         k = varying[0]
         return k, [float(s.get(k) or 0) for s in sizes]
-    if all(b.get("bytes_moved") for b in benches):
+    if varying and all(b.get("bytes_moved") for b in benches):
         return "bytes moved per call", [float(b["bytes_moved"]) for b in benches]
-    if varying:
-        k = varying[0]
+    k = (varying or keys or [""])[0]
+    if k:
         return k, [float(s.get(k) or 0) for s in sizes]
     return "size", [float(i + 1) for i in range(len(benches))]
 
