@@ -18,7 +18,7 @@ from portkern.emit import plots
 from portkern.emit.runread import evaluations, kernel_result, read_rows, summary as read_summary
 
 STAGE_ORDER = ["ingest", "translate", "compile", "validate", "bench", "search", "select", "emit"]
-MAX_CASE_ROWS = 8
+MAX_CASE_ROWS = 6
 MAX_TIMING_ROWS = 8
 
 TOLERANCE_RULE = (
@@ -212,7 +212,7 @@ def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, se
              ""]
     params_b = (base.get("candidate") or {}).get("params", {})
     params_s = (sel.get("candidate") or {}).get("params", {})
-    if k.get("speedup"):
+    if k.get("speedup") and sel is not base:
         lines.append(f"{_fmt(k.get('base_ms'))} ms → {_fmt(k.get('selected_ms'))} ms ({k['speedup']:.2f}x, "
                      f"{timing_kind(k.get('timing_method'))}) with `{json.dumps(params_s, sort_keys=True)}`"
                      + (f" (library: `{json.dumps(params_b, sort_keys=True)}`)" if params_b != params_s else "") + ".")
@@ -273,9 +273,11 @@ def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, se
         lines.append("")
     # resources
     rb, rs = base.get("resources") or {}, sel.get("resources") or {}
-    if rb or rs:
-        res = [("VGPRs / registers", "registers"), ("SGPRs", "sgprs"), ("LDS / shared bytes", "shared_bytes"),
-               ("spill bytes", "spill_bytes"), ("occupancy", "occupancy_fraction")]
+    res = [("VGPRs / registers", "registers"), ("SGPRs", "sgprs"), ("LDS / shared bytes", "shared_bytes"),
+           ("spill bytes", "spill_bytes"), ("occupancy", "occupancy_fraction")]
+    if sel is base and rb:
+        lines += ["### Resources", "", "; ".join(f"{n} {_fmt(rb.get(key))}" for n, key in res), ""]
+    elif rb or rs:
         lines += ["### Resources", ""]
         lines += _table(["resource", "library", "selected"], [[n, _fmt(rb.get(key)), _fmt(rs.get(key))]
                                                                for n, key in res])
