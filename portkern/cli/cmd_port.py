@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 import click
+
 from portkern.cli.output import console, emit_json
 from portkern.pipeline.run import PortOptions, port
 

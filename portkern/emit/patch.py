@@ -434,7 +434,7 @@ def plan_patch(run_dir: str | Path) -> PatchPlan:
         constants = _constant_sites(library)
         param_consts = _param_constants(library, catalog, constants)
         claimed: dict[str, tuple[str, int]] = {}
-        for name, (spec, row, base, sel) in sorted(tuned.items()):
+        for _name, (spec, row, base, sel) in sorted(tuned.items()):
             _tune_kernel(plan, spec, row, base, sel, catalog, param_consts, constants, claimed)
     return plan
 

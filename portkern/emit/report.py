@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from portkern.emit import plots
-from portkern.emit.runread import evaluations, kernel_result, read_rows, summary as read_summary
+from portkern.emit.runread import evaluations, kernel_result, read_rows
+from portkern.emit.runread import summary as read_summary
 
 STAGE_ORDER = ["ingest", "translate", "compile", "validate", "bench", "search", "select", "emit"]
 MAX_CASE_ROWS = 6
