@@ -108,7 +108,7 @@ def _kernel_lines(source: str, symbol: str, dialect: str, macros) -> tuple[int, 
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
-_CONSTANT = re.compile(r"^(\s*(?:static\s+)?(?:inline\s+)?(?:constexpr|const)\s+[\w:]+\s+(\w+)\s*=\s*)(\d+)(\s*;.*)$|"
+_CONSTANT = re.compile(r"^(\s*(?:static\s+)?(?:inline\s+)?(?:constexpr|const)\s+(?:[\w:]+\s+)+?(\w+)\s*=\s*)(\d+)(\s*;.*)$|"
                        r"^(\s*#\s*define\s+(\w+)\s+)(\d+)(\s*(?://.*)?)$")
 
 
@@ -127,20 +127,18 @@ def _constant_sites(library: LibrarySpec) -> dict[str, tuple[str, int]]:
 
 
 def _resolve_constant(name: str, file_lines: list[str], before: int, constants: dict) -> str | None:
-    """Follow local aliases (``constexpr int NB = BLAS_AXPY_NB;`` above the launch) to a constant."""
+    """Follow local aliases (``constexpr int NB = BLAS_AXPY_NB;`` above the launch, also in a list of
+    declarators) to a named constant. ``before``: the 1-based line of the launch."""
     for _ in range(8):
         if name in constants:
             return name
-        alias = re.compile(rf"\b(?:constexpr|const)\b.*\b{re.escape(name)}\s*=\s*([A-Za-z_]\w*)\s*[,;]")
-        alias_in_list = re.compile(rf"^\s*[,]?\s*\b{re.escape(name)}\s*=\s*([A-Za-z_]\w*)\s*[,;]")
+        alias = re.compile(rf"\b{re.escape(name)}\s*=\s*([A-Za-z_]\w*)\s*[,;]")
         nxt = None
         for i in range(min(before, len(file_lines)) - 1, -1, -1):
             line = file_lines[i]
-            m = alias.search(line) if "constexpr" in line or "const " in line else None
-            if m is None and "constexpr" in line:
-                m = re.search(rf"\b{re.escape(name)}\s*=\s*([A-Za-z_]\w*)\s*[,;]", line)
-            if m is None:
-                m = alias_in_list.search(line) if i < before - 1 else None
+            if not re.search(r"\b(?:constexpr|const)\b", line):
+                continue
+            m = alias.search(line)
             if m:
                 nxt = m.group(1)
                 break
