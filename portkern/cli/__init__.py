@@ -7,6 +7,7 @@ command or group); the list comes from the files, so adding a command touches no
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import sys
 
@@ -51,19 +52,35 @@ def cli():
     """
 
 
+def _json_error(exc: Exception, kind: str) -> None:
+    """With --json, an error is JSON on stdout too, so a program reading it gets one format."""
+    click.echo(json.dumps({"error": {"kind": kind, "cause": getattr(exc, "cause", "usage"),
+                                     "message": exc.format_message() if isinstance(exc, click.ClickException)
+                                     else (getattr(exc, "message", None) or str(exc)),
+                                     "hint": getattr(exc, "hint", None)}}, indent=2, sort_keys=True))
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
     try:
         rc = cli.main(args=argv, prog_name="portkern", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        if as_json:
+            _json_error(exc, "usage")
+        else:
+            exc.show()
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
     except PortkernError as exc:
-        click.echo(f"error: {exc}", err=True)
+        if as_json:
+            _json_error(exc, type(exc).__name__)
+        else:
+            click.echo(f"error: {exc}", err=True)
         return 2
     # with standalone_mode off, click returns the code of a `click.exceptions.Exit` raised by a command
     return rc if isinstance(rc, int) else 0

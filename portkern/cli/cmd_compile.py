@@ -5,8 +5,8 @@ from pathlib import Path
 import click
 
 from portkern import backends
-from portkern.cli.output import console, emit_json, json_option, table
-from portkern.errors import ConfigError
+from portkern.cli.output import console, emit_json, json_option, table, user_compile_error
+from portkern.errors import CompileError, ConfigError
 from portkern.model import CompileOptions
 from portkern.targets import get_target
 
@@ -38,7 +38,10 @@ def command(file: Path, target_name: str, entries: tuple[str, ...], include_dirs
         backend = type(backend)(use_cache=False)
     includes = [str(file.parent.resolve())] + [str(Path(d).resolve()) for d in include_dirs]
     options = CompileOptions(entries=list(entries), include_dirs=includes, defines=_parse_defines(defines))
-    result = backend.compile(file.read_text(), target, options, name=file.stem)
+    try:
+        result = backend.compile(file.read_text(), target, options, name=file.stem)
+    except CompileError as exc:
+        raise user_compile_error(exc, file) from None
     if as_json:
         data = result.to_dict()
         data.pop("binary")

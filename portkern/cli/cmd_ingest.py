@@ -21,11 +21,14 @@ def _sites(k: Kernel) -> str:
     return "\n".join(f"{s.file}:{s.line}" + (f" ({s.macro})" if s.macro else "") for s in k.launch_sites)
 
 
-def _print(catalog: KernelCatalog) -> None:
-    rows = [[k.name, f"{k.file}:{k.line}", _template(k), ", ".join(k.launch_bounds),
+def _print(catalog: KernelCatalog, entries: dict[str, list[str]] | None = None) -> None:
+    """``entries``: kernel symbol -> the library's names for it (what `port --kernels` takes)."""
+    lead = (lambda k: [", ".join(entries.get(k.name, [])) or "-"]) if entries is not None else (lambda k: [])
+    rows = [[*lead(k), k.name, f"{k.file}:{k.line}", _template(k), ", ".join(k.launch_bounds),
              ", ".join(k.intrinsics.categories()), _sites(k) or "-"] for k in catalog.kernels]
+    head = (["kernel (port --kernels)", "symbol"] if entries is not None else ["kernel"])
     table(f"kernels in {catalog.root} ({catalog.lines} lines, {len(catalog.files)} files, {catalog.seconds:.2f} s)",
-          ["kernel", "file:line", "template params", "launch bounds", "intrinsics", "launch sites"], rows)
+          [*head, "file:line", "template params", "launch bounds", "intrinsics", "launch sites"], rows)
     if catalog.skipped:
         table("skipped regions", ["file:line", "reason"], [[f"{s.file}:{s.line}", s.reason] for s in catalog.skipped])
     console.print(f"{len(catalog.kernels)} kernels, {len(catalog.units)} units, {len(catalog.skipped)} skipped regions")
@@ -45,7 +48,8 @@ def command(lib: str | None, source: str | None, profile: str | None, unit: str 
     if bool(lib) == bool(source):
         raise ConfigError("ingest needs exactly one of --lib NAME or --source DIR",
                           hint="portkern ingest --lib blas   or   portkern ingest --source path/to/rocBLAS --profile rocblas")
-    catalog = ingest_library(load_library(lib)) if lib else ingest_tree(source, profile=profile)
+    library = load_library(lib) if lib else None
+    catalog = ingest_library(library) if library else ingest_tree(source, profile=profile)
     if unit:
         u = catalog.unit(unit)
         if as_json:
@@ -56,4 +60,10 @@ def command(lib: str | None, source: str | None, profile: str | None, unit: str 
     if as_json:
         emit_json(catalog.to_dict())
         return
-    _print(catalog)
+    entries: dict[str, list[str]] | None = None
+    if library is not None:
+        entries = {}
+        for spec in library.kernels:
+            for symbol in dict.fromkeys([spec.symbol, *(launch.symbol for launch in spec.launches)]):
+                entries.setdefault(symbol, []).append(spec.name)
+    _print(catalog, entries)

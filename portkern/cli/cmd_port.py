@@ -3,9 +3,8 @@ from __future__ import annotations
 import os
 
 import click
-from rich.markup import escape
 
-from portkern.cli.output import console, emit_json, table
+from portkern.cli.output import console, emit_json
 from portkern.pipeline.run import PortOptions, port
 
 
@@ -49,29 +48,8 @@ def command(library, target, kernels, budget, strategy, executor, ray_address, r
     print_summary(summary)
 
 
-def _fmt_ms(v) -> str:
-    return "" if v in (None, 0) else f"{v:.4g}"
-
-
 def print_summary(s: dict) -> None:
-    rows = []
-    for stage, counts in s["stages"].items():
-        fails = ", ".join(f"{c} {n}" for c, n in sorted(s["failures"].get(stage, {}).items()))
-        skips = ", ".join(f"{c} {n}" for c, n in sorted(s["skips"].get(stage, {}).items()))
-        rows.append([stage, counts.get("ok", 0), counts.get("estimated", 0), counts.get("failed", 0),
-                     counts.get("skipped", 0), counts.get("cached", 0), fails, skips])
-    table(f"run {s['run_id']}: stages", ["stage", "ok", "estimated", "failed", "skipped", "cached",
-                                          "failures by cause", "skips by cause"], rows)
-    krows = [[k["kernel"], k["status"], k["candidates"], _fmt_ms(k["base_ms"]), k["selected"] or "",
-              _fmt_ms(k["selected_ms"]), f"{k['speedup']:.2f}x" if k["speedup"] else "", k["timing_method"],
-              escape((k["reason"] or "")[:80])] for k in s["kernels"]]
-    table("kernels", ["kernel", "status", "cands", "base ms", "selected", "sel ms", "speedup", "timing",
-                      "why"], krows)
-    for note in s["notes"]:
-        console.print(f"- {note}", markup=False)
-    for stage, reasons in s.get("reasons", {}).items():
-        for reason, n in reasons.items():
-            console.print(f"- {stage} ({n}x): {reason}", markup=False)
-    console.print(f"cache: {s['cache']['cached']} stage(s) from cache, {s['cache']['computed']} computed; "
-                  f"wall {s['wall_seconds']:.1f} s")
-    console.print(f"run folder: {s['run_dir']}  store: {s['store']}")
+    from portkern.emit.summary_text import summary_lines
+
+    for line in summary_lines(s):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from portkern.cli.output import console, emit_json, json_option
+from portkern.cli.output import emit_json, err_console, json_option
 from portkern.errors import ConfigError
 
 
@@ -20,33 +20,44 @@ def resolve_run(run: str, runs_dir: Path) -> Path:
 @click.command("pr")
 @click.argument("run")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(path_type=Path))
-@click.option("--git", "as_git", is_flag=True, help="Create a branch and a commit in the library checkout.")
+@click.option("--git", "as_git", is_flag=True,
+              help="Commit the patch on a new branch portkern/RUN, in a new git worktree of the checkout.")
 @click.option("--checkout", type=click.Path(path_type=Path), default=None,
-              help="The library's git checkout for --git (default: the library folder itself).")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Write the patch here too.")
+              help="The library's git checkout for --git (default: the library folder the run read).")
+@click.option("--worktree", type=click.Path(path_type=Path), default=None,
+              help="Folder of the new worktree for --git (default: beside the checkout).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Write the patch to this file.")
 @json_option
-def command(run, runs_dir, as_git, checkout, out, as_json) -> None:
-    """The patch of RUN against the library's source tree (applies with `git apply` in a pristine copy),
-    with the evidence in its commit message; --git makes a branch and a commit."""
-    from portkern.emit.patch import apply_as_commit, commit_message, plan_patch, render
+def command(run, runs_dir, as_git, checkout, worktree, out, as_json) -> None:
+    """The patch of RUN as `git format-patch` output, evidence in its message: `portkern pr RUN >
+    x.patch; git am x.patch` in the library's checkout. --git does that for you on a new branch in a
+    new worktree, as you (your git identity), leaving your checkout as it is."""
+    from portkern.emit.patch import apply_as_commit, format_patch, plan_patch
+    from portkern.emit.runread import library_origin
+    from portkern.library import load_library
 
     run_dir = resolve_run(run, runs_dir)
     plan = plan_patch(run_dir)
-    patch = render(plan)
+    patch = format_patch(plan)
     if out:
-        out.write_text(patch)
-    branch = ""
+        from portkern.fsio import write_text
+
+        write_text(out, patch)
+    branch, tree = "", None
     if as_git:
-        branch = apply_as_commit(run_dir, checkout or plan.library.root)
+        if checkout is None:
+            checkout = Path(load_library(library_origin(run_dir)).root)
+        branch, tree = apply_as_commit(run_dir, checkout, worktree)
     if as_json:
         emit_json({"run": run_dir.name, "mode": plan.mode, "files_modified": sorted(plan.edits),
                    "files_added": sorted(plan.new_files), "notes": plan.notes, "evidence": plan.evidence,
-                   "branch": branch, "patch": patch})
+                   "branch": branch, "worktree": str(tree) if tree else "", "patch": patch})
         return
     if not patch:
-        console.print(f"run {run_dir.name}: nothing to patch (no kernel improved or ported)")
-    elif not out:
+        err_console.print(f"run {run_dir.name}: nothing to patch (no kernel improved or ported)", highlight=False)
+    elif not out and not as_git:
         click.echo(patch, nl=False)
-    console.print(commit_message(plan), style="dim", highlight=False)
+    if out and patch:
+        err_console.print(f"wrote {out} (apply with: git am {out})", highlight=False)
     if branch:
-        console.print(f"committed on branch {branch}")
+        err_console.print(f"committed on branch {branch} in worktree {tree}", highlight=False)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
 from portkern.cli.cmd_pr import resolve_run
-from portkern.cli.output import console, emit_json, json_option, table
+from portkern.cli.output import console, emit_json, err_console, json_option
 
 
 @click.command("review")
@@ -20,19 +21,24 @@ def command(run, runs_dir, as_json) -> None:
     from portkern.emit.review import review_run
 
     run_dir = resolve_run(run, runs_dir)
-    report = review_run(run_dir, progress=None if as_json else (lambda m: console.print(f"[dim]{escape(m)}[/]")))
+    report = review_run(run_dir, progress=None if as_json else
+                        (lambda m: err_console.print(escape(m), style="dim", highlight=False)))
     if as_json:
         emit_json({**report.to_dict(), "passed": report.passed})
     else:
-        table(f"review of {report.run_id} (timing: {report.retimed_on})", ["kernel", "candidate", "claim", "holds", "detail"],
-              [[c.kernel, c.candidate, c.claim, "[green]yes[/]" if c.holds else "[red]NO[/]", escape(c.detail)]
-               for c in report.checks])
-        if report.passed:
-            console.print(f"[green]every claim of {report.run_id} holds ({len(report.checks)} checked)[/]")
+        console.print(f"review of {report.run_id} (timing: {report.retimed_on})", markup=False)
+        for c in report.checks:
+            mark = "[green]holds[/]" if c.holds else "[red]FAILS[/]"
+            head = f"{c.kernel} {c.candidate.split('/', 1)[-1]} {c.claim}: "
+            text = textwrap.fill(head + c.detail, width=72, subsequent_indent="        ", break_long_words=False,
+                                 break_on_hyphens=False)
+            console.print(f"  {mark} {escape(text)}", soft_wrap=True)
+        held = sum(c.holds for c in report.checks)
+        if not report.checks:
+            console.print("[red]the run claims nothing that could be checked[/]")
+        elif report.passed:
+            console.print(f"[green]every claim of {report.run_id} holds ({held} checked)[/]")
         else:
-            for c in report.failures() or []:
-                console.print(f"[red]claim does not hold:[/] {c.kernel} {c.candidate} {c.claim}: {escape(c.detail)}")
-            if not report.checks:
-                console.print("[red]the run claims nothing that could be checked[/]")
+            console.print(f"[red]{len(report.checks) - held} of {len(report.checks)} claims do not hold[/]")
     if not report.passed:
         raise click.exceptions.Exit(1)

@@ -1,29 +1,40 @@
-"""The patch of a run, against the library's own source tree.
+"""The patch of a run: edits to the library's own files, as ``git format-patch`` output.
 
-- Same dialect (tuning): a unified diff touching only what changed: the definition of a kernel whose
-  code the selected candidate rewrote, and the named constants its launch uses for tuned parameters.
-  Everything else keeps its original formatting.
-- Other dialect (port): the selected candidates as new files under ``<dialect>/``, laid out the way
-  the library would hold a second backend (one file per kernel, beside a folder per original file).
+- Same dialect (tuning): a tuned parameter is changed where the library defines it (the named
+  constant its launcher passes, followed through local aliases such as ``constexpr int NB =
+  BLAS_AXPY_NB;``), and in the ``defaults`` of every manifest entry launched through that constant;
+  a kernel whose code the selected candidate rewrote is replaced in its own file. Everything else
+  keeps its formatting.
+- Other dialect (port): the whole translated tree under ``<dialect>/`` (sources with the dialect's
+  extension, headers, a ``library.yaml`` with the selected parameters as defaults, a Makefile), with
+  every verified candidate in place of the rules' translation of its kernel: ready to build, and a
+  library portkern itself can load and validate.
 
-Paths are relative to the library root, so ``git apply`` works in a pristine copy of that folder.
+The patch is made from the run folder's own copy of the library inputs (``inputs/library``), with
+paths relative to the library root, so ``git am`` applies it in a pristine copy of that folder.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
+import os
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
-from portkern.emit.runread import evaluations, read_rows
+from portkern import __version__
+from portkern.emit.runread import evaluations, load_run_library, read_rows
 from portkern.errors import PortkernError
-from portkern.library import KernelSpec, LibrarySpec, load_library
+from portkern.library import KernelSpec, LibrarySpec
 
 EXT = {"hip": ".hip", "cuda": ".cu"}
+CODE_EXTS = (".cu", ".cuh", ".hip", ".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx", ".inl")
+SOURCE_EXTS = (".cu", ".hip", ".cpp", ".cc", ".cxx")
+FALLBACK_IDENTITY = "portkern <portkern@localhost>"
 
 
 class PatchError(PortkernError):
@@ -31,15 +42,53 @@ class PatchError(PortkernError):
 
 
 @dataclass
+class KernelChange:
+    """What the patch does for one kernel, and the evidence for it."""
+    kernel: str
+    status: str                       # the run's verdict: improved, ported, ...
+    base_ms: float | None
+    selected_ms: float | None
+    method: str                       # "measured" | "estimate" (of the selected candidate's timing)
+    device: str                       # where it was validated
+    cases: int
+    params_before: dict
+    params_after: dict
+    where: list[str] = field(default_factory=list)   # "BLAS_AXPY_NB in include/blas_block_sizes.hpp"
+
+    def evidence(self) -> str:
+        speed = (f"{self.base_ms:.4g} ms -> {self.selected_ms:.4g} ms "
+                 f"({self.base_ms / self.selected_ms:.2f}x, {self.method})"
+                 if self.base_ms and self.selected_ms else f"time: {self.method or 'not timed'}")
+        changed = {k: v for k, v in self.params_after.items() if self.params_before.get(k) != v}
+        params = ", ".join(f"{k} {self.params_before.get(k, '?')} -> {v}" for k, v in sorted(changed.items()))
+        lines = [f"{self.kernel}: {speed}",
+                 f"  validated on {self.device} over {self.cases} case(s)"
+                 + (f"; {params}" if params else f"; parameters {json.dumps(self.params_after, sort_keys=True)}")]
+        if self.where:
+            lines.append(f"  changed: {'; '.join(self.where)}")
+        return "\n".join(lines)
+
+
+@dataclass
 class PatchPlan:
     run_id: str
     library: LibrarySpec
     target: str
-    mode: str                                            # "tune" | "port"
+    mode: str                                                   # "tune" | "port"
     edits: dict[str, list[str]] = field(default_factory=dict)   # rel path -> new lines (modified files)
     new_files: dict[str, str] = field(default_factory=dict)     # rel path -> text (port)
     notes: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)           # one line per changed kernel
+    changes: list[KernelChange] = field(default_factory=list)
+    target_dialect: str = ""
+    validated_on: str = ""
+    timing: str = ""
+
+    @property
+    def evidence(self) -> list[str]:
+        return [c.evidence() for c in self.changes]
+
+
+# --------------------------------------------------------------------------- locating code
 
 
 def _squash(text: str) -> str:
@@ -51,8 +100,7 @@ def _kernel_lines(source: str, symbol: str, dialect: str, macros) -> tuple[int, 
     from portkern.ingest import ingest_tree
 
     with tempfile.TemporaryDirectory() as tmp:
-        name = "unit" + EXT[dialect]
-        (Path(tmp) / name).write_text(source)
+        (Path(tmp) / ("unit" + EXT[dialect])).write_text(source)
         catalog = ingest_tree(tmp, profile="rocblas" if dialect == "hip" else "cuda", macros=macros)
     spans = [(k.line, k.end_line) for k in catalog.kernels if k.name == symbol]
     if not spans:
@@ -60,20 +108,127 @@ def _kernel_lines(source: str, symbol: str, dialect: str, macros) -> tuple[int, 
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
-def _constant_sites(library: LibrarySpec) -> dict[str, tuple[str, int, re.Match]]:
-    """Named integer constants in the library's files: name -> (file, line index, match)."""
-    pattern = re.compile(r"^(\s*(?:static\s+)?(?:constexpr|const)\s+[\w:]+\s+(\w+)\s*=\s*)(\d+)(\s*;.*)$|"
-                         r"^(\s*#\s*define\s+(\w+)\s+)(\d+)(\s*(?://.*)?)$")
-    out: dict[str, tuple[str, int, re.Match]] = {}
+_CONSTANT = re.compile(r"^(\s*(?:static\s+)?(?:inline\s+)?(?:constexpr|const)\s+(?:[\w:]+\s+)+?(\w+)\s*=\s*)(\d+)(\s*;.*)$|"
+                       r"^(\s*#\s*define\s+(\w+)\s+)(\d+)(\s*(?://.*)?)$")
+
+
+def _constant_sites(library: LibrarySpec) -> dict[str, tuple[str, int]]:
+    """Named integer constants in the library's files: name -> (file, line index)."""
+    out: dict[str, tuple[str, int]] = {}
     root = Path(library.root)
     for path in sorted(root.rglob("*")):
-        if path.suffix not in (".h", ".hpp", ".cuh", ".cpp", ".cu", ".hip", ".hh"):
+        if path.suffix not in CODE_EXTS or not path.is_file():
             continue
         for i, line in enumerate(path.read_text(errors="replace").splitlines()):
-            m = pattern.match(line)
+            m = _CONSTANT.match(line)
             if m:
-                out.setdefault(m.group(2) or m.group(6), (str(path.relative_to(root)), i, m))
+                out.setdefault(m.group(2) or m.group(6), (str(path.relative_to(root)), i))
     return out
+
+
+def _resolve_constant(name: str, file_lines: list[str], before: int, constants: dict) -> str | None:
+    """Follow local aliases (``constexpr int NB = BLAS_AXPY_NB;`` above the launch, also in a list of
+    declarators) to a named constant. ``before``: the 1-based line of the launch."""
+    for _ in range(8):
+        if name in constants:
+            return name
+        alias = re.compile(rf"\b{re.escape(name)}\s*=\s*([A-Za-z_]\w*)\s*[,;]")
+        nxt = None
+        for i in range(min(before, len(file_lines)) - 1, -1, -1):
+            line = file_lines[i]
+            if not re.search(r"\b(?:constexpr|const)\b", line):
+                continue
+            m = alias.search(line)
+            if m:
+                nxt = m.group(1)
+                break
+        if nxt is None or nxt == name:
+            return None
+        name = nxt
+    return None
+
+
+def _param_constants(library: LibrarySpec, catalog, constants) -> dict[tuple[str, str], set[str]]:
+    """(kernel entry, tunable) -> the named constants the library's launchers pass for it."""
+    root = Path(library.root)
+    lines_of: dict[str, list[str]] = {}
+    out: dict[tuple[str, str], set[str]] = {}
+    by_symbol: dict[str, list] = {}
+    for k in catalog.kernels:
+        by_symbol.setdefault(k.name, []).append(k)
+    for spec in library.kernels:
+        for launch in spec.launches:
+            for idx, targ in enumerate(launch.template_args):
+                param = str(targ).strip()
+                if param not in spec.tunables and param not in spec.defaults:
+                    continue
+                for k in by_symbol.get(launch.symbol, []):
+                    for site in k.launch_sites:
+                        if idx >= len(site.template_args):
+                            continue
+                        arg = site.template_args[idx].strip()
+                        if not re.fullmatch(r"[A-Za-z_]\w*", arg):
+                            continue
+                        if site.file not in lines_of:
+                            path = root / site.file
+                            lines_of[site.file] = path.read_text(errors="replace").splitlines() if path.is_file() else []
+                        const = _resolve_constant(arg, lines_of[site.file], site.line, constants)
+                        if const:
+                            out.setdefault((spec.name, param), set()).add(const)
+    return out
+
+
+# --------------------------------------------------------------------------- manifest edits
+
+
+def _entry_span(lines: list[str], kernel: str) -> tuple[int, int] | None:
+    """Line range [start, end) of a kernel entry (``- name: <kernel>``) in the manifest."""
+    head = re.compile(rf"^(\s*)-\s+name:\s*['\"]?{re.escape(kernel)}['\"]?\s*(#.*)?$")
+    for i, line in enumerate(lines):
+        m = head.match(line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        end = i + 1
+        while end < len(lines):
+            ln = lines[end]
+            if ln.strip() and not ln.lstrip().startswith("#") and len(ln) - len(ln.lstrip()) <= indent:
+                break
+            end += 1
+        return i, end
+    return None
+
+
+def _set_defaults(lines: list[str], spec: KernelSpec, new: dict) -> bool:
+    """Set ``defaults`` of the entry to ``new`` (merged over its current ones). True if edited."""
+    span = _entry_span(lines, spec.name)
+    if span is None:
+        return False
+    merged = {**spec.defaults, **new}
+    text = "{" + ", ".join(f"{k}: {v}" for k, v in merged.items()) + "}"
+    for i in range(*span):
+        m = re.match(r"^(\s*defaults:\s*)(\{.*\}|\*\w+)?(\s*(#.*)?)$", lines[i].rstrip("\n"))
+        if not m:
+            continue
+        nl = "\n" if lines[i].endswith("\n") else ""
+        if m.group(2):
+            lines[i] = f"{m.group(1)}{text}{m.group(3)}{nl}"
+            return True
+        # block mapping: one "KEY: value" line per parameter below
+        changed = False
+        j = i + 1
+        while j < span[1] and re.match(r"^\s+\w+:\s*\S", lines[j]) and \
+                len(lines[j]) - len(lines[j].lstrip()) > len(lines[i]) - len(lines[i].lstrip()):
+            km = re.match(r"^(\s+(\w+):\s*)(\S+)(.*)$", lines[j].rstrip("\n"))
+            if km and km.group(2) in new:
+                lines[j] = f"{km.group(1)}{new[km.group(2)]}{km.group(4)}" + ("\n" if lines[j].endswith("\n") else "")
+                changed = True
+            j += 1
+        return changed
+    return False
+
+
+# --------------------------------------------------------------------------- planning
 
 
 def _file_lines(plan: PatchPlan, rel: str) -> list[str]:
@@ -82,162 +237,385 @@ def _file_lines(plan: PatchPlan, rel: str) -> list[str]:
     return plan.edits[rel]
 
 
-def _tune_kernel(plan: PatchPlan, spec: KernelSpec, base: dict, sel: dict, catalog, constants, claimed: dict) -> None:
+def _change(name: str, row: dict, base: dict, sel: dict) -> KernelChange:
+    val = sel.get("validation") or {}
+    bench = (sel.get("bench") or [{}])[0]
+    method = bench.get("method") or row.get("timing_method") or ""
+    return KernelChange(kernel=name, status=row.get("status", ""), base_ms=row.get("base_ms"),
+                        selected_ms=row.get("selected_ms"), method=method,
+                        device=str(val.get("device", "?")), cases=len(val.get("cases", [])),
+                        params_before=dict((base.get("candidate") or {}).get("params") or {}),
+                        params_after=dict((sel.get("candidate") or {}).get("params") or {}))
+
+
+def _replace_kernel(lines: list[str], span_old: tuple[int, int], new_source: str, span_new: tuple[int, int]) -> None:
+    new_text = new_source.splitlines(keepends=True)[span_new[0] - 1:span_new[1]]
+    if new_text and not new_text[-1].endswith("\n"):
+        new_text[-1] += "\n"
+    lines[span_old[0] - 1:span_old[1]] = new_text
+
+
+def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: dict, catalog,
+                 param_consts, constants, claimed: dict) -> None:
     lib = plan.library
-    changed = False
+    change = _change(spec.name, row, base, sel)
     b_src, s_src = base["candidate"]["source"], sel["candidate"]["source"]
     if _squash(b_src) != _squash(s_src):
         span_new = _kernel_lines(s_src, spec.symbol, lib.dialect, lib.macros)
         originals = [k for k in catalog.kernels if k.name == spec.symbol]
         if span_new and originals:
             k = originals[0]
-            new_text = s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]]
-            lines = _file_lines(plan, k.file)
-            lines[k.line - 1:k.end_line] = new_text
-            changed = True
+            _replace_kernel(_file_lines(plan, k.file), (k.line, k.end_line), s_src, span_new)
+            change.where.append(f"{spec.symbol} rewritten in {k.file}")
         else:
             plan.notes.append(f"{spec.name}: the rewritten kernel could not be located for a source edit; not patched")
-    launch = spec.launches[0]
-    pb, ps = base["candidate"].get("params", {}), sel["candidate"].get("params", {})
-    for param, value in sorted(ps.items()):
-        if pb.get(param) == value:
+    for param, value in sorted(change.params_after.items()):
+        if change.params_before.get(param) == value:
             continue
-        idx = next((i for i, t in enumerate(launch.template_args) if t.strip() == param), None)
-        names = set()
-        if idx is not None:
-            for k in catalog.kernels:
-                if k.name != spec.symbol:
-                    continue
-                for site in k.launch_sites:
-                    if idx < len(site.template_args) and re.fullmatch(r"\w+", site.template_args[idx].strip()):
-                        names.add(site.template_args[idx].strip())
-        names = {n for n in names if n in constants}
+        names = sorted(param_consts.get((spec.name, param), set()))
         if not names:
             plan.notes.append(f"{spec.name}: {param}={value} has no named constant at the kernel's launch sites; "
                               "set it where the library launches the kernel")
             continue
-        for name in sorted(names):
-            if name in claimed and claimed[name] != value:
-                plan.notes.append(f"{spec.name}: {name} is also tuned to {claimed[name]} by another kernel; kept that value")
+        for name in names:
+            if name in claimed and claimed[name][1] != value:
+                plan.notes.append(f"{spec.name}: {name} is also tuned to {claimed[name][1]} by {claimed[name][0]}; "
+                                  "kept that value")
                 continue
-            claimed[name] = value
-            rel, i, m = constants[name]
+            claimed[name] = (spec.name, value)
+            rel, i = constants[name]
             lines = _file_lines(plan, rel)
+            m = _CONSTANT.match(lines[i].rstrip("\n"))
             nl = "\n" if lines[i].endswith("\n") else ""
-            if m.group(2):
-                lines[i] = f"{m.group(1)}{value}{m.group(4)}{nl}"
-            else:
-                lines[i] = f"{m.group(5)}{value}{m.group(8)}{nl}"
-            changed = True
-    if changed:
-        plan.evidence.append(_evidence(spec.name, base, sel))
+            lines[i] = (f"{m.group(1)}{value}{m.group(4)}" if m.group(2) else f"{m.group(5)}{value}{m.group(8)}") + nl
+            change.where.append(f"{name} = {value} in {rel}")
+            # every manifest entry launched through this constant now runs with the new value
+            manifest = _file_lines(plan, "library.yaml")
+            for other in lib.kernels:
+                for (kname, kparam), consts in param_consts.items():
+                    if kname == other.name and name in consts and other.defaults.get(kparam) != value:
+                        if _set_defaults(manifest, other, {kparam: value}):
+                            if other.name != spec.name:
+                                plan.notes.append(f"{other.name}: also launched with {name}; its default {kparam} "
+                                                  f"is now {value} (this run did not validate it at that value)")
+    if change.where:
+        plan.changes.append(change)
 
 
-def _evidence(name: str, base: dict, sel: dict) -> str:
-    bms, sms = base.get("score_ms") or 0, sel.get("score_ms") or 0
-    method = ((sel.get("bench") or [{}])[0]).get("method", "?")
-    val = sel.get("validation") or {}
-    speed = f"{bms / sms:.2f}x" if bms and sms else "n/a"
-    return (f"{name}: {bms:.4g} ms -> {sms:.4g} ms ({speed}, {method}); validated on {val.get('device', '?')} "
-            f"over {len(val.get('cases', []))} cases; params {json.dumps(sel['candidate'].get('params', {}), sort_keys=True)}")
+def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict, dict, dict]], run: dict) -> None:
+    """Port mode: translate every code file of the library into ``<dialect>/`` and splice in the
+    verified candidates; write the manifest and a Makefile for the new tree."""
+    from portkern.translate import translate_source
+
+    lib, to = plan.library, plan.target_dialect
+    root = Path(lib.root)
+    source_files = {str(p.relative_to(root)).replace(os.sep, "/") for p in lib.source_files()}
+    from portkern.pipeline.snapshot import library_input_files
+
+    code = [rel for rel in library_input_files(lib) if not rel.startswith("../") and rel.endswith(CODE_EXTS)]
+    renamed: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for rel in code:
+        new_rel = rel
+        if rel in source_files and Path(rel).suffix in SOURCE_EXTS:
+            new_rel = str(Path(rel).with_suffix(EXT[to]))
+        renamed[rel] = new_rel
+        result = translate_source((root / rel).read_text(errors="replace"), to=to, filename=rel)
+        texts[new_rel] = result.text
+    for name, (spec, row, base, sel) in sorted(selected.items()):
+        change = _change(name, row, base, sel)
+        file_rel = renamed.get(spec.file, spec.file)
+        text = texts.get(file_rel)
+        s_src = sel["candidate"]["source"]
+        span_new = _kernel_lines(s_src, spec.symbol, to, lib.macros)
+        span_old = _kernel_lines(text, spec.symbol, to, lib.macros) if text is not None else None
+        if span_new and span_old:
+            lines = text.splitlines(keepends=True)
+            old_def = "".join(lines[span_old[0] - 1:span_old[1]])
+            new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]])
+            if _squash(old_def) != _squash(new_def):
+                _replace_kernel(lines, span_old, s_src, span_new)
+                texts[file_rel] = "".join(lines)
+                change.where.append(f"{spec.symbol} in {to}/{file_rel} is the verified candidate "
+                                    f"{sel['candidate']['id']}")
+        elif _squash(s_src) not in _squash(text or ""):
+            plan.notes.append(f"{name}: the verified candidate could not be placed in {to}/{file_rel}; "
+                              "the tree holds the rules' translation")
+        plan.changes.append(change)
+    unverified = sorted(k.name for k in lib.kernels if k.name not in selected)
+    if unverified:
+        plan.notes.append(f"translated by the rules, not verified by this run: {', '.join(unverified)}")
+    for rel, text in texts.items():
+        plan.new_files[f"{to}/{rel}"] = text if text.endswith("\n") else text + "\n"
+    plan.new_files[f"{to}/library.yaml"] = _port_manifest(plan, renamed, {n: s[3] for n, s in selected.items()})
+    plan.new_files[f"{to}/Makefile"] = _makefile(plan, sorted(v for k, v in renamed.items() if k in source_files))
+
+
+def _port_manifest(plan: PatchPlan, renamed: dict[str, str], selected: dict[str, dict]) -> str:
+    lib, to = plan.library, plan.target_dialect
+    lines = (Path(lib.root) / "library.yaml").read_text().splitlines(keepends=True)
+    ext_new = EXT[to].lstrip(".")
+    out = []
+    for line in lines:
+        if re.match(r"^dialect:\s*\w+", line):
+            line = re.sub(r"^dialect:\s*\w+", f"dialect: {to}", line)
+        elif line.startswith("sources:"):
+            line = re.sub(r"\*\.(cu|hip|cpp|cc|cxx)\b", f"*.{ext_new}", line)
+        elif line.startswith("include_dirs:"):
+            line = re.sub(r"(?<=[\[,\s])(\.\./[^,\]\s]+)", r"../\1", line)
+        else:
+            m = re.match(r"^(\s*file:\s*)(\S+)(.*)$", line.rstrip("\n"))
+            if m and m.group(2) in renamed:
+                line = f"{m.group(1)}{renamed[m.group(2)]}{m.group(3)}\n"
+            line = re.sub(r"^(\s*reference:\s*)(?!\.\./)(\S)", r"\1../\2", line)
+        out.append(line)
+    for name, sel in selected.items():
+        _set_defaults(out, lib.kernel(name), (sel.get("candidate") or {}).get("params") or {})
+    head = (f"# {lib.name} ported to {to.upper()} by portkern (run {plan.run_id}, target {plan.target}); "
+            "defaults are the parameters the run selected.\n")
+    return head + "".join(out)
+
+
+def _makefile(plan: PatchPlan, sources: list[str]) -> str:
+    from portkern.targets import get_target
+
+    lib, to = plan.library, plan.target_dialect
+    arch = get_target(plan.target).arch
+    incs = " ".join(f"-I{d}" if not d.startswith("../") else f"-I../{d}" for d in lib.include_dirs)
+    flags = " ".join(lib.compile_flags)
+    objs = " ".join(str(Path(s).with_suffix(".o")) for s in sources)
+    if to == "hip":
+        compiler, rule = "HIPCC ?= hipcc\nARCH ?= " + arch, "$(HIPCC) -x hip --offload-arch=$(ARCH)"
+    else:
+        compiler, rule = "NVCC ?= nvcc\nARCH ?= " + arch, "$(NVCC) -x cu -arch=$(ARCH)"
+    ext = EXT[to]
+    return (f"# Build of the {to.upper()} port of {lib.name} (written by portkern): one object per source,\n"
+            f"# archived into lib{lib.name}_{to}.a.\n{compiler}\nFLAGS ?= {flags}\nINCLUDES = {incs}\n"
+            f"OBJS = {objs}\n\nlib{lib.name}_{to}.a: $(OBJS)\n\tar rcs $@ $^\n\n"
+            f"%.o: %{ext}\n\t{rule} $(FLAGS) $(INCLUDES) -c $< -o $@\n\n"
+            f"clean:\n\trm -f $(OBJS) lib{lib.name}_{to}.a\n\n.PHONY: clean\n")
 
 
 def plan_patch(run_dir: str | Path) -> PatchPlan:
     run_dir = Path(run_dir)
     rows = read_rows(run_dir)
     run, kernels = rows.run, rows.kernels
-    library = load_library(run["library"])
+    library = load_run_library(run_dir, run["library"])
     mode = "tune" if run["source_dialect"] == run["target_dialect"] else "port"
-    plan = PatchPlan(run_id=run_dir.name, library=library, target=run["target"], mode=mode)
-    catalog = constants = None
-    claimed: dict[str, int] = {}
+    plan = PatchPlan(run_id=run_dir.name, library=library, target=run["target"], mode=mode,
+                     target_dialect=run["target_dialect"])
+    selected: dict[str, tuple[KernelSpec, dict, dict, dict]] = {}
     for name, row in sorted(kernels.items()):
         sel_id, base_id = row.get("selected_candidate"), row.get("base_candidate")
-        if not sel_id:
-            continue
-        evs = evaluations(run_dir, name)
-        sel, base = evs.get(sel_id), evs.get(base_id)
+        evs = evaluations(run_dir, name) if sel_id else {}
+        sel, base = evs.get(sel_id or ""), evs.get(base_id or "")
         if not sel or not (sel.get("validation") or {}).get("passed"):
+            plan.notes.append(f"{name}: {row.get('status')}, not patched ({row.get('reason') or 'no verified candidate'})")
             continue
-        spec = library.kernel(name)
-        if mode == "port":
-            stem = Path(spec.file).with_suffix("")
-            rel = f"{run['target_dialect']}/{stem}/{name}{EXT[run['target_dialect']]}"
-            header = (f"// Ported by portkern from {spec.file} ({run['source_dialect']} -> {run['target_dialect']}), "
-                      f"run {run_dir.name}.\n// Evidence: {_evidence(name, base or sel, sel)}\n")
-            plan.new_files[rel] = header + sel["candidate"]["source"].rstrip("\n") + "\n"
-            plan.evidence.append(_evidence(name, base or sel, sel))
-            continue
-        if sel_id == base_id or not base or row.get("status") != "improved":
-            continue
-        if catalog is None:
-            from portkern.ingest import ingest_library
+        selected[name] = (library.kernel(name), row, base or sel, sel)
+        val = sel.get("validation") or {}
+        plan.validated_on = plan.validated_on or str(val.get("device", ""))
+        plan.timing = plan.timing or ((sel.get("bench") or [{}])[0].get("method") or "")
+    if mode == "port":
+        if selected:
+            _translated_tree(plan, selected, run)
+        return plan
+    tuned = {n: s for n, s in selected.items()
+             if s[1].get("status") == "improved" and s[1].get("selected_candidate") != s[1].get("base_candidate")}
+    for name in sorted(set(selected) - set(tuned)):
+        plan.notes.append(f"{name}: {selected[name][1].get('status')}, unchanged "
+                          f"({selected[name][1].get('reason') or 'the library version stays'})")
+    if tuned:
+        from portkern.ingest import ingest_library
 
-            catalog = ingest_library(library)
-            constants = _constant_sites(library)
-        _tune_kernel(plan, spec, base, sel, catalog, constants, claimed)
+        catalog = ingest_library(library)
+        constants = _constant_sites(library)
+        param_consts = _param_constants(library, catalog, constants)
+        claimed: dict[str, tuple[str, int]] = {}
+        for _name, (spec, row, base, sel) in sorted(tuned.items()):
+            _tune_kernel(plan, spec, row, base, sel, catalog, param_consts, constants, claimed)
     return plan
 
 
+# --------------------------------------------------------------------------- rendering
+
+
+def _hunk_lines(lines: list[str]) -> list[str]:
+    """Diff body lines; a last line without a newline gets git's marker."""
+    out = list(lines)
+    if out and not out[-1].endswith("\n"):
+        out[-1] += "\n\\ No newline at end of file\n"
+    return out
+
+
+def _unified(rel: str, old: list[str], new: list[str]) -> str:
+    import difflib
+
+    old_n = [ln if ln.endswith("\n") else ln + "\x00" for ln in old]
+    new_n = [ln if ln.endswith("\n") else ln + "\x00" for ln in new]
+    body = []
+    for line in difflib.unified_diff(old_n, new_n, f"a/{rel}", f"b/{rel}", n=3):
+        if line.endswith("\x00"):
+            line = line[:-1] + "\n\\ No newline at end of file\n"
+        elif line.startswith(("---", "+++")) and not line.endswith("\n"):
+            line += "\n"
+        body.append(line)
+    return f"diff --git a/{rel} b/{rel}\n" + "".join(body)
+
+
 def render(plan: PatchPlan) -> str:
+    """The diff (paths relative to the library root)."""
     out: list[str] = []
     root = Path(plan.library.root)
     for rel in sorted(plan.edits):
         old = (root / rel).read_text().splitlines(keepends=True)
-        new = plan.edits[rel]
-        if old == new:
-            continue
-        out.append(f"diff --git a/{rel} b/{rel}\n")
-        out.extend(difflib.unified_diff(old, new, f"a/{rel}", f"b/{rel}"))
+        if old != plan.edits[rel]:
+            out.append(_unified(rel, old, plan.edits[rel]))
     for rel, text in sorted(plan.new_files.items()):
         lines = text.splitlines(keepends=True)
-        out.append(f"diff --git a/{rel} b/{rel}\nnew file mode 100644\n--- /dev/null\n+++ b/{rel}\n")
-        out.append(f"@@ -0,0 +1,{len(lines)} @@\n")
-        out.extend("+" + ln for ln in lines)
+        out.append(f"diff --git a/{rel} b/{rel}\nnew file mode 100644\n--- /dev/null\n+++ b/{rel}\n"
+                   f"@@ -0,0 +1{',' + str(len(lines)) if len(lines) != 1 else ''} @@\n")
+        out.extend(_hunk_lines(["+" + ln for ln in lines]))
     return "".join(out)
 
 
+def _diffstat(patch: str) -> str:
+    stats: list[tuple[str, int, int]] = []
+    for block in re.split(r"^diff --git ", patch, flags=re.M)[1:]:
+        path = block.split("\n", 1)[0].split(" b/", 1)[-1]
+        adds = sum(1 for ln in block.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+        dels = sum(1 for ln in block.splitlines() if ln.startswith("-") and not ln.startswith("---"))
+        stats.append((path, adds, dels))
+    if not stats:
+        return ""
+    width = max(len(p) for p, _, _ in stats)
+    lines = [f" {p:<{width}} | {a + d:>4} {'+' * min(a, 40)}{'-' * min(d, 40)}" for p, a, d in stats]
+    total_a, total_d = sum(a for _, a, _ in stats), sum(d for _, _, d in stats)
+    lines.append(f" {len(stats)} file{'s' if len(stats) != 1 else ''} changed, {total_a} insertions(+), "
+                 f"{total_d} deletions(-)")
+    return "\n".join(lines) + "\n"
+
+
 def commit_message(plan: PatchPlan) -> str:
-    title = (f"portkern: tune {plan.library.name} kernels for {plan.target}" if plan.mode == "tune"
-             else f"portkern: port {plan.library.name} kernels to {plan.target}")
-    body = ["Evidence (run " + plan.run_id + "):", *[f"- {e}" for e in plan.evidence]]
+    if plan.mode == "tune":
+        title = f"portkern: tune {plan.library.name} kernels for {plan.target}"
+        lead = (f"Parameters tuned for {plan.target} by portkern run {plan.run_id}: each changed where the "
+                "library defines it.")
+    else:
+        title = f"portkern: port {plan.library.name} kernels to {plan.target}"
+        lead = (f"The {plan.target_dialect.upper()} translation of {plan.library.name} for {plan.target} "
+                f"(portkern run {plan.run_id}), under {plan.target_dialect}/ with its own library.yaml and "
+                "Makefile.")
+    timing = ("times are estimates from the target's roofline and the compiler's resource report "
+              "(no device)" if plan.timing == "estimate" else "times measured on the device")
+    body = [_wrap(lead), "", _wrap(f"Evidence: validated on {plan.validated_on or 'n/a'}; {timing}."), ""]
+    for change in plan.changes:
+        body += [change.evidence(), ""]
     if plan.notes:
-        body += ["", "Not patched:", *[f"- {n}" for n in plan.notes]]
-    return title + "\n\n" + "\n".join(body) + "\n"
+        body += ["Notes:", *[_wrap(f"- {n}", indent="  ") for n in plan.notes], ""]
+    return title + "\n\n" + "\n".join(body).rstrip("\n") + "\n"
+
+
+def _wrap(text: str, width: int = 72, indent: str = "") -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def git_identity(cwd: str | Path | None = None) -> str | None:
+    """The user's git author identity ("Name <email>"), or None when git has none configured."""
+    try:
+        r = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=cwd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    m = re.match(r"^(.*<[^>]*>)", r.stdout.strip())
+    return m.group(1) if m else None
+
+
+def format_patch(plan: PatchPlan, identity: str | None = None, when: datetime | None = None) -> str:
+    """The patch as ``git format-patch`` writes it: mail headers, the message, a diffstat, the diff."""
+    diff = render(plan)
+    if not diff:
+        return ""
+    message = commit_message(plan)
+    subject, _, body = message.partition("\n\n")
+    when = when or datetime.now(timezone.utc)
+    return (f"From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
+            f"From: {identity or git_identity() or FALLBACK_IDENTITY}\n"
+            f"Date: {format_datetime(when)}\n"
+            f"Subject: [PATCH] {subject}\n\n"
+            f"{body.rstrip()}\n---\n{_diffstat(diff)}\n{diff}-- \nportkern {__version__}\n\n")
 
 
 def write_patch(run_dir: str | Path) -> Path:
+    """Write ``emit/port.patch`` (format-patch output) and ``emit/COMMIT_MSG``."""
+    from portkern.fsio import write_text
+
     run_dir = Path(run_dir)
     plan = plan_patch(run_dir)
     out = run_dir / "emit" / "port.patch"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(plan))
-    (run_dir / "emit" / "COMMIT_MSG").write_text(commit_message(plan))
+    write_text(out, format_patch(plan))
+    write_text(run_dir / "emit" / "COMMIT_MSG", commit_message(plan))
     return out
 
 
-def apply_as_commit(run_dir: str | Path, checkout: str | Path) -> str:
-    """Create branch ``portkern/<run>`` in the library checkout, apply the patch, commit. Returns the branch."""
+# --------------------------------------------------------------------------- git
+
+
+def _git(checkout: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(checkout), *args], input=stdin, capture_output=True, text=True)
+
+
+def apply_as_commit(run_dir: str | Path, checkout: str | Path, worktree: str | Path | None = None) -> tuple[str, Path]:
+    """Commit the run's patch on a new branch ``portkern/<run>``, in a new git worktree of the
+    library checkout (the user's own checkout stays on its branch, untouched), as the user.
+
+    Refuses a checkout with uncommitted changes to tracked files (the commit is made from HEAD, so
+    work in progress would otherwise be silently left out or in). Returns (branch, worktree path).
+    """
     run_dir, checkout = Path(run_dir), Path(checkout)
     plan = plan_patch(run_dir)
-    patch = render(plan)
-    if not patch:
+    if not render(plan):
         raise PatchError(f"run {run_dir.name} changes nothing in {plan.library.name}", hint="nothing to commit")
-    top = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    top = _git(checkout, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         raise PatchError(f"{checkout} is not a git checkout", hint="pass --checkout pointing at the library's git tree")
-    prefix = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--show-prefix"], capture_output=True,
-                            text=True).stdout.strip()
+    toplevel = Path(top.stdout.strip())
+    if _git(checkout, "rev-parse", "--verify", "-q", "HEAD").returncode != 0:
+        raise PatchError(f"{toplevel} has no commit yet", hint="commit the library first, then run `portkern pr --git`")
+    dirty = _git(checkout, "status", "--porcelain", "--untracked-files=no").stdout.strip()
+    if dirty:
+        first = dirty.splitlines()[0]
+        raise PatchError(f"{toplevel} has uncommitted changes ({first.strip()}"
+                         f"{', ...' if len(dirty.splitlines()) > 1 else ''})",
+                         hint="commit or stash them first; the branch is made from HEAD")
+    identity = git_identity(checkout)
+    if identity is None:
+        raise PatchError("git has no author identity for this user",
+                         hint="set one: git config --global user.name 'Your Name'; "
+                              "git config --global user.email you@example.com")
+    prefix = _git(checkout, "rev-parse", "--show-prefix").stdout.strip().rstrip("/")
     branch = f"portkern/{run_dir.name}"
-
-    def git(*args: str, stdin: str | None = None) -> None:
-        r = subprocess.run(["git", "-C", str(checkout), *args], input=stdin, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise PatchError(f"git {' '.join(args[:2])} failed in {checkout}: {r.stderr.strip()}")
-
-    git("checkout", "-b", branch)
-    apply_args = ["apply", "--index"] + ([f"--directory={prefix.rstrip('/')}"] if prefix else []) + ["-"]
-    git(*apply_args, stdin=patch)
-    git("-c", "user.name=portkern", "-c", "user.email=portkern@localhost", "commit", "-q", "-F", "-",
-        stdin=commit_message(plan))
-    return branch
+    if _git(checkout, "rev-parse", "--verify", "-q", f"refs/heads/{branch}").returncode == 0:
+        raise PatchError(f"branch {branch} already exists in {toplevel}",
+                         hint=f"delete it (git branch -D {branch}) or look at it")
+    wt = Path(worktree) if worktree else toplevel.parent / f"{toplevel.name}-portkern-{run_dir.name}"
+    if wt.exists():
+        raise PatchError(f"{wt} already exists", hint="pass --worktree with a new folder")
+    r = _git(checkout, "worktree", "add", "-q", "-b", branch, str(wt), "HEAD")
+    if r.returncode != 0:
+        raise PatchError(f"git worktree add failed in {toplevel}: {r.stderr.strip()}")
+    mail = format_patch(plan, identity=identity)
+    am = ["am", "-q", "--keep-cr"] + ([f"--directory={prefix}"] if prefix else [])
+    r = _git(wt, *am, stdin=mail)
+    if r.returncode != 0:
+        _git(wt, "am", "--abort")
+        _git(checkout, "worktree", "remove", "--force", str(wt))
+        _git(checkout, "branch", "-D", branch)
+        raise PatchError(f"the patch does not apply to {toplevel} at HEAD: {(r.stderr or r.stdout).strip()[:800]}",
+                         hint="the checkout must hold the library as the run read it (inputs/library in the run folder)")
+    return branch, wt

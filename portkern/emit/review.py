@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portkern.emit.runread import evaluations, read_rows
-from portkern.library import load_library
+from portkern.emit.runread import evaluations, load_run_library, read_rows
 from portkern.model import Record
 from portkern.targets import get_target
 
@@ -54,7 +53,7 @@ def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
     run_dir = Path(run_dir)
     rows = read_rows(run_dir)
     run, kernels, cands = rows.run, rows.kernels, rows.candidates
-    library = load_library(run["library"])
+    library = load_run_library(run_dir, run["library"])
     target = get_target(run["target"])
     use_device, device_note = harness_adapter.device_available(target)
     report = ReviewReport(run_id=run_dir.name, retimed_on=device_note if use_device else "estimate")

@@ -46,3 +46,38 @@ def evaluations(run_dir: str | Path, kernel: str) -> dict[str, dict[str, Any]]:
     """The kernel's evaluations by candidate id, in evaluation order."""
     evs = read_json(Path(run_dir) / "results" / kernel / "evaluations.json") or []
     return {ev["candidate"]["id"]: ev for ev in evs}
+
+
+def library_copy(run_dir: str | Path) -> Path | None:
+    """The run folder's own copy of the library inputs (``inputs/library``), if the run kept one."""
+    path = Path(run_dir) / "inputs" / "library"
+    return path if (path / "library.yaml").is_file() else None
+
+
+def load_run_library(run_dir: str | Path, name: str = ""):
+    """The library as the run read it: its copy in the run folder, else (runs made before the copy
+    was kept) the library of that name wherever portkern finds libraries."""
+    from portkern.library import load_library
+
+    copy = library_copy(run_dir)
+    if copy is not None:
+        return load_library(copy / "library.yaml")
+    if not name:
+        name = read_rows(run_dir).run["library"]
+    return load_library(name)
+
+
+def summary(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``summary.json`` ({} when the run did not get as far as writing it)."""
+    return read_json(Path(run_dir) / "summary.json") or {}
+
+
+def kernel_result(run_dir: str | Path, kernel: str, stage: str) -> dict[str, Any]:
+    """A kernel-level stage result (``results/<kernel>/<stage>.json``: ingest, translate), or {}."""
+    return read_json(Path(run_dir) / "results" / kernel / f"{stage}.json") or {}
+
+
+def library_origin(run_dir: str | Path) -> str:
+    """The library as the user named it for the run (a name, a folder or a library.yaml path)."""
+    options = read_json(Path(run_dir) / "inputs" / "options.json") or {}
+    return str(options.get("library") or read_rows(run_dir).run["library"])

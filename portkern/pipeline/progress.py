@@ -1,4 +1,7 @@
-"""Progress on long work: counts of stages done/running/failed and a line per kernel (rich, stderr)."""
+"""Progress on long work: counts of stages done/running/failed and a line per kernel (rich, stderr).
+
+The display is transient: when the work ends it gives way to the summary, which says it all once.
+"""
 
 from __future__ import annotations
 
@@ -33,13 +36,13 @@ class NullProgress:
 class RichProgress(NullProgress):
     def __init__(self, title: str, console: Console | None = None):
         self.title = title
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, highlight=False)
         self.running: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.cached = 0
         self.per_stage: dict[str, Counter[str]] = defaultdict(Counter)
         self.kernels: dict[str, str] = {}
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
 
     def __enter__(self):
         self.live.__enter__()

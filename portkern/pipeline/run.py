@@ -26,6 +26,7 @@ from portkern.pipeline.dag import StageResult, Task
 from portkern.pipeline.driver import MAX_ROUNDS, SearchDriver, Selection, headline, select
 from portkern.pipeline.plan import GraphPlan, KernelState
 from portkern.pipeline.progress import NullProgress
+from portkern.pipeline.snapshot import snapshot_library
 from portkern.pipeline.stages import library_digest, package_digest, target_backend_name
 from portkern.pipeline.store import RunFolder, RunStore, model_call_rows, safe_relpath
 from portkern.pipeline.summary import StageCounts, build_summary
@@ -158,6 +159,7 @@ class PortRun:
 
     def _write_inputs(self, toolchain: dict[str, str], use_device: bool, device_reason: str) -> None:
         shutil.copyfile(self.library.manifest_path, self.folder.path / "inputs" / "library.yaml")
+        snapshot_library(self.library, self.folder.path)  # the patch is made against this copy
         self.folder.write_json("inputs/target.json", self.target.to_dict())
         self.folder.write_json("inputs/options.json", {**asdict(self.options), "run_id": self.run_id,
                                                        "kernels": [k.name for k in self.kernels],
