@@ -16,12 +16,24 @@ Reverse direction (HIP -> CUDA): several CUDA names can share one HIP name (``cu
 ``preferred: true``; else the one from the table with the higher ``priority`` (runtime API over driver
 API); else the one not marked ``deprecated``. A HIP name still ambiguous after these rules is a table
 error and loading fails, so the choice is never left to file order.
+
+Documented names (``api_map.json``): every row of the public CUDA <-> HIP API map (HIPIFY's tables,
+rebuilt by ``tools/gen_api_map.py``) is loaded after the curated tables above. A curated entry always
+wins for its CUDA name; a row adds the names the curated tables lack, with its library as the category,
+its ROC spelling (rocBLAS, rocSPARSE, rocRAND, rocSOLVER, MIOpen) and its versions (``api_rows``). A row
+without a HIP name is a name with no counterpart (or, when it has a ROC name, one reachable only with
+``--roc``). A HIP (or ROC) name that only rows map back is given the CUDA name that comes first by:
+not removed from CUDA; not deprecated in CUDA; the higher category priority; not a legacy ``_v2``
+spelling; the same stem as the HIP name (``hipDataType`` -> ``cudaDataType``, not ``cublasDataType_t``);
+shorter; alphabetical. Curated candidates for the same HIP name, when there are any, take precedence.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -31,6 +43,7 @@ import yaml
 from portkern.errors import ConfigError
 
 MAPS_PACKAGE = "portkern.data.maps"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 5x faster
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class MapEntry:
     preferred: bool = False
     deprecated: bool = False
     reverse: bool = True             # False: one-way alias (e.g. cublasSgemm_v2), never chosen for HIP->CUDA
+    documented: bool = False         # True: from the API map rows (api_map.json), not a curated table
+    roc_documented: bool = False     # True: the ROC spelling came from the API map rows
 
 
 @dataclass
@@ -60,6 +75,14 @@ class MapTables:
     wide_bit_intrinsics: dict[str, str] = field(default_factory=dict)  # 32-bit form -> 64-bit form
     cache_hint_loads: dict[str, str] = field(default_factory=dict)    # CUDA hinted load -> builtin | "plain"
     cache_hint_stores: dict[str, str] = field(default_factory=dict)
+    api_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)  # CUDA name -> API map row (versions)
+    api_columns: dict[str, int] = field(default_factory=dict)            # column name -> index in a row
+    api_source: str = ""
+
+    def api_fact(self, cuda: str, column: str) -> str:
+        """One column of the documented row for a CUDA name ("" when none): ``api_fact("cudaX", "hip_deprecated")``."""
+        row = self.api_rows.get(cuda)
+        return row[self.api_columns[column]] if row is not None else ""
 
     @property
     def namespaces_to_cuda(self) -> dict[str, str]:
@@ -81,7 +104,7 @@ class MapTables:
 def _read_table(name: str) -> dict[str, Any]:
     path = resources.files(MAPS_PACKAGE) / name
     try:
-        return yaml.safe_load(path.read_text()) or {}
+        return yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"mapping table {name}: invalid YAML: {exc}",
                           hint="fix the file under portkern/data/maps/") from exc
@@ -132,15 +155,68 @@ def _choose_cuda(hip: str, candidates: list[MapEntry], priority: dict[str, int])
     return pool[0]
 
 
+API_MAP_FILE = "api_map.json"
+# Categories the documented rows add beyond the curated tables' own (description, priority).
+API_MAP_CATEGORIES = {
+    "cudnn": ("cuDNN <-> hipDNN (roc - MIOpen spelling used with --roc)", 20),
+    "rtc": ("NVRTC <-> hipRTC", 20),
+    "cucomplex": ("cuComplex <-> hipComplex", 20),
+}
+# CUDA names without a documented HIP counterpart that a translation rule rewrites (compat.py).
+RULE_HANDLED = frozenset({"__activemask", "__syncwarp"})
+_PLAIN_TYPES = frozenset({"int", "void", "char", "short", "long", "float", "double", "unsigned", "size_t", "bool"})
+_STEM = re.compile(r"^(?:[a-z]+|[A-Z]+_)")
+_V2 = re.compile(r"_v2(?:_|$)")
+
+
+def _read_api_map() -> dict[str, Any]:
+    path = resources.files(MAPS_PACKAGE) / API_MAP_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"mapping data {API_MAP_FILE}: {exc}",
+                          hint="rebuild it: python tools/gen_api_map.py PATH/TO/cuda-hip-api-map.csv") from exc
+
+
 @functools.lru_cache(maxsize=1)
 def load_maps() -> MapTables:
-    """The packaged tables (cached)."""
+    """The packaged tables plus the documented API rows (cached)."""
     index = _read_table("index.yaml")
-    return build_tables([(fname, _read_table(fname)) for fname in index["tables"]])
+    return build_tables([(fname, _read_table(fname)) for fname in index["tables"]], api_map=_read_api_map())
 
 
-def build_tables(named_tables: list[tuple[str, dict[str, Any]]]) -> MapTables:
-    """Combine parsed table files into forward and reverse lookups, applying the preference rule."""
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"6.2.0"`` -> ``(6, 2, 0)``; ``""`` -> ``()``. Raises ValueError on anything else."""
+    text = text.strip()
+    if not text:
+        return ()
+    if not re.fullmatch(r"\d+(?:\.\d+)*", text):
+        raise ValueError(f"not a version: {text!r}")
+    parts = tuple(int(x) for x in text.split("."))
+    while len(parts) > 1 and parts[-1] == 0:
+        parts = parts[:-1]
+    return parts
+
+
+def _stem(name: str) -> str:
+    m = _STEM.match(name)
+    return name[m.end():] if m else name
+
+
+def _choose_documented(name: str, candidates: list[MapEntry], priority: dict[str, int],
+                       tables: MapTables) -> MapEntry:
+    """The deterministic reverse choice among documented rows (see the module docstring)."""
+    stem = _stem(name)
+
+    def key(e: MapEntry):
+        return (bool(tables.api_fact(e.cuda, "cuda_removed")), bool(tables.api_fact(e.cuda, "cuda_deprecated")),
+                -priority.get(e.category, 0), bool(_V2.search(e.cuda)), _stem(e.cuda) != stem, len(e.cuda), e.cuda)
+    return min(candidates, key=key)
+
+
+def build_tables(named_tables: list[tuple[str, dict[str, Any]]], api_map: dict[str, Any] | None = None) -> MapTables:
+    """Combine parsed table files (and the documented API rows) into forward and reverse lookups,
+    applying the preference rules."""
     categories: dict[str, dict[str, Any]] = {}
     entries: list[MapEntry] = []
     same: dict[str, str] = {}
@@ -179,8 +255,10 @@ def build_tables(named_tables: list[tuple[str, dict[str, Any]]]) -> MapTables:
     roc_of_hip = {e.hip: e.roc for e in entries if e.roc}
     entries = [dataclasses.replace(e, roc=roc_of_hip[e.hip]) if not e.roc and e.hip in roc_of_hip else e
                for e in entries]
+    if api_map:
+        entries = _add_documented(tables, entries, api_map)
     tables.entries = entries
-    priority = {c: v["priority"] for c, v in categories.items()}
+    priority = {c: v["priority"] for c, v in tables.categories.items()}
     by_hip: dict[str, list[MapEntry]] = {}
     by_roc: dict[str, list[MapEntry]] = {}
     for e in entries:
@@ -192,8 +270,57 @@ def build_tables(named_tables: list[tuple[str, dict[str, Any]]]) -> MapTables:
             by_hip.setdefault(e.hip, []).append(e)
             if e.roc:
                 by_roc.setdefault(e.roc, []).append(e)
-    for hip, cands in by_hip.items():
-        tables.to_cuda[hip] = _choose_cuda(hip, cands, priority)
-    for roc, cands in by_roc.items():
-        tables.roc_to_cuda[roc] = _choose_cuda(roc, cands, priority)
+    for lookup, groups, is_roc in ((tables.to_cuda, by_hip, False), (tables.roc_to_cuda, by_roc, True)):
+        for name, cands in groups.items():
+            if not name:
+                continue
+            if len(cands) == 1:
+                lookup[name] = cands[0]
+                continue
+            curated = [c for c in cands if not c.documented and not (is_roc and c.roc_documented)]
+            lookup[name] = (_choose_cuda(name, curated, priority) if curated
+                            else _choose_documented(name, cands, priority, tables))
     return tables
+
+
+def _add_documented(tables: MapTables, entries: list[MapEntry], api_map: dict[str, Any]) -> list[MapEntry]:
+    """Append the API map rows the curated tables lack; fill in missing ROC spellings of curated entries."""
+    columns = {c: i for i, c in enumerate(api_map["columns"])}
+    tables.api_columns = columns
+    tables.api_source = api_map.get("source", "")
+    for cat, (desc, prio) in API_MAP_CATEGORIES.items():
+        tables.categories.setdefault(cat, {"description": desc, "priority": prio, "file": API_MAP_FILE})
+    i_lib, i_cuda, i_hip, i_roc = columns["library"], columns["cuda"], columns["hip"], columns["roc"]
+    curated = {e.cuda: k for k, e in enumerate(entries)}
+    # names the translation rules rewrite themselves (warp intrinsics, cache hints, compat stand-ins)
+    by_rules = (set(tables.mask_intrinsics) | set(tables.wide_bit_intrinsics) | set(tables.cache_hint_loads) |
+                set(tables.cache_hint_stores) | set(tables.hip_aliases.values()) | RULE_HANDLED)
+    seen: set[str] = set()
+    rows = tables.api_rows
+    added: list[MapEntry] = []
+    for row in api_map["rows"]:
+        cuda = row[i_cuda]
+        if cuda in seen:
+            continue
+        seen.add(cuda)
+        rows[cuda] = tuple(row)
+        lib, hip, roc = row[i_lib], row[i_hip], row[i_roc]
+        k = curated.get(cuda)
+        if k is not None:
+            if roc and not entries[k].roc:
+                entries[k] = dataclasses.replace(entries[k], roc=roc, roc_documented=True)
+            continue
+        if cuda in tables.same or cuda in tables.cuda_only or (cuda in by_rules and not hip):
+            continue
+        if lib not in tables.categories:
+            tables.categories[lib] = {"description": f"{lib} (documented names)", "priority": 20,
+                                      "file": API_MAP_FILE}
+        if hip == cuda and (not roc or roc == cuda):
+            tables.same[cuda] = lib
+        elif not hip and not roc:
+            tables.cuda_only[cuda] = lib
+        else:
+            # a row whose HIP side is a plain C++ type (cusolver_int_t -> int) is one way only
+            added.append(MapEntry(cuda, hip, lib, roc=roc, documented=True,
+                                  reverse=hip.isidentifier() and hip not in _PLAIN_TYPES))
+    return entries + added

@@ -44,6 +44,26 @@ def local_definitions(src: SourceEdit) -> set[str]:
         t = toks[sig[si + 1]]
         if t.kind == "ident" and (toks[sig[si]].text != "define" or (si > 0 and toks[sig[si - 1]].text == "#")):
             names.add(t.text)
+    for si in src.where("typedef"):
+        # typedef <type> NAME;  typedef <ret> (*NAME)(args);  typedef struct {...} NAME;
+        end = si + 1
+        depth = 0
+        while end < n and not (toks[sig[end]].text == ";" and depth == 0):
+            text = toks[sig[end]].text
+            depth += text in ("(", "{", "[")
+            depth -= text in (")", "}", "]")
+            end += 1
+        depth = 0
+        for j in range(end - 1, si, -1):  # the last identifier outside brackets
+            text = toks[sig[j]].text
+            depth += text in (")", "}", "]")
+            depth -= text in ("(", "{", "[")
+            if depth == 0 and toks[sig[j]].kind == "ident":
+                names.add(text)
+                break
+        for k in range(si + 1, min(end, n - 2)):
+            if toks[sig[k]].text == "(" and toks[sig[k + 1]].text == "*" and toks[sig[k + 2]].kind == "ident":
+                names.add(toks[sig[k + 2]].text)
     for open_si in src.where("("):
         si = open_si - 1
         if si < 1 or toks[sig[si]].kind != "ident":
@@ -56,12 +76,16 @@ def local_definitions(src: SourceEdit) -> set[str]:
     return names
 
 
+ROC_LIBRARY = {"cublas": "rocBLAS", "cusparse": "rocSPARSE", "cusolver": "rocSOLVER", "curand": "rocRAND",
+               "cudnn": "MIOpen", "types": "rocBLAS", "headers": "ROCm library"}
+
+
 @functools.lru_cache(maxsize=8)
 def _forward_names(to: str, roc: bool) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     tables = load_maps()
     if to == "hip":
         forward = {c: (e.roc if roc and e.roc else e.hip, e.category) for c, e in tables.to_hip.items()
-                   if e.category != "headers"}
+                   if e.category != "headers" and (e.hip or (roc and e.roc))}
         return forward, tables.namespaces_to_hip
     forward = {h: (e.cuda, e.category) for h, e in tables.to_cuda.items() if e.category != "headers"}
     if roc:
@@ -136,16 +160,37 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
     return local
 
 
+def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | None:
+    """(library, note) when ``name`` is documented without a counterpart in the target dialect."""
+    if to == "hip":
+        lib = tables.cuda_only.get(name)
+        if lib is not None:
+            return lib, ""
+        e = tables.to_hip.get(name)
+        if e is not None and not e.hip and e.roc:
+            return e.category, f"{ROC_LIBRARY.get(e.category, 'ROCm library')} name {e.roc} with --roc"
+        return None
+    lib = tables.hip_only.get(name)
+    return (lib, "") if lib is not None else None
+
+
 def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names: set[str]) -> list[Unconverted]:
+    """Names left in the source dialect: documented without a counterpart, or not known at all.
+
+    A name the project defines itself (``local_names``) is never reported."""
     pattern = CUDA_API_NAME if to == "hip" else HIP_API_NAME
-    no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     same = tables.same
     found: list[Unconverted] = []
     sig, toks, out = src.sig, src.toks, src.out
     for name, positions in src.by_text.items():
-        if name in no_counterpart:
+        if name in local_names:
+            continue
+        library, note = "", ""
+        missing = _no_counterpart(tables, to, name)
+        if missing is not None:
             reason = "no counterpart"
-        elif pattern.match(name) and name not in same and name not in local_names and name not in KEEP_AS_WRITTEN:
+            library, note = missing
+        elif pattern.match(name) and name not in same and name not in KEEP_AS_WRITTEN:
             reason = "unknown name"
         else:
             continue
@@ -157,13 +202,16 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names:
             if reason == "unknown name" and si > 0 and toks[sig[si - 1]].text in (".", "->"):
                 continue
             line, col = src.lines.line_col(t.start)
-            found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason))
+            found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason,
+                                     library=library, note=note))
     found.sort(key=lambda u: (u.line, u.col))
     for ti in src.include_tis:
         t = toks[ti]
         if src.out[ti] == t.text:
             _, name = include_target(t.text)
-            if name in no_counterpart:
+            missing = _no_counterpart(tables, to, name)
+            if missing is not None:
                 line, col = src.lines.line_col(t.start)
-                found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason="no counterpart"))
+                found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason="no counterpart",
+                                         library=missing[0], note=missing[1]))
     return found
