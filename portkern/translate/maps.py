@@ -9,6 +9,7 @@ while every name stays explicit:
 * ``same``: names that are spelled the same in both dialects (recognised, never reported).
 * ``cuda_only`` / ``hip_only``: names known to have no counterpart (reported as unconverted).
 * ``namespaces`` (renamed only before ``::``), ``hip_aliases`` (old HIP spellings, one way),
+  ``hip_header_aliases`` (HIP headers with no CUDA header of their own, one way),
   ``mask_intrinsics`` and ``wide_bit_intrinsics`` (data for the warp rules).
 
 Reverse direction (HIP -> CUDA): several CUDA names can share one HIP name (``cudaError_t`` and
@@ -75,6 +76,7 @@ class MapTables:
     wide_bit_intrinsics: dict[str, str] = field(default_factory=dict)  # 32-bit form -> 64-bit form
     cache_hint_loads: dict[str, str] = field(default_factory=dict)    # CUDA hinted load -> builtin | "plain"
     cache_hint_stores: dict[str, str] = field(default_factory=dict)
+    hip_header_aliases: dict[str, str] = field(default_factory=dict)  # HIP header -> CUDA header (one way)
     api_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)  # CUDA name -> API map row (versions)
     api_columns: dict[str, int] = field(default_factory=dict)            # column name -> index in a row
     api_source: str = ""
@@ -162,8 +164,20 @@ API_MAP_CATEGORIES = {
     "rtc": ("NVRTC <-> hipRTC", 20),
     "cucomplex": ("cuComplex <-> hipComplex", 20),
 }
+# CUDA SIMD-in-word intrinsics (four bytes or two halfwords in a 32-bit word) that HIP lacks; compat.py
+# gives each a portable stand-in: op -> (lanes, kind).
+SIMD_INTRINSICS = {
+    f"__v{op}{lanes}": (lanes, op)
+    for op in ("add", "sub", "addss", "subss", "addus", "subus", "avgu", "haddu",
+               "absdiffs", "absdiffu", "maxs", "maxu", "mins", "minu", "abs", "absss", "neg", "negss",
+               "cmpeq", "cmpne", "cmpges", "cmpgeu", "cmpgts", "cmpgtu", "cmples", "cmpleu", "cmplts", "cmpltu",
+               "seteq", "setne", "setges", "setgeu", "setgts", "setgtu", "setles", "setleu", "setlts", "setltu",
+               "sads", "sadu")
+    for lanes in (2, 4)
+}
+SIMD_INTRINSICS["__dp4a"] = (4, "dp4a")
 # CUDA names without a documented HIP counterpart that a translation rule rewrites (compat.py).
-RULE_HANDLED = frozenset({"__activemask", "__syncwarp"})
+RULE_HANDLED = frozenset({"__activemask", "__syncwarp"}) | frozenset(SIMD_INTRINSICS)
 _PLAIN_TYPES = frozenset({"int", "void", "char", "short", "long", "float", "double", "unsigned", "size_t", "bool"})
 _STEM = re.compile(r"^(?:[a-z]+|[A-Z]+_)")
 _V2 = re.compile(r"_v2(?:_|$)")
@@ -228,6 +242,7 @@ def build_tables(named_tables: list[tuple[str, dict[str, Any]]], api_map: dict[s
     wide_bits: dict[str, str] = {}
     hint_loads: dict[str, str] = {}
     hint_stores: dict[str, str] = {}
+    header_aliases: dict[str, str] = {}
     for fname, table in named_tables:
         category = table.get("category")
         if not category:
@@ -247,10 +262,12 @@ def build_tables(named_tables: list[tuple[str, dict[str, Any]]], api_map: dict[s
         wide_bits.update(table.get("wide_bit_intrinsics") or {})
         hint_loads.update(table.get("cache_hint_loads") or {})
         hint_stores.update(table.get("cache_hint_stores") or {})
+        header_aliases.update(table.get("hip_header_aliases") or {})
 
     tables = MapTables(entries, categories, same, cuda_only, hip_only, namespaces_to_hip=namespaces,
                        hip_aliases=hip_aliases, mask_intrinsics=mask_intrinsics, wide_bit_intrinsics=wide_bits,
-                       cache_hint_loads=hint_loads, cache_hint_stores=hint_stores)
+                       cache_hint_loads=hint_loads, cache_hint_stores=hint_stores,
+                       hip_header_aliases=header_aliases)
     # One-way aliases (cublasSgemm_v2) take the rocBLAS spelling of the name they alias.
     roc_of_hip = {e.hip: e.roc for e in entries if e.roc}
     entries = [dataclasses.replace(e, roc=roc_of_hip[e.hip]) if not e.roc and e.hip in roc_of_hip else e

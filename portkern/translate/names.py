@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-from portkern.translate.maps import MapTables, load_maps
+from portkern.translate.maps import MapTables, load_maps, parse_version
 from portkern.translate.records import Unconverted
 from portkern.translate.source import SourceEdit
 from portkern.translate.tokens import include_target
@@ -130,6 +130,8 @@ def _header_names(to: str, roc: bool) -> dict[str, str]:
     for hip, e in tables.to_cuda.items():
         if e.category == "headers":
             header_map[hip] = e.cuda
+    for hip, cuda in tables.hip_header_aliases.items():
+        header_map.setdefault(hip, cuda)
     if roc:
         for r, e in tables.roc_to_cuda.items():
             if e.category == "headers":
@@ -146,6 +148,8 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
         t = src.toks[ti]
         delim, name = include_target(t.text)
         new = header_map.get(name)
+        if new is None and to == "cuda" and name.startswith("hipcub/") and name.endswith(".hpp"):
+            new = "cub/" + name[len("hipcub/"):-len(".hpp")] + ".cuh"  # hipCUB mirrors CUB's layout
         if new is not None:
             src.out[ti] = t.text.replace(name, new, 1)
             src.count("headers")
@@ -215,3 +219,61 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names:
                 found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason="no counterpart",
                                          library=missing[0], note=missing[1]))
     return found
+
+
+def _at_or_before(version: str, target: tuple[int, ...] | None) -> bool:
+    """True when ``version`` (a documented release) is set and not after ``target`` (None: any release)."""
+    if not version:
+        return False
+    try:
+        return target is None or parse_version(version) <= target
+    except ValueError:
+        return False
+
+
+def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cuda_version: str = "13.0",
+                  rocm_version: str | None = None) -> None:
+    """Report, once per name, translated names the target release deprecates, removed or does not have yet.
+
+    CUDA -> HIP checks the HIP (with ``roc``: ROC) name against ``rocm_version`` (None: the newest
+    release: every documented deprecation or removal is reported); HIP -> CUDA checks the chosen CUDA
+    name against ``cuda_version``."""
+    target = parse_version(rocm_version) if (to == "hip" and rocm_version) else None
+    if to == "cuda":
+        target = parse_version(cuda_version)
+    rows, fact = tables.api_rows, tables.api_fact
+    forward = tables.to_hip if to == "hip" else tables.to_cuda
+    for name, positions in src.by_text.items():
+        if to == "hip":
+            e = forward.get(name)
+            if e is None or name not in rows:
+                continue
+            side = "roc" if roc and e.roc else "hip"
+            new = e.roc if side == "roc" else e.hip
+            cuda = name
+            release = "ROCm"
+        else:
+            e = forward.get(name) or (tables.roc_to_cuda.get(name) if roc else None)
+            if e is None or e.cuda not in rows:
+                continue
+            side, new, cuda, release = "cuda", e.cuda, e.cuda, "CUDA"
+        removed, deprecated, added = (fact(cuda, f"{side}_removed"), fact(cuda, f"{side}_deprecated"),
+                                      fact(cuda, f"{side}_added"))
+        si = positions[0]
+        if src.stok(si).kind != "ident" or (si > 0 and src.stext(si - 1) in (".", "->")):
+            continue
+        where = f" ({release} {'.'.join(map(str, target))} targeted)" if target else ""
+        if _at_or_before(removed, target):
+            src.hazard(si, "api-removed", "warning",
+                       f"{new} (for {name}) was removed in {release} {removed}{where}; rewrite with its replacement")
+        elif _at_or_before(deprecated, target):
+            src.hazard(si, "api-deprecated", "info", f"{new} (for {name}) is deprecated since {release} {deprecated}")
+        elif target is not None and added:
+            try:
+                newer = parse_version(added) > target
+            except ValueError:
+                newer = False
+            if newer:
+                src.hazard(si, "api-unavailable", "warning",
+                           f"{new} (for {name}) was added in {release} {added}, after the targeted "
+                           f"{'.'.join(map(str, target))}")

@@ -60,7 +60,8 @@ def discover(paths: list[str | Path], include_dirs: list[str | Path] = ()) -> li
 
 def translate_paths(paths: list[str | Path], to: str, *, out_dir: str | Path | None = None,
                     in_place: bool = False, launch_syntax: str = "chevron", roc: bool = False,
-                    include_dirs: list[str | Path] = (), analyze: bool = True) -> list[TranslationResult]:
+                    include_dirs: list[str | Path] = (), analyze: bool = True, cuda_version: str = "13.0",
+                    rocm_version: str | None = None) -> list[TranslationResult]:
     """Translate files and the project headers they include; write them to ``out_dir`` (keeping their
     layout relative to the common folder of the inputs) or over the inputs with ``in_place``.
     With neither, nothing is written and the results are only returned."""
@@ -80,7 +81,8 @@ def translate_paths(paths: list[str | Path], to: str, *, out_dir: str | Path | N
     for f in files:
         rel = f.relative_to(root)
         result = translate_source(texts[f], to, launch_syntax=launch_syntax, roc=roc, filename=str(rel),
-                                  extra_local_names=project_names, analyze=analyze)
+                                  extra_local_names=project_names, analyze=analyze, cuda_version=cuda_version,
+                                  rocm_version=rocm_version)
         results.append(result)
         if in_place:
             _write_atomic(f, result.text)
