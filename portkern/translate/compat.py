@@ -86,9 +86,11 @@ _CG_NAMESPACES = {"cg", "cooperative_groups"}
 def cache_hints_to_hip(src: SourceEdit, tables: MapTables, local_names: set[str] | frozenset[str] = frozenset()
                        ) -> bool:
     """Rewrite cache-hinted loads/stores; True when the nontemporal helpers are needed. A hint the file
-    defines itself (an overload of ``__ldcs`` for its own types) is left alone."""
+    overloads itself (``__ldcs`` for its own types) keeps its calls: ``own_hint_overloads`` adds template
+    fallbacks for the other types, which overload resolution ranks below the file's own functions."""
     needed = False
-    for si in src.where_any((set(tables.cache_hint_loads) | set(tables.cache_hint_stores)) - set(local_names)):
+    own = set(local_names) & (set(tables.cache_hint_loads) | set(tables.cache_hint_stores))
+    for si in src.where_any((set(tables.cache_hint_loads) | set(tables.cache_hint_stores)) - own):
         t = src.stok(si)
         if t.kind != "ident" or src.stext(si + 1) != "(":
             continue
@@ -113,6 +115,25 @@ def cache_hints_to_hip(src: SourceEdit, tables: MapTables, local_names: set[str]
                    f"{t.text} is a cache hint; rewritten as a {'plain' if (load or store) == 'plain' else 'nontemporal'} "
                    "access (same values, caching may differ)", fixed=True)
     return needed
+
+
+def own_hint_overloads(src: SourceEdit, tables: MapTables, local_names: set[str] | frozenset[str]) -> str:
+    """Template fallbacks (HIP only) for cache-hint names the file overloads itself ("" when none)."""
+    own = sorted(set(local_names) & (set(tables.cache_hint_loads) | set(tables.cache_hint_stores)))
+    own = [n for n in own if src.where(n)]
+    if not own:
+        return ""
+    lines = ["#if defined(__HIP__) && !defined(PORTKERN_OWN_HINT_FALLBACKS)", "#define PORTKERN_OWN_HINT_FALLBACKS",
+             "// the file overloads these CUDA cache hints for its own types; HIP has none for the others"]
+    for n in own:
+        if n in tables.cache_hint_loads:
+            body = "return *p;" if tables.cache_hint_loads[n] == "plain" else "return portkern_nontemporal_load(p);"
+            lines.append(f"template <typename T> __device__ inline T {n}(const T* p) {{ {body} }}")
+        else:
+            body = "*p = v;" if tables.cache_hint_stores[n] == "plain" else "portkern_nontemporal_store(v, p);"
+            lines.append(f"template <typename T> __device__ inline void {n}(T* p, T v) {{ {body} }}")
+    lines.append("#endif")
+    return "\n".join(lines)
 
 
 def _load_builder(src, how, args):

@@ -44,8 +44,10 @@ def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc:
     preambles: list[str] = []
     if to == "hip":
         warp.lower_to_hip(src, tables)
-        if compat.cache_hints_to_hip(src, tables, local_names):
+        own_hints = compat.own_hint_overloads(src, tables, local_names)
+        if compat.cache_hints_to_hip(src, tables, local_names) or own_hints:
             preambles.append(compat.NONTEMPORAL_PREAMBLE)
+        preambles.append(own_hints)
         preambles.append(compat.simd_to_hip(src, local_names))
         hostapi.host_calls_to_hip(src)
         needs_cg_helpers = compat.cooperative_groups_to_hip(src)
@@ -61,7 +63,7 @@ def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc:
     src.apply_spans()
     if needs_cg_helpers:
         compat.insert_after_includes(src, compat.CG_PREAMBLE)
-    for text in reversed([p for p in preambles if p]):
+    for text in [p for p in preambles if p]:
         compat.insert_after_includes(src, text)
     unconverted = names.report_unconverted(src, tables, to, local_names)
     src.hazards.sort(key=lambda h: (h.line, h.col))
