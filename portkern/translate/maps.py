@@ -26,7 +26,8 @@ without a HIP name is a name with no counterpart (or, when it has a ROC name, on
 ``--roc``). A HIP (or ROC) name that only rows map back is given the CUDA name that comes first by:
 not removed from CUDA; not deprecated in CUDA; the higher category priority; not a legacy ``_v2``
 spelling; the same stem as the HIP name (``hipDataType`` -> ``cudaDataType``, not ``cublasDataType_t``);
-shorter; alphabetical. Curated candidates for the same HIP name, when there are any, take precedence.
+the ``_t`` typedef over the tag it names (``curandStatus_t`` over ``curandStatus``); shorter; alphabetical.
+A curated "no counterpart" entry gives way to a documented HIP name. Curated candidates for the same HIP name, when there are any, take precedence.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class MapTables:
     cache_hint_stores: dict[str, str] = field(default_factory=dict)
     hip_header_aliases: dict[str, str] = field(default_factory=dict)  # HIP header -> CUDA header (one way)
     api_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)  # CUDA name -> API map row (versions)
+    reverse_only: list[MapEntry] = field(default_factory=list)  # documented HIP spellings of curated names
     api_columns: dict[str, int] = field(default_factory=dict)            # column name -> index in a row
     api_source: str = ""
 
@@ -224,7 +226,9 @@ def _choose_documented(name: str, candidates: list[MapEntry], priority: dict[str
 
     def key(e: MapEntry):
         return (bool(tables.api_fact(e.cuda, "cuda_removed")), bool(tables.api_fact(e.cuda, "cuda_deprecated")),
-                -priority.get(e.category, 0), bool(_V2.search(e.cuda)), _stem(e.cuda) != stem, len(e.cuda), e.cuda)
+                -priority.get(e.category, 0), bool(_V2.search(e.cuda)), _stem(e.cuda) != stem,
+                e.cuda + "_t" in names, len(e.cuda), e.cuda)
+    names = {c.cuda for c in candidates}
     return min(candidates, key=key)
 
 
@@ -278,6 +282,8 @@ def build_tables(named_tables: list[tuple[str, dict[str, Any]]], api_map: dict[s
     priority = {c: v["priority"] for c, v in tables.categories.items()}
     by_hip: dict[str, list[MapEntry]] = {}
     by_roc: dict[str, list[MapEntry]] = {}
+    for e in tables.reverse_only:
+        by_hip.setdefault(e.hip, []).append(e)
     for e in entries:
         if e.cuda in tables.to_hip:
             raise ConfigError(f"mapping tables: CUDA name '{e.cuda}' appears twice "
@@ -315,6 +321,7 @@ def _add_documented(tables: MapTables, entries: list[MapEntry], api_map: dict[st
     seen: set[str] = set()
     rows = tables.api_rows
     added: list[MapEntry] = []
+    reverse_only = tables.reverse_only
     for row in api_map["rows"]:
         cuda = row[i_cuda]
         if cuda in seen:
@@ -326,7 +333,12 @@ def _add_documented(tables: MapTables, entries: list[MapEntry], api_map: dict[st
         if k is not None:
             if roc and not entries[k].roc:
                 entries[k] = dataclasses.replace(entries[k], roc=roc, roc_documented=True)
+            if hip and hip != entries[k].hip and hip.isidentifier() and hip not in _PLAIN_TYPES:
+                # the documented HIP spelling also maps back (one way: the curated one is written going to HIP)
+                reverse_only.append(MapEntry(cuda, hip, entries[k].category, documented=True))
             continue
+        if cuda in tables.cuda_only and hip and cuda not in by_rules:
+            del tables.cuda_only[cuda]  # the documentation names a counterpart (added in a later ROCm)
         if cuda in tables.same or cuda in tables.cuda_only or (cuda in by_rules and not hip):
             continue
         if lib not in tables.categories:

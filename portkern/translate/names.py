@@ -124,11 +124,11 @@ def _header_names(to: str, roc: bool) -> dict[str, str]:
     header_map: dict[str, str] = {}
     if to == "hip":
         for e in tables.entries:
-            if e.category == "headers":
+            if e.category == "headers" and (e.hip or (roc and e.roc)):
                 header_map[e.cuda] = e.roc if roc and e.roc else e.hip
         return header_map
     for hip, e in tables.to_cuda.items():
-        if e.category == "headers":
+        if e.category == "headers" and hip:
             header_map[hip] = e.cuda
     for hip, cuda in tables.hip_header_aliases.items():
         header_map.setdefault(hip, cuda)
