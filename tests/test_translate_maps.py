@@ -201,3 +201,19 @@ def test_no_counterpart_names_are_reported_with_their_library_but_own_names_neve
     assert "miopenHandle_t" in r2.text
     assert all(u.name != "cudnnHandle_t" for u in r2.unconverted)
     assert isinstance(roc_only, list)
+
+
+def test_roc_argument_differences_are_reported_both_ways():
+    from portkern.translate import translate_source
+
+    back = translate_source("void f() { rocsolver_dpotrf(h, rocblas_fill_upper, n, A, n, info); }\n", "cuda", roc=True)
+    assert "cusolverDnDpotrf(h, CUBLAS_FILL_MODE_UPPER" in back.text
+    notes = [h for h in back.hazards if h.kind == "api-arguments"]
+    assert len(notes) == 1 and "workspace" in notes[0].message and not notes[0].fixed
+    fwd = translate_source("void f() { cudnnConvolutionForward(h, &a, x, xp, w, wp, c, al, ws, n, &b, y, yp); }\n",
+                           "hip", roc=True)
+    assert "miopenConvolutionForward(" in fwd.text
+    assert [h.line for h in fwd.hazards if h.kind == "api-arguments"] == [1]
+    # without --roc the hipDNN-style name keeps cuDNN's argument order: nothing to report
+    assert not [h for h in translate_source("void f() { cudnnConvolutionForward(h); }\n", "hip").hazards
+                if h.kind == "api-arguments"]

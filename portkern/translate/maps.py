@@ -9,7 +9,8 @@ while every name stays explicit:
 * ``same``: names that are spelled the same in both dialects (recognised, never reported).
 * ``cuda_only`` / ``hip_only``: names known to have no counterpart (reported as unconverted).
 * ``namespaces`` (renamed only before ``::``), ``hip_aliases`` (old HIP spellings, one way),
-  ``hip_header_aliases`` (HIP headers with no CUDA header of their own, one way),
+  ``hip_header_aliases`` (HIP headers with no CUDA header of their own, one way), ``argument_notes``
+  (ROC functions whose arguments differ from the CUDA function's: reported, not rewritten),
   ``mask_intrinsics`` and ``wide_bit_intrinsics`` (data for the warp rules).
 
 Reverse direction (HIP -> CUDA): several CUDA names can share one HIP name (``cudaError_t`` and
@@ -78,6 +79,7 @@ class MapTables:
     cache_hint_loads: dict[str, str] = field(default_factory=dict)    # CUDA hinted load -> builtin | "plain"
     cache_hint_stores: dict[str, str] = field(default_factory=dict)
     hip_header_aliases: dict[str, str] = field(default_factory=dict)  # HIP header -> CUDA header (one way)
+    argument_notes: dict[str, str] = field(default_factory=dict)      # ROC name -> how its arguments differ
     api_rows: dict[str, tuple[str, ...]] = field(default_factory=dict)  # CUDA name -> API map row (versions)
     reverse_only: list[MapEntry] = field(default_factory=list)  # documented HIP spellings of curated names
     api_columns: dict[str, int] = field(default_factory=dict)            # column name -> index in a row
@@ -247,6 +249,7 @@ def build_tables(named_tables: list[tuple[str, dict[str, Any]]], api_map: dict[s
     hint_loads: dict[str, str] = {}
     hint_stores: dict[str, str] = {}
     header_aliases: dict[str, str] = {}
+    argument_notes: dict[str, str] = {}
     for fname, table in named_tables:
         category = table.get("category")
         if not category:
@@ -267,11 +270,12 @@ def build_tables(named_tables: list[tuple[str, dict[str, Any]]], api_map: dict[s
         hint_loads.update(table.get("cache_hint_loads") or {})
         hint_stores.update(table.get("cache_hint_stores") or {})
         header_aliases.update(table.get("hip_header_aliases") or {})
+        argument_notes.update(table.get("argument_notes") or {})
 
     tables = MapTables(entries, categories, same, cuda_only, hip_only, namespaces_to_hip=namespaces,
                        hip_aliases=hip_aliases, mask_intrinsics=mask_intrinsics, wide_bit_intrinsics=wide_bits,
                        cache_hint_loads=hint_loads, cache_hint_stores=hint_stores,
-                       hip_header_aliases=header_aliases)
+                       hip_header_aliases=header_aliases, argument_notes=argument_notes)
     # One-way aliases (cublasSgemm_v2) take the rocBLAS spelling of the name they alias.
     roc_of_hip = {e.hip: e.roc for e in entries if e.roc}
     entries = [dataclasses.replace(e, roc=roc_of_hip[e.hip]) if not e.roc and e.hip in roc_of_hip else e

@@ -238,6 +238,8 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
     CUDA -> HIP checks the HIP (with ``roc``: ROC) name against ``rocm_version`` (None: the newest
     release: every documented deprecation or removal is reported); HIP -> CUDA checks the chosen CUDA
     name against ``cuda_version``."""
+    if roc and tables.argument_notes:
+        _argument_notes(src, tables, to)
     target = parse_version(rocm_version) if (to == "hip" and rocm_version) else None
     if to == "cuda":
         target = parse_version(cuda_version)
@@ -277,3 +279,20 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
                 src.hazard(si, "api-unavailable", "warning",
                            f"{new} (for {name}) was added in {release} {added}, after the targeted "
                            f"{'.'.join(map(str, target))}")
+
+
+def _argument_notes(src: SourceEdit, tables: MapTables, to: str) -> None:
+    """With --roc: calls whose ROC function orders or takes its arguments differently from CUDA's."""
+    notes = tables.argument_notes
+    if to == "hip":
+        by_cuda = {c: e.roc for c, e in tables.to_hip.items() if e.roc in notes}
+        names = {n: by_cuda[n] for n in src.by_text if n in by_cuda}
+    else:
+        names = {n: n for n in src.by_text if n in notes}
+    for name, roc_name in names.items():
+        for si in src.by_text[name]:
+            if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->"):
+                other = tables.roc_to_cuda[roc_name].cuda if to == "cuda" and roc_name in tables.roc_to_cuda else roc_name
+                src.hazard(si, "api-arguments", "warning",
+                           f"{name} -> {other}: arguments differ: {notes[roc_name]}",
+                           span=(src.statement_start(si), src.statement_end(si)))
