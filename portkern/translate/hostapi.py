@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
-from portkern.translate.maps import parse_version
+import functools
+
+from portkern.translate.maps import load_maps, parse_version
 from portkern.translate.source import SourceEdit
 
 # cudaDeviceProp fields removed in CUDA 13 -> the device attribute with the same value ("0": the feature
@@ -100,10 +102,18 @@ def _arg_is_already_wrapped(src: SourceEdit, span: tuple[int, int], wrappers: tu
     return src.stext(span[0]) in wrappers
 
 
+@functools.lru_cache(maxsize=1)
+def _shape_call_spellings() -> frozenset[str]:
+    """CUDA and HIP spellings of the calls whose argument shapes differ."""
+    hip = set(SYMBOL_ARG) | set(KERNEL_ARG)
+    return frozenset(hip | {c for c, e in load_maps().to_hip.items() if e.hip in hip})
+
+
 def host_calls_to_hip(src: SourceEdit) -> None:
     """Runs after the token renames, so the calls are already spelled the HIP way in ``out``."""
     sig, out = src.sig, src.out
-    for si in range(len(sig)):
+    # the calls are renamed already: look them up by their CUDA spelling in the source
+    for si in src.where_any(_shape_call_spellings()):
         name = out[sig[si]]
         if name in SYMBOL_ARG or name in KERNEL_ARG:
             call = _call_args(src, si)

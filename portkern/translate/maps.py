@@ -35,18 +35,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
+import os
+import pickle
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
-
-import yaml
 
 from portkern.errors import ConfigError
 
 MAPS_PACKAGE = "portkern.data.maps"
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 5x faster
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,15 @@ class MapTables:
     api_columns: dict[str, int] = field(default_factory=dict)            # column name -> index in a row
     api_source: str = ""
 
+    def no_counterpart_in(self, category: str, to: str) -> frozenset[str]:
+        """Names of one category documented without a counterpart in ``to`` (cached per table set)."""
+        cache = self.__dict__.setdefault("_no_counterpart_cache", {})
+        key = (category, to)
+        if key not in cache:
+            source = self.cuda_only if to == "hip" else self.hip_only
+            cache[key] = frozenset(k for k, v in source.items() if v == category)
+        return cache[key]
+
     def api_fact(self, cuda: str, column: str) -> str:
         """One column of the documented row for a CUDA name ("" when none): ``api_fact("cudaX", "hip_deprecated")``."""
         row = self.api_rows.get(cuda)
@@ -108,9 +119,11 @@ class MapTables:
 
 
 def _read_table(name: str) -> dict[str, Any]:
+    import yaml  # only when the tables are built (not when they come from the cache)
+
     path = resources.files(MAPS_PACKAGE) / name
     try:
-        return yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"mapping table {name}: invalid YAML: {exc}",
                           hint="fix the file under portkern/data/maps/") from exc
@@ -198,9 +211,47 @@ def _read_api_map() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def load_maps() -> MapTables:
-    """The packaged tables plus the documented API rows (cached)."""
+    """The packaged tables plus the documented API rows (cached in memory, and on disk as a pickle keyed
+    by the data files and this module, so a command line run skips parsing and building them)."""
+    cache = _cache_file()
+    if cache is not None:
+        try:
+            tables = pickle.loads(cache.read_bytes())
+            if isinstance(tables, MapTables):
+                return tables
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError):
+            pass
     index = _read_table("index.yaml")
-    return build_tables([(fname, _read_table(fname)) for fname in index["tables"]], api_map=_read_api_map())
+    tables = build_tables([(fname, _read_table(fname)) for fname in index["tables"]], api_map=_read_api_map())
+    if cache is not None:
+        try:
+            from portkern.fsio import write_bytes
+
+            write_bytes(cache, pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            pass  # a read-only home: build the tables every run
+    return tables
+
+
+def _cache_file() -> Path | None:
+    """``$PORTKERN_CACHE_DIR`` (else ``$XDG_CACHE_HOME/portkern``, else ``~/.cache/portkern``) /
+    ``translate-maps-<key>.pickle``; the key changes with any data file or this module. None: no cache."""
+    if os.environ.get("PORTKERN_NO_MAPS_CACHE"):
+        return None
+    folder = resources.files(MAPS_PACKAGE)
+    if not isinstance(folder, Path):
+        return None
+    key = hashlib.sha256(sys.version.encode())
+    try:
+        for f in sorted([*folder.iterdir(), Path(__file__)]):
+            if f.suffix in (".yaml", ".json", ".py"):
+                st = f.stat()
+                key.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    except OSError:
+        return None
+    base = os.environ.get("PORTKERN_CACHE_DIR")
+    root = Path(base) if base else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "portkern"
+    return root / f"translate-maps-{key.hexdigest()[:20]}.pickle"
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ import functools
 import re
 
 from portkern.translate.maps import MapTables, load_maps, parse_version
-from portkern.translate.records import Unconverted
+from portkern.translate.records import Hazard, SourceRegion, Unconverted
 from portkern.translate.source import SourceEdit
 from portkern.translate.tokens import include_target
 
@@ -164,6 +164,12 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
     return local
 
 
+@functools.lru_cache(maxsize=1)
+def _roc_only_names() -> frozenset[str]:
+    """CUDA names whose only counterpart is a ROC-library name (reachable with --roc)."""
+    return frozenset(c for c, e in load_maps().to_hip.items() if not e.hip and e.roc)
+
+
 def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | None:
     """(library, note) when ``name`` is documented without a counterpart in the target dialect."""
     if to == "hip":
@@ -186,11 +192,13 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names:
     same = tables.same
     found: list[Unconverted] = []
     sig, toks, out = src.sig, src.toks, src.out
+    no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
+    roc_only = _roc_only_names() if to == "hip" else frozenset()
     for name, positions in src.by_text.items():
         if name in local_names:
             continue
         library, note = "", ""
-        missing = _no_counterpart(tables, to, name)
+        missing = _no_counterpart(tables, to, name) if (name in no_counterpart or name in roc_only) else None
         if missing is not None:
             reason = "no counterpart"
             library, note = missing
@@ -245,7 +253,10 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
         target = parse_version(cuda_version)
     rows, fact = tables.api_rows, tables.api_fact
     forward = tables.to_hip if to == "hip" else tables.to_cuda
-    for name, positions in src.by_text.items():
+    candidates = src.by_text.keys() & (rows.keys() if to == "hip" else
+                                       (forward.keys() | (tables.roc_to_cuda.keys() if roc else set())))
+    for name in sorted(candidates, key=lambda n: src.by_text[n][0]):
+        positions = src.by_text[name]
         if to == "hip":
             e = forward.get(name)
             if e is None or name not in rows:
@@ -266,19 +277,29 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
             continue
         where = f" ({release} {'.'.join(map(str, target))} targeted)" if target else ""
         if _at_or_before(removed, target):
-            src.hazard(si, "api-removed", "warning",
-                       f"{new} (for {name}) was removed in {release} {removed}{where}; rewrite with its replacement")
+            _api_note(src, si, "api-removed", "warning",
+                      f"{new} (for {name}) was removed in {release} {removed}{where}; rewrite with its replacement")
         elif _at_or_before(deprecated, target):
-            src.hazard(si, "api-deprecated", "info", f"{new} (for {name}) is deprecated since {release} {deprecated}")
+            _api_note(src, si, "api-deprecated", "info", f"{new} (for {name}) is deprecated since {release} {deprecated}")
         elif target is not None and added:
             try:
                 newer = parse_version(added) > target
             except ValueError:
                 newer = False
             if newer:
-                src.hazard(si, "api-unavailable", "warning",
-                           f"{new} (for {name}) was added in {release} {added}, after the targeted "
-                           f"{'.'.join(map(str, target))}")
+                _api_note(src, si, "api-unavailable", "warning",
+                          f"{new} (for {name}) was added in {release} {added}, after the targeted "
+                          f"{'.'.join(map(str, target))}")
+
+
+def _api_note(src: SourceEdit, si: int, kind: str, severity: str, message: str) -> None:
+    """A finding about one name's API release: its region is the line (no syntax tree needed, so files
+    without code hazards are never parsed for it)."""
+    tok = src.stok(si)
+    line, col = src.lines.line_col(tok.start)
+    region = SourceRegion(file=src.filename, start_line=line, end_line=line, text=src.source_lines(line, line))
+    src.hazards.append(Hazard(file=src.filename, line=line, col=col, kind=kind, severity=severity, message=message,
+                              region=region))
 
 
 def _argument_notes(src: SourceEdit, tables: MapTables, to: str) -> None:
