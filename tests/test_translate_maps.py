@@ -217,3 +217,25 @@ def test_roc_argument_differences_are_reported_both_ways():
     # without --roc the hipDNN-style name keeps cuDNN's argument order: nothing to report
     assert not [h for h in translate_source("void f() { cudnnConvolutionForward(h); }\n", "hip").hazards
                 if h.kind == "api-arguments"]
+
+
+def test_tables_cache_on_disk_is_used_and_survives_a_damaged_file(tmp_path, monkeypatch):
+    import portkern.translate.maps as maps
+
+    monkeypatch.setenv("PORTKERN_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("PORTKERN_NO_MAPS_CACHE", raising=False)
+    maps.load_maps.cache_clear()
+    try:
+        built = maps.load_maps()
+        files = list(tmp_path.glob("translate-maps-*.pickle"))
+        assert len(files) == 1 and files[0].stat().st_size > 100_000
+        maps.load_maps.cache_clear()
+        cached = maps.load_maps()
+        assert cached is not built and cached.counts() == built.counts()
+        assert cached.roc_to_cuda["rocblas_sdot"].cuda == "cublasSdot"
+        files[0].write_bytes(b"not a pickle")
+        maps.load_maps.cache_clear()
+        assert maps.load_maps().counts() == built.counts()      # rebuilt and rewritten
+        assert files[0].read_bytes() != b"not a pickle"
+    finally:
+        maps.load_maps.cache_clear()

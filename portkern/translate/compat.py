@@ -13,7 +13,7 @@ The helpers are plain CUDA/HIP, so a file translated back to CUDA still compiles
 
 from __future__ import annotations
 
-from portkern.translate.maps import SIMD_INTRINSICS, MapTables, parse_version
+from portkern.translate.maps import SIMD_INTRINSICS, MapTables, load_maps, parse_version
 from portkern.translate.source import SourceEdit
 
 NONTEMPORAL_PREAMBLE = """
@@ -89,8 +89,8 @@ def cache_hints_to_hip(src: SourceEdit, tables: MapTables, local_names: set[str]
     overloads itself (``__ldcs`` for its own types) keeps its calls: ``own_hint_overloads`` adds template
     fallbacks for the other types, which overload resolution ranks below the file's own functions."""
     needed = False
-    own = set(local_names) & (set(tables.cache_hint_loads) | set(tables.cache_hint_stores))
-    for si in src.where_any((set(tables.cache_hint_loads) | set(tables.cache_hint_stores)) - own):
+    hints = set(tables.cache_hint_loads) | set(tables.cache_hint_stores)
+    for si in src.where_any({n for n in hints if n not in local_names}):
         t = src.stok(si)
         if t.kind != "ident" or src.stext(si + 1) != "(":
             continue
@@ -119,8 +119,8 @@ def cache_hints_to_hip(src: SourceEdit, tables: MapTables, local_names: set[str]
 
 def own_hint_overloads(src: SourceEdit, tables: MapTables, local_names: set[str] | frozenset[str]) -> str:
     """Template fallbacks (HIP only) for cache-hint names the file overloads itself ("" when none)."""
-    own = sorted(set(local_names) & (set(tables.cache_hint_loads) | set(tables.cache_hint_stores)))
-    own = [n for n in own if src.where(n)]
+    hints = set(tables.cache_hint_loads) | set(tables.cache_hint_stores)
+    own = sorted(n for n in hints if n in local_names and src.where(n))
     if not own:
         return ""
     lines = ["#if defined(__HIP__) && !defined(PORTKERN_OWN_HINT_FALLBACKS)", "#define PORTKERN_OWN_HINT_FALLBACKS",
@@ -292,7 +292,7 @@ def simd_function(name: str) -> str:
 def simd_to_hip(src: SourceEdit, local_names: set[str] | frozenset[str] = frozenset()) -> str:
     """``__vmaxs4(a, b)`` -> ``portkern_vmaxs4(a, b)``; returns the helper source to insert ("" if none)."""
     used: list[str] = []
-    for si in src.where_any(set(SIMD_INTRINSICS) - set(local_names)):
+    for si in src.where_any({n for n in SIMD_INTRINSICS if n in src.by_text and n not in local_names}):
         t = src.stok(si)
         if t.kind != "ident" or src.stext(si + 1) != "(" or src.stext(si - 1) in (".", "->", "::"):
             continue
@@ -393,3 +393,10 @@ def _template_args(src: SourceEdit, open_si: int) -> list[list[str]]:
             continue
         args[-1].append(text)
     return []
+
+
+def rule_overridable_names() -> frozenset[str]:
+    """CUDA names a rule rewrites unless the project defines them itself (its own ``__ldcs`` overloads,
+    its own ``__vmaxs4``...): a project-wide translation collects their definitions first."""
+    tables = load_maps()
+    return frozenset(tables.cache_hint_loads) | frozenset(tables.cache_hint_stores) | frozenset(SIMD_INTRINSICS)

@@ -16,7 +16,17 @@ def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc:
                      filename: str = "<src>", extra_local_names: set[str] | frozenset[str] = frozenset(),
                      analyze: bool = True, cuda_version: str = "13.0",
                      rocm_version: str | None = None) -> TranslationResult:
-    """Translate one translation unit.
+    """Translate one translation unit (the options: ``translate_with_definitions``)."""
+    return translate_with_definitions(text, to, launch_syntax=launch_syntax, roc=roc, filename=filename,
+                                      extra_local_names=extra_local_names, analyze=analyze,
+                                      cuda_version=cuda_version, rocm_version=rocm_version)[0]
+
+
+def translate_with_definitions(text: str, to: str, *, launch_syntax: str = "chevron", roc: bool = False,
+                               filename: str = "<src>", extra_local_names: set[str] | frozenset[str] = frozenset(),
+                               analyze: bool = True, cuda_version: str = "13.0",
+                               rocm_version: str | None = None) -> tuple[TranslationResult, set[str]]:
+    """Translate one translation unit; also return the names it defines itself (project-wide reports).
 
     ``to``: "hip" (CUDA -> HIP) or "cuda" (HIP -> CUDA). ``launch_syntax``: for HIP output, keep
     ``<<<...>>>`` ("chevron", the default) or emit ``hipLaunchKernelGGL`` ("ggl"). ``roc``: use rocBLAS/
@@ -32,7 +42,8 @@ def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc:
                              hint="use 'chevron' (<<<...>>>) or 'ggl' (hipLaunchKernelGGL)")
     tables = load_maps()
     src = SourceEdit(text, filename)
-    local_names = names.local_definitions(src) | set(extra_local_names)
+    defined = names.local_definitions(src)
+    local_names = names.LocalNames(defined, extra_local_names)
 
     # Token renames first; rules that rewrite whole spans build their text from the renamed tokens.
     names.rename_identifiers(src, tables, to, roc)
@@ -68,4 +79,4 @@ def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc:
     unconverted = names.report_unconverted(src, tables, to, local_names)
     src.hazards.sort(key=lambda h: (h.line, h.col))
     return TranslationResult(filename=filename, to=to, text=src.result_text(), converted=dict(src.counts),
-                             unconverted=unconverted, hazards=src.hazards, local_includes=local_includes)
+                             unconverted=unconverted, hazards=src.hazards, local_includes=local_includes), defined

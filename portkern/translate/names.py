@@ -33,6 +33,20 @@ NEED_RUNTIME_FIRST = frozenset({"hip/hip_cooperative_groups.h"})
 _DECL_KEYWORDS = frozenset({"struct", "class", "enum", "union", "namespace"})
 
 
+class LocalNames:
+    """The names a file defines plus those its project defines elsewhere, without copying the project's
+    (large) set for every file: membership only."""
+
+    __slots__ = ("own", "project")
+
+    def __init__(self, own: set[str], project: set[str] | frozenset[str] = frozenset()):
+        self.own = own
+        self.project = project
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.own or name in self.project
+
+
 def local_definitions(src: SourceEdit) -> set[str]:
     """Names the file defines itself (macros, types, functions): never reported as unconverted."""
     names: set[str] = set()
@@ -184,7 +198,8 @@ def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | 
     return (lib, "") if lib is not None else None
 
 
-def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names: set[str]) -> list[Unconverted]:
+def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
+                       local_names: set[str] | LocalNames) -> list[Unconverted]:
     """Names left in the source dialect: documented without a counterpart, or not known at all.
 
     A name the project defines itself (``local_names``) is never reported."""
