@@ -239,3 +239,21 @@ def test_tables_cache_on_disk_is_used_and_survives_a_damaged_file(tmp_path, monk
         assert files[0].read_bytes() != b"not a pickle"
     finally:
         maps.load_maps.cache_clear()
+
+
+def test_project_enumerators_variables_and_macro_attributed_functions_are_its_own_names():
+    from portkern.translate import translate_source
+
+    src = ("typedef enum rocblas_status_ { rocblas_status_success = 0, rocblas_status_invalid_size } rocblas_status;\n"
+           "#define ROCBLAS_KERNEL(n) __global__ __launch_bounds__(n) void\n"
+           "template <int N> ROCBLAS_KERNEL(N) rocblas_scal_kernel(float* x) { x[0] = 0; }\n"
+           "rocblas_status run(hipStream_t s) {\n"
+           "  hipStream_t rocblas_stream = s;\n"
+           "  hipLaunchKernelGGL(rocblas_scal_kernel<64>, 1, 64, 0, rocblas_stream, nullptr);\n"
+           "  return hipPeekAtLastError() == hipSuccess ? rocblas_status_success : rocblas_status_invalid_size;\n"
+           "}\n")
+    r = translate_source(src, "cuda")
+    assert [u.name for u in r.unconverted] == []
+    # a vendor-looking name that is only used, never defined, is still reported
+    r2 = translate_source("int f() { return rocblas_status_success; }\n", "cuda")
+    assert [(u.name, u.reason) for u in r2.unconverted] == [("rocblas_status_success", "unknown name")]

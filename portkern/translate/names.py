@@ -33,6 +33,19 @@ NEED_RUNTIME_FIRST = frozenset({"hip/hip_cooperative_groups.h"})
 _DECL_KEYWORDS = frozenset({"struct", "class", "enum", "union", "namespace"})
 
 
+def _after_macro_call(src: SourceEdit, close_si: int) -> bool:
+    """True when the ``)`` at ``close_si`` closes ``UPPER_CASE_MACRO(...)`` (an attribute-like macro)."""
+    depth = 0
+    for j in range(close_si, max(close_si - 200, -1), -1):
+        text = src.stext(j)
+        depth += text == ")"
+        depth -= text == "("
+        if depth == 0:
+            name = src.stext(j - 1)
+            return len(name) > 1 and name.isupper() and name.replace("_", "").isalnum()
+    return False
+
+
 class LocalNames:
     """The names a file defines plus those its project defines elsewhere, without copying the project's
     (large) set for every file: membership only."""
@@ -78,6 +91,24 @@ def local_definitions(src: SourceEdit) -> set[str]:
         for k in range(si + 1, min(end, n - 2)):
             if toks[sig[k]].text == "(" and toks[sig[k + 1]].text == "*" and toks[sig[k + 2]].kind == "ident":
                 names.add(toks[sig[k + 2]].text)
+    for si in src.where("enum"):
+        # enum [class] [Name] [: type] { A = 1, B, ... }: the enumerators are the project's names too
+        j = si + 1
+        while j < n and j < si + 12 and toks[sig[j]].text not in ("{", ";"):
+            j += 1
+        if j >= n or toks[sig[j]].text != "{":
+            continue
+        depth = 0
+        for k in range(j, n):
+            text = toks[sig[k]].text
+            if text in ("{", "(", "["):
+                depth += 1
+            elif text in ("}", ")", "]"):
+                depth -= 1
+                if depth == 0:
+                    break
+            elif depth == 1 and toks[sig[k]].kind == "ident" and toks[sig[k - 1]].text in ("{", ","):
+                names.add(text)
     for open_si in src.where("("):
         si = open_si - 1
         if si < 1 or toks[sig[si]].kind != "ident":
@@ -87,6 +118,8 @@ def local_definitions(src: SourceEdit) -> set[str]:
         if (prev.kind == "ident" and prev.text not in ("return", "else", "case", "new", "delete")) or \
                 prev.text in ("*", "&", ">"):
             names.add(toks[sig[si]].text)
+        elif prev.text == ")" and _after_macro_call(src, si - 1):
+            names.add(toks[sig[si]].text)  # KERNEL_MACRO(256) name(...): a declaration after an attribute macro
     return names
 
 
@@ -184,6 +217,22 @@ def _roc_only_names() -> frozenset[str]:
     return frozenset(c for c, e in load_maps().to_hip.items() if not e.hip and e.roc)
 
 
+_NOT_A_TYPE = frozenset({"return", "else", "case", "new", "delete", "goto", "throw", "sizeof", "co_return",
+                         "co_yield", "define", "undef", "ifdef", "ifndef", "if", "elif", "defined"})
+
+
+def _declared_here(src: SourceEdit, positions: list[int]) -> bool:
+    """A variable or parameter the file declares (``hipStream_t rocblas_stream = ...``): its own name."""
+    for si in positions:
+        if si < 1:
+            continue
+        prev, nxt = src.stok(si - 1), src.stext(si + 1)
+        if ((prev.kind == "ident" and prev.text not in _NOT_A_TYPE) or prev.text in ("*", "&", "&&")) and \
+                nxt in ("=", ";", ",", "[", "{", ")", ":") and not prev.directive:
+            return True
+    return False
+
+
 def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | None:
     """(library, note) when ``name`` is documented without a counterpart in the target dialect."""
     if to == "hip":
@@ -217,7 +266,8 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
         if missing is not None:
             reason = "no counterpart"
             library, note = missing
-        elif pattern.match(name) and name not in same and name not in KEEP_AS_WRITTEN:
+        elif pattern.match(name) and name not in same and name not in KEEP_AS_WRITTEN and \
+                not _declared_here(src, positions):
             reason = "unknown name"
         else:
             continue
