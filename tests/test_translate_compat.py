@@ -286,3 +286,20 @@ def test_cli_rejects_a_bad_release_number(tmp_path, capsys):
     assert "p.clockRate" in capsys.readouterr().out
     assert main(["translate", str(f), "--to", "cuda", "--cuda-version", "13.0"]) == 0
     assert "cudaDevAttrClockRate" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_stand_ins_round_trip_back_to_cuda_and_compile_with_nvcc():
+    """CUDA -> HIP -> CUDA: the portkern_* helpers are plain CUDA too (the nontemporal ones use __ldcs)."""
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    hip = translate_source(CUDA_SIMD_AND_HINTS, "hip").text
+    back = translate_source(hip, "cuda").text
+    assert "portkern_vmaxs4(" in back and "portkern_nontemporal_load(v + i)" in back
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_rt_"))
+    (tmp / "k.cu").write_text(back)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
