@@ -15,7 +15,6 @@ from portkern.translate import translate_source
 from portkern.translate.compat import SIMD_BASE, simd_function
 from portkern.translate.maps import SIMD_INTRINSICS
 
-
 # ---------------------------------------------------------------- a Python model of the CUDA intrinsics
 
 def _lanes(x: int, bits: int) -> list[int]:
