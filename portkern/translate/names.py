@@ -259,15 +259,15 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
     no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     roc_only = _roc_only_names() if to == "hip" else frozenset()
     for name, positions in src.by_text.items():
-        if name in local_names:
-            continue
         library, note = "", ""
         missing = _no_counterpart(tables, to, name) if (name in no_counterpart or name in roc_only) else None
         if missing is not None:
+            if name in local_names:
+                continue
             reason = "no counterpart"
             library, note = missing
         elif pattern.match(name) and name not in same and name not in KEEP_AS_WRITTEN and \
-                not _declared_here(src, positions):
+                name not in local_names and not _declared_here(src, positions):
             reason = "unknown name"
         else:
             continue
@@ -318,8 +318,11 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
         target = parse_version(cuda_version)
     rows, fact = tables.api_rows, tables.api_fact
     forward = tables.to_hip if to == "hip" else tables.to_cuda
-    candidates = src.by_text.keys() & (rows.keys() if to == "hip" else
-                                       (forward.keys() | (tables.roc_to_cuda.keys() if roc else set())))
+    if to == "hip":
+        candidates = [n for n in src.by_text if n in rows]
+    else:
+        roc_names = tables.roc_to_cuda if roc else {}
+        candidates = [n for n in src.by_text if n in forward or n in roc_names]
     for name in sorted(candidates, key=lambda n: src.by_text[n][0]):
         positions = src.by_text[name]
         if to == "hip":
