@@ -49,8 +49,11 @@ def test_project_definitions_are_not_reported():
 
 
 def test_names_without_counterpart_are_reported_as_such():
-    r = hip("cudaGraphicsMapResources(1, &res, 0);\n")
-    assert [(u.name, u.reason) for u in r.unconverted] == [("cudaGraphicsMapResources", "no counterpart")]
+    # documented without a HIP counterpart (the API map), reported with its library
+    r = hip("cudaStreamSetAttribute(s, cudaStreamAttributeAccessPolicyWindow, &v);\n")
+    assert [(u.name, u.reason, u.library) for u in r.unconverted] == [
+        ("cudaStreamSetAttribute", "no counterpart", "runtime"),
+        ("cudaStreamAttributeAccessPolicyWindow", "no counterpart", "runtime")]
 
 
 def test_blas_names_hipblas_by_default_and_rocblas_with_roc():

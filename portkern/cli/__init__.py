@@ -7,6 +7,7 @@ command or group); the list comes from the files, so adding a command touches no
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import pkgutil
 import sys
@@ -22,6 +23,13 @@ class _Group(click.Group):
         return sorted(self._discover())
 
     def get_command(self, ctx, name):
+        # import only the module the command lives in (cmd_<name>.py), so `portkern translate` does not
+        # pay for the imports of every other command; fall back to discovering them all
+        module_name = "cmd_" + name.replace("-", "_")
+        if module_name.isidentifier() and importlib.util.find_spec(f"portkern.cli.{module_name}") is not None:
+            cmd = getattr(importlib.import_module(f"portkern.cli.{module_name}"), "command", None)
+            if cmd is not None and cmd.name == name:
+                return cmd
         return self._discover().get(name)
 
     def _discover(self):

@@ -16,9 +16,16 @@ from portkern.translate import translate_paths
 @click.option("--roc", is_flag=True, help="Use rocBLAS/rocSOLVER names instead of hipBLAS/hipSOLVER.")
 @click.option("-I", "--include-dir", "include_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Where to look for project headers included with \"...\".")
+# --- target releases (API-version checks and the CUDA 13 forms) ---
+@click.option("--cuda-version", default=None, metavar="X.Y",
+              help="CUDA release the HIP->CUDA output must compile with [default: installed nvcc's, else 13.0].")
+@click.option("--rocm-version", default=None, metavar="X.Y",
+              help="ROCm release to check CUDA->HIP names against (deprecated/removed) [default: newest].")
+# ---
 @click.option("--report", is_flag=True, help="Print per-file converted/unconverted counts and hazards.")
 @json_option
-def command(paths, to, out_dir, in_place, launch_syntax, roc, include_dirs, report, as_json):
+def command(paths, to, out_dir, in_place, launch_syntax, roc, include_dirs, cuda_version, rocm_version, report,
+            as_json):
     """Translate CUDA <-> HIP sources (and the project headers they include).
 
     \b
@@ -27,8 +34,12 @@ def command(paths, to, out_dir, in_place, launch_syntax, roc, include_dirs, repo
     """
     if out_dir and in_place:
         raise click.UsageError("use either -o/--out or --in-place, not both")
+    from portkern.translate.versions import check_release, installed_cuda_version
+    cuda_version = check_release(cuda_version, "--cuda-version") if cuda_version else installed_cuda_version()
+    rocm_version = check_release(rocm_version, "--rocm-version") if rocm_version else None
     results = translate_paths(list(paths), to, out_dir=out_dir, in_place=in_place, launch_syntax=launch_syntax,
-                              roc=roc, include_dirs=list(include_dirs))
+                              roc=roc, include_dirs=list(include_dirs), cuda_version=cuda_version,
+                              rocm_version=rocm_version)
     if as_json:
         emit_json([r.to_dict() | {"text": None if (out_dir or in_place) else r.text} for r in results])
         return

@@ -4,13 +4,49 @@
   (the hint changes caching, never values);
 * ``cooperative_groups::reduce`` and the ``meta_group_*`` tile queries, which HIP's cooperative
   groups do not provide -> helpers appended after the includes, built on ``thread_block_tile::shfl_xor``.
+* CUDA's SIMD-in-word intrinsics (``__vmaxs4``, ``__vadd2``, ``__vcmpgtu4``, ``__vsadu4``, ``__dp4a``...),
+  which HIP lacks -> ``portkern_*`` functions computing lane by lane (only those the file calls);
+* HIP -> CUDA: CCCL 3 dropped ``cub::Max``/``cub::Min``/``cub::Sum`` -> ``cuda::maximum<>`` ...;
+  rocWMMA fragments -> ``nvcuda::wmma`` where CUDA has the shape (reported otherwise).
 The helpers are plain CUDA/HIP, so a file translated back to CUDA still compiles.
 """
 
 from __future__ import annotations
 
-from portkern.translate.maps import MapTables
+from portkern.translate.maps import SIMD_INTRINSICS, MapTables, load_maps, parse_version
 from portkern.translate.source import SourceEdit
+
+NONTEMPORAL_PREAMBLE = """
+#ifndef PORTKERN_NONTEMPORAL_COMPAT
+#define PORTKERN_NONTEMPORAL_COMPAT
+// Streaming (evict-first) loads/stores: the nontemporal builtins take scalars only, so vector types
+// (int4, float2...) are accessed plainly (same values; only the caching hint is lost).
+template <typename T>
+__device__ inline T portkern_nontemporal_load(const T* p)
+{
+#if defined(__HIP__)
+    if constexpr(__is_arithmetic(T) || __is_pointer(T))
+        return __builtin_nontemporal_load(p);
+    else
+        return *p;
+#else
+    return __ldcs(p);
+#endif
+}
+template <typename T>
+__device__ inline void portkern_nontemporal_store(T v, T* p)
+{
+#if defined(__HIP__)
+    if constexpr(__is_arithmetic(T) || __is_pointer(T))
+        __builtin_nontemporal_store(v, p);
+    else
+        *p = v;
+#else
+    __stcs(p, v);
+#endif
+}
+#endif
+"""
 
 CG_PREAMBLE = """
 #ifndef PORTKERN_CG_COMPAT
@@ -47,8 +83,14 @@ _CG_OPS = {"plus", "less", "greater", "bit_and", "bit_or", "bit_xor"}
 _CG_NAMESPACES = {"cg", "cooperative_groups"}
 
 
-def cache_hints_to_hip(src: SourceEdit, tables: MapTables) -> None:
-    for si in src.where_any(set(tables.cache_hint_loads) | set(tables.cache_hint_stores)):
+def cache_hints_to_hip(src: SourceEdit, tables: MapTables, local_names: set[str] | frozenset[str] = frozenset()
+                       ) -> bool:
+    """Rewrite cache-hinted loads/stores; True when the nontemporal helpers are needed. A hint the file
+    overloads itself (``__ldcs`` for its own types) keeps its calls: ``own_hint_overloads`` adds template
+    fallbacks for the other types, which overload resolution ranks below the file's own functions."""
+    needed = False
+    hints = set(tables.cache_hint_loads) | set(tables.cache_hint_stores)
+    for si in src.where_any({n for n in hints if n not in local_names}):
         t = src.stok(si)
         if t.kind != "ident" or src.stext(si + 1) != "(":
             continue
@@ -60,14 +102,38 @@ def cache_hints_to_hip(src: SourceEdit, tables: MapTables) -> None:
         args = src.split_args(si + 1, close) if close > 0 else []
         if (load is not None and len(args) != 1) or (store is not None and len(args) != 2):
             continue
+        how = load if load is not None else store
+        if how != "plain":  # the builtins take scalars only: a helper that also takes int4, float2...
+            how = "portkern_nontemporal_load" if load is not None else "portkern_nontemporal_store"
+            needed = True
         if load is not None:
-            src.queue_span(si, close + 1, _load_builder(src, load, args))
+            src.queue_span(si, close + 1, _load_builder(src, how, args))
         else:
-            src.queue_span(si, close + 1, _store_builder(src, store, args))
+            src.queue_span(si, close + 1, _store_builder(src, how, args))
         src.count("device")
         src.hazard(si, "cache-hint", "info",
                    f"{t.text} is a cache hint; rewritten as a {'plain' if (load or store) == 'plain' else 'nontemporal'} "
                    "access (same values, caching may differ)", fixed=True)
+    return needed
+
+
+def own_hint_overloads(src: SourceEdit, tables: MapTables, local_names: set[str] | frozenset[str]) -> str:
+    """Template fallbacks (HIP only) for cache-hint names the file overloads itself ("" when none)."""
+    hints = set(tables.cache_hint_loads) | set(tables.cache_hint_stores)
+    own = sorted(n for n in hints if n in local_names and src.where(n))
+    if not own:
+        return ""
+    lines = ["#if defined(__HIP__) && !defined(PORTKERN_OWN_HINT_FALLBACKS)", "#define PORTKERN_OWN_HINT_FALLBACKS",
+             "// the file overloads these CUDA cache hints for its own types; HIP has none for the others"]
+    for n in own:
+        if n in tables.cache_hint_loads:
+            body = "return *p;" if tables.cache_hint_loads[n] == "plain" else "return portkern_nontemporal_load(p);"
+            lines.append(f"template <typename T> __device__ inline T {n}(const T* p) {{ {body} }}")
+        else:
+            body = "*p = v;" if tables.cache_hint_stores[n] == "plain" else "portkern_nontemporal_store(v, p);"
+            lines.append(f"template <typename T> __device__ inline void {n}(T* p, T v) {{ {body} }}")
+    lines.append("#endif")
+    return "\n".join(lines)
 
 
 def _load_builder(src, how, args):
@@ -90,8 +156,10 @@ def cache_hints_to_cuda(src: SourceEdit, tables: MapTables) -> None:
     streaming_store = next((k for k, v in tables.cache_hint_stores.items() if v == "__builtin_nontemporal_store"), None)
     for si in src.where("__builtin_nontemporal_load", "__builtin_nontemporal_store"):
         t = src.stok(si)
-        if src.stext(si + 1) != "(":
+        if src.stext(si + 1) != "(" or src.toks[src.sig[si]].directive:
             continue
+        if src.stext(si - 1) == "return" and src.stext(si - 2) == ")" and src.stext(si - 3) == ")":
+            continue  # inside portkern_nontemporal_* (guarded for CUDA already)
         if t.text == "__builtin_nontemporal_load" and streaming_load:
             src.set_token(si, streaming_load)
             src.count("device")
@@ -151,3 +219,184 @@ def insert_after_includes(src: SourceEdit, text: str) -> None:
         src.out[0] = text.lstrip("\n") + "\n" + src.out[0] if src.out else text
         return
     src.out[last] = src.out[last] + "\n" + text.strip("\n")
+
+
+# ---------------------------------------------------------------- SIMD-in-word intrinsics (CUDA -> HIP)
+
+_SIMD_EXPR = {
+    "add": "(int)(ua + ub)", "sub": "(int)(ua - ub)",
+    "addss": "portkern_simd_clamp(sa + sb, SMIN, SMAX)", "subss": "portkern_simd_clamp(sa - sb, SMIN, SMAX)",
+    "addus": "portkern_simd_clamp((int)(ua + ub), 0, UMAX)", "subus": "portkern_simd_clamp((int)ua - (int)ub, 0, UMAX)",
+    "avgu": "(int)((ua + ub + 1) >> 1)", "haddu": "(int)((ua + ub) >> 1)",
+    "absdiffs": "portkern_simd_abs(sa - sb)", "absdiffu": "portkern_simd_abs((int)ua - (int)ub)",
+    "maxs": "(sa > sb ? sa : sb)", "maxu": "(int)(ua > ub ? ua : ub)",
+    "mins": "(sa < sb ? sa : sb)", "minu": "(int)(ua < ub ? ua : ub)",
+    "abs": "portkern_simd_abs(sa)", "absss": "portkern_simd_clamp(portkern_simd_abs(sa), SMIN, SMAX)",
+    "neg": "-sa", "negss": "portkern_simd_clamp(-sa, SMIN, SMAX)",
+    "sads": "portkern_simd_abs(sa - sb)", "sadu": "portkern_simd_abs((int)ua - (int)ub)",
+}
+_SIMD_CMP = {"eq": "ua == ub", "ne": "ua != ub", "ges": "sa >= sb", "geu": "ua >= ub", "gts": "sa > sb",
+             "gtu": "ua > ub", "les": "sa <= sb", "leu": "ua <= ub", "lts": "sa < sb", "ltu": "ua < ub"}
+_UNARY = {"abs", "absss", "neg", "negss"}
+
+SIMD_BASE = """
+#ifndef PORTKERN_SIMD_BASE
+#define PORTKERN_SIMD_BASE
+// Stand-ins for CUDA's SIMD-in-word intrinsics (lanes of 8 or 16 bits in a 32-bit word), lane by lane.
+__host__ __device__ inline int portkern_simd_clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+__host__ __device__ inline int portkern_simd_abs(int v) { return v < 0 ? -v : v; }
+#endif
+"""
+
+
+def simd_function(name: str) -> str:
+    """C++ source of the stand-in for one CUDA SIMD intrinsic (``__vmaxs4`` -> ``portkern_vmaxs4``)."""
+    lanes, op = SIMD_INTRINSICS[name]
+    fn = "portkern_" + name[2:]
+    if op == "dp4a":
+        body = []
+        for sign, t in (("s", "int"), ("u", "unsigned int")):
+            ext = ("(int)(signed char)((a >> (8 * i)) & 0xffu) * (int)(signed char)((b >> (8 * i)) & 0xffu)"
+                   if sign == "s" else "((a >> (8 * i)) & 0xffu) * ((b >> (8 * i)) & 0xffu)")
+            body.append(f"__host__ __device__ inline {t} {fn}({t} a, {t} b, {t} c)\n{{\n"
+                        f"    for(int i = 0; i < 4; ++i)\n        c += {ext};\n    return c;\n}}\n")
+        return f"#ifndef PORTKERN_{name.upper()}\n#define PORTKERN_{name.upper()}\n" + "".join(body) + "#endif\n"
+    bits = 32 // lanes
+    mask = (1 << bits) - 1
+    if op.startswith("cmp"):
+        expr = f"({_SIMD_CMP[op[3:]]}) ? {mask} : 0"
+    elif op.startswith("set"):
+        expr = f"({_SIMD_CMP[op[3:]]}) ? 1 : 0"
+    else:
+        expr = _SIMD_EXPR[op]
+    expr = expr.replace("SMIN", str(-(1 << (bits - 1)))).replace("SMAX", str((1 << (bits - 1)) - 1)) \
+        .replace("UMAX", str(mask))
+    params = "unsigned int a" if op in _UNARY else "unsigned int a, unsigned int b"
+    sad = op in ("sads", "sadu")
+    lines = [
+        f"#ifndef PORTKERN_{name.upper()}", f"#define PORTKERN_{name.upper()}",
+        f"__host__ __device__ inline unsigned int {fn}({params})", "{",
+        "    unsigned int r = 0;",
+        f"    for(int i = 0; i < {lanes}; ++i)", "    {",
+        f"        const unsigned int ua = (a >> ({bits} * i)) & {mask}u;",
+        f"        const unsigned int ub = {'0u' if op in _UNARY else f'(b >> ({bits} * i)) & {mask}u'};",
+        f"        const int sa = (int)ua - (int)((ua & {1 << (bits - 1)}u) << 1);",
+        f"        const int sb = (int)ub - (int)((ub & {1 << (bits - 1)}u) << 1);",
+        "        (void)sa; (void)sb;",
+        f"        const int v = {expr};",
+        "        r += (unsigned int)v;" if sad else f"        r |= ((unsigned int)v & {mask}u) << ({bits} * i);",
+        "    }", "    return r;", "}", "#endif", ""]
+    return "\n".join(lines)
+
+
+def simd_to_hip(src: SourceEdit, local_names: set[str] | frozenset[str] = frozenset()) -> str:
+    """``__vmaxs4(a, b)`` -> ``portkern_vmaxs4(a, b)``; returns the helper source to insert ("" if none)."""
+    used: list[str] = []
+    for si in src.where_any({n for n in SIMD_INTRINSICS if n in src.by_text and n not in local_names}):
+        t = src.stok(si)
+        if t.kind != "ident" or src.stext(si + 1) != "(" or src.stext(si - 1) in (".", "->", "::"):
+            continue
+        src.set_token(si, "portkern_" + t.text[2:])
+        src.count("device")
+        if t.text not in used:
+            used.append(t.text)
+    if not used:
+        return ""
+    return SIMD_BASE + "".join(simd_function(n) for n in sorted(used))
+
+
+# ---------------------------------------------------------------- HIP -> CUDA library idioms
+
+# CCCL 3 (CUDA 13) removed CUB's functor structs; the libcu++ functors replace them.
+CUB_FUNCTORS = {"Max": ("cuda::maximum<>", "cuda/functional"), "Min": ("cuda::minimum<>", "cuda/functional"),
+                "Sum": ("cuda::std::plus<>", "cuda/std/functional"),
+                "Equality": ("cuda::std::equal_to<>", "cuda/std/functional"),
+                "Inequality": ("cuda::std::not_equal_to<>", "cuda/std/functional")}
+
+
+def cub_functors_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]:
+    """``cub::Max()`` / ``hipcub::Max()`` -> ``cuda::maximum<>()`` for CUDA >= 13; returns headers to add."""
+    if parse_version(cuda_version) < (13,):
+        return []
+    headers: list[str] = []
+    for si in src.where_any(CUB_FUNCTORS):
+        if si < 2 or src.stext(si - 1) != "::" or src.stext(si - 2) not in ("cub", "hipcub"):
+            continue
+        if src.stext(si - 3) == "::":
+            continue  # some_ns::cub::Max: not CUB's
+        new, header = CUB_FUNCTORS[src.stext(si)]
+        src.queue_span(si - 2, si + 1, lambda n=new: n)
+        src.count("cub")
+        if header not in headers:
+            headers.append(header)
+    return headers
+
+
+# rocWMMA type names -> CUDA's (the namespace itself maps rocwmma -> nvcuda::wmma)
+ROCWMMA_TYPES = {"float16_t": "__half", "hfloat16_t": "__half", "bfloat16_t": "__nv_bfloat16",
+                 "float32_t": "float", "float64_t": "double", "int8_t": "signed char", "uint8_t": "unsigned char",
+                 "int32_t": "int", "uint32_t": "unsigned int"}
+# (M, N, K) shapes nvcuda::wmma provides, by the kind of input element.
+WMMA_SHAPES = {"half": {(16, 16, 16), (32, 8, 16), (8, 32, 16)}, "int8": {(16, 16, 16), (32, 8, 16), (8, 32, 16)},
+               "double": {(8, 8, 4)}}
+_WMMA_INPUT_KIND = {"float16_t": "half", "hfloat16_t": "half", "bfloat16_t": "half", "__half": "half",
+                    "half": "half", "__nv_bfloat16": "half", "int8_t": "int8", "uint8_t": "int8",
+                    "float64_t": "double", "double": "double"}
+
+
+def rocwmma_to_cuda(src: SourceEdit) -> None:
+    """rocWMMA element types -> CUDA's; fragments whose shape CUDA lacks are reported (not rewritten)."""
+    for si in src.where_any(ROCWMMA_TYPES):
+        if si >= 2 and src.stext(si - 1) == "::" and src.stext(si - 2) == "rocwmma":
+            src.queue_span(si - 2, si + 1, lambda n=ROCWMMA_TYPES[src.stext(si)]: n)
+            src.count("device")
+    reported: set[tuple[int, int, int]] = set()
+    for si in src.where("fragment"):
+        if not (si >= 2 and src.stext(si - 1) == "::" and src.stext(si - 2) == "rocwmma" and src.stext(si + 1) == "<"):
+            continue
+        args = _template_args(src, si + 1)
+        if len(args) < 5:
+            continue
+        dims = [a[-1] if len(a) == 1 else "" for a in args[1:4]]
+        if not all(d.isdigit() for d in dims):
+            continue  # shape given by template parameters: checked by the compiler where instantiated
+        shape = (int(dims[0]), int(dims[1]), int(dims[2]))
+        use = args[0][-1] if args[0] else ""
+        kind = _WMMA_INPUT_KIND.get(args[4][-1] if args[4] else "", "") if use in ("matrix_a", "matrix_b") else ""
+        valid = WMMA_SHAPES[kind] if kind else set().union(*WMMA_SHAPES.values())
+        if shape not in valid and shape not in reported:
+            reported.add(shape)
+            src.hazard(si, "wmma", "error",
+                       f"rocWMMA fragment shape {shape[0]}x{shape[1]}x{shape[2]} has no nvcuda::wmma counterpart "
+                       "(CUDA: 16x16x16, 32x8x16, 8x32x16 for half/bf16/int8, 8x8x4 for double); retile by hand",
+                       span=(src.statement_start(si), src.statement_end(si)))
+
+
+def _template_args(src: SourceEdit, open_si: int) -> list[list[str]]:
+    """Texts of the significant tokens of each top-level template argument after ``<`` at ``open_si``."""
+    args: list[list[str]] = [[]]
+    depth = 0
+    for si in range(open_si + 1, min(open_si + 200, len(src.sig))):
+        text = src.stext(si)
+        if text in ("<", "(", "["):
+            depth += 1
+        elif text in (")", "]"):
+            depth -= 1
+        elif text in (">", ">>"):
+            if depth == 0:
+                return args
+            depth -= len(text)
+            if depth < 0:
+                return args
+        elif text == "," and depth == 0:
+            args.append([])
+            continue
+        args[-1].append(text)
+    return []
+
+
+def rule_overridable_names() -> frozenset[str]:
+    """CUDA names a rule rewrites unless the project defines them itself (its own ``__ldcs`` overloads,
+    its own ``__vmaxs4``...): a project-wide translation collects their definitions first."""
+    tables = load_maps()
+    return frozenset(tables.cache_hint_loads) | frozenset(tables.cache_hint_stores) | frozenset(SIMD_INTRINSICS)

@@ -1,7 +1,10 @@
 """Score CUDA -> HIP translations against hand-written expected HIP files (tests/corpus).
 
 A corpus folder holds ``cuda/<name>.cu``, ``hip/<name>.hip`` and ``corpus.yaml`` (per file: the offload
-arch its device code must compile for, or ``names`` when it needs a library that is not installed).
+arch its device code must compile for, or ``names`` when it needs a library that is not installed;
+``cuda_version`` (HIP -> CUDA target, 13.0 unless given); ``direction``: ``hip`` (the default: the CUDA file translated to HIP must give the HIP file), ``cuda``
+(the HIP file translated to CUDA must give the CUDA file) or ``both``; ``roc: true`` when the HIP side
+uses the ROCm-library names, translated with ``--roc``).
 Hazards a file contains are marked in its CUDA source with ``// expect: kind[, kind]`` on their line.
 Used by tests/test_translate_corpus.py and benchmarks/translate_corpus.py.
 """
@@ -34,6 +37,13 @@ class CorpusFile:
     hip_path: Path
     compile_arch: str            # "gfx942", "gfx90a", ... or "names"
     needs: str = ""
+    direction: str = "hip"       # "hip" | "cuda" | "both"
+    roc: bool = False
+    cuda_version: str = "13.0"   # the CUDA release HIP -> CUDA output targets
+
+    @property
+    def targets(self) -> list[str]:
+        return ["hip", "cuda"] if self.direction == "both" else [self.direction]
 
     def expected_hazards(self) -> set[tuple[int, str]]:
         """(line, kind) pairs marked with ``// expect:`` in the CUDA source."""
@@ -69,8 +79,13 @@ def load_corpus(root: Path) -> list[CorpusFile]:
         if not cu.is_file() or not hip.is_file():
             raise ConfigError(f"{manifest}: '{name}' needs both {cu.name} and {hip.name}",
                               hint="add the missing file or drop the entry")
-        files.append(CorpusFile(name, cu, hip, str((opts or {}).get("compile", "names")),
-                                str((opts or {}).get("needs", ""))))
+        opts = opts or {}
+        direction = str(opts.get("direction", "hip"))
+        if direction not in ("hip", "cuda", "both"):
+            raise ConfigError(f"{manifest}: '{name}': direction '{direction}'", hint="use hip, cuda or both")
+        files.append(CorpusFile(name, cu, hip, str(opts.get("compile", "names")), str(opts.get("needs", "")),
+                                direction=direction, roc=bool(opts.get("roc", False)),
+                                cuda_version=str(opts.get("cuda_version", "13.0"))))
     return files
 
 
@@ -117,9 +132,29 @@ def compile_device_only(text: str, arch: str, clang: str) -> tuple[bool, str]:
     return proc.returncode == 0, "\n".join(errors[:5])
 
 
-def score_file(cf: CorpusFile, *, compile_code: bool = True, launch_syntax: str = "chevron") -> FileScore:
+def leftover_hip_names(text: str, roc: bool = False) -> list[str]:
+    """Identifiers still spelled the HIP (or, with ``roc``, ROC) way although the tables map them to CUDA."""
+    tables = load_maps()
+    mapped = set(tables.to_cuda) | set(tables.hip_aliases) | (set(tables.roc_to_cuda) if roc else set())
+    toks = [t for t in tokenize(text) if t.kind not in TRIVIA]
+    return [t.text for i, t in enumerate(toks) if t.kind == "ident" and t.text in mapped and
+            not (i and toks[i - 1].text in (".", "->")) and not t.text.startswith("__builtin")]
+
+
+def score_file(cf: CorpusFile, *, compile_code: bool = True, launch_syntax: str = "chevron",
+               to: str = "hip") -> FileScore:
+    """Translate one side of ``cf`` to ``to`` and compare with the other side, written by hand."""
+    if to == "cuda":
+        result = translate_source(cf.hip_path.read_text(), "cuda", roc=cf.roc, filename=cf.hip_path.name,
+                                  cuda_version=cf.cuda_version)
+        expected = significant_tokens(cf.cuda_path.read_text())
+        actual = significant_tokens(result.text)
+        ident = match_rate([t for k, t in expected if k == "ident"], [t for k, t in actual if k == "ident"])
+        token = match_rate([t for _, t in expected], [t for _, t in actual])
+        return FileScore(cf.name, ident, token, leftover_hip_names(result.text, cf.roc), [], cf.compile_arch, None,
+                         "", result)
     result = translate_source(cf.cuda_path.read_text(), "hip", launch_syntax=launch_syntax,
-                              filename=cf.cuda_path.name)
+                              filename=cf.cuda_path.name, roc=cf.roc)
     expected = significant_tokens(cf.hip_path.read_text())
     actual = significant_tokens(result.text)
     ident = match_rate([t for k, t in expected if k == "ident"], [t for k, t in actual if k == "ident"])

@@ -656,8 +656,7 @@ def _mask_literals_to_cuda(src: SourceEdit) -> None:
 
 def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
     sig, toks = src.sig, src.toks
-    no_counterpart_device = {k for k, v in (tables.cuda_only if to == "hip" else tables.hip_only).items()
-                             if v == "device"}
+    no_counterpart_device = tables.no_counterpart_in("device", to)
     reported_lines: set[tuple[str, int]] = set()
 
     def once(kind: str, si: int) -> bool:

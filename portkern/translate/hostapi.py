@@ -6,11 +6,72 @@
   the kernel itself, HIP only ``const void*``, so a kernel defined earlier in the file gets
   ``reinterpret_cast<const void*>``.
 * Thrust execution policies: ``thrust::cuda::par`` is ``thrust::hip::par`` in rocThrust.
+* Pinned host memory: HIP's ``hipHostMalloc(ptr, size)`` takes default flags, CUDA's ``cudaHostAlloc``
+  needs them, so the two-argument form becomes ``cudaMallocHost``.
+* Today's CUDA (``cuda_version`` >= 13): the ``cudaDeviceProp`` fields CUDA 13 removed (``clockRate``,
+  ``memoryClockRate``, ...) are read through ``cudaDeviceGetAttribute`` on the device the properties
+  describe, and ``cudaMemPrefetchAsync``/``cudaMemAdvise`` get the ``cudaMemLocation`` form.
 """
 
 from __future__ import annotations
 
+import functools
+
+from portkern.translate.maps import load_maps, parse_version
 from portkern.translate.source import SourceEdit
+
+# cudaDeviceProp fields removed in CUDA 13 -> the device attribute with the same value ("0": the feature
+# is gone, so the value is 0).
+REMOVED_PROP_FIELDS = {
+    "clockRate": "cudaDevAttrClockRate",
+    "memoryClockRate": "cudaDevAttrMemoryClockRate",
+    "computeMode": "cudaDevAttrComputeMode",
+    "kernelExecTimeoutEnabled": "cudaDevAttrKernelExecTimeout",
+    "deviceOverlap": "cudaDevAttrGpuOverlap",
+    "maxTexture1DLinear": "cudaDevAttrMaxTexture1DLinearWidth",
+    "singleToDoublePrecisionPerfRatio": "cudaDevAttrSingleToDoublePrecisionPerfRatio",
+    "cooperativeMultiDeviceLaunch": "0",
+}
+PROP_PREAMBLE = """
+#ifndef PORTKERN_DEVICE_PROP_COMPAT
+#define PORTKERN_DEVICE_PROP_COMPAT
+// cudaDeviceProp fields removed in CUDA 13, read as device attributes of the device whose PCI location
+// the properties hold (the current device when none matches).
+static inline int portkern_device_prop_attribute(const cudaDeviceProp& prop, cudaDeviceAttr attr)
+{
+    int count = 0, device = 0, value = 0;
+    cudaGetDevice(&device);
+    if(cudaGetDeviceCount(&count) == cudaSuccess)
+        for(int d = 0; d < count; ++d)
+        {
+            int bus = -1, dev = -1, domain = -1;
+            cudaDeviceGetAttribute(&bus, cudaDevAttrPciBusId, d);
+            cudaDeviceGetAttribute(&dev, cudaDevAttrPciDeviceId, d);
+            cudaDeviceGetAttribute(&domain, cudaDevAttrPciDomainId, d);
+            if(bus == prop.pciBusID && dev == prop.pciDeviceID && domain == prop.pciDomainID)
+            {
+                device = d;
+                break;
+            }
+        }
+    cudaDeviceGetAttribute(&value, attr, device);
+    return value;
+}
+#endif
+"""
+LOCATION_PREAMBLE = """
+#ifndef PORTKERN_MEM_LOCATION_COMPAT
+#define PORTKERN_MEM_LOCATION_COMPAT
+// CUDA 13 prefetch/advise take a cudaMemLocation where HIP takes a device number (cudaCpuDeviceId: host).
+static inline cudaMemLocation portkern_mem_location(int device)
+{
+    cudaMemLocation loc = {};
+    loc.type = device == cudaCpuDeviceId ? cudaMemLocationTypeHost : cudaMemLocationTypeDevice;
+    loc.id = device == cudaCpuDeviceId ? 0 : device;
+    return loc;
+}
+#endif
+"""
 
 # HIP function name -> index of its symbol argument.
 SYMBOL_ARG = {
@@ -41,10 +102,18 @@ def _arg_is_already_wrapped(src: SourceEdit, span: tuple[int, int], wrappers: tu
     return src.stext(span[0]) in wrappers
 
 
+@functools.lru_cache(maxsize=1)
+def _shape_call_spellings() -> frozenset[str]:
+    """CUDA and HIP spellings of the calls whose argument shapes differ."""
+    hip = set(SYMBOL_ARG) | set(KERNEL_ARG)
+    return frozenset(hip | {c for c, e in load_maps().to_hip.items() if e.hip in hip})
+
+
 def host_calls_to_hip(src: SourceEdit) -> None:
     """Runs after the token renames, so the calls are already spelled the HIP way in ``out``."""
     sig, out = src.sig, src.out
-    for si in range(len(sig)):
+    # the calls are renamed already: look them up by their CUDA spelling in the source
+    for si in src.where_any(_shape_call_spellings()):
         name = out[sig[si]]
         if name in SYMBOL_ARG or name in KERNEL_ARG:
             call = _call_args(src, si)
@@ -71,8 +140,9 @@ def host_calls_to_hip(src: SourceEdit) -> None:
     _thrust_policy(src, "cuda", "hip")
 
 
-def host_calls_to_cuda(src: SourceEdit) -> None:
-    """``HIP_SYMBOL(x)`` -> ``x``; ``thrust::hip::`` -> ``thrust::cuda::``."""
+def host_calls_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]:
+    """``HIP_SYMBOL(x)`` -> ``x``; ``thrust::hip::`` -> ``thrust::cuda::``; pinned-memory calls; the
+    CUDA 13 forms. Returns the helper preambles the rewritten code needs (insert after the includes)."""
     for si in src.where("HIP_SYMBOL"):
         if src.stext(si + 1) != "(":
             continue
@@ -81,6 +151,107 @@ def host_calls_to_cuda(src: SourceEdit) -> None:
             src.queue_span(si, close + 1, lambda a=si + 2, b=close: src.out_text(a, b).strip())
             src.count("runtime")
     _thrust_policy(src, "hip", "cuda")
+    _host_alloc_to_cuda(src)
+    preambles: list[str] = []
+    if parse_version(cuda_version) >= (13,):
+        if _removed_prop_fields(src):
+            preambles.append(PROP_PREAMBLE)
+        if _location_form(src):
+            preambles.append(LOCATION_PREAMBLE)
+    return preambles
+
+
+def _host_alloc_to_cuda(src: SourceEdit) -> None:
+    """Two-argument hipHostMalloc (default flags) -> cudaMallocHost; cudaHostAlloc needs its flags."""
+    for si in src.where("hipHostMalloc", "hipHostAlloc"):
+        call = _call_args(src, si)
+        if call is not None and len(call[1]) == 2:
+            src.set_token(si, "cudaMallocHost")
+
+
+def _postfix_start(src: SourceEdit, si: int) -> int:
+    """Start of the postfix expression ending at significant index ``si`` (``a.b[i]->c`` ...)."""
+    j = si
+    while j >= 0:
+        text = src.stext(j)
+        if text in (")", "]"):
+            depth = 0
+            k = j
+            while k >= 0:
+                t = src.stext(k)
+                depth += t in (")", "]")
+                depth -= t in ("(", "[")
+                if depth == 0:
+                    break
+                k -= 1
+            j = k - 1 if src.stext(k) == "[" else k
+            if src.stext(k) == "(" and src.stok(k - 1) is not None and src.stok(k - 1).kind == "ident":
+                j = k - 1
+            elif src.stext(k) == "(":
+                return k
+            continue
+        tok = src.stok(j)
+        if tok is None or tok.kind != "ident":
+            return j + 1
+        if src.stext(j - 1) in (".", "->", "::"):
+            j -= 2
+            continue
+        return j
+    return 0
+
+
+def _removed_prop_fields(src: SourceEdit) -> bool:
+    if not any(src.where(n) for n in ("hipDeviceProp_t", "hipGetDeviceProperties", "cudaDeviceProp")):
+        return False
+    used = False
+    for si in src.where_any(REMOVED_PROP_FIELDS):
+        op = src.stext(si - 1)
+        if op not in (".", "->") or si < 2:
+            continue
+        nxt = src.stext(si + 1)
+        if nxt in ("=", "+=", "-=", "*=", "/=", "++", "--") or src.stext(src.statement_start(si)) == "&":
+            src.hazard(si, "removed-api", "warning",
+                       f"cudaDeviceProp::{src.stext(si)} was removed in CUDA 13 and is written here; "
+                       "keep the value in a variable of your own", span=(si - 1, si + 1))
+            continue
+        start = _postfix_start(src, si - 2)
+        attr = REMOVED_PROP_FIELDS[src.stext(si)]
+        if attr == "0":
+            src.queue_span(start, si + 1, lambda: "0")
+        else:
+            src.queue_span(start, si + 1, lambda a=start, b=si - 1, deref=op == "->", at=attr:
+                           f"portkern_device_prop_attribute({'*' if deref else ''}{src.out_text(a, b).strip()}, {at})")
+            used = True
+        src.count("runtime")
+        src.hazard(si, "removed-api", "info",
+                   f"cudaDeviceProp::{src.stext(si)} was removed in CUDA 13; read through cudaDeviceGetAttribute",
+                   fixed=True)
+    return used
+
+
+def _location_form(src: SourceEdit) -> bool:
+    """hipMemPrefetchAsync(p, n, dev[, s]) -> cudaMemPrefetchAsync(p, n, location, 0, s); hipMemAdvise's
+    device argument -> a location."""
+    used = False
+    for si in src.where("hipMemPrefetchAsync", "hipMemAdvise"):
+        call = _call_args(src, si)
+        if call is None:
+            continue
+        close, args = call
+        name = src.stext(si)
+        if name == "hipMemPrefetchAsync" and len(args) in (3, 4):
+            dev = args[2]
+            stream = args[3] if len(args) == 4 else None
+            src.queue_span(dev[0], close, lambda d=dev, s=stream: f"portkern_mem_location({src.out_text(*d).strip()}), 0, "
+                                                                  f"{src.out_text(*s).strip() if s else '0'}")
+        elif name == "hipMemAdvise" and len(args) == 4:
+            dev = args[3]
+            src.queue_span(dev[0], dev[1], lambda d=dev: f"portkern_mem_location({src.out_text(*d).strip()})")
+        else:
+            continue
+        used = True
+        src.count("runtime")
+    return used
 
 
 def _thrust_policy(src: SourceEdit, old: str, new: str) -> None:

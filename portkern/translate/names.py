@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import re
 
-from portkern.translate.maps import MapTables, load_maps
-from portkern.translate.records import Unconverted
+from portkern.translate.maps import MapTables, load_maps, parse_version
+from portkern.translate.records import Hazard, SourceRegion, Unconverted
 from portkern.translate.source import SourceEdit
 from portkern.translate.tokens import include_target
 
@@ -33,6 +33,33 @@ NEED_RUNTIME_FIRST = frozenset({"hip/hip_cooperative_groups.h"})
 _DECL_KEYWORDS = frozenset({"struct", "class", "enum", "union", "namespace"})
 
 
+def _after_macro_call(src: SourceEdit, close_si: int) -> bool:
+    """True when the ``)`` at ``close_si`` closes ``UPPER_CASE_MACRO(...)`` (an attribute-like macro)."""
+    depth = 0
+    for j in range(close_si, max(close_si - 200, -1), -1):
+        text = src.stext(j)
+        depth += text == ")"
+        depth -= text == "("
+        if depth == 0:
+            name = src.stext(j - 1)
+            return len(name) > 1 and name.isupper() and name.replace("_", "").isalnum()
+    return False
+
+
+class LocalNames:
+    """The names a file defines plus those its project defines elsewhere, without copying the project's
+    (large) set for every file: membership only."""
+
+    __slots__ = ("own", "project")
+
+    def __init__(self, own: set[str], project: set[str] | frozenset[str] = frozenset()):
+        self.own = own
+        self.project = project
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.own or name in self.project
+
+
 def local_definitions(src: SourceEdit) -> set[str]:
     """Names the file defines itself (macros, types, functions): never reported as unconverted."""
     names: set[str] = set()
@@ -44,6 +71,44 @@ def local_definitions(src: SourceEdit) -> set[str]:
         t = toks[sig[si + 1]]
         if t.kind == "ident" and (toks[sig[si]].text != "define" or (si > 0 and toks[sig[si - 1]].text == "#")):
             names.add(t.text)
+    for si in src.where("typedef"):
+        # typedef <type> NAME;  typedef <ret> (*NAME)(args);  typedef struct {...} NAME;
+        end = si + 1
+        depth = 0
+        while end < n and not (toks[sig[end]].text == ";" and depth == 0):
+            text = toks[sig[end]].text
+            depth += text in ("(", "{", "[")
+            depth -= text in (")", "}", "]")
+            end += 1
+        depth = 0
+        for j in range(end - 1, si, -1):  # the last identifier outside brackets
+            text = toks[sig[j]].text
+            depth += text in (")", "}", "]")
+            depth -= text in ("(", "{", "[")
+            if depth == 0 and toks[sig[j]].kind == "ident":
+                names.add(text)
+                break
+        for k in range(si + 1, min(end, n - 2)):
+            if toks[sig[k]].text == "(" and toks[sig[k + 1]].text == "*" and toks[sig[k + 2]].kind == "ident":
+                names.add(toks[sig[k + 2]].text)
+    for si in src.where("enum"):
+        # enum [class] [Name] [: type] { A = 1, B, ... }: the enumerators are the project's names too
+        j = si + 1
+        while j < n and j < si + 12 and toks[sig[j]].text not in ("{", ";"):
+            j += 1
+        if j >= n or toks[sig[j]].text != "{":
+            continue
+        depth = 0
+        for k in range(j, n):
+            text = toks[sig[k]].text
+            if text in ("{", "(", "["):
+                depth += 1
+            elif text in ("}", ")", "]"):
+                depth -= 1
+                if depth == 0:
+                    break
+            elif depth == 1 and toks[sig[k]].kind == "ident" and toks[sig[k - 1]].text in ("{", ","):
+                names.add(text)
     for open_si in src.where("("):
         si = open_si - 1
         if si < 1 or toks[sig[si]].kind != "ident":
@@ -53,7 +118,13 @@ def local_definitions(src: SourceEdit) -> set[str]:
         if (prev.kind == "ident" and prev.text not in ("return", "else", "case", "new", "delete")) or \
                 prev.text in ("*", "&", ">"):
             names.add(toks[sig[si]].text)
+        elif prev.text == ")" and _after_macro_call(src, si - 1):
+            names.add(toks[sig[si]].text)  # KERNEL_MACRO(256) name(...): a declaration after an attribute macro
     return names
+
+
+ROC_LIBRARY = {"cublas": "rocBLAS", "cusparse": "rocSPARSE", "cusolver": "rocSOLVER", "curand": "rocRAND",
+               "cudnn": "MIOpen", "types": "rocBLAS", "headers": "ROCm library"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -61,7 +132,7 @@ def _forward_names(to: str, roc: bool) -> tuple[dict[str, tuple[str, str]], dict
     tables = load_maps()
     if to == "hip":
         forward = {c: (e.roc if roc and e.roc else e.hip, e.category) for c, e in tables.to_hip.items()
-                   if e.category != "headers"}
+                   if e.category != "headers" and (e.hip or (roc and e.roc))}
         return forward, tables.namespaces_to_hip
     forward = {h: (e.cuda, e.category) for h, e in tables.to_cuda.items() if e.category != "headers"}
     if roc:
@@ -100,12 +171,14 @@ def _header_names(to: str, roc: bool) -> dict[str, str]:
     header_map: dict[str, str] = {}
     if to == "hip":
         for e in tables.entries:
-            if e.category == "headers":
+            if e.category == "headers" and (e.hip or (roc and e.roc)):
                 header_map[e.cuda] = e.roc if roc and e.roc else e.hip
         return header_map
     for hip, e in tables.to_cuda.items():
-        if e.category == "headers":
+        if e.category == "headers" and hip:
             header_map[hip] = e.cuda
+    for hip, cuda in tables.hip_header_aliases.items():
+        header_map.setdefault(hip, cuda)
     if roc:
         for r, e in tables.roc_to_cuda.items():
             if e.category == "headers":
@@ -122,6 +195,8 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
         t = src.toks[ti]
         delim, name = include_target(t.text)
         new = header_map.get(name)
+        if new is None and to == "cuda" and name.startswith("hipcub/") and name.endswith(".hpp"):
+            new = "cub/" + name[len("hipcub/"):-len(".hpp")] + ".cuh"  # hipCUB mirrors CUB's layout
         if new is not None:
             src.out[ti] = t.text.replace(name, new, 1)
             src.count("headers")
@@ -136,16 +211,63 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
     return local
 
 
-def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names: set[str]) -> list[Unconverted]:
+@functools.lru_cache(maxsize=1)
+def _roc_only_names() -> frozenset[str]:
+    """CUDA names whose only counterpart is a ROC-library name (reachable with --roc)."""
+    return frozenset(c for c, e in load_maps().to_hip.items() if not e.hip and e.roc)
+
+
+_NOT_A_TYPE = frozenset({"return", "else", "case", "new", "delete", "goto", "throw", "sizeof", "co_return",
+                         "co_yield", "define", "undef", "ifdef", "ifndef", "if", "elif", "defined"})
+
+
+def _declared_here(src: SourceEdit, positions: list[int]) -> bool:
+    """A variable or parameter the file declares (``hipStream_t rocblas_stream = ...``): its own name."""
+    for si in positions:
+        if si < 1:
+            continue
+        prev, nxt = src.stok(si - 1), src.stext(si + 1)
+        if ((prev.kind == "ident" and prev.text not in _NOT_A_TYPE) or prev.text in ("*", "&", "&&")) and \
+                nxt in ("=", ";", ",", "[", "{", ")", ":") and not prev.directive:
+            return True
+    return False
+
+
+def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | None:
+    """(library, note) when ``name`` is documented without a counterpart in the target dialect."""
+    if to == "hip":
+        lib = tables.cuda_only.get(name)
+        if lib is not None:
+            return lib, ""
+        e = tables.to_hip.get(name)
+        if e is not None and not e.hip and e.roc:
+            return e.category, f"{ROC_LIBRARY.get(e.category, 'ROCm library')} name {e.roc} with --roc"
+        return None
+    lib = tables.hip_only.get(name)
+    return (lib, "") if lib is not None else None
+
+
+def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
+                       local_names: set[str] | LocalNames) -> list[Unconverted]:
+    """Names left in the source dialect: documented without a counterpart, or not known at all.
+
+    A name the project defines itself (``local_names``) is never reported."""
     pattern = CUDA_API_NAME if to == "hip" else HIP_API_NAME
-    no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     same = tables.same
     found: list[Unconverted] = []
     sig, toks, out = src.sig, src.toks, src.out
+    no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
+    roc_only = _roc_only_names() if to == "hip" else frozenset()
     for name, positions in src.by_text.items():
-        if name in no_counterpart:
+        library, note = "", ""
+        missing = _no_counterpart(tables, to, name) if (name in no_counterpart or name in roc_only) else None
+        if missing is not None:
+            if name in local_names:
+                continue
             reason = "no counterpart"
-        elif pattern.match(name) and name not in same and name not in local_names and name not in KEEP_AS_WRITTEN:
+            library, note = missing
+        elif pattern.match(name) and name not in same and name not in KEEP_AS_WRITTEN and \
+                name not in local_names and not _declared_here(src, positions):
             reason = "unknown name"
         else:
             continue
@@ -157,13 +279,109 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str, local_names:
             if reason == "unknown name" and si > 0 and toks[sig[si - 1]].text in (".", "->"):
                 continue
             line, col = src.lines.line_col(t.start)
-            found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason))
+            found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason,
+                                     library=library, note=note))
     found.sort(key=lambda u: (u.line, u.col))
     for ti in src.include_tis:
         t = toks[ti]
         if src.out[ti] == t.text:
             _, name = include_target(t.text)
-            if name in no_counterpart:
+            missing = _no_counterpart(tables, to, name)
+            if missing is not None:
                 line, col = src.lines.line_col(t.start)
-                found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason="no counterpart"))
+                found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason="no counterpart",
+                                         library=missing[0], note=missing[1]))
     return found
+
+
+def _at_or_before(version: str, target: tuple[int, ...] | None) -> bool:
+    """True when ``version`` (a documented release) is set and not after ``target`` (None: any release)."""
+    if not version:
+        return False
+    try:
+        return target is None or parse_version(version) <= target
+    except ValueError:
+        return False
+
+
+def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cuda_version: str = "13.0",
+                  rocm_version: str | None = None) -> None:
+    """Report, once per name, translated names the target release deprecates, removed or does not have yet.
+
+    CUDA -> HIP checks the HIP (with ``roc``: ROC) name against ``rocm_version`` (None: the newest
+    release: every documented deprecation or removal is reported); HIP -> CUDA checks the chosen CUDA
+    name against ``cuda_version``."""
+    if roc and tables.argument_notes:
+        _argument_notes(src, tables, to)
+    target = parse_version(rocm_version) if (to == "hip" and rocm_version) else None
+    if to == "cuda":
+        target = parse_version(cuda_version)
+    rows, fact = tables.api_rows, tables.api_fact
+    forward = tables.to_hip if to == "hip" else tables.to_cuda
+    if to == "hip":
+        candidates = [n for n in src.by_text if n in rows]
+    else:
+        roc_names = tables.roc_to_cuda if roc else {}
+        candidates = [n for n in src.by_text if n in forward or n in roc_names]
+    for name in sorted(candidates, key=lambda n: src.by_text[n][0]):
+        positions = src.by_text[name]
+        if to == "hip":
+            e = forward.get(name)
+            if e is None or name not in rows:
+                continue
+            side = "roc" if roc and e.roc else "hip"
+            new = e.roc if side == "roc" else e.hip
+            cuda = name
+            release = "ROCm"
+        else:
+            e = forward.get(name) or (tables.roc_to_cuda.get(name) if roc else None)
+            if e is None or e.cuda not in rows:
+                continue
+            side, new, cuda, release = "cuda", e.cuda, e.cuda, "CUDA"
+        removed, deprecated, added = (fact(cuda, f"{side}_removed"), fact(cuda, f"{side}_deprecated"),
+                                      fact(cuda, f"{side}_added"))
+        si = positions[0]
+        if src.stok(si).kind != "ident" or (si > 0 and src.stext(si - 1) in (".", "->")):
+            continue
+        where = f" ({release} {'.'.join(map(str, target))} targeted)" if target else ""
+        if _at_or_before(removed, target):
+            _api_note(src, si, "api-removed", "warning",
+                      f"{new} (for {name}) was removed in {release} {removed}{where}; rewrite with its replacement")
+        elif _at_or_before(deprecated, target):
+            _api_note(src, si, "api-deprecated", "info", f"{new} (for {name}) is deprecated since {release} {deprecated}")
+        elif target is not None and added:
+            try:
+                newer = parse_version(added) > target
+            except ValueError:
+                newer = False
+            if newer:
+                _api_note(src, si, "api-unavailable", "warning",
+                          f"{new} (for {name}) was added in {release} {added}, after the targeted "
+                          f"{'.'.join(map(str, target))}")
+
+
+def _api_note(src: SourceEdit, si: int, kind: str, severity: str, message: str) -> None:
+    """A finding about one name's API release: its region is the line (no syntax tree needed, so files
+    without code hazards are never parsed for it)."""
+    tok = src.stok(si)
+    line, col = src.lines.line_col(tok.start)
+    region = SourceRegion(file=src.filename, start_line=line, end_line=line, text=src.source_lines(line, line))
+    src.hazards.append(Hazard(file=src.filename, line=line, col=col, kind=kind, severity=severity, message=message,
+                              region=region))
+
+
+def _argument_notes(src: SourceEdit, tables: MapTables, to: str) -> None:
+    """With --roc: calls whose ROC function orders or takes its arguments differently from CUDA's."""
+    notes = tables.argument_notes
+    if to == "hip":
+        by_cuda = {c: e.roc for c, e in tables.to_hip.items() if e.roc in notes}
+        names = {n: by_cuda[n] for n in src.by_text if n in by_cuda}
+    else:
+        names = {n: n for n in src.by_text if n in notes}
+    for name, roc_name in names.items():
+        for si in src.by_text[name]:
+            if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->"):
+                other = tables.roc_to_cuda[roc_name].cuda if to == "cuda" and roc_name in tables.roc_to_cuda else roc_name
+                src.hazard(si, "api-arguments", "warning",
+                           f"{name} -> {other}: arguments differ: {notes[roc_name]}",
+                           span=(src.statement_start(si), src.statement_end(si)))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from portkern import fsio
 from portkern.errors import TranslateError
-from portkern.translate.engine import translate_source
+from portkern.translate.compat import rule_overridable_names
+from portkern.translate.engine import translate_with_definitions
 from portkern.translate.names import local_definitions
 from portkern.translate.records import TranslationResult
 from portkern.translate.source import SourceEdit
-from portkern.translate.tokens import include_target, tokenize
+from portkern.translate.tokens import quoted_includes
 
 SOURCE_SUFFIXES = frozenset({".cu", ".cuh", ".hip", ".h", ".hpp", ".hh", ".cpp", ".cc", ".cxx", ".inl", ".inc"})
 
@@ -30,12 +32,7 @@ def _expand(paths: list[str | Path]) -> list[Path]:
 
 def _local_includes(path: Path, text: str, include_dirs: list[Path]) -> list[Path]:
     found = []
-    for tok in tokenize(text):
-        if tok.kind != "include":
-            continue
-        delim, name = include_target(tok.text)
-        if delim != '"':
-            continue
+    for name in quoted_includes(text):
         for base in [path.parent, *include_dirs]:
             candidate = (base / name)
             if candidate.is_file():
@@ -60,7 +57,8 @@ def discover(paths: list[str | Path], include_dirs: list[str | Path] = ()) -> li
 
 def translate_paths(paths: list[str | Path], to: str, *, out_dir: str | Path | None = None,
                     in_place: bool = False, launch_syntax: str = "chevron", roc: bool = False,
-                    include_dirs: list[str | Path] = (), analyze: bool = True) -> list[TranslationResult]:
+                    include_dirs: list[str | Path] = (), analyze: bool = True, cuda_version: str = "13.0",
+                    rocm_version: str | None = None) -> list[TranslationResult]:
     """Translate files and the project headers they include; write them to ``out_dir`` (keeping their
     layout relative to the common folder of the inputs) or over the inputs with ``in_place``.
     With neither, nothing is written and the results are only returned."""
@@ -71,17 +69,28 @@ def translate_paths(paths: list[str | Path], to: str, *, out_dir: str | Path | N
         raise TranslateError(f"no source files under {', '.join(map(str, paths))}",
                              hint=f"expected files ending in {', '.join(sorted(SOURCE_SUFFIXES))}")
     texts = {f: f.read_text(errors="replace") for f in files}
-    # Names the project defines anywhere are its own, not vendor API left unconverted.
-    project_names: set[str] = set()
+    # Names the project defines anywhere are its own, not vendor API left unconverted: each file is
+    # translated with its own definitions, then the reports are filtered by the whole project's. Only the
+    # names a rule treats differently when the project overloads them are collected up front.
+    special = rule_overridable_names()
+    mentions = re.compile("|".join(sorted(map(re.escape, special))))
+    project_special: set[str] = set()
     for f, text in texts.items():
-        project_names |= local_definitions(SourceEdit(text, str(f)))
+        if mentions.search(text):
+            project_special |= local_definitions(SourceEdit(text, str(f))) & special
     root = Path(os.path.commonpath([str(f.parent) for f in files]))
     results = []
+    project_names: set[str] = set(project_special)
     for f in files:
         rel = f.relative_to(root)
-        result = translate_source(texts[f], to, launch_syntax=launch_syntax, roc=roc, filename=str(rel),
-                                  extra_local_names=project_names, analyze=analyze)
+        result, defined = translate_with_definitions(
+            texts[f], to, launch_syntax=launch_syntax, roc=roc, filename=str(rel), extra_local_names=project_special,
+            analyze=analyze, cuda_version=cuda_version, rocm_version=rocm_version)
+        project_names |= defined
         results.append(result)
+    for result in results:
+        result.unconverted = [u for u in result.unconverted if u.name not in project_names]
+    for f, result in zip(files, results):
         if in_place:
             fsio.write_text(f, result.text)  # keeps the file's mode
         elif out_dir is not None:

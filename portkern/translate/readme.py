@@ -20,7 +20,7 @@ PROJECT_README = Path(__file__).resolve().parent.parent.parent / "README.md"
 
 def counts_table() -> str:
     tables = load_maps()
-    rows = ["| category | table | CUDA->HIP names | same in both | rocBLAS/rocSOLVER names | no counterpart |",
+    rows = ["| category | table (+ `api_map.json` rows) | CUDA->HIP names | same in both | ROC-library names | no counterpart |",
             "|---|---|---:|---:|---:|---:|"]
     totals = [0, 0, 0, 0]
     for category, c in tables.counts().items():

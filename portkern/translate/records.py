@@ -37,6 +37,8 @@ class Unconverted(Record):
     line: int
     col: int
     reason: str = ""                 # "no counterpart" | "unknown name"
+    library: str = ""                # the API the name belongs to (runtime, driver, cublas, cudnn, ...), when known
+    note: str = ""                   # e.g. "MIOpen name miopenFoo with --roc"
 
 
 @dataclass

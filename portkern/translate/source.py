@@ -26,7 +26,7 @@ class SourceEdit:
         self.toks: list[Token] = tokenize(text)
         self.out: list[str] = [t.text for t in self.toks]
         self.sig: list[int] = [i for i, t in enumerate(self.toks) if t.kind not in TRIVIA]
-        self.sig_of: dict[int, int] = {ti: si for si, ti in enumerate(self.sig)}
+        self._sig_of: dict[int, int] | None = None
         # text -> significant indices, so a rule visits only the tokens it is about
         self.by_text: dict[str, list[int]] = {}
         self.number_sis: list[int] = []
@@ -46,6 +46,13 @@ class SourceEdit:
         self._line_list: list[str] | None = None
 
     # ------------------------------------------------------------------ lookups
+
+    @property
+    def sig_of(self) -> dict[int, int]:
+        """Token index -> significant index (built on first use: few rules need it)."""
+        if self._sig_of is None:
+            self._sig_of = {ti: si for si, ti in enumerate(self.sig)}
+        return self._sig_of
 
     @property
     def functions(self) -> FunctionIndex:

@@ -121,6 +121,19 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+# Comments and string literals are matched (and skipped) so an #include inside them is not taken.
+_QUOTED_INCLUDE_RE = re.compile(
+    r'/\*.*?\*/|//(?:[^\n\\]|\\.|\\\n)*|"(?:[^"\\\n]|\\.)*"|^[ \t]*\#[ \t]*include(?:_next)?[ \t]*"([^"\n]*)"',
+    re.DOTALL | re.MULTILINE)
+
+
+def quoted_includes(text: str) -> list[str]:
+    """The targets of ``#include "..."`` lines, without tokenizing the whole file."""
+    if "include" not in text:
+        return []
+    return [m.group(1) for m in _QUOTED_INCLUDE_RE.finditer(text) if m.group(1) is not None]
+
+
 def include_target(token_text: str) -> tuple[str, str]:
     """``('<', 'hip/hip_runtime.h')`` for an include token's text."""
     m = _INCLUDE_NAME_RE.search(token_text)

@@ -1,0 +1,9 @@
+#include <curand_kernel.h>
+__global__ void draw(unsigned long long seed, float* out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  curandStatePhilox4_32_10_t st;
+  curand_init(seed, i, 0, &st);
+  if (i < n) out[i] = curand_uniform(&st) + curand_normal(&st);
+  float4 q = curand_uniform4(&st);
+  if (i < n) out[i] += q.x + (float)curand_poisson(&st, 4.0);
+}

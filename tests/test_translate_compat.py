@@ -1,0 +1,304 @@
+"""Stand-ins the translator adds where the target lacks a facility: SIMD-in-word intrinsics (checked
+lane by lane against a Python model on the host), cache hints on vector types, the CUDA 13 forms of
+HIP code, HIP-only types and headers, rocWMMA fragments. Compiled with the real compilers when present."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from portkern.translate import translate_source
+from portkern.translate.compat import SIMD_BASE, simd_function
+from portkern.translate.maps import SIMD_INTRINSICS
+
+# ---------------------------------------------------------------- a Python model of the CUDA intrinsics
+
+def _lanes(x: int, bits: int) -> list[int]:
+    return [(x >> (bits * i)) & ((1 << bits) - 1) for i in range(32 // bits)]
+
+
+def _signed(u: int, bits: int) -> int:
+    return u - (1 << bits) if u >> (bits - 1) else u
+
+
+def _pack(vals: list[int], bits: int) -> int:
+    return sum((v & ((1 << bits) - 1)) << (bits * i) for i, v in enumerate(vals))
+
+
+def model(name: str, a: int, b: int, c: int = 0) -> int:
+    lanes, op = SIMD_INTRINSICS[name]
+    if op == "dp4a":  # signed overload
+        sa = [_signed(v, 8) for v in _lanes(a, 8)]
+        sb = [_signed(v, 8) for v in _lanes(b, 8)]
+        return (_signed(c, 32) + sum(x * y for x, y in zip(sa, sb))) & 0xffffffff
+    bits = 32 // lanes
+    lo, hi, umax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1, (1 << bits) - 1
+    ua, ub = _lanes(a, bits), _lanes(b, bits)
+    sa, sb = [_signed(v, bits) for v in ua], [_signed(v, bits) for v in ub]
+    sat = lambda v, low, high: max(low, min(high, v))  # noqa: E731
+    cmp = {"eq": lambda i: ua[i] == ub[i], "ne": lambda i: ua[i] != ub[i], "ges": lambda i: sa[i] >= sb[i],
+           "geu": lambda i: ua[i] >= ub[i], "gts": lambda i: sa[i] > sb[i], "gtu": lambda i: ua[i] > ub[i],
+           "les": lambda i: sa[i] <= sb[i], "leu": lambda i: ua[i] <= ub[i], "lts": lambda i: sa[i] < sb[i],
+           "ltu": lambda i: ua[i] < ub[i]}
+    n = range(lanes)
+    if op in ("sads", "sadu"):
+        return sum(abs(sa[i] - sb[i]) if op == "sads" else abs(ua[i] - ub[i]) for i in n)
+    if op.startswith("cmp"):
+        return _pack([umax if cmp[op[3:]](i) else 0 for i in n], bits)
+    if op.startswith("set"):
+        return _pack([1 if cmp[op[3:]](i) else 0 for i in n], bits)
+    per_lane = {
+        "add": lambda i: ua[i] + ub[i], "sub": lambda i: ua[i] - ub[i],
+        "addss": lambda i: sat(sa[i] + sb[i], lo, hi), "subss": lambda i: sat(sa[i] - sb[i], lo, hi),
+        "addus": lambda i: min(ua[i] + ub[i], umax), "subus": lambda i: max(ua[i] - ub[i], 0),
+        "avgu": lambda i: (ua[i] + ub[i] + 1) // 2, "haddu": lambda i: (ua[i] + ub[i]) // 2,
+        "absdiffs": lambda i: abs(sa[i] - sb[i]), "absdiffu": lambda i: abs(ua[i] - ub[i]),
+        "maxs": lambda i: max(sa[i], sb[i]), "maxu": lambda i: max(ua[i], ub[i]),
+        "mins": lambda i: min(sa[i], sb[i]), "minu": lambda i: min(ua[i], ub[i]),
+        "abs": lambda i: abs(sa[i]), "absss": lambda i: min(abs(sa[i]), hi),
+        "neg": lambda i: -sa[i], "negss": lambda i: sat(-sa[i], lo, hi),
+    }[op]
+    return _pack([per_lane(i) for i in n], bits)
+
+
+def test_model_matches_documented_examples():
+    assert model("__vmaxs4", 0x80FF0102, 0x7F010201) == 0x7F010202      # signed bytes
+    assert model("__vmaxu4", 0x80FF0102, 0x7F010201) == 0x80FF0202
+    assert model("__vaddss2", 0x7FFF0001, 0x00010001) == 0x7FFF0002    # saturates at 0x7fff
+    assert model("__vsadu4", 0x00000A00, 0x00000003) == 13
+    assert model("__dp4a", 0x01020304, 0xFF010101, 10) == (10 - 1 + 2 + 3 + 4)
+
+
+def test_simd_stand_ins_compute_what_the_model_says():
+    gxx = shutil.which("g++")
+    if not gxx:
+        pytest.skip("no g++ on this machine")
+    rng = random.Random(24)
+    edge = [0, 0xFFFFFFFF, 0x80808080, 0x7F7F7F7F, 0x80007FFF, 0x01FF80FE]
+    inputs = [(a, b, c) for a in edge for b in edge for c in (0, 5)] + \
+             [(rng.getrandbits(32), rng.getrandbits(32), rng.getrandbits(32)) for _ in range(60)]
+    names = sorted(SIMD_INTRINSICS)
+    lines = ["#include <cstdio>", "#define __host__", "#define __device__", SIMD_BASE]
+    lines += [simd_function(n) for n in names]
+    lines.append("int main() {")
+    for a, b, c in inputs:
+        for n in names:
+            lanes, op = SIMD_INTRINSICS[n]
+            fn = "portkern_" + n[2:]
+            if op == "dp4a":
+                call = f"(unsigned int){fn}((int){a}u, (int){b}u, (int){c}u)"
+            elif op in ("abs", "absss", "neg", "negss"):
+                call = f"{fn}({a}u)"
+            else:
+                call = f"{fn}({a}u, {b}u)"
+            lines.append(f'  std::printf("%u\\n", {call});')
+    lines.append("  return 0; }")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_simd_"))
+    (tmp / "simd.cpp").write_text("\n".join(lines))
+    subprocess.run([gxx, "-std=c++17", "-O1", "-o", str(tmp / "simd"), str(tmp / "simd.cpp")], check=True,
+                   capture_output=True, timeout=120)
+    got = subprocess.run([str(tmp / "simd")], check=True, capture_output=True, text=True, timeout=60).stdout.split()
+    want = [model(n, a, b, c) for a, b, c in inputs for n in names]
+    bad = [(names[i % len(names)], inputs[i // len(names)], int(g), w)
+           for i, (g, w) in enumerate(zip(got, want)) if int(g) != w]
+    assert len(got) == len(want) and not bad, bad[:5]
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- CUDA -> HIP: compiled for gfx942
+
+CUDA_OWN_HINT = """#include <cuda_runtime.h>
+struct Pair { float a, b; };
+__device__ Pair __ldcs(const Pair* p) { return *p; }        // the project's own overload
+__global__ void k(const Pair* pr, const float4* q, float* pout, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  Pair p = __ldcs(pr + i);
+  float4 f = __ldcs(q + i);
+  pout[i] = p.a + p.b + f.x + __ldcs(pout + i);
+}
+"""
+
+CUDA_SIMD_AND_HINTS = """#include <cuda_runtime.h>
+struct Pair { float a, b; };
+__global__ void k(const unsigned int* a, const unsigned int* b, unsigned int* out, const int4* v, int4* w,
+                  const float* f, float* g, const Pair* pr, float* pout, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  unsigned int m = __vmaxs4(a[i], b[i]) ^ __vminu2(a[i], b[i]) ^ __vcmpgtu4(a[i], b[i]) ^ __vsadu4(a[i], b[i]);
+  out[i] = m + __vabsss4(a[i]) + (unsigned int)__dp4a((int)a[i], (int)b[i], 1);
+  int4 x = __ldcs(v + i);
+  __stcs(w + i, x);
+  g[i] = __ldcs(f + i);
+  Pair p = pr[i];
+  pout[i] = p.a + p.b;
+}
+"""
+
+
+def _compile_gfx942(text: str) -> None:
+    clang = shutil.which("clang-19")
+    if not clang or not Path("/usr/include/hip/hip_runtime.h").is_file():
+        pytest.skip("clang-19 with HIP headers not installed")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_hip_"))
+    (tmp / "k.hip").write_text(text)
+    proc = subprocess.run([clang, "-x", "hip", "--offload-arch=gfx942", "--offload-device-only", "-nogpulib",
+                           "-std=c++17", "-O1", "-S", str(tmp / "k.hip"), "-o", str(tmp / "k.s")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_simd_and_vector_cache_hints_translate_to_hip_that_compiles():
+    r = translate_source(CUDA_SIMD_AND_HINTS, "hip")
+    assert "portkern_vmaxs4(" in r.text and "portkern_dp4a(" in r.text and "__vmaxs4(" not in r.text
+    assert "portkern_nontemporal_load(v + i)" in r.text and "portkern_nontemporal_store(x, w + i)" in r.text
+    assert not [u for u in r.unconverted if u.name.startswith("__v") or u.name == "__dp4a"]
+    _compile_gfx942(r.text)
+
+
+def test_own_cache_hint_overloads_are_kept_and_other_types_get_fallbacks():
+    r = translate_source(CUDA_OWN_HINT, "hip")
+    # the project's own __ldcs overload and every call stay as written (no redeclaration of a builtin)
+    assert "__device__ Pair __ldcs(const Pair* p)" in r.text and "__ldcs(pr + i)" in r.text
+    assert "__ldcs(q + i)" in r.text and "template <typename T> __device__ inline T __ldcs(const T* p)" in r.text
+    _compile_gfx942(r.text)
+
+
+# ---------------------------------------------------------------- HIP -> CUDA 13: compiled with nvcc
+
+HIP_FOR_CUDA13 = """#include <hip/hip_runtime.h>
+#include <hipcub/hipcub.hpp>
+#include <hipcub/util_type.hpp>
+#include <hip/hip_bfloat16.h>
+#include <hip/hip_fp8.h>
+#include <rocwmma/rocwmma.hpp>
+typedef struct ihipStream_t* hipStream_t;
+__global__ void mm(const __half* a, const __half* b, float* c) {
+  rocwmma::fragment<rocwmma::matrix_a, 16, 16, 16, rocwmma::float16_t, rocwmma::row_major> fa;
+  rocwmma::fragment<rocwmma::matrix_b, 16, 16, 16, rocwmma::float16_t, rocwmma::col_major> fb;
+  rocwmma::fragment<rocwmma::accumulator, 16, 16, 16, rocwmma::float32_t> fc;
+  rocwmma::fill_fragment(fc, 0.0f);
+  rocwmma::load_matrix_sync(fa, a, 16);
+  rocwmma::load_matrix_sync(fb, b, 16);
+  rocwmma::mma_sync(fc, fa, fb, fc);
+  rocwmma::store_matrix_sync(c, fc, 16, rocwmma::mem_row_major);
+}
+int main() {
+  hipDeviceProp_t prop;
+  hipGetDeviceProperties(&prop, 0);
+  hipDeviceProp_t* pp = &prop;
+  int khz = prop.clockRate + pp->memoryClockRate + prop.computeMode;
+  float* x;
+  hipHostMalloc((void**)&x, 64);
+  hipFreeHost(x);
+  hipHostMalloc((void**)&x, 64, hipHostMallocMapped);
+  hipHostFree(x);
+  hipMallocManaged(&x, 64);
+  hipStream_t s;
+  hipStreamCreate(&s);
+  hipMemPrefetchAsync(x, 64, 0, s);
+  hipMemPrefetchAsync(x, 64, hipCpuDeviceId);
+  hipMemAdvise(x, 64, hipMemAdviseSetReadMostly, 0);
+  hip_bfloat16 bf = hip_bfloat16(1.0f);
+  __hip_bfloat16 bf2 = __float2bfloat16(2.0f);
+  __hip_fp8_e4m3 f8 = __hip_fp8_e4m3(0.5f);
+  int mx = hipcub::Max()(3, 4) + hipcub::Min()(3, 4);
+  hipFree(x);
+  return khz + mx + (int)(float)bf + (int)__bfloat162float(bf2) + (int)(float)f8;
+}
+"""
+
+
+def test_hip_translates_to_cuda13_forms():
+    r = translate_source(HIP_FOR_CUDA13, "cuda", cuda_version="13.0")
+    t = r.text
+    assert "typedef struct CUstream_st* cudaStream_t;" in t
+    assert "portkern_device_prop_attribute(prop, cudaDevAttrClockRate)" in t
+    assert "portkern_device_prop_attribute(*pp, cudaDevAttrMemoryClockRate)" in t
+    assert "cudaMallocHost((void**)&x, 64)" in t and "cudaHostAlloc((void**)&x, 64, cudaHostAllocMapped)" in t
+    assert "cudaFreeHost(x)" in t and "hipFreeHost" not in t
+    assert "cudaMemPrefetchAsync(x, 64, portkern_mem_location(0), 0, s)" in t
+    assert "cudaMemPrefetchAsync(x, 64, portkern_mem_location(cudaCpuDeviceId), 0, 0)" in t
+    assert "cudaMemAdvise(x, 64, cudaMemAdviseSetReadMostly, portkern_mem_location(0))" in t
+    assert "cuda::maximum<>()(3, 4)" in t and "cuda::minimum<>()(3, 4)" in t
+    assert "#include <cub/util_type.cuh>" in t and "#include <cuda_fp8.h>" in t and "#include <mma.h>" in t
+    assert "__nv_bfloat16 bf = __nv_bfloat16(1.0f)" in t and "__nv_fp8_e4m3 f8" in t
+    assert "nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major>" in t
+    # an older CUDA keeps the fields and the device-number form
+    old = translate_source(HIP_FOR_CUDA13, "cuda", cuda_version="12.4").text
+    assert "prop.clockRate" in old and "cudaMemPrefetchAsync(x, 64, 0, s)" in old and "cub::Max()" in old
+
+
+@pytest.mark.slow
+def test_cuda13_output_compiles_with_nvcc():
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    r = translate_source(HIP_FOR_CUDA13, "cuda", cuda_version="13.0")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
+    (tmp / "k.cu").write_text(r.text)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_rocwmma_shape_cuda_lacks_is_reported_not_rewritten_silently():
+    src = ("#include <rocwmma/rocwmma.hpp>\n__global__ void k() {\n"
+           "  rocwmma::fragment<rocwmma::matrix_a, 32, 32, 8, rocwmma::float16_t, rocwmma::row_major> fa;\n}\n")
+    r = translate_source(src, "cuda")
+    shape = [h for h in r.hazards if h.kind == "wmma" and "32x32x8" in h.message]
+    assert shape and shape[0].line == 3 and not shape[0].fixed
+
+
+def test_version_checks_against_the_targeted_releases():
+    # cuCtxSetSharedMemConfig: HIP spelling deprecated since ROCm 1.9; CUDA removed it in 12.4
+    cu = "void f() { cuCtxSetSharedMemConfig(CU_SHAREDMEM_CONFIG_FOUR_BYTE_BANK_SIZE); }\n"
+    r = translate_source(cu, "hip")
+    assert [h.kind for h in r.hazards if h.kind.startswith("api-")] == ["api-deprecated"]
+    r_old = translate_source(cu, "hip", rocm_version="1.8")   # before HIP had it at all
+    assert [h.kind for h in r_old.hazards if h.kind.startswith("api-")] == ["api-unavailable"]
+    hip = "void f() { hipCtxSetSharedMemConfig(hipSharedMemBankSizeFourByte); }\n"
+    removed = [h for h in translate_source(hip, "cuda", cuda_version="13.0").hazards if h.kind == "api-removed"]
+    assert removed and "12.4" in removed[0].message
+    assert not [h for h in translate_source(hip, "cuda", cuda_version="12.0").hazards if h.kind == "api-removed"]
+    # a name CUDA added after the targeted release
+    hip2 = "void f(hipGraph_t g) { hipGraphInstantiateWithParams(0, g, 0); }\n"
+    late = [h for h in translate_source(hip2, "cuda", cuda_version="11.0").hazards if h.kind == "api-unavailable"]
+    assert late and "12.0" in late[0].message
+
+
+def test_cli_rejects_a_bad_release_number(tmp_path, capsys):
+    from portkern.cli import main
+
+    f = tmp_path / "a.hip"
+    f.write_text("int main() { hipDeviceProp_t p; hipGetDeviceProperties(&p, 0); return p.clockRate; }\n")
+    assert main(["translate", str(f), "--to", "cuda", "--cuda-version", "thirteen"]) != 0
+    err = capsys.readouterr().err
+    assert "--cuda-version" in err and "Traceback" not in err
+    assert main(["translate", str(f), "--to", "cuda", "--cuda-version", "12.4"]) == 0
+    assert "p.clockRate" in capsys.readouterr().out
+    assert main(["translate", str(f), "--to", "cuda", "--cuda-version", "13.0"]) == 0
+    assert "cudaDevAttrClockRate" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_stand_ins_round_trip_back_to_cuda_and_compile_with_nvcc():
+    """CUDA -> HIP -> CUDA: the portkern_* helpers are plain CUDA too (the nontemporal ones use __ldcs)."""
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    hip = translate_source(CUDA_SIMD_AND_HINTS, "hip").text
+    back = translate_source(hip, "cuda").text
+    assert "portkern_vmaxs4(" in back and "portkern_nontemporal_load(v + i)" in back
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_rt_"))
+    (tmp / "k.cu").write_text(back)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
