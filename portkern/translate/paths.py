@@ -94,6 +94,6 @@ def translate_paths(paths: list[str | Path], to: str, *, out_dir: str | Path | N
         if in_place:
             fsio.write_text(f, result.text)  # keeps the file's mode
         elif out_dir is not None:
-            fsio.write_text(Path(out_dir) / rel, result.text)
+            fsio.write_text(Path(out_dir) / f.relative_to(root), result.text)
     return results
 
