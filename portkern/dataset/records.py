@@ -17,7 +17,7 @@ from typing import Any
 
 from portkern import __version__
 from portkern.dataset.schema import validate_record
-from portkern.emit.runread import read_rows
+from portkern.pipeline.runread import read_rows
 
 REPO = Path(__file__).resolve().parent.parent.parent
 

@@ -19,9 +19,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portkern.emit.runread import evaluations, read_rows
 from portkern.errors import PortkernError
 from portkern.library import KernelSpec, LibrarySpec, load_library
+from portkern.pipeline.runread import evaluations, read_rows
 
 EXT = {"hip": ".hip", "cuda": ".cu"}
 

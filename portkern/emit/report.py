@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from portkern.emit.runread import evaluations, read_json, read_rows  # noqa: E402
+from portkern.pipeline.runread import evaluations, read_json, read_rows  # noqa: E402
 from portkern.targets import get_target  # noqa: E402
 
 

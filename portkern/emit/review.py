@@ -14,9 +14,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portkern.emit.runread import evaluations, read_rows
 from portkern.library import load_library
 from portkern.model import Record
+from portkern.pipeline.runread import evaluations, read_rows
 from portkern.targets import get_target
 
 # A re-timed median may drift from the recorded one; beyond this factor of both spreads (or 10%)

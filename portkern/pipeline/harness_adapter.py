@@ -14,9 +14,10 @@ from portkern.model import (
     BenchResult,
     CompileOptions,
     CompileResult,
-        Target,
+    Target,
     ValidationResult,
 )
+from portkern.pipeline.kernels import include_dirs, primary_dtype
 
 DEVICE_RUNNER = {"nvidia": "cuda", "amd": "hip"}
 
@@ -73,8 +74,6 @@ def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Targ
         return hv.validate_compiled(library, kernel, CompileResult.from_dict(compiled), target,
                                     runner=DEVICE_RUNNER[target.vendor], params=params, timeout_s=timeout_s)
     # On the emulator the unit is built for the CPU at the target's wavefront width.
-    from portkern.pipeline.stages import include_dirs
-
     extra = CompileOptions(include_dirs=include_dirs(library, kernel))
     return hv.validate(library, kernel, target, runner="emu", source=source, params=params, extra=extra,
                        timeout_s=timeout_s)
@@ -90,8 +89,6 @@ def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict
     except ImportError as exc:
         raise _missing("the bench stage", exc) from exc
     record = CompileResult.from_dict(compiled)
-    from portkern.pipeline.stages import primary_dtype
-
     out = []
     for dtype in (kernel.dtypes if full else [primary_dtype(kernel)]):
         for i, sizes in enumerate(kernel.sizes_bench):

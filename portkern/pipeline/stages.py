@@ -19,7 +19,8 @@ from typing import Any
 from portkern.errors import ConfigError, ToolMissingError
 from portkern.library import KernelSpec, LibrarySpec, instantiate, kernel_env
 from portkern.model import CompileOptions, Target
-from portkern.pipeline.dag import StageResult
+from portkern.pipeline.kernels import include_dirs, primary_dtype
+from portkern.pipeline.result import StageResult
 
 
 @dataclass
@@ -194,14 +195,6 @@ def entry_expressions(kernel: KernelSpec, params: dict[str, int]) -> list[str]:
     return out
 
 
-def include_dirs(library: LibrarySpec, kernel: KernelSpec) -> list[str]:
-    """The library's include folders, plus the kernel file's own folder for its quoted includes."""
-    root = Path(library.root)
-    dirs = [str((root / d).resolve()) for d in library.include_dirs]
-    dirs += [str((root / kernel.file).parent.resolve()), str(root.resolve())]
-    return list(dict.fromkeys(dirs))
-
-
 def _backend(name: str):
     try:
         from portkern import backends
@@ -279,10 +272,6 @@ def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params
                            reason=f"no {target.vendor.upper()} GPU here: estimated from the {target.name} "
                                   f"roofline and the compiler's resource report")
     return StageResult(stage="bench", task="", kernel="", status="ok", payload=payload)
-
-
-def primary_dtype(kernel: KernelSpec) -> str:
-    return "float32" if "float32" in kernel.dtypes else kernel.dtypes[0]
 
 
 def primary_bench(results: list, kernel: KernelSpec):
