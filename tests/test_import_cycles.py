@@ -1,8 +1,9 @@
 """No import cycles between the modules of ``portkern/`` and ``backends/`` (installed as ``portkern.backends``).
 
 Imports are read with ``ast`` from every module, including the ones inside functions (a lazy import
-hides a cycle from the interpreter, not from the design). An edge goes from a module to the module it
-names: ``from a.b import c`` is an edge to ``a.b.c`` when that is a module, else to ``a.b``.
+hides a cycle from the interpreter, not from the design); only ``if TYPE_CHECKING:`` blocks are left
+out, because they never run. An edge goes from a module to the module it names: ``from a.b import c``
+is an edge to ``a.b.c`` when that is a module, else to ``a.b``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
     is_package = path.name == "__init__.py"
     package = name if is_package else name.rpartition(".")[0]
     named: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             named.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -52,6 +53,21 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
         if module and module != name:
             out.add(module)
     return out
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            test = child.test if isinstance(child, ast.If) else None
+            if test is not None and (getattr(test, "id", "") == "TYPE_CHECKING"
+                                     or getattr(test, "attr", "") == "TYPE_CHECKING"):
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
 
 
 def import_graph(root: Path) -> dict[str, set[str]]:
@@ -126,7 +142,8 @@ def test_the_analysis_finds_a_cycle_and_a_lazy_one(tmp_path):
     (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "a.py").write_text("from portkern.sub import b\n")
     (pkg / "sub" / "b.py").write_text("def f():\n    from portkern import a\n    return a\n")
-    (pkg / "c.py").write_text("from . import a\n")
+    (pkg / "c.py").write_text("from . import a\nfrom typing import TYPE_CHECKING\n"
+                              "if TYPE_CHECKING:\n    from portkern.backends import toy\n")
     (tmp_path / "backends" / "__init__.py").write_text("")
     (tmp_path / "backends" / "toy" / "__init__.py").write_text("from portkern.c import *\n")
     graph = import_graph(tmp_path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from portkern.errors import KernelTimeoutError, WorkerCrashError
 from portkern.harness import roofline
-from portkern.harness.baselines import iqr, time_vendor
+from portkern.harness.baselines import iqr
 from portkern.harness.compare import check_run
 from portkern.harness.inputs import make_case
 from portkern.harness.runners.base import get_runner
@@ -84,7 +84,8 @@ def run_bench_job(job: BenchJob) -> BenchResult:
     library = load_library(job.library_root)
     kernel = library.kernel(job.kernel)
     reference = library.reference(kernel)
-    session = get_runner(job.runner).open_session(job.compiled, job.target)
+    runner = get_runner(job.runner)
+    session = runner.open_session(job.compiled, job.target)
     flush_bytes = 2 * job.target.last_level_cache_bytes
     try:
         # Pool: input sets (outputs poisoned), each from its own fresh seed, copied into the work slots
@@ -117,8 +118,8 @@ def run_bench_job(job: BenchJob) -> BenchResult:
                               copy_gbs)
         if job.baseline:
             try:
-                base = time_vendor(kernel.family, job.sizes, job.dtype, trials=job.trials, warmup=job.warmup,
-                                   flush_bytes=flush_bytes)
+                base = runner.baseline(kernel.family, job.sizes, job.dtype, trials=job.trials, warmup=job.warmup,
+                                       flush_bytes=flush_bytes)
             except Exception as exc:  # a vendor routine missing for this dtype is a note, not a failure
                 result.baseline_name = f"unavailable ({type(exc).__name__}: {exc})"[:120]
             else:

@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portkern.errors import ConfigError, ToolMissingError
+from portkern import backends
+from portkern.errors import ConfigError
+from portkern.ingest import ingest_library
 from portkern.library import KernelSpec, LibrarySpec, instantiate, kernel_env
 from portkern.model import CompileOptions, Target
+from portkern.pipeline import harness_adapter
 from portkern.pipeline.kernels import include_dirs, primary_dtype
 from portkern.pipeline.result import StageResult
+from portkern.translate import translate_source
 
 
 @dataclass
@@ -42,11 +46,6 @@ def stage(name: str, version: int, *, cacheable: bool = True, toolchain: tuple[s
         STAGES[name] = StageSpec(name, fn, version, cacheable, list(toolchain), cacheable_failures)
         return fn
     return register
-
-
-def _missing_component(module: str, stage_name: str, exc: ImportError) -> ToolMissingError:
-    return ToolMissingError(module, f"the {stage_name} stage",
-                            f"install portkern with all its packages (`make setup`); import failed: {exc}")
 
 
 # --------------------------------------------------------------------------- ingest
@@ -86,10 +85,6 @@ def package_digest(module: str) -> str:
 
 
 def _catalog(library: LibrarySpec, digest: str):
-    try:
-        from portkern.ingest import ingest_library
-    except ImportError as exc:
-        raise _missing_component("portkern.ingest", "ingest", exc) from exc
     with _CATALOG_LOCK:  # one parse per library per process, however many kernels ask
         key = (library.root, digest)
         if key not in _CATALOGS:
@@ -162,10 +157,6 @@ def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) 
 
 @stage("translate", version=1, toolchain=("translate",), cacheable_failures=("translate", "parse"))
 def translate_stage(source: str, source_dialect: str, target_dialect: str, filename: str) -> StageResult | dict:
-    try:
-        from portkern.translate import translate_source
-    except ImportError as exc:
-        raise _missing_component("portkern.translate", "translate", exc) from exc
     result = translate_source(source, to=target_dialect, filename=filename)
     hazards = [h.to_dict() if hasattr(h, "to_dict") else dict(h) for h in getattr(result, "hazards", [])]
     open_hazards = [h for h in hazards if not h.get("fixed", False)]
@@ -195,27 +186,15 @@ def entry_expressions(kernel: KernelSpec, params: dict[str, int]) -> list[str]:
     return out
 
 
-def _backend(name: str):
-    try:
-        from portkern import backends
-    except ImportError as exc:
-        raise _missing_component("portkern.backends", "compile", exc) from exc
-    try:
-        return backends.get(name)
-    except (ImportError, AttributeError) as exc:
-        raise _missing_component(f"portkern.backends.{name}", "compile", exc) from exc
-
-
 def target_backend_name(target: Target) -> str:
-    return {"nvidia": "cuda", "amd": "hip"}[target.vendor]
+    """The backend the target's row names (the only vendor-to-backend map is the targets file)."""
+    return target.backend
 
 
 @stage("compile", version=1, toolchain=("compile",), cacheable_failures=("compile",))
 def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
                   params: dict[str, int], library_flags: list[str]) -> dict[str, Any]:
-    from portkern.pipeline import harness_adapter
-
-    backend = _backend(target_backend_name(target))
+    backend = backends.for_target(target)
     # The entries (and code object kind) the harness will load, so a device run needs no rebuild.
     entry_list = harness_adapter.entries(kernel, params) or entry_expressions(kernel, params)
     extra = CompileOptions(include_dirs=include_dirs(library, kernel), flags=list(library_flags))
@@ -234,8 +213,6 @@ VALIDATION_CAUSES = ("compile", "launch", "load", "crash", "timeout", "no-cases"
 @stage("validate", version=1, toolchain=("validate",), cacheable_failures=("mismatch", "compile", "launch"))
 def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
                    params: dict[str, int], compiled: dict[str, Any], use_device: bool) -> StageResult:
-    from portkern.pipeline import harness_adapter
-
     validation = harness_adapter.validate(source, kernel, library, target, params, compiled, use_device)
     payload = validation.to_dict()
     where = validation.device or ("device" if use_device else "emulator")
@@ -251,8 +228,6 @@ def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target
 @stage("bench", version=1, toolchain=("bench",))
 def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
                 compiled: dict[str, Any], use_device: bool, full: bool = True) -> StageResult:
-    from portkern.pipeline import harness_adapter
-
     results = harness_adapter.bench(kernel, library, target, params, compiled, use_device, full=full)
     if not results:
         raise ConfigError(f"kernel '{kernel.name}' has no bench sizes to time",
