@@ -47,6 +47,12 @@ def extra_folders() -> list[str]:
     return out
 
 
+def worker_env() -> dict[str, str]:
+    """What a worker process needs in its environment to find the same backends as this one."""
+    value = os.environ.get(BACKEND_PATH_ENV, "")
+    return {BACKEND_PATH_ENV: value} if value else {}
+
+
 def names() -> list[str]:
     return sorted({m.name for m in pkgutil.iter_modules(_search_path()) if m.ispkg})
 

@@ -27,6 +27,8 @@ from portkern.errors import ConfigError, ToolMissingError
 from portkern.model import Availability, CompileOptions, CompileResult, ResourceReport, Target
 
 if TYPE_CHECKING:
+    from portkern.backends.base import Program
+
     from portkern.compile.occupancy import Occupancy
     from portkern.harness.runners.base import Runner
 
@@ -78,6 +80,17 @@ class CudaBackend(CompilerBackend):
 
     def occupancy(self, target: Target, **resources: int) -> Occupancy:
         return occupancy(target, **resources)
+
+    def load(self, compiled: CompileResult, entry: str) -> Program:
+        """``entry`` of ``compiled`` on this machine's GPU (inside a worker, like a runner's session)."""
+        from portkern.backends.cuda.runner import CudaDriverApi
+
+        from portkern.harness.runners.device import DeviceProgram
+
+        avail = self.runner().available()
+        if not avail.ok:
+            raise ToolMissingError("an NVIDIA GPU with cuda-python", "loading kernels", avail.reason)
+        return DeviceProgram(CudaDriverApi(), compiled, entry)
 
     def runner(self) -> Runner:
         from portkern.backends.cuda.runner import CudaRunner  # cuda-python is imported only when used

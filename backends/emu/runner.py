@@ -72,7 +72,7 @@ class EmuRunner(Runner):
 
     def worker_env(self, compiled: CompileResult) -> dict[str, str]:
         # A sanitizer build needs its runtime preloaded into the worker.
-        return self.backend.worker_env(compiled)
+        return {**super().worker_env(compiled), **self.backend.worker_env(compiled)}
 
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
         return EmuSession(self.backend, compiled, target)

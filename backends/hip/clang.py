@@ -27,9 +27,11 @@ from portkern.compile.driver import BuildOutput, CompilerBackend, raise_compile_
 from portkern.compile.elf import amdgpu_kernel_symbols, read_elf
 from portkern.compile.process import compiler_identity, find_tool, run_tool
 from portkern.errors import CompileError, ConfigError, ToolMissingError
-from portkern.model import Availability, CompileOptions, Target
+from portkern.model import Availability, CompileOptions, CompileResult, Target
 
 if TYPE_CHECKING:
+    from portkern.backends.base import Program
+
     from portkern.compile.occupancy import Occupancy
     from portkern.harness.runners.base import Runner
 
@@ -155,6 +157,17 @@ class HipBackend(CompilerBackend):
 
     def occupancy(self, target: Target, **resources: int) -> Occupancy:
         return occupancy(target, **resources)
+
+    def load(self, compiled: CompileResult, entry: str) -> Program:
+        """``entry`` of ``compiled`` on this machine's GPU (inside a worker, like a runner's session)."""
+        from portkern.backends.hip.runner import HipDriverApi
+
+        from portkern.harness.runners.device import DeviceProgram
+
+        avail = self.runner().available()
+        if not avail.ok:
+            raise ToolMissingError("an AMD GPU with hip-python", "loading kernels", avail.reason)
+        return DeviceProgram(HipDriverApi(), compiled, entry)
 
     def runner(self) -> Runner:
         from portkern.backends.hip.runner import HipRunner  # hip-python is imported only when used

@@ -157,7 +157,8 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
     job = BenchJob(runner, library.root, kernel.name, compiled, target, dict(sizes), dtype, dict(params or {}),
                    trials, warmup, rotate, baseline, measure_copy)
     try:
-        return run_in_worker(run_bench_job, job, timeout_s=timeout_s, label=f"bench {kernel.name} on {runner}")
+        return run_in_worker(run_bench_job, job, timeout_s=timeout_s, label=f"bench {kernel.name} on {runner}",
+                             env=get_runner(runner).worker_env(compiled) or None)
     except (KernelTimeoutError, WorkerCrashError) as exc:
         return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
                            device=target.display_name, median_ms=0.0, spread_ms=0.0,

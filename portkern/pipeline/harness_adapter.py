@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from portkern.harness import bench as hb
-from portkern.harness import validate as hv
+from portkern.harness.bench import bench as time_on_device
+from portkern.harness.bench import bench_passed, estimate
 from portkern.harness.inputs import entries_for
 from portkern.harness.runners.base import get_runner
+from portkern.harness.validate import validate as build_and_validate
+from portkern.harness.validate import validate_compiled
 from portkern.library import KernelSpec, LibrarySpec
 from portkern.model import (
     BenchResult,
@@ -49,12 +51,12 @@ def device_compile_options(target: Target, entry_list: list[str], extra: Compile
 def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
              compiled: dict[str, Any], use_device: bool, timeout_s: float = 300.0) -> ValidationResult:
     if use_device:
-        return hv.validate_compiled(library, kernel, CompileResult.from_dict(compiled), target,
-                                    runner=target.backend, params=params, timeout_s=timeout_s)
+        return validate_compiled(library, kernel, CompileResult.from_dict(compiled), target,
+                                 runner=target.backend, params=params, timeout_s=timeout_s)
     # On the emulator the unit is built for the CPU at the target's wavefront width.
     extra = CompileOptions(include_dirs=include_dirs(library, kernel))
-    return hv.validate(library, kernel, target, runner="emu", source=source, params=params, extra=extra,
-                       timeout_s=timeout_s)
+    return build_and_validate(library, kernel, target, runner="emu", source=source, params=params, extra=extra,
+                              timeout_s=timeout_s)
 
 
 def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
@@ -66,19 +68,19 @@ def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict
     for dtype in (kernel.dtypes if full else [primary_dtype(kernel)]):
         for i, sizes in enumerate(kernel.sizes_bench):
             if use_device:
-                out.append(hb.bench(library, kernel, record, target, runner=target.backend,
-                                    sizes=sizes, dtype=dtype, params=params, baseline=full,
-                                    measure_copy=full and i == 0 and dtype == kernel.dtypes[0]))
+                out.append(time_on_device(library, kernel, record, target, runner=target.backend,
+                                          sizes=sizes, dtype=dtype, params=params, baseline=full,
+                                          measure_copy=full and i == 0 and dtype == kernel.dtypes[0]))
                 continue
             # The launch with the lowest occupancy bounds a multi-launch kernel's estimate.
             names = entries_for(kernel, dtype, params, [sizes])
             reports = [record.resources[record.entry_map[n]] for n in names
                        if n in record.entry_map and record.entry_map[n] in record.resources]
             worst = min(reports, key=lambda r: r.occupancy_fraction, default=None)
-            out.append(hb.estimate(kernel, sizes, dtype, target, resources=worst, params=params))
+            out.append(estimate(kernel, sizes, dtype, target, resources=worst, params=params))
     return out
 
 
 def bench_failures(results: list[BenchResult]) -> list[str]:
     """Flags that make a timing a failure (above the roofline, wrong timed output, crash, ...)."""
-    return [f for b in results if not hb.bench_passed(b) for f in b.flags]
+    return [f for b in results if not bench_passed(b) for f in b.flags]

@@ -56,8 +56,9 @@ class Runner(abc.ABC):
         """Called inside the worker process."""
 
     def worker_env(self, compiled: CompileResult) -> dict[str, str]:
-        """Environment the worker process needs to load ``compiled`` (none by default)."""
-        return {}
+        """Environment the worker process needs to load ``compiled``: by default the backend path, so a
+        worker finds a backend that lives outside the tree (workers are reused per environment)."""
+        return backends.worker_env()
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = CompileOptions.from_dict(extra.to_dict()) if extra else CompileOptions()
