@@ -66,15 +66,13 @@ def library_digest(library: LibrarySpec) -> str:
 
 
 def package_digest(module: str) -> str:
-    """sha256 (12 hex digits) of every file of an installed package, or 'missing' when it is not there."""
+    """sha256 (12 hex digits) of every file of one of portkern's packages (part of the cache identity)."""
     import importlib.util
 
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        return "missing"
+        raise ConfigError(f"package {module} is not part of this portkern installation",
+                          hint="reinstall portkern (`make setup`)")
     h = hashlib.sha256()
     for folder in spec.submodule_search_locations:
         root = Path(folder)
