@@ -8,6 +8,8 @@ compiler (the emulator's toolchain) and its runner launches in a real worker pro
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from portkern import backends
 from portkern.errors import ConfigError
 from portkern.library import load_library
 from portkern.pipeline import harness_adapter
+from portkern.pipeline.run import PortOptions, port
 from portkern.pipeline.stages import compile_stage
 from portkern.targets import get_target, load_targets
 
@@ -30,6 +33,9 @@ from portkern.model import Availability
 
 class ToyRunner(EmuRunner):
     name = "toycpu"
+
+    def device_label(self, compiled, target) -> str:
+        return f"{target.display_name} (host CPU)"
 
     def available(self) -> Availability:
         host = self.backend.available()
@@ -90,7 +96,29 @@ def test_an_extra_backend_folder_compiles_and_validates_a_library_kernel(toy_ven
     assert (use_device, where) == (True, "toycpu (host CPU)")
     result = harness_adapter.validate(source, kernel, library, target, params, compiled, use_device)
     assert result.passed, result.detail
-    assert result.device == "Toy CPU vendor" and len(result.cases) >= 3
+    assert result.device == "Toy CPU vendor (host CPU)" and len(result.cases) >= 3
+
+
+def test_a_port_run_goes_through_the_extra_backend(toy_vendor, tmp_path):
+    runs = tmp_path / "runs"
+    summary = port(PortOptions(library="nn", target="toy32", kernels=["gelu_forward"], budget=1, run_id="toy",
+                               runs_dir=str(runs), cache_dir=str(tmp_path / "stage-cache")))
+    (kernel,) = summary["kernels"]
+    assert kernel["status"] in ("ported", "improved"), kernel
+    con = sqlite3.connect(f"file:{runs / 'index.sqlite'}?mode=ro", uri=True)
+    try:
+        stages = dict(con.execute("SELECT task, status FROM stage_results WHERE run_id = 'toy'").fetchall())
+        (device,) = con.execute("SELECT validation_device FROM candidates WHERE run_id = 'toy' AND "
+                                "candidate_id = 'gelu_forward/original-0'").fetchone()
+    finally:
+        con.close()
+    assert stages["gelu_forward/original-0.compile"] == "ok"
+    assert stages["gelu_forward/original-0.validate"] == "ok"
+    # The toy runner validates but cannot time: the bench is the labelled estimate.
+    assert stages["gelu_forward/original-0.bench"] == "estimated"
+    compiled = json.loads((runs / "toy" / "results" / "gelu_forward" / "original-0.compile.json").read_text())
+    assert compiled["payload"]["backend"] == "toycpu"
+    assert device == "Toy CPU vendor (host CPU)"
 
 
 def test_a_target_naming_a_missing_backend_says_which_row_to_fix(toy_vendor):

@@ -162,7 +162,7 @@ def test_strategies_register_themselves_and_the_cli_offers_them():
             return []
 
     try:
-        assert strategy_names()[-1] == "exhaustive-test" and not Exhaustive.needs_model
+        assert "exhaustive-test" in strategy_names() and not Exhaustive.needs_model
         assert isinstance(get_strategy("exhaustive-test"), Exhaustive)
         with pytest.raises(TypeError, match="defined twice"):
             type("Again", (Strategy,), {"name": "exhaustive-test", "propose": lambda self, c, h: []})

@@ -61,6 +61,13 @@ class EmuSession(Session):
 
 class EmuRunner(Runner):
     name = "emu"
+    times_on_device = False
+
+    def device_label(self, compiled: CompileResult, target: Target) -> str:
+        return f"cpu-emulator (wave{self.wavefront(compiled, target)})"
+
+    def wavefront(self, compiled: CompileResult, target: Target) -> int:
+        return compiled.options.wavefront or target.wavefront
 
     def available(self) -> Availability:
         return self.backend.available()

@@ -146,7 +146,7 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
           warmup: int = 5, rotate: int = 3, baseline: bool = True, measure_copy: bool = True,
           timeout_s: float = 600.0) -> BenchResult:
     """Time a compiled kernel on ``runner`` (device runners, in a worker) or estimate it (emulator)."""
-    if runner == "emu":
+    if not get_runner(runner).times_on_device:
         resources = None
         if compiled.resources:
             first_entry = compiled.entry_map.get(compiled.options.entries[0]) if compiled.options.entries else None

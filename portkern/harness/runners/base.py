@@ -44,6 +44,7 @@ class Session(abc.ABC):
 
 class Runner(abc.ABC):
     name: str = ""
+    times_on_device: bool = True             # False: a timing is an estimate (the emulator)
 
     def __init__(self, backend: Backend):
         self.backend = backend               # the backend that builds what this runner loads
@@ -54,6 +55,14 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
         """Called inside the worker process."""
+
+    def device_label(self, compiled: CompileResult, target: Target) -> str:
+        """What a validation result names as the device it ran on."""
+        return target.display_name
+
+    def wavefront(self, compiled: CompileResult, target: Target) -> int:
+        """The wavefront width the binary runs with."""
+        return target.wavefront
 
     def worker_env(self, compiled: CompileResult) -> dict[str, str]:
         """Environment the worker process needs to load ``compiled``: by default the backend path, so a
