@@ -4,14 +4,19 @@
     load(compiled) -> Program
     Program(*args, grid=, block=, shared_bytes=, wait=) -> seconds (when wait) else None
     available() -> Availability
+    runner() -> Runner: runs harness cases on the backend's device (or the CPU) inside a worker, and
+                times the vendor-library baseline there
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portkern.model import Availability, CompileOptions, CompileResult, Target
+
+if TYPE_CHECKING:
+    from portkern.harness.runners.base import Runner
 
 
 class Program(abc.ABC):
@@ -42,3 +47,8 @@ class Backend(abc.ABC):
         pointers, numpy scalars (np.int32, np.float32, ...) for by-value arguments, so the C type is exact.
         """
         raise NotImplementedError(f"backend '{self.name}' cannot load binaries on this machine")
+
+    @abc.abstractmethod
+    def runner(self) -> Runner:
+        """The runner of this backend's binaries: the device runner of a GPU vendor (launch, events,
+        timing, vendor-library baseline), the CPU runner of the emulator."""

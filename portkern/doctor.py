@@ -67,7 +67,7 @@ def check_nvcc() -> Check:
         version = m.group(1) if m else ver.stdout.strip().splitlines()[-1]
     archs_out = _run([nvcc, "--list-gpu-arch"])
     archs = sorted({a.replace("compute_", "sm_") for a in (archs_out.stdout.split() if archs_out else [])})
-    wanted = sorted({t.arch for t in load_targets().values() if t.vendor == "nvidia"})
+    wanted = sorted({t.arch for t in load_targets().values() if t.backend == "cuda"})
     missing = [a for a in wanted if a not in archs]
     return Check("nvcc", not missing, f"{nvcc} (CUDA {version}); archs: {', '.join(archs)}",
                  blocks="" if not missing else f"targets with arch {', '.join(missing)}",
@@ -104,7 +104,7 @@ def check_clang() -> Check:
     version = ver.stdout.splitlines()[0] if ver and ver.stdout else "?"
     hip_inc = find_hip_include()
     archs: dict[str, str] = {}
-    wanted = sorted({t.arch for t in load_targets().values() if t.vendor == "amd"})
+    wanted = sorted({t.arch for t in load_targets().values() if t.backend == "hip"})
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "probe.hip"
         src.write_text(("#include <hip/hip_runtime.h>\n" if hip_inc else "") + PROBE_KERNEL)

@@ -91,12 +91,6 @@ class WorkerCrashError(PortkernError):
     cause = "crash"
 
 
-class MismatchError(PortkernError):
-    """Validation failed: wrong values, unwritten output, mutated input, NaN."""
-
-    cause = "mismatch"
-
-
 class ModelError(PortkernError):
     """The model server failed or its reply was rejected."""
 

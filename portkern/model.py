@@ -75,6 +75,7 @@ class Target(Record):
 
     name: str
     vendor: str                      # "amd" | "nvidia"
+    backend: str                     # the backends/ folder that compiles, runs and times for it: "hip", "cuda"
     arch: str                        # "gfx942", "sm_90", ...
     display_name: str
     wavefront: int                   # wavefront / warp width in lanes

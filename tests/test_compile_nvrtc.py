@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 from portkern.backends.cuda import CudaBackend
+from portkern.backends.cuda.nvrtc import load_nvrtc
 
-from portkern.errors import CompileError
+from portkern.errors import CompileError, ToolMissingError
 from portkern.model import CompileOptions
 from portkern.targets import get_target
 
 try:
-    from portkern.backends.cuda.nvrtc import load_nvrtc
-
     load_nvrtc()
     NVRTC_REASON = ""
-except Exception as exc:  # ImportError, or the library itself missing
+except ToolMissingError as exc:  # cuda-python's NVRTC bindings, or the library itself, are not installed
     NVRTC_REASON = f"cuda.bindings.nvrtc cannot be used: {exc}"
 
 pytestmark = pytest.mark.skipif(bool(NVRTC_REASON), reason=NVRTC_REASON or "-")

@@ -6,10 +6,12 @@ import json
 import time
 
 import pytest
+from portkern.backends.cuda.occupancy import nvidia_occupancy
+from portkern.backends.hip.occupancy import amd_occupancy
 
+from portkern import backends
 from portkern.compile.cache import CompileCache, compile_key
 from portkern.compile.entries import instantiation_block, kernel_name, normalise
-from portkern.compile.occupancy import amd_occupancy, nvidia_occupancy, occupancy_for
 from portkern.model import CompileOptions, CompileResult
 from portkern.targets import get_target
 
@@ -65,7 +67,10 @@ def test_amd_light_kernel_reaches_eight_waves_per_simd():
 
 
 def test_block_larger_than_target_allows_nothing():
-    assert occupancy_for(get_target("mi300x"), threads_per_block=2048, registers=8, shared_bytes=0).waves_per_cu == 0
+    for name in ("mi300x", "h100"):
+        target = get_target(name)
+        occ = backends.for_target(target).occupancy(target, threads_per_block=2048, registers=8, shared_bytes=0)
+        assert (occ.waves_per_cu, occ.limiter) == (0, "threads")
 
 
 # ----------------------------------------------------------------------------- entries

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from portkern import backends
 from portkern.errors import ToolMissingError
 from portkern.harness import roofline
 from portkern.harness.bench import bench_passed, estimate
@@ -82,11 +83,7 @@ def test_variants_reach_tiny_and_huge_magnitudes(adv):
 
 
 def test_batched_layouts_guard_gaps_and_reference_view(adv):
-    blas = pytest.importorskip("portkern.library").load_library
-    try:
-        lib = blas("blas")
-    except Exception as exc:  # the library is written separately; its absence is not this module's failure
-        pytest.skip(f"libraries/blas not loadable: {exc}")
+    lib = load_library("blas")
     names = {k.name for k in lib.kernels}
     if not {"axpy_strided_batched", "axpy_batched"} <= names:
         pytest.skip("blas has no batched axpy variants")
@@ -235,3 +232,14 @@ def test_cuda_runner_reports_absence_with_reason():
     if avail.ok:
         pytest.skip("an NVIDIA GPU is present")
     assert avail.reason
+
+
+@pytest.mark.parametrize("name", ["cuda", "hip"])
+def test_gpu_backend_load_without_a_gpu_says_why(name):
+    backend = backends.get(name)
+    avail = backend.runner().available()
+    if avail.ok:
+        pytest.skip(f"a GPU for the {name} backend is present")
+    with pytest.raises(ToolMissingError) as info:
+        backend.load(_dummy_compiled(), "k")
+    assert avail.reason in str(info.value)

@@ -127,36 +127,6 @@ def write_minilib(root: Path, *, starved: bool = False) -> Path:
     return lib / "library.yaml"
 
 
-def missing_components(*, translate: bool = False) -> list[str]:
-    """What the end-to-end path needs that is not importable here (each is its own package)."""
-    import importlib
-
-    from portkern import backends
-
-    missing = []
-    for module in ["portkern.ingest", "portkern.harness.validate", "portkern.worker", "portkern.search"] + (
-            ["portkern.translate"] if translate else []):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            missing.append(f"{module} ({exc})")
-    for name in ("emu", "hip", "cuda"):
-        if name not in backends.names():
-            missing.append(f"backend {name}")
-            continue
-        try:
-            backends.get(name)
-        except Exception as exc:
-            missing.append(f"backend {name} ({exc})")
-    return missing
-
-
-def need(**kw) -> None:
-    missing = missing_components(**kw)
-    if missing:
-        pytest.skip("pipeline components not installed: " + "; ".join(missing))
-
-
 @pytest.fixture(autouse=True)
 def own_caches(tmp_path, monkeypatch):
     """Backend compile caches and the LLM cache in this test's folder: every test starts cold."""
@@ -178,7 +148,6 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[dict]:
 
 
 def test_minilib_end_to_end_and_failure_policy(minilib, tmp_path):
-    need()
     runs, cache = tmp_path / "runs", tmp_path / "cache"
     summary = port(PortOptions(library=str(minilib), target="mi300x", budget=2, run_id="mini-1",
                                runs_dir=str(runs), cache_dir=str(cache)))
@@ -238,7 +207,6 @@ def test_minilib_end_to_end_and_failure_policy(minilib, tmp_path):
 
 
 def test_resume_after_sigkill_recomputes_nothing_finished(minilib, tmp_path):
-    need()
     runs, cache = tmp_path / "runs", tmp_path / "cache"
     db = runs / "index.sqlite"
     cmd = [sys.executable, "-m", "portkern", "port", "--lib", str(minilib), "--target", "mi300x", "--budget", "1",
@@ -284,7 +252,6 @@ def test_resume_after_sigkill_recomputes_nothing_finished(minilib, tmp_path):
 @pytest.mark.slow
 def test_ray_executor_on_a_local_cluster(tmp_path):
     """The same DAG on a real local Ray cluster: stages run as Ray tasks chained by object refs."""
-    need()
     minilib = write_minilib(tmp_path / "libs", starved=True)
     ray = pytest.importorskip("ray")
     from portkern.pipeline.ray_exec import RayExecutor
@@ -359,7 +326,6 @@ PROJECT_PORTS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("library,target,kernels", PROJECT_PORTS, ids=[f"{a}-{b}" for a, b, _ in PROJECT_PORTS])
 def test_port_project_library(library, target, kernels, tmp_path):
-    need(translate=True)
     from portkern.library import load_library
     from portkern.targets import get_target
 

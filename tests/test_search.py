@@ -16,7 +16,16 @@ from portkern.errors import ConfigError
 from portkern.library import ArgSpec, KernelSpec, LaunchSpec
 from portkern.llm import LLMClient, MemoryRecorder, make_provider
 from portkern.model import BenchResult, CaseResult, ValidationResult
-from portkern.search import Budget, Candidate, Evaluation, SearchContext, get_strategy
+from portkern.search import (
+    STRATEGIES,
+    Budget,
+    Candidate,
+    Evaluation,
+    SearchContext,
+    Strategy,
+    get_strategy,
+    strategy_names,
+)
 from portkern.search.evolve import population
 from portkern.search.judge import step_forward
 from portkern.targets import get_target
@@ -135,8 +144,32 @@ def test_sweep_without_tunables_says_so():
 
 
 def test_unknown_strategy_is_a_config_error():
-    with pytest.raises(ConfigError, match="use one of sweep, refine, evolve"):
+    with pytest.raises(ConfigError, match="use one of sweep, evolve, refine"):
         get_strategy("anneal")
+
+
+def test_strategies_register_themselves_and_the_cli_offers_them():
+    from portkern.cli.cmd_port import command
+
+    assert strategy_names() == ["sweep", "evolve", "refine"]
+    assert {n: STRATEGIES[n].needs_model for n in strategy_names()} == {"sweep": False, "evolve": True,
+                                                                         "refine": True}
+
+    class Exhaustive(Strategy):
+        name = "exhaustive-test"
+
+        def propose(self, ctx, history):
+            return []
+
+    try:
+        assert "exhaustive-test" in strategy_names() and not Exhaustive.needs_model
+        assert isinstance(get_strategy("exhaustive-test"), Exhaustive)
+        with pytest.raises(TypeError, match="defined twice"):
+            type("Again", (Strategy,), {"name": "exhaustive-test", "propose": lambda self, c, h: []})
+    finally:
+        STRATEGIES.pop("exhaustive-test")
+    option = next(p for p in command.params if p.name == "strategy")
+    assert list(option.type.choices) == ["sweep", "evolve", "refine"]
 
 
 # --------------------------------------------------------------------------- the keep/revert rule

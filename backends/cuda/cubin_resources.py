@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import struct
 
-from portkern.compile.cubin import max_threads_per_block
+from portkern.backends.cuda.cubin import max_threads_per_block
+from portkern.backends.cuda.occupancy import RESERVED_SHARED_BYTES
+
 from portkern.compile.elf import ElfFile, cuda_kernel_symbols, read_elf, section_sizes_by_prefix
-from portkern.compile.occupancy import NVIDIA_RESERVED_SHARED_BYTES
 from portkern.model import ResourceReport
 
 EIATTR_FRAME_SIZE = 0x11            # (symbol index u32, bytes u32): per-thread stack frame = local memory
@@ -49,7 +50,7 @@ def cubin_resource_reports(binary: bytes, arch: str, what: str = "cubin") -> tup
     shared = section_sizes_by_prefix(elf, ".nv.shared.")
     const = section_sizes_by_prefix(elf, ".nv.constant0.")
     # The reserved area is counted by the occupancy model separately; report what the kernel declared.
-    reserved = NVIDIA_RESERVED_SHARED_BYTES.get(arch, 0) if any(n.startswith("reserved") for n in shared) else 0
+    reserved = RESERVED_SHARED_BYTES.get(arch, 0) if any(n.startswith("reserved") for n in shared) else 0
     reports: dict[str, ResourceReport] = {}
     for k in kernels:
         reports[k] = ResourceReport(

@@ -13,16 +13,24 @@ import glob
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portkern.backends.cuda import nvrtc as nvrtc_path
+from portkern.backends.cuda.cubin import max_threads_per_block, parse_ptxas_verbose, sass_instruction_mix
+from portkern.backends.cuda.occupancy import occupancy
 
 from portkern.compile.cache import compile_key, read_dependency_file
-from portkern.compile.cubin import max_threads_per_block, parse_ptxas_verbose, sass_instruction_mix
 from portkern.compile.driver import BuildOutput, CompilerBackend, raise_compile_error
 from portkern.compile.elf import cuda_kernel_symbols, read_elf, section_sizes_by_prefix
 from portkern.compile.process import compiler_identity, find_tool, run_tool
 from portkern.errors import ConfigError, ToolMissingError
 from portkern.model import Availability, CompileOptions, CompileResult, ResourceReport, Target
+
+if TYPE_CHECKING:
+    from portkern.backends.base import Program
+
+    from portkern.compile.occupancy import Occupancy
+    from portkern.harness.runners.base import Runner
 
 NVCC_PACKAGE_HINT = ("install the CUDA toolkit (https://developer.nvidia.com/cuda-downloads, or Debian's "
                      "nvidia-cuda-toolkit package), or set compile.nvcc in portkern.yaml / PORTKERN_COMPILE_NVCC")
@@ -63,13 +71,31 @@ def nvrtc_status() -> str:
 
 class CudaBackend(CompilerBackend):
     name = "cuda"
-    vendor = "nvidia"
     dialect_suffix = ".cu"
 
     def __init__(self, *, nvcc: str = "", compiler: str = "", **kw):
         super().__init__(**kw)
         self._nvcc_override = nvcc
         self._compiler_choice = compiler
+
+    def occupancy(self, target: Target, **resources: int) -> Occupancy:
+        return occupancy(target, **resources)
+
+    def load(self, compiled: CompileResult, entry: str) -> Program:
+        """``entry`` of ``compiled`` on this machine's GPU (inside a worker, like a runner's session)."""
+        from portkern.backends.cuda.runner import CudaDriverApi
+
+        from portkern.harness.runners.device import DeviceProgram
+
+        avail = self.runner().available()
+        if not avail.ok:
+            raise ToolMissingError("an NVIDIA GPU with cuda-python", "loading kernels", avail.reason)
+        return DeviceProgram(CudaDriverApi(), compiled, entry)
+
+    def runner(self) -> Runner:
+        from portkern.backends.cuda.runner import CudaRunner  # cuda-python is imported only when used
+
+        return CudaRunner(self)
 
     def selected_compiler(self) -> str:
         """"nvcc" or "nvrtc": the explicit choice, else the config's, else auto (nvcc when present)."""
@@ -120,10 +146,7 @@ class CudaBackend(CompilerBackend):
 
     def _compile_nvrtc(self, source: str, target: Target, options: CompileOptions, name: str) -> CompileResult:
         """The driver's flow (key, cache, build, store, occupancy) with NVRTC in place of a subprocess."""
-        if target.vendor != self.vendor:
-            raise ConfigError(f"backend '{self.name}' builds for {self.vendor} targets, not '{target.name}' "
-                              f"({target.vendor} {target.arch})",
-                              hint="use the backend of the target's vendor (portkern.backends.for_target)")
+        self.check_target(target)
         nvrtc_path.load_nvrtc()
         identity = nvrtc_path.nvrtc_identity() or "NVRTC"
         include_dirs = nvrtc_path.cuda_include_dirs(find_tool(["nvcc"], self._nvcc_override or _tool_setting("nvcc")))

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from portkern.backends.cuda.cubin import parse_ptxas_verbose
 from portkern.backends.cuda.cubin_resources import cubin_resource_reports
 
-from portkern.compile.cubin import parse_ptxas_verbose
 from portkern.errors import CompileError, ConfigError, ToolMissingError
 from portkern.model import CompileOptions, ResourceReport
 

@@ -9,11 +9,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portkern.backends.base import Backend
 
 from portkern.errors import CompileError, LoadError
 from portkern.model import Availability, CompileOptions, CompileResult, Target
+
+if TYPE_CHECKING:
+    from portkern.harness.runners.base import Runner
 
 from . import cache, source, toolchain
 from .program import EmuProgram
@@ -43,6 +47,11 @@ def wavefront_for(target: Target | None, options: CompileOptions) -> int:
 
 class EmuBackend(Backend):
     name = "emu"
+
+    def runner(self) -> Runner:
+        from portkern.backends.emu.runner import EmuRunner
+
+        return EmuRunner(self)
 
     def available(self) -> Availability:
         found = toolchain.find_compiler()

@@ -17,14 +17,23 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from portkern.compile.amdgpu import resource_reports
+from portkern.backends.hip.amdgpu import resource_reports
+from portkern.backends.hip.occupancy import occupancy
+
 from portkern.compile.cache import file_fingerprint, read_dependency_file
 from portkern.compile.driver import BuildOutput, CompilerBackend, raise_compile_error
 from portkern.compile.elf import amdgpu_kernel_symbols, read_elf
 from portkern.compile.process import compiler_identity, find_tool, run_tool
 from portkern.errors import CompileError, ConfigError, ToolMissingError
-from portkern.model import Availability, CompileOptions, Target
+from portkern.model import Availability, CompileOptions, CompileResult, Target
+
+if TYPE_CHECKING:
+    from portkern.backends.base import Program
+
+    from portkern.compile.occupancy import Occupancy
+    from portkern.harness.runners.base import Runner
 
 CLANG_NAMES = ["hipcc", "clang-22", "clang-21", "clang-20", "clang-19", "clang"]
 CLANG_PACKAGE_HINT = ("install ROCm (hipcc), or Debian's clang-19, lld-19 and libamdhip64-dev "
@@ -140,12 +149,30 @@ def _driver_device_libs(clang: str, arch: str, lib_dir: str, flags: tuple[str, .
 
 class HipBackend(CompilerBackend):
     name = "hip"
-    vendor = "amd"
     dialect_suffix = ".hip"
 
     def __init__(self, *, clang: str = "", **kw):
         super().__init__(**kw)
         self._clang_override = clang
+
+    def occupancy(self, target: Target, **resources: int) -> Occupancy:
+        return occupancy(target, **resources)
+
+    def load(self, compiled: CompileResult, entry: str) -> Program:
+        """``entry`` of ``compiled`` on this machine's GPU (inside a worker, like a runner's session)."""
+        from portkern.backends.hip.runner import HipDriverApi
+
+        from portkern.harness.runners.device import DeviceProgram
+
+        avail = self.runner().available()
+        if not avail.ok:
+            raise ToolMissingError("an AMD GPU with hip-python", "loading kernels", avail.reason)
+        return DeviceProgram(HipDriverApi(), compiled, entry)
+
+    def runner(self) -> Runner:
+        from portkern.backends.hip.runner import HipRunner  # hip-python is imported only when used
+
+        return HipRunner(self)
 
     def compiler_path(self, target: Target | None = None) -> str:
         """The first of hipcc / clang-N / clang that knows the target's arch."""
@@ -188,7 +215,7 @@ class HipBackend(CompilerBackend):
             return Availability(self.name, False, reason=str(exc))
         from portkern.targets import load_targets
 
-        archs = sorted({t.arch for t in load_targets().values() if t.vendor == "amd"})
+        archs = sorted({t.arch for t in load_targets().values() if t.backend == self.name})
         details = {"hip_include_dir": include, "device_lib_dirs": device_lib_dirs()}
         for arch in archs:
             plan = plan_device_libs(arch)

@@ -6,6 +6,7 @@ import click
 
 from portkern.cli.output import console, emit_json
 from portkern.pipeline.run import PortOptions, port
+from portkern.search import STRATEGIES, strategy_names
 
 
 def _kernel_list(value: str | None) -> list[str]:
@@ -18,7 +19,9 @@ def _kernel_list(value: str | None) -> list[str]:
 @click.option("--kernels", default="", help="Comma-separated kernel names (default: every kernel).")
 @click.option("--budget", default=8, show_default=True, type=click.IntRange(0, 10_000),
               help="Candidates to try per kernel beyond the ported original.")
-@click.option("--strategy", default="sweep", show_default=True, type=click.Choice(["sweep", "refine", "evolve"]))
+@click.option("--strategy", default="sweep", show_default=True, type=click.Choice(strategy_names()),
+              help="Search strategy: " + ", ".join(f"{n} (uses the model server)" if STRATEGIES[n].needs_model else n
+                                                   for n in strategy_names()) + ".")
 @click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]))
 @click.option("--ray-address", default="", help="Address of a running Ray cluster (default: start a local one).")
 @click.option("--run-id", default="", help="Name of the run folder; reuse one to resume a killed run.")

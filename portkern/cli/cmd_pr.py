@@ -33,8 +33,8 @@ def command(run, runs_dir, as_git, checkout, worktree, out, as_json) -> None:
     x.patch; git am x.patch` in the library's checkout. --git does that for you on a new branch in a
     new worktree, as you (your git identity), leaving your checkout as it is."""
     from portkern.emit.patch import apply_as_commit, format_patch, plan_patch
-    from portkern.emit.runread import library_origin
     from portkern.library import load_library
+    from portkern.pipeline.runread import library_origin
 
     run_dir = resolve_run(run, runs_dir)
     plan = plan_patch(run_dir)

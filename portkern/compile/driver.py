@@ -15,7 +15,7 @@ from pathlib import Path
 from portkern.backends.base import Backend
 from portkern.compile.cache import CompileCache, compile_key
 from portkern.compile.entries import instantiation_block, match_entries
-from portkern.compile.occupancy import apply_occupancy
+from portkern.compile.occupancy import Occupancy, apply_occupancy
 from portkern.compile.process import compiler_identity
 from portkern.errors import CompileError, ConfigError
 from portkern.model import CompileOptions, CompileResult, ResourceReport, Target
@@ -38,7 +38,6 @@ class BuildOutput:
 class CompilerBackend(Backend):
     """Base of the nvcc and clang-HIP backends."""
 
-    vendor = ""              # the target vendor this backend builds for
     dialect_suffix = ".cu"
 
     def __init__(self, *, cache: CompileCache | None = None, cache_dir: str | Path | None = None,
@@ -59,6 +58,17 @@ class CompilerBackend(Backend):
         """Inputs besides source/options/compiler that decide the bytes (e.g. device-library set)."""
         return {}
 
+    def occupancy(self, target: Target, *, threads_per_block: int, registers: int, shared_bytes: int,
+                  agprs: int = 0, sgprs: int = 0) -> Occupancy:
+        """The vendor's occupancy rule for one block size and resource use on ``target``."""
+        raise NotImplementedError
+
+    def check_target(self, target: Target) -> None:
+        if target.backend != self.name:
+            raise ConfigError(f"backend '{self.name}' does not build for target '{target.name}' "
+                              f"({target.vendor} {target.arch}), whose backend is '{target.backend}'",
+                              hint="use the target's own backend (portkern.backends.for_target)")
+
     # ----------------------------------------------------------------- the shared flow
     @property
     def cache(self) -> CompileCache:
@@ -69,10 +79,7 @@ class CompilerBackend(Backend):
     def compile(self, source: str, target: Target, options: CompileOptions | None = None,
                 *, name: str = "kernel") -> CompileResult:
         options = options or CompileOptions()
-        if target.vendor != self.vendor:
-            raise ConfigError(f"backend '{self.name}' builds for {self.vendor} targets, not '{target.name}' "
-                              f"({target.vendor} {target.arch})",
-                              hint="use the backend of the target's vendor (portkern.backends.for_target)")
+        self.check_target(target)
         compiler = self.compiler_path(target)
         identity = compiler_identity(compiler)
         full_source = source + instantiation_block(options.entries)
@@ -107,13 +114,12 @@ class CompilerBackend(Backend):
             self.cache.put(key, result, deps)
         return self._finish(result, target)
 
-    @staticmethod
-    def _finish(result: CompileResult, target: Target) -> CompileResult:
+    def _finish(self, result: CompileResult, target: Target) -> CompileResult:
         # Occupancy depends on the target's figures, not only its arch (h100 and h200 share sm_90),
         # so it is computed after the cache, for the target asked for.
         result.target = target.name
         for report in result.resources.values():
-            apply_occupancy(report, target)
+            apply_occupancy(report, target, self.occupancy)
         return result
 
 

@@ -17,7 +17,7 @@ class CompileJob:
     target: Target
     options: CompileOptions = field(default_factory=CompileOptions)
     name: str = "kernel"
-    backend: object | None = None    # None: the backend of the target's vendor
+    backend: object | None = None    # None: the backend the target names
 
 
 @dataclass

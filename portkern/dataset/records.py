@@ -36,8 +36,8 @@ import yaml
 from portkern import __version__
 from portkern.dataset.schema import validate_record
 from portkern.dataset.text import normalize_source
-from portkern.emit.runread import read_rows
 from portkern.fsio import write_text
+from portkern.pipeline.runread import read_rows
 
 REPO = Path(__file__).resolve().parent.parent.parent
 MEASURED, PREDICTED = "measured", "predicted"

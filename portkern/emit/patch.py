@@ -27,9 +27,9 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from portkern import __version__
-from portkern.emit.runread import evaluations, load_run_library, read_rows
 from portkern.errors import PortkernError
 from portkern.library import KernelSpec, LibrarySpec
+from portkern.pipeline.runread import evaluations, load_run_library, read_rows
 
 EXT = {"hip": ".hip", "cuda": ".cu"}
 CODE_EXTS = (".cu", ".cuh", ".hip", ".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx", ".inl")

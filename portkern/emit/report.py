@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from portkern.emit import plots
-from portkern.emit.runread import evaluations, kernel_result, read_rows
-from portkern.emit.runread import summary as read_summary
+from portkern.pipeline.runread import evaluations, kernel_result, read_rows
+from portkern.pipeline.runread import summary as read_summary
 
 STAGE_ORDER = ["ingest", "translate", "compile", "validate", "bench", "search", "select", "emit"]
 MAX_CASE_ROWS = 6

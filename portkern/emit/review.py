@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portkern.emit.runread import evaluations, load_run_library, read_rows
 from portkern.model import Record
+from portkern.pipeline.runread import evaluations, load_run_library, read_rows
 from portkern.targets import get_target
 
 # A re-timed median may drift from the recorded one; beyond this factor of both spreads (or 10%)

@@ -3,7 +3,8 @@
     validate(library, kernel, target, runner="emu") -> ValidationResult
     bench(library, kernel, compiled, target, runner=..., sizes=..., dtype=...) -> BenchResult
 
-Runners: "emu" (CPU emulator), "cuda" (cuda-python driver API), "hip" (hip-python).
+Runners come from the backends (``backends/<name>/runner.py``): "emu" (CPU emulator), "cuda"
+(cuda-python driver API), "hip" (hip-python), and any backend on the backend path.
 """
 
 from __future__ import annotations

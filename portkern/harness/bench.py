@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from portkern.errors import KernelTimeoutError, WorkerCrashError
 from portkern.harness import roofline
-from portkern.harness.baselines import iqr, time_vendor
+from portkern.harness.baselines import iqr
 from portkern.harness.compare import check_run
 from portkern.harness.inputs import make_case
 from portkern.harness.runners.base import get_runner
@@ -84,7 +84,8 @@ def run_bench_job(job: BenchJob) -> BenchResult:
     library = load_library(job.library_root)
     kernel = library.kernel(job.kernel)
     reference = library.reference(kernel)
-    session = get_runner(job.runner).open_session(job.compiled, job.target)
+    runner = get_runner(job.runner)
+    session = runner.open_session(job.compiled, job.target)
     flush_bytes = 2 * job.target.last_level_cache_bytes
     try:
         # Pool: input sets (outputs poisoned), each from its own fresh seed, copied into the work slots
@@ -117,8 +118,8 @@ def run_bench_job(job: BenchJob) -> BenchResult:
                               copy_gbs)
         if job.baseline:
             try:
-                base = time_vendor(kernel.family, job.sizes, job.dtype, trials=job.trials, warmup=job.warmup,
-                                   flush_bytes=flush_bytes)
+                base = runner.baseline(kernel.family, job.sizes, job.dtype, trials=job.trials, warmup=job.warmup,
+                                       flush_bytes=flush_bytes)
             except Exception as exc:  # a vendor routine missing for this dtype is a note, not a failure
                 result.baseline_name = f"unavailable ({type(exc).__name__}: {exc})"[:120]
             else:
@@ -145,7 +146,7 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
           warmup: int = 5, rotate: int = 3, baseline: bool = True, measure_copy: bool = True,
           timeout_s: float = 600.0) -> BenchResult:
     """Time a compiled kernel on ``runner`` (device runners, in a worker) or estimate it (emulator)."""
-    if runner == "emu":
+    if not get_runner(runner).times_on_device:
         resources = None
         if compiled.resources:
             first_entry = compiled.entry_map.get(compiled.options.entries[0]) if compiled.options.entries else None
@@ -156,7 +157,8 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
     job = BenchJob(runner, library.root, kernel.name, compiled, target, dict(sizes), dtype, dict(params or {}),
                    trials, warmup, rotate, baseline, measure_copy)
     try:
-        return run_in_worker(run_bench_job, job, timeout_s=timeout_s, label=f"bench {kernel.name} on {runner}")
+        return run_in_worker(run_bench_job, job, timeout_s=timeout_s, label=f"bench {kernel.name} on {runner}",
+                             env=get_runner(runner).worker_env(compiled) or None)
     except (KernelTimeoutError, WorkerCrashError) as exc:
         return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
                            device=target.display_name, median_ms=0.0, spread_ms=0.0,

@@ -45,10 +45,6 @@ def is_float(dtype: str) -> bool:
     return dtype in ("float16", "bfloat16", "float32", "float64")
 
 
-def storage_dtype(dtype: str) -> np.dtype:
-    return np.dtype(_STORAGE[dtype])
-
-
 def resolve_dtype(arg_dtype: str, kernel_dtype: str, role: str) -> str:
     if arg_dtype != "T":
         return arg_dtype

@@ -138,12 +138,6 @@ def run_validation_job(job: ValidationJob) -> list[CaseResult]:
         session.close()
 
 
-def device_label(runner: str, compiled: CompileResult, target: Target) -> str:
-    if runner == "emu":
-        return f"cpu-emulator (wave{compiled.options.wavefront or target.wavefront})"
-    return target.display_name
-
-
 # --------------------------------------------------------------------------- caller side
 
 
@@ -167,11 +161,12 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
 
     started = time.monotonic()
     plans = cases if cases is not None else plan_cases(kernel, dtypes, hidden=hidden)
-    wave = (compiled.options.wavefront or target.wavefront) if runner == "emu" else target.wavefront
-    device = device_label(runner, compiled, target)
+    runs_on = get_runner(runner)
+    wave = runs_on.wavefront(compiled, target)
+    device = runs_on.device_label(compiled, target)
     job = ValidationJob(runner, library.root, kernel.name, compiled, target, plans, dict(params or {}))
     try:
-        env = get_runner(runner).worker_env(compiled) or None
+        env = runs_on.worker_env(compiled) or None
         results = run_in_worker(run_validation_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}",
                                 env=env)
     except KernelTimeoutError as exc:

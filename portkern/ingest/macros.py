@@ -380,19 +380,5 @@ def expand_text(text: str, table: MacroTableIndex, depth: int = 8) -> tuple[str,
     return "".join(out), used
 
 
-def macro_closure(names: set[str], table: MacroTableIndex) -> set[str]:
-    """``names`` plus every macro their replacement texts mention, transitively."""
-    seen: set[str] = set()
-    todo = [n for n in names if n in table.defs]
-    while todo:
-        n = todo.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        for d in table.defs[n]:
-            todo.extend(i for i in d.identifiers() if i in table.defs and i not in seen)
-    return seen
-
-
 def join_continuations(text: str) -> str:
     return _CONTINUATION.sub(" ", text)

@@ -16,32 +16,9 @@ from typing import Any
 import networkx as nx
 
 from portkern.errors import PortkernError, StoreError
-from portkern.model import Record
 from portkern.pipeline.cache import StageCache, stage_key
-
-STATUSES = ("ok", "failed", "skipped", "estimated")
-# Results whose dependents cannot run: a failure, or a skip that itself was forced.
-BLOCKING = ("failed", "skipped")
-
-
-@dataclass
-class StageResult(Record):
-    stage: str
-    task: str
-    kernel: str
-    candidate_id: str = ""
-    status: str = "ok"                  # ok | failed | skipped | estimated
-    reason: str = ""                    # why it failed / was skipped / was estimated
-    cause: str = ""                     # PortkernError.cause, or a skip cause ("dependency-failed", ...)
-    cache_key: str = ""
-    cached: bool = False
-    seconds: float = 0.0
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def usable(self) -> bool:
-        return self.status not in BLOCKING
-
+from portkern.pipeline.result import StageResult
+from portkern.pipeline.stages import STAGES
 
 RESULT = "@result"
 
@@ -142,8 +119,6 @@ def blocked_by(task: Task, upstream: dict[str, StageResult]) -> StageResult | No
 def execute_task(task: Task, upstream: dict[str, StageResult], cache_root: str | None,
                  toolchain: dict[str, str]) -> StageResult:
     """Run one task: skip it if a dependency failed, else take it from the cache or compute it."""
-    from portkern.pipeline.stages import STAGES
-
     base = dict(stage=task.stage, task=task.id, kernel=task.kernel, candidate_id=task.candidate_id)
     blocker = blocked_by(task, upstream)
     if blocker is not None:

@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portkern.errors import ConfigError, ToolMissingError
+from portkern import backends
+from portkern.errors import ConfigError
+from portkern.ingest import ingest_library
 from portkern.library import KernelSpec, LibrarySpec, instantiate, kernel_env
 from portkern.model import CompileOptions, Target
-from portkern.pipeline import keys
-from portkern.pipeline.dag import StageResult
+from portkern.pipeline import harness_adapter, keys
+from portkern.pipeline.kernels import include_dirs, primary_dtype
+from portkern.pipeline.result import StageResult
+from portkern.translate import translate_source
 
 
 @dataclass
@@ -46,11 +50,6 @@ def stage(name: str, version: int, *, cacheable: bool = True, toolchain: tuple[s
     return register
 
 
-def _missing_component(module: str, stage_name: str, exc: ImportError) -> ToolMissingError:
-    return ToolMissingError(module, f"the {stage_name} stage",
-                            f"install portkern with all its packages (`make setup`); import failed: {exc}")
-
-
 # --------------------------------------------------------------------------- ingest
 
 _CATALOGS: dict[tuple[str, str], Any] = {}
@@ -69,15 +68,13 @@ def library_digest(library: LibrarySpec) -> str:
 
 
 def package_digest(module: str) -> str:
-    """sha256 (12 hex digits) of every file of an installed package, or 'missing' when it is not there."""
+    """sha256 (12 hex digits) of every file of one of portkern's packages (part of the cache identity)."""
     import importlib.util
 
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        return "missing"
+        raise ConfigError(f"package {module} is not part of this portkern installation",
+                          hint="reinstall portkern (`make setup`)")
     h = hashlib.sha256()
     for folder in spec.submodule_search_locations:
         root = Path(folder)
@@ -88,10 +85,6 @@ def package_digest(module: str) -> str:
 
 
 def _catalog(library: LibrarySpec, digest: str):
-    try:
-        from portkern.ingest import ingest_library
-    except ImportError as exc:
-        raise _missing_component("portkern.ingest", "ingest", exc) from exc
     with _CATALOG_LOCK:  # one parse per library per process, however many kernels ask
         key = (library.root, digest)
         if key not in _CATALOGS:
@@ -175,10 +168,6 @@ def ingest_stage(library: LibrarySpec, kernel: KernelSpec, library_digest: str) 
 
 @stage("translate", version=1, toolchain=("translate",), cacheable_failures=("translate", "parse"))
 def translate_stage(source: str, source_dialect: str, target_dialect: str, filename: str) -> StageResult | dict:
-    try:
-        from portkern.translate import translate_source
-    except ImportError as exc:
-        raise _missing_component("portkern.translate", "translate", exc) from exc
     result = translate_source(source, to=target_dialect, filename=filename)
     hazards = [h.to_dict() if hasattr(h, "to_dict") else dict(h) for h in getattr(result, "hazards", [])]
     open_hazards = [h for h in hazards if not h.get("fixed", False)]
@@ -208,33 +197,13 @@ def entry_expressions(kernel: KernelSpec, params: dict[str, int]) -> list[str]:
     return out
 
 
-def include_dirs(library: LibrarySpec, kernel: KernelSpec) -> list[str]:
-    """The library's include folders, plus the kernel file's own folder for its quoted includes."""
-    root = Path(library.root)
-    dirs = [str((root / d).resolve()) for d in library.include_dirs]
-    dirs += [str((root / kernel.file).parent.resolve()), str(root.resolve())]
-    return list(dict.fromkeys(dirs))
-
-
-def _backend(name: str):
-    try:
-        from portkern import backends
-    except ImportError as exc:
-        raise _missing_component("portkern.backends", "compile", exc) from exc
-    try:
-        return backends.get(name)
-    except (ImportError, AttributeError) as exc:
-        raise _missing_component(f"portkern.backends.{name}", "compile", exc) from exc
-
-
 def target_backend_name(target: Target) -> str:
-    return {"nvidia": "cuda", "amd": "hip"}[target.vendor]
+    """The backend the target's row names (the only vendor-to-backend map is the targets file)."""
+    return target.backend
 
 
 def _compile_options(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
                      library_flags: list[str]) -> CompileOptions:
-    from portkern.pipeline import harness_adapter
-
     # The entries (and code object kind) the harness will load, so a device run needs no rebuild.
     entry_list = harness_adapter.entries(kernel, params) or entry_expressions(kernel, params)
     extra = CompileOptions(include_dirs=include_dirs(library, kernel), flags=list(library_flags))
@@ -254,7 +223,7 @@ def _compile_key(args: dict[str, Any]) -> dict[str, Any]:
 @stage("compile", version=1, toolchain=("compile",), cacheable_failures=("compile",), key=_compile_key)
 def compile_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
                   params: dict[str, int], library_flags: list[str]) -> dict[str, Any]:
-    backend = _backend(target_backend_name(target))
+    backend = backends.for_target(target)
     options = _compile_options(kernel, library, target, params, library_flags)
     result = backend.compile(source, target, options, name=kernel.name)
     return result.to_dict()
@@ -285,8 +254,6 @@ def _run_key(args: dict[str, Any]) -> dict[str, Any]:
        key=_run_key)
 def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target,
                    params: dict[str, int], compiled: dict[str, Any], use_device: bool) -> StageResult:
-    from portkern.pipeline import harness_adapter
-
     validation = harness_adapter.validate(source, kernel, library, target, params, compiled, use_device)
     payload = validation.to_dict()
     where = validation.device or ("device" if use_device else "emulator")
@@ -302,8 +269,6 @@ def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target
 @stage("bench", version=1, toolchain=("bench",), key=_run_key)
 def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
                 compiled: dict[str, Any], use_device: bool, full: bool = True) -> StageResult:
-    from portkern.pipeline import harness_adapter
-
     results = harness_adapter.bench(kernel, library, target, params, compiled, use_device, full=full)
     if not results:
         raise ConfigError(f"kernel '{kernel.name}' has no bench sizes to time",
@@ -323,10 +288,6 @@ def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params
                            reason=f"no {target.vendor.upper()} GPU here: estimated from the {target.name} "
                                   f"roofline and the compiler's resource report")
     return StageResult(stage="bench", task="", kernel="", status="ok", payload=payload)
-
-
-def primary_dtype(kernel: KernelSpec) -> str:
-    return "float32" if "float32" in kernel.dtypes else kernel.dtypes[0]
 
 
 def primary_bench(results: list, kernel: KernelSpec):

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from portkern.pipeline.dag import StageResult
-from portkern.pipeline.stages import primary_dtype
+from portkern.pipeline.kernels import primary_dtype
 from portkern.pipeline.store import utc_now
 
 

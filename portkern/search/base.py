@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from portkern.model import BenchResult, Record, ResourceReport, Target, ValidationResult
 
@@ -66,8 +66,22 @@ class SearchContext:
     notes: list[str] = field(default_factory=list)               # what strategies decided and why they stopped
 
 
+# Every concrete strategy, by name: a subclass of Strategy that sets ``name`` registers itself.
+STRATEGIES: dict[str, type[Strategy]] = {}
+
+
 class Strategy(abc.ABC):
-    name: str = ""
+    name: ClassVar[str] = ""             # set it, and the class is registered under that name
+    needs_model: ClassVar[bool] = False  # whether it asks the model server for rewrites
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            return                       # a shared base such as ModelDrivenStrategy
+        if cls.name in STRATEGIES and STRATEGIES[cls.name] is not cls:
+            raise TypeError(f"search strategy '{cls.name}' is defined twice: {STRATEGIES[cls.name].__qualname__} "
+                            f"and {cls.__qualname__}")
+        STRATEGIES[cls.name] = cls
 
     @abc.abstractmethod
     def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:

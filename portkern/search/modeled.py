@@ -24,6 +24,7 @@ class ModelState:
 
 class ModelDrivenStrategy(Strategy):
     state_class: type = ModelState
+    needs_model = True
 
     def __init__(self, *, noise_factor: float, llm_config: dict | None) -> None:
         self.noise_factor = noise_factor

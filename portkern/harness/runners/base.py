@@ -1,24 +1,26 @@
 """What every runner offers: compile through a backend, open a session in a worker, run cases.
 
-A runner (emulator, CUDA device, HIP device) turns a Case into the buffers the kernel left behind.
-Sessions live only inside a worker process (contract 5): the caller never loads device code.
+A runner turns a Case into the buffers the kernel left behind. Each backend folder owns its runner
+(``backends/<name>/runner.py``: the emulator's CPU runner, the CUDA and HIP device runners, which share
+``device.py``); ``get_runner(name)`` asks the backend of that name. Sessions live only inside a worker
+process (contract 5): the caller never loads device code.
 """
 
 from __future__ import annotations
 
 import abc
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from portkern.errors import ConfigError
+from portkern import backends
 from portkern.harness.inputs import Case
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 
-RUNNERS = {"emu": "portkern.harness.runners.emu:EmuRunner",
-           "cuda": "portkern.harness.runners.cuda:CudaRunner",
-           "hip": "portkern.harness.runners.hip:HipRunner"}
+if TYPE_CHECKING:
+    from portkern.backends.base import Backend
+
+    from portkern.harness.baselines import BaselineTiming
 
 
 class Session(abc.ABC):
@@ -42,7 +44,10 @@ class Session(abc.ABC):
 
 class Runner(abc.ABC):
     name: str = ""
-    compile_backend: str = ""                # backend package name, e.g. "cuda"
+    times_on_device: bool = True             # False: a timing is an estimate (the emulator)
+
+    def __init__(self, backend: Backend):
+        self.backend = backend               # the backend that builds what this runner loads
 
     @abc.abstractmethod
     def available(self) -> Availability: ...
@@ -51,9 +56,18 @@ class Runner(abc.ABC):
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
         """Called inside the worker process."""
 
+    def device_label(self, compiled: CompileResult, target: Target) -> str:
+        """What a validation result names as the device it ran on."""
+        return target.display_name
+
+    def wavefront(self, compiled: CompileResult, target: Target) -> int:
+        """The wavefront width the binary runs with."""
+        return target.wavefront
+
     def worker_env(self, compiled: CompileResult) -> dict[str, str]:
-        """Environment the worker process needs to load ``compiled`` (none by default)."""
-        return {}
+        """Environment the worker process needs to load ``compiled``: by default the backend path, so a
+        worker finds a backend that lives outside the tree (workers are reused per environment)."""
+        return backends.worker_env()
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = CompileOptions.from_dict(extra.to_dict()) if extra else CompileOptions()
@@ -62,26 +76,18 @@ class Runner(abc.ABC):
 
     def compile(self, source: str, target: Target, entries: list[str], *, extra: CompileOptions | None = None,
                 name: str = "kernel") -> CompileResult:
-        from portkern import backends
+        return self.backend.compile(source, target, self.compile_options(target, entries, extra), name=name)
 
-        backend = backends.get(self.compile_backend)
-        return backend.compile(source, target, self.compile_options(target, entries, extra), name=name)
+    def baseline(self, family: str, sizes: dict[str, int], dtype: str, *, trials: int, warmup: int,
+                 flush_bytes: int) -> BaselineTiming | None:
+        """The vendor library's routine for ``family`` timed like a candidate (inside the worker), or
+        None where the vendor has none for it."""
+        return None
 
 
 def get_runner(name: str) -> Runner:
-    if name not in RUNNERS:
-        raise ConfigError(f"unknown runner '{name}'", hint=f"known runners: {', '.join(sorted(RUNNERS))}")
-    module, _, cls = RUNNERS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)()
-
-
-def runner_for_target(target: Target, *, prefer_device: bool = True) -> Runner:
-    """The device runner of the target's vendor when it is usable here, else the emulator."""
-    if prefer_device:
-        device = get_runner({"nvidia": "cuda", "amd": "hip"}[target.vendor])
-        if device.available().ok:
-            return device
-    return get_runner("emu")
+    """The runner of the backend called ``name`` (the target's ``backend``, or "emu")."""
+    return backends.get(name).runner()
 
 
 def kernel_args(case: Case, names: list[str], pointer_of: Any) -> list[Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from portkern.backends.base import Program
 
 from portkern.errors import LaunchError, LoadError
 from portkern.harness.inputs import Case
@@ -314,3 +315,40 @@ class DeviceSession(Session):
         if self._flush is not None:
             self.api.free(self._flush[0])
             self._flush = None
+
+
+class DeviceProgram(Program):
+    """One entry of a compiled binary loaded on a GPU (``Backend.load`` of the GPU backends).
+
+    Arguments: ``DevicePointer`` for buffers, numpy scalars for by-value arguments. With ``wait`` the
+    launch is bracketed by events on the program's own stream and the elapsed seconds come back.
+    Like a session, it belongs inside a worker process.
+    """
+
+    def __init__(self, api: DriverApi, compiled: CompileResult, entry: str, device_index: int = 0):
+        self.api = api
+        api.init(device_index)
+        self.module = api.module_load(compiled.binary)
+        self.symbol = compiled.entry_map.get(entry, entry)
+        self.function = api.get_function(self.module, self.symbol)
+        self.stream = api.stream_create()
+
+    def __call__(self, *args: Any, grid: tuple[int, int, int], block: tuple[int, int, int],
+                 shared_bytes: int = 0, wait: bool = False) -> float | None:
+        if shared_bytes > 48 * 1024:
+            self.api.allow_dynamic_shared(self.function, shared_bytes)
+        values = [_as_ctype(v) for v in args]
+        params = (ctypes.c_void_p * max(len(values), 1))(*[ctypes.addressof(v) for v in values])
+        if not wait:
+            self.api.launch(self.function, grid, block, shared_bytes, self.stream, ctypes.addressof(params))
+            return None
+        start, end = self.api.event_create(), self.api.event_create()
+        try:
+            self.api.event_record(start, self.stream)
+            self.api.launch(self.function, grid, block, shared_bytes, self.stream, ctypes.addressof(params))
+            self.api.event_record(end, self.stream)
+            self.api.stream_sync(self.stream)
+            return self.api.elapsed_ms(start, end) * 1e-3
+        finally:
+            self.api.call("event_destroy", start)
+            self.api.call("event_destroy", end)

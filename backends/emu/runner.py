@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from portkern.harness.inputs import Case
 from portkern.harness.runners.base import Runner, Session, kernel_args
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 
+if TYPE_CHECKING:
+    from portkern.backends.emu.backend import EmuBackend as Backend
+
 
 class EmuSession(Session):
     timing_method = "estimate"
 
-    def __init__(self, compiled: CompileResult, target: Target):
-        from portkern import backends
-
-        self._backend = backends.get("emu")
+    def __init__(self, backend: Backend, compiled: CompileResult, target: Target):
+        self._backend = backend
         self._compiled = compiled
         self._programs: dict[str, object] = {}
         wave = compiled.options.wavefront or target.wavefront
@@ -58,15 +61,16 @@ class EmuSession(Session):
 
 class EmuRunner(Runner):
     name = "emu"
-    compile_backend = "emu"
+    times_on_device = False
+
+    def device_label(self, compiled: CompileResult, target: Target) -> str:
+        return f"cpu-emulator (wave{self.wavefront(compiled, target)})"
+
+    def wavefront(self, compiled: CompileResult, target: Target) -> int:
+        return compiled.options.wavefront or target.wavefront
 
     def available(self) -> Availability:
-        try:
-            from portkern import backends
-
-            return backends.get("emu").available()
-        except Exception as exc:  # the emulator package may be absent from a partial install
-            return Availability(backend="emu", ok=False, reason=f"emulator backend not importable: {exc}")
+        return self.backend.available()
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = super().compile_options(target, entries, extra)
@@ -75,9 +79,7 @@ class EmuRunner(Runner):
 
     def worker_env(self, compiled: CompileResult) -> dict[str, str]:
         # A sanitizer build needs its runtime preloaded into the worker.
-        from portkern import backends
-
-        return backends.get("emu").worker_env(compiled)
+        return {**super().worker_env(compiled), **self.backend.worker_env(compiled)}
 
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
-        return EmuSession(compiled, target)
+        return EmuSession(self.backend, compiled, target)

@@ -12,7 +12,10 @@ import shutil
 from functools import lru_cache
 from typing import Any
 
+from portkern.backends.hip.baseline import time_rocblas
+
 from portkern.errors import ToolMissingError
+from portkern.harness.baselines import BaselineTiming
 from portkern.harness.runners.base import Runner, Session
 from portkern.harness.runners.device import DeviceSession, DriverApi
 from portkern.model import Availability, CompileOptions, CompileResult, Target
@@ -82,11 +85,14 @@ def _probe() -> tuple[bool, str, list[str]]:
 
 class HipRunner(Runner):
     name = "hip"
-    compile_backend = "hip"
 
     def available(self) -> Availability:
         ok, reason, names = _probe()
         return Availability(backend="hip-device", ok=ok, reason=reason, devices=names)
+
+    def baseline(self, family: str, sizes: dict[str, int], dtype: str, *, trials: int, warmup: int,
+                 flush_bytes: int) -> BaselineTiming | None:
+        return time_rocblas(family, sizes, dtype, trials=trials, warmup=warmup, flush_bytes=flush_bytes)
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = super().compile_options(target, entries, extra)

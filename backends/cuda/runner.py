@@ -9,6 +9,9 @@ import sys
 from functools import lru_cache
 from typing import Any
 
+from portkern.backends.cuda.baseline import time_cublas
+
+from portkern.harness.baselines import BaselineTiming
 from portkern.harness.runners.base import Runner, Session
 from portkern.harness.runners.device import DeviceSession, DriverApi
 from portkern.model import Availability, CompileOptions, CompileResult, Target
@@ -78,7 +81,7 @@ def _probe() -> tuple[bool, str, list[str]]:
     if shutil.which("nvidia-smi") is None:
         return False, "no NVIDIA driver (nvidia-smi not found): no NVIDIA GPU on this machine", []
     # Ask in a child process: initialising CUDA here would poison forked workers.
-    code = ("import sys\nfrom portkern.harness.runners.cuda import CudaDriverApi\n"
+    code = ("import sys\nfrom portkern.backends.cuda.runner import CudaDriverApi\n"
             "a = CudaDriverApi(); a.call('cuInit', 0); n = a.call('cuDeviceGetCount')\n"
             "names = []\nfor i in range(n):\n    a._device = a.call('cuDeviceGet', i); names.append(a.device_name())\n"
             "print('\\n'.join(names))")
@@ -95,11 +98,14 @@ def _probe() -> tuple[bool, str, list[str]]:
 
 class CudaRunner(Runner):
     name = "cuda"
-    compile_backend = "cuda"
 
     def available(self) -> Availability:
         ok, reason, names = _probe()
         return Availability(backend="cuda-device", ok=ok, reason=reason, devices=names)
+
+    def baseline(self, family: str, sizes: dict[str, int], dtype: str, *, trials: int, warmup: int,
+                 flush_bytes: int) -> BaselineTiming | None:
+        return time_cublas(family, sizes, dtype, trials=trials, warmup=warmup, flush_bytes=flush_bytes)
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = super().compile_options(target, entries, extra)

@@ -44,20 +44,6 @@ def resource_reports(asm: str) -> dict[str, ResourceReport]:
     return reports
 
 
-def compiler_occupancy(asm: str) -> dict[str, int]:
-    """The compiler's own ``; Occupancy: N`` comment per function (waves per SIMD at its launch bound)."""
-    out: dict[str, int] = {}
-    current = None
-    for line in asm.splitlines():
-        m = re.match(r"^([\w.$]+):", line)
-        if m and not m.group(1).startswith("."):
-            current = m.group(1)
-        m = re.match(r"^; Occupancy: (\d+)", line)
-        if m and current:
-            out[current] = int(m.group(1))
-    return out
-
-
 def _isa_class(mnemonic: str) -> str:
     if mnemonic.startswith(("v_mfma", "v_smfmac")):
         return "mfma"

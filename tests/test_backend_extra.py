@@ -1,0 +1,136 @@
+"""A vendor is one folder: a backend that lives outside the tree, found through PORTKERN_BACKEND_PATH,
+with its target rows in the folder's targets.yaml, compiles and validates a library kernel through
+the pipeline's own stage functions. Nothing outside the folder names it.
+
+The extra vendor ("toycpu") is CUDA-like but its device is the host CPU: it builds with the real host
+compiler (the emulator's toolchain) and its runner launches in a real worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from portkern import backends
+from portkern.errors import ConfigError
+from portkern.library import load_library
+from portkern.pipeline import harness_adapter
+from portkern.pipeline.run import PortOptions, port
+from portkern.pipeline.stages import compile_stage
+from portkern.targets import get_target, load_targets
+
+TOY_INIT = '''"""toycpu: a CUDA-like vendor whose device is the host CPU."""
+
+from portkern.backends.emu.backend import EmuBackend
+from portkern.backends.emu.runner import EmuRunner
+from portkern.model import Availability
+
+
+class ToyRunner(EmuRunner):
+    name = "toycpu"
+
+    def device_label(self, compiled, target) -> str:
+        return f"{target.display_name} (host CPU)"
+
+    def available(self) -> Availability:
+        host = self.backend.available()
+        return Availability(backend="toycpu-device", ok=host.ok, reason=host.reason,
+                            devices=["toycpu (host CPU)"] if host.ok else [])
+
+
+class ToyBackend(EmuBackend):
+    name = "toycpu"
+
+    def runner(self) -> ToyRunner:
+        return ToyRunner(self)
+
+
+BACKEND = ToyBackend()
+'''
+
+
+def toy_target_rows() -> str:
+    """One target row: an NVIDIA-like part whose backend is the toy folder."""
+    row = yaml.safe_load(get_target("h100").to_json())
+    row.pop("name")
+    row.update(vendor="toy", backend="toycpu", arch="toy1", display_name="Toy CPU vendor",
+               accelerator_type="toycpu", sources={"all": "figures copied from h100 for a test vendor"})
+    return yaml.safe_dump({"targets": {"toy32": row}}, sort_keys=False)
+
+
+@pytest.fixture
+def toy_vendor(tmp_path, monkeypatch):
+    folder = tmp_path / "vendors" / "toycpu"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text(TOY_INIT)
+    (folder / "targets.yaml").write_text(toy_target_rows())
+    monkeypatch.setenv("PORTKERN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(backends.BACKEND_PATH_ENV, str(folder.parent))
+    load_targets.cache_clear()
+    yield folder
+    load_targets.cache_clear()
+    sys.modules.pop("portkern.backends.toycpu", None)
+
+
+def test_an_extra_backend_folder_compiles_and_validates_a_library_kernel(toy_vendor):
+    assert "toycpu" in backends.names()
+    target = get_target("toy32")
+    backend = backends.for_target(target)
+    assert type(backend).__name__ == "ToyBackend" and backend.available().ok
+
+    library = load_library("nn")
+    kernel = library.kernel("gelu_forward")
+    source = (Path(library.root) / kernel.file).read_text()
+    params = dict(kernel.defaults)
+    compiled = compile_stage(source, kernel, library, target, params, list(library.compile_flags))
+    assert compiled["backend"] == "toycpu" and compiled["target"] == "toy32"
+    assert compiled["options"]["wavefront"] == 32 and compiled["entry_map"]
+
+    # The device runner of the target is the folder's own, found again inside the worker process.
+    use_device, where = harness_adapter.device_available(target)
+    assert (use_device, where) == (True, "toycpu (host CPU)")
+    result = harness_adapter.validate(source, kernel, library, target, params, compiled, use_device)
+    assert result.passed, result.detail
+    assert result.device == "Toy CPU vendor (host CPU)" and len(result.cases) >= 3
+
+
+def test_a_port_run_goes_through_the_extra_backend(toy_vendor, tmp_path):
+    runs = tmp_path / "runs"
+    summary = port(PortOptions(library="nn", target="toy32", kernels=["gelu_forward"], budget=1, run_id="toy",
+                               runs_dir=str(runs), cache_dir=str(tmp_path / "stage-cache")))
+    (kernel,) = summary["kernels"]
+    assert kernel["status"] in ("ported", "improved"), kernel
+    con = sqlite3.connect(f"file:{runs / 'index.sqlite'}?mode=ro", uri=True)
+    try:
+        stages = dict(con.execute("SELECT task, status FROM stage_results WHERE run_id = 'toy'").fetchall())
+        (device,) = con.execute("SELECT validation_device FROM candidates WHERE run_id = 'toy' AND "
+                                "candidate_id = 'gelu_forward/original-0'").fetchone()
+    finally:
+        con.close()
+    assert stages["gelu_forward/original-0.compile"] == "ok"
+    assert stages["gelu_forward/original-0.validate"] == "ok"
+    # The toy runner validates but cannot time: the bench is the labelled estimate.
+    assert stages["gelu_forward/original-0.bench"] == "estimated"
+    compiled = json.loads((runs / "toy" / "results" / "gelu_forward" / "original-0.compile.json").read_text())
+    assert compiled["payload"]["backend"] == "toycpu"
+    assert device == "Toy CPU vendor (host CPU)"
+
+
+def test_a_target_naming_a_missing_backend_says_which_row_to_fix(toy_vendor):
+    rows = yaml.safe_load((toy_vendor / "targets.yaml").read_text())
+    rows["targets"]["toy32"]["backend"] = "nosuchvendor"
+    (toy_vendor / "targets.yaml").write_text(yaml.safe_dump(rows))
+    load_targets.cache_clear()
+    with pytest.raises(ConfigError, match="target 'toy32' names backend 'nosuchvendor'"):
+        backends.for_target(get_target("toy32"))
+
+
+def test_built_in_targets_name_built_in_backends():
+    for target in load_targets().values():
+        assert target.backend in ("cuda", "hip"), target.name
+        assert backends.for_target(target).name == target.backend
