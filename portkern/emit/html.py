@@ -34,9 +34,12 @@ def markdown_to_html(text: str, *, title: str, base: Path) -> str:
 
     body = re.sub(r'src="([^"]+)"', embed, body)
     # headings get ids so the summary table's links work
-    from portkern.emit.report import anchor
-
     body = re.sub(r"<h2>([^<]+)</h2>", lambda m: f'<h2 id="{anchor(html.unescape(m.group(1)))}">{m.group(1)}</h2>',
                   body)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}</body></html>\n")
+
+
+def anchor(heading: str) -> str:
+    """The id a Markdown renderer (GitHub's rule) gives a heading; report.md links use the same."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from portkern.emit import plots
+from portkern.emit.html import anchor, markdown_to_html
 from portkern.pipeline.runread import evaluations, kernel_result, read_rows
 from portkern.pipeline.runread import summary as read_summary
 
@@ -78,11 +79,6 @@ def flatten_parens(text: str) -> str:
         else:
             out.append(ch)
     return " ".join("".join(out).replace(" ,", ",").split())
-
-
-def anchor(heading: str) -> str:
-    """The id a Markdown renderer (GitHub's rule) gives a heading; report.html uses the same."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def timing_kind(method: str | None) -> str:
@@ -200,7 +196,6 @@ def write_report(run_dir: str | Path) -> Path:
 
     text = "\n".join(lines) + "\n"
     write_text(out, text)
-    from portkern.emit.html import markdown_to_html
 
     write_text(run_dir / "emit" / "report.html", markdown_to_html(text, title=f"portkern report {run_dir.name}",
                                                                  base=run_dir / "emit"))
