@@ -16,10 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from portkern import __version__
+from portkern import __version__, backends
 from portkern.config import load_config
+from portkern.emit import run_emitters
 from portkern.errors import ConfigError, PortkernError
 from portkern.library import KernelSpec, LibrarySpec, load_library
+from portkern.llm.connect import connect
+from portkern.llm.records import MemoryRecorder
 from portkern.model import Target
 from portkern.pipeline import harness_adapter
 from portkern.pipeline.dag import StageResult, Task
@@ -30,6 +33,7 @@ from portkern.pipeline.snapshot import snapshot_library
 from portkern.pipeline.stages import library_digest, package_digest, target_backend_name
 from portkern.pipeline.store import RunFolder, RunStore, model_call_rows, safe_relpath
 from portkern.pipeline.summary import StageCounts, build_summary
+from portkern.search import STRATEGIES, get_strategy, strategy_names
 from portkern.targets import get_target
 
 __all__ = ["MAX_ROUNDS", "KernelState", "PortOptions", "PortRun", "headline", "port"]
@@ -110,12 +114,7 @@ class PortRun:
     def _toolchain(self, use_device: bool) -> dict[str, str]:
         """Identity of the tools each cached stage depends on (part of its cache key)."""
         def identity(backend_name: str) -> str:
-            try:
-                from portkern import backends
-
-                avail = backends.get(backend_name).available()
-            except (ImportError, AttributeError, PortkernError) as exc:
-                return f"unavailable: {exc}"
+            avail = backends.get(backend_name).available()
             return avail.compiler if avail.ok else f"unavailable: {avail.reason}"
 
         # The code of the backends and the harness is part of the identity: a fixed backend bug must
@@ -134,27 +133,17 @@ class PortRun:
                 "bench": f"estimate {self.target.name} {harness}"}
 
     def _make_strategy(self):
-        try:
-            from portkern.search import get_strategy
-        except ImportError as exc:
-            self.notes.append(f"search: skipped, no search strategies installed ({exc})")
-            return None
         strategy = get_strategy(self.options.strategy)
-        if self.options.strategy == "sweep":
-            self.notes.append("model: not used (the sweep strategy tunes declared parameters only; "
-                              "--strategy refine or evolve use the model server)")
+        if not strategy.needs_model:
+            self.notes.append(f"model: not used (the {self.options.strategy} strategy needs none; "
+                              f"{', '.join(n for n in strategy_names() if STRATEGIES[n].needs_model)} "
+                              "use the model server)")
         else:
-            try:
-                from portkern.llm.connect import connect
-                from portkern.llm.records import MemoryRecorder
-
-                self.recorder = MemoryRecorder()
-                conn = connect(self.config, run_id=self.run_id, recorder=self.recorder)
-                self.llm = conn.client
-                if conn.client is None:
-                    self.notes.append(f"model: {conn.skip_reason}")
-            except ImportError as exc:
-                self.notes.append(f"model: skipped, portkern.llm not installed ({exc})")
+            self.recorder = MemoryRecorder()
+            conn = connect(self.config, run_id=self.run_id, recorder=self.recorder)
+            self.llm = conn.client
+            if conn.client is None:
+                self.notes.append(f"model: {conn.skip_reason}")
         return strategy
 
     def _write_inputs(self, toolchain: dict[str, str], use_device: bool, device_reason: str) -> None:
@@ -262,28 +251,19 @@ class PortRun:
         evaluations = {ev.candidate.id: ev for st in self.states.values() for ev in st.history}
         self.store.record_model_calls(model_call_rows(self.run_id, self.recorder.calls if self.recorder else [],
                                                       evaluations))
+        t0 = time.perf_counter()
         try:
-            from portkern.emit import run_emitters
-        except ImportError:
-            res = StageResult(stage="emit", task="emit", kernel="", status="skipped", cause="not-installed",
-                              reason="skipped: emitter not installed (portkern.emit)")
-        else:
-            t0 = time.perf_counter()
-            try:
-                out = run_emitters(self.folder.path, self.store)
-                out = out if isinstance(out, dict) else {"result": {"status": "ok", "path": str(out)}}
-                failed = {name: r.get("error", "") for name, r in out.items()
-                          if isinstance(r, dict) and r.get("status") == "failed"}
-                res = StageResult(stage="emit", task="emit", kernel="", status="failed" if failed else "ok",
-                                  cause="emit" if failed else "", payload=out,
-                                  reason="; ".join(f"{n}: {e}" for n, e in failed.items()))
-            except ImportError as exc:  # an emitter whose own modules are not there yet
-                res = StageResult(stage="emit", task="emit", kernel="", status="skipped", cause="not-installed",
-                                  reason=f"skipped: emitter not installed ({exc})")
-            except PortkernError as exc:
-                res = StageResult(stage="emit", task="emit", kernel="", status="failed", cause=exc.cause,
-                                  reason=str(exc))
-            res.seconds = time.perf_counter() - t0
+            out = run_emitters(self.folder.path, self.store)
+            out = out if isinstance(out, dict) else {"result": {"status": "ok", "path": str(out)}}
+            failed = {name: r.get("error", "") for name, r in out.items()
+                      if isinstance(r, dict) and r.get("status") == "failed"}
+            res = StageResult(stage="emit", task="emit", kernel="", status="failed" if failed else "ok",
+                              cause="emit" if failed else "", payload=out,
+                              reason="; ".join(f"{n}: {e}" for n, e in failed.items()))
+        except PortkernError as exc:
+            res = StageResult(stage="emit", task="emit", kernel="", status="failed", cause=exc.cause,
+                              reason=str(exc))
+        res.seconds = time.perf_counter() - t0
         self._record(res)
         return res
 
