@@ -33,6 +33,11 @@ def operators_for(target: Target) -> list[Operator]:
     return [op for op in (OPERATORS[n]() for n in operator_names()) if op.applies_to(target)]
 
 
+def canonical(steps) -> tuple[Step, ...]:
+    """The steps in the order they are applied (by operator rank): sequences differing only in order are one."""
+    return tuple(sorted(steps, key=lambda s: (get_operator(s[0]).order, s[0])))
+
+
 def step_label(step: Step) -> str:
     return get_operator(step[0]).label(step[1])
 
@@ -85,5 +90,5 @@ def single_steps(unit: KernelUnit, target: Target) -> list[Step]:
     return out
 
 
-__all__ = ["OPERATORS", "Applied", "KernelUnit", "Operator", "Rewrite", "Step", "apply_sequence", "get_operator",
+__all__ = ["OPERATORS", "Applied", "KernelUnit", "Operator", "Rewrite", "Step", "apply_sequence", "canonical", "get_operator",
            "operator_names", "operators_for", "sequence_label", "single_steps", "step_label"]

@@ -53,6 +53,7 @@ class Operator(abc.ABC):
     description: ClassVar[str] = ""      # one line: what the rewrite does
     vendors: ClassVar[tuple[str, ...]] = ()   # target vendors it applies to; () = every vendor
     by_construction: ClassVar[bool] = False   # True: the result computes the same values by construction
+    order: ClassVar[int] = 50            # sequences apply operators by this rank (loop shape before unrolling)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

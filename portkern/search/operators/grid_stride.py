@@ -1,22 +1,25 @@
-"""grid-stride: a one-element-per-thread kernel becomes a grid-stride loop, and its launch grid
-shrinks by K so that each thread handles K elements.
+"""grid-stride: a one-element-per-thread kernel becomes a grid-stride loop in which each thread
+handles K elements.
 
 Recognised shape (the usual elementwise kernel)::
 
     [const] I tid = blockIdx.x * M + threadIdx.x;     // M is the block size the launch uses
-    ...statements that do not use tid...
+    ...declarations that do not use tid...
     if(tid < bound) { body }                          // the last statement; no else
 
-The body may not use blockIdx.x or gridDim.x (a per-block result would change meaning), nor return,
-break or synchronise. The loop strides by gridDim.x * M, so it covers every index below the bound for
-any grid: correct by construction once M is checked against the launch's block size.
+Every other statement of the kernel must be a declaration, and the body may not use blockIdx.x or
+gridDim.x (a per-block result would change meaning), nor return, break or synchronise.
+
+The launch stays as it is: the first ceil(gridDim.x / K) blocks walk the index range with a stride of
+that many blocks, the others exit at once. The loop covers every index below the bound for any grid
+and any K, so the rewrite is correct by construction once M is checked against the launch's block
+size; and validation runs the very launch the library makes. (Shrinking the launch grid instead would
+need the harness to launch a candidate with its own grid; it launches the library's.)
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-
 from tree_sitter import Node
 
 from portkern.model import Target
@@ -107,6 +110,7 @@ class GridStride(Operator):
     name = "grid-stride"
     description = "turn a one-element-per-thread kernel into a grid-stride loop with K elements per thread"
     by_construction = True
+    order = 10
 
     def arguments(self, target: Target) -> list[int]:
         return [2, 4, 8]
@@ -118,19 +122,17 @@ class GridStride(Operator):
         edits: list[Edit] = []
         changed: list[str] = []
         for fn in kernel_functions(root, unit.symbols):
-            found = self._rewrite(fn, data, unit)
+            found = self._rewrite(fn, data, unit, arg)
             if found:
                 edits.extend(found[0])
                 changed.append(found[1])
         if not edits:
             return None
-        launches = [replace(launch, grid=[f"ceil_div({launch.grid[0]}, {arg})", *launch.grid[1:]])
-                    if launch.symbol in changed else launch for launch in unit.launches]
-        return Rewrite(source=apply_edits(data, edits), launches=launches, label=self.label(arg),
-                       description=f"grid-stride loop in {', '.join(changed)}, {arg} elements per thread "
-                                   f"(grid x divided by {arg})", edits=changed)
+        return Rewrite(source=apply_edits(data, edits), launches=list(unit.launches), label=self.label(arg),
+                       description=f"grid-stride loop in {', '.join(changed)}: {arg} elements per thread, the first "
+                                   f"1/{arg} of the blocks do the work", edits=changed)
 
-    def _rewrite(self, fn: Node, data: bytes, unit: KernelUnit) -> tuple[list[Edit], str] | None:
+    def _rewrite(self, fn: Node, data: bytes, unit: KernelUnit, arg: int) -> tuple[list[Edit], str] | None:
         from portkern.search.operators.base import function_name
 
         body = fn.child_by_field_name("body")
@@ -148,6 +150,8 @@ class GridStride(Operator):
             guard = rest[-1]
             if any(name in identifiers(s, data) for s in rest[:-1]):
                 return None
+            if any(s.type != "declaration" for s in stmts if s is not guard and s is not stmt):
+                return None
             if guard.child_by_field_name("alternative") is not None:
                 return None
             cond, then = guard.child_by_field_name("condition"), guard.child_by_field_name("consequence")
@@ -162,8 +166,13 @@ class GridStride(Operator):
             if any(n.type in _FORBIDDEN_IN_BODY for n in walk(then)) or _writes(then, name, data):
                 return None
             loop_type = re.sub(r"^\s*const\s+", "", type_text)
-            stride = f"gridDim.x * {mult}"
-            head = f"for({loop_type} {name} = {index}; {name} < {bound}; {name} += {stride})"
-            return [Edit(stmt.start_byte, stmt.end_byte, f"// grid-stride: {name} walks the grid below"),
-                    Edit(guard.start_byte, then.start_byte, head + "\n    ")], function_name(fn)
+            active = f"{name}_active_blocks"
+            line_start = data.rfind(b"\n", 0, stmt.start_byte) + 1
+            indent = data[line_start:stmt.start_byte].decode("utf-8")
+            exit_early = (f"// grid-stride, {arg} elements per thread: the first blocks do the work, the rest exit\n"
+                          f"{indent}const unsigned int {active} = (gridDim.x + {arg}u - 1u) / {arg}u;\n"
+                          f"{indent}if(blockIdx.x >= {active})\n{indent}    return;")
+            head = f"for({loop_type} {name} = {index}; {name} < {bound}; {name} += {active} * {mult})"
+            return [Edit(stmt.start_byte, stmt.end_byte, exit_early),
+                    Edit(guard.start_byte, then.start_byte, head + "\n" + indent)], function_name(fn)
         return None

@@ -59,6 +59,7 @@ class LaunchBounds(Operator):
     name = "launch-bounds"
     description = "set __launch_bounds__(block size, minimum resident blocks) on the kernels"
     by_construction = True
+    order = 90
 
     def arguments(self, target: Target) -> list[int]:
         # Blocks per CU/SM worth asking for: up to the target's own limit.

@@ -53,6 +53,7 @@ class Unroll(Operator):
     name = "unroll"
     description = "add #pragma unroll F to the kernels' counted loops"
     by_construction = True
+    order = 30
 
     def arguments(self, target: Target) -> list[int]:
         return [2, 4, 8]
