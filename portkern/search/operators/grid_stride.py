@@ -20,6 +20,7 @@ need the harness to launch a candidate with its own grid; it launches the librar
 from __future__ import annotations
 
 import re
+
 from tree_sitter import Node
 
 from portkern.model import Target
@@ -29,6 +30,7 @@ from portkern.search.operators.base import (
     Operator,
     Rewrite,
     apply_edits,
+    function_name,
     identifiers,
     kernel_functions,
     parse,
@@ -133,8 +135,6 @@ class GridStride(Operator):
                                    f"1/{arg} of the blocks do the work", edits=changed)
 
     def _rewrite(self, fn: Node, data: bytes, unit: KernelUnit, arg: int) -> tuple[list[Edit], str] | None:
-        from portkern.search.operators.base import function_name
-
         body = fn.child_by_field_name("body")
         stmts = [c for c in body.named_children if c.type != "comment"]
         for i, stmt in enumerate(stmts):
