@@ -43,7 +43,7 @@ def blas_unit(kernel: str, dialect: str = "hip") -> KernelUnit:
     if dialect != lib.dialect:
         result = translate_stage(source, lib.dialect, dialect, spec.file)
         source = result["source"] if isinstance(result, dict) else result.payload["source"]
-    return KernelUnit(source=source, launches=list(spec.launches), dialect=dialect)
+    return KernelUnit(source=source, launches=list(spec.launches), dialect=dialect, rewritable=[spec.symbol])
 
 
 def kernel_text(source: str, symbol: str) -> str:
@@ -134,12 +134,16 @@ def test_unroll_marks_every_counted_loop_once():
     unit = blas_unit("dot")
     op = get_operator("unroll")
     rw = op.apply(unit, 4, MI300X)
-    assert rw is not None and set(rw.edits) == {"dot_kernel_part1", "blas_reduction_kernel_part2"}
-    assert rw.source.count("#pragma unroll 4") == 2
+    assert rw is not None and rw.edits == ["dot_kernel_part1"]
+    assert rw.source.count("#pragma unroll 4") == 1
     assert "#pragma unroll 4\n    for(I i = blockIdx.x * NB + threadIdx.x; i < n; i += gridDim.x * NB)" in rw.source
-    # the helper's shuffle loop is not a launched kernel: left alone
+    # the helper's shuffle loop is not a kernel, and the shared finalize kernel is not this kernel's: left alone
     assert "#pragma unroll 4\n    for(int offset" not in rw.source
-    again = KernelUnit(source=rw.source, launches=unit.launches)
+    assert "#pragma unroll 4\n    for(I i = threadIdx.x; i < n_blocks; i += NB)" not in rw.source
+    # with every launched kernel rewritable, the finalize kernel's loop is marked too
+    every = KernelUnit(source=unit.source, launches=unit.launches)
+    assert set(op.apply(every, 4, MI300X).edits) == {"dot_kernel_part1", "blas_reduction_kernel_part2"}
+    again = KernelUnit(source=rw.source, launches=unit.launches, rewritable=unit.rewritable)
     assert op.apply(again, 2, MI300X) is None          # already unrolled
     assert op.apply(blas_unit("axpy"), 4, MI300X) is None   # no loop to unroll
 

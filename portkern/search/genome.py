@@ -62,7 +62,8 @@ def genome_of(ctx: SearchContext, cand: Candidate) -> Genome:
 
 
 def base_unit(ctx: SearchContext) -> KernelUnit:
-    return KernelUnit(source=ctx.base.source, launches=list(ctx.kernel.launches), dialect=ctx.dialect)
+    return KernelUnit(source=ctx.base.source, launches=list(ctx.kernel.launches), dialect=ctx.dialect,
+                      rewritable=[ctx.kernel.symbol])
 
 
 def realise(ctx: SearchContext, genome: Genome) -> Applied | None:

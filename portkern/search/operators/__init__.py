@@ -76,7 +76,8 @@ def apply_sequence(unit: KernelUnit, steps: list[Step], target: Target) -> Appli
         if rw is None:
             return None
         rewrites.append(rw)
-        current = KernelUnit(source=rw.source, launches=rw.launches, dialect=current.dialect)
+        current = KernelUnit(source=rw.source, launches=rw.launches, dialect=current.dialect,
+                             rewritable=list(current.rewritable))
     return Applied(unit=current, steps=list(steps), rewrites=rewrites)
 
 

@@ -31,10 +31,14 @@ class KernelUnit:
     source: str
     launches: list[LaunchSpec]
     dialect: str = "hip"                 # "hip" | "cuda"
+    # Kernels an operator may rewrite; [] = every launched kernel. The search passes the kernel's own
+    # symbol, so a shared finalize kernel (one definition for many reductions) stays as the library has it
+    # and the patch, which edits the kernel's own definition, carries everything a candidate changed.
+    rewritable: list[str] = field(default_factory=list)
 
     @property
     def symbols(self) -> list[str]:
-        return list(dict.fromkeys(launch.symbol for launch in self.launches))
+        return list(self.rewritable) or list(dict.fromkeys(launch.symbol for launch in self.launches))
 
 
 @dataclass
