@@ -64,7 +64,7 @@ def test_model_strategy_end_to_end_with_a_real_server(server, tmp_path, strategy
     assert not any("no model server" in n for n in summary["notes"])
 
 
-def test_model_strategy_without_a_server_runs_the_sweep(tmp_path):
+def test_model_strategy_without_a_server_runs_the_operator_search(tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
     cfg = _config(tmp_path, provider="ollama", ollama_host=dead)
     runs = tmp_path / "runs"
@@ -72,9 +72,9 @@ def test_model_strategy_without_a_server_runs_the_sweep(tmp_path):
                                run_id="no-model", runs_dir=str(runs), cache_dir=str(tmp_path / "cache")), config=cfg)
     assert any(f"no model server at {dead}" in n and "ollama serve" in n for n in summary["notes"]), summary["notes"]
     origins = {r["origin"] for r in _rows(runs, "SELECT origin FROM candidates WHERE run_id = 'no-model'")}
-    # Rules and the parameter sweep carry on without a model; without a GPU the sweep points whose
-    # estimate cannot beat the base are proposed but not run, and the run says so.
+    # Operators and tunables carry on without a model; without a GPU the sweep points whose estimate
+    # cannot beat the base are proposed but not run, and the run says so.
     search_end = summary["kernels"][0]["search_end"]
-    assert "sweep" in origins or "cannot tell the sweep points from the base" in search_end, search_end
+    assert origins & {"operator", "sweep"} or "cannot tell the sweep points from the base" in search_end, search_end
     assert summary["kernels"][0]["status"] in ("ported", "improved")
     assert _rows(runs, "SELECT * FROM model_calls WHERE run_id = 'no-model'") == []

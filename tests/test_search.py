@@ -237,7 +237,7 @@ def test_refine_repairs_before_optimizing_and_translates_open_hazards_first():
     assert history[-1].score_ms == 0.5 and any("model-call budget spent" in n for n in ctx.notes)
 
 
-def test_refine_without_a_server_is_skipped_and_the_sweep_runs():
+def test_refine_without_a_server_is_skipped_and_operators_run():
     url = f"http://127.0.0.1:{free_port()}"
     ctx = context({"NB": [64, 128, 256]})
     strategy = get_strategy("refine", llm_config={"llm": {"provider": "ollama", "ollama_host": url,
@@ -245,7 +245,14 @@ def test_refine_without_a_server_is_skipped_and_the_sweep_runs():
     history = drive(strategy, ctx)
     assert ctx.skipped == [f"refine: skipped: no model server at {url}; start one with `ollama serve` and "
                            "`ollama pull qwen2.5-coder:7b`, or set llm.openai_base_url"]
-    assert sorted(ev.candidate.params.get("NB") for ev in history if ev.candidate.origin == "sweep") == [64, 128]
+    tried = [ev.candidate for ev in history[1:]]
+    # one round of single changes to the base: operator steps and tunable moves, none repeated
+    assert tried and all(c.parent == ctx.base.id for c in tried)
+    assert len({(tuple(c.operators), tuple(sorted(c.params.items()))) for c in tried}) == len(tried)
+    assert all(len(c.operators) == 1 for c in tried if c.origin == "operator")
+    assert any(c.origin == "operator" for c in tried)
+    # every variant costs the same here, so nothing is kept and refine says why it stopped
+    assert any("no change to scale/rules-0 was faster beyond the noise" in n for n in ctx.notes), ctx.notes
 
 
 # --------------------------------------------------------------------------- evolve
@@ -285,14 +292,49 @@ def test_evolve_breeds_from_the_fastest_correct_and_keeps_them():
     assert ctx.notes[-1].endswith(f"candidate budget spent (8/8); best {fastest.candidate.id}")
 
 
-def test_evolve_without_a_server_is_skipped_and_the_sweep_runs():
+def operator_cost(c: Candidate) -> float:
+    """Fake timing of operator candidates: four elements per thread and unrolling help, a tight register cap hurts."""
+    ms = 1.0
+    ms *= {"grid-stride(2)": 0.8, "grid-stride(4)": 0.6, "grid-stride(8)": 0.7}.get(
+        next((o for o in c.operators if o.startswith("grid-stride")), ""), 1.0)
+    ms *= 0.9 if any(o.startswith("unroll") for o in c.operators) else 1.0
+    ms *= 1.5 if "launch-bounds(4)" in c.operators else 1.0
+    return ms * (1.1 if c.params.get("NB") == 128 else 1.0)
+
+
+def drive_operators(strategy, ctx) -> list[Evaluation]:
+    def timed(c: Candidate) -> Evaluation:
+        ev = evaluate(c)
+        ev.score_ms *= operator_cost(c)
+        return ev
+
+    history = [timed(ctx.base)]
+    for _ in range(50):
+        proposed = strategy.propose(ctx, history)
+        if not proposed:
+            return history
+        history.extend(timed(c) for c in proposed)
+    raise AssertionError("strategy never finished")
+
+
+def test_evolve_without_a_server_is_skipped_and_evolves_operator_sequences():
     url = f"http://127.0.0.1:{free_port()}"
-    ctx = context({"NB": [128, 256]})
+    ctx = context({"NB": [128, 256]}, budget={"max_candidates": 24})
     strategy = get_strategy("evolve", llm_config={"llm": {"provider": "ollama", "ollama_host": url, "model": "m:1b"}})
-    history = drive(strategy, ctx)
+    history = drive_operators(strategy, ctx)
     assert ctx.skipped[0].startswith(f"evolve: skipped: no model server at {url}")
     assert "ollama pull m:1b" in ctx.skipped[0]
-    assert [ev.candidate.params for ev in history if ev.candidate.origin == "sweep"] == [{"NB": 128}]
+    proposed = [ev.candidate for ev in history[1:]]
+    assert 0 < len(proposed) <= 24
+    keys = [(tuple(c.operators), tuple(sorted(c.params.items()))) for c in proposed]
+    assert len(set(keys)) == len(keys), "no operator sequence is proposed twice"
+    # sequences longer than one step come from mutation of, or crossover between, earlier candidates
+    assert any(len(c.operators) >= 2 for c in proposed)
+    assert all(c.parent for c in proposed) and all(c.notes[0].split(":")[0] for c in proposed)
+    winner = min(history, key=lambda ev: ev.score_ms)
+    assert "grid-stride(4)" in winner.candidate.operators and any(o.startswith("unroll") for o in winner.candidate.operators)
+    assert "launch-bounds(4)" not in winner.candidate.operators
+    assert any("operator search stopped" in n for n in ctx.notes), ctx.notes
 
 
 def test_budget_reads_the_search_config_keys():

@@ -1,6 +1,9 @@
 """Search strategies: ``sweep`` (tunable parameters), ``refine`` (one evolving kernel), ``evolve``
 (a population). The pipeline drives them through the contract in ``portkern.search.base``.
 
+Without a model server, ``refine`` and ``evolve`` search sequences of transformation operators
+(``portkern.search.operators``) together with the tunables (``portkern.search.operator_search``).
+
 A strategy registers itself by subclassing ``Strategy`` with a ``name`` (and says with
 ``needs_model`` whether it uses the model server); importing this package imports every strategy
 module, so ``STRATEGIES`` and ``strategy_names()`` list them all.

@@ -20,13 +20,14 @@ class Candidate(Record):
     kernel: str                          # KernelSpec.name
     source: str                          # the full kernel unit source in the target's dialect
     params: dict[str, int] = field(default_factory=dict)   # tunable values (template args, launch)
-    origin: str = "original"             # original | rules | sweep | model-translate | model-repair | model-optimize
+    origin: str = "original"             # original | rules | sweep | operator | model-translate | model-repair | model-optimize
     parent: str = ""                     # id of the candidate it was derived from
     prompt_kind: str = ""                # translate | repair-compile | repair-validation | optimize ("" = no model)
     prompt: str = ""                     # the exact prompt text (for the dataset)
     model: str = ""                      # model name that produced it
     notes: list[str] = field(default_factory=list)
     model_call: str = ""                 # ModelCall.call_id of the reply it came from ("" = no model)
+    operators: list[str] = field(default_factory=list)     # transformation steps applied, e.g. ["grid-stride(4)"]
 
 
 @dataclass

@@ -3,7 +3,8 @@ candidates so far, each with its own feedback (compile errors, failing cases, or
 resources); the population is the fastest correct candidates. It stops when a few generations in
 a row do not beat the best beyond the noise, or a budget runs out.
 
-Without a model server it records why in ``SearchContext.skipped`` and runs the parameter sweep.
+Without a model server it records why in ``SearchContext.skipped`` and evolves a population of
+operator sequences and tunable values instead (``portkern.search.operator_search``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from portkern.search.base import Candidate, Evaluation, SearchContext, best
 from portkern.search.feedback import ask_model, next_request
 from portkern.search.judge import faster_beyond_noise, passed_cases
 from portkern.search.modeled import ModelDrivenStrategy, ModelState
+from portkern.search.operator_search import OperatorEvolution
 
 
 def population(history: list[Evaluation], size: int) -> list[Evaluation]:
@@ -48,6 +50,10 @@ class EvolveStrategy(ModelDrivenStrategy):
         self.patience = patience             # generations in a row without a gain beyond noise
         self.temperature = temperature       # higher than refine's: the population needs diverse rewrites
         super().__init__(noise_factor=noise_factor, llm_config=llm_config)
+
+    def operator_search(self) -> OperatorEvolution:
+        return OperatorEvolution(population_size=self.population_size, children=self.children,
+                                 patience=self.patience, noise_factor=self.noise_factor)
 
     def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:
         st = self._state(ctx)

@@ -2,7 +2,8 @@
 only if it is correct and faster beyond the measured noise, otherwise the kernel reverts to the
 last kept version and the next request starts from there.
 
-Without a model server it records why in ``SearchContext.skipped`` and runs the parameter sweep.
+Without a model server it records why in ``SearchContext.skipped`` and refines the kernel with
+transformation operators and tunable values instead (``portkern.search.operator_search``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from portkern.search.base import Candidate, Evaluation, SearchContext
 from portkern.search.feedback import ask_model, next_request, translate_request
 from portkern.search.judge import step_forward
 from portkern.search.modeled import ModelDrivenStrategy, ModelState
+from portkern.search.operator_search import OperatorRefinement
 
 
 @dataclass
@@ -34,6 +36,9 @@ class RefineStrategy(ModelDrivenStrategy):
         self.patience = patience             # optimisation attempts in a row without a kept gain
         self.settle_after = settle_after     # misses after which the structure counts as settled (profile shown)
         super().__init__(noise_factor=noise_factor, llm_config=llm_config)
+
+    def operator_search(self) -> OperatorRefinement:
+        return OperatorRefinement(noise_factor=self.noise_factor)
 
     def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:
         st = self._state(ctx)

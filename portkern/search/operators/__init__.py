@@ -1,0 +1,95 @@
+"""Transformation operators: source-to-source rewrites of a kernel unit on its syntax tree.
+
+Each operator lives in its own module, registers itself by subclassing ``Operator`` (name, one-line
+description, the vendors it applies to, whether it is correct by construction) and returns None
+where it does not apply. A candidate built from operators records its sequence of steps, e.g.
+``grid-stride(4) + unroll(2)``, so the patch, the report and the dataset can say what was done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portkern.errors import ConfigError
+from portkern.model import Target
+from portkern.search.operators import grid_stride, launch_bounds, unroll  # noqa: F401 - they register themselves
+from portkern.search.operators.base import OPERATORS, KernelUnit, Operator, Rewrite
+
+Step = tuple[str, int]                   # (operator name, argument)
+
+
+def operator_names() -> list[str]:
+    return sorted(OPERATORS)
+
+
+def get_operator(name: str) -> Operator:
+    if name not in OPERATORS:
+        raise ConfigError(f"unknown transformation operator '{name}'", hint=f"use one of {', '.join(operator_names())}")
+    return OPERATORS[name]()
+
+
+def operators_for(target: Target) -> list[Operator]:
+    """Every operator that applies to the target's vendor, by name."""
+    return [op for op in (OPERATORS[n]() for n in operator_names()) if op.applies_to(target)]
+
+
+def canonical(steps) -> tuple[Step, ...]:
+    """The steps in the order they are applied (by operator rank): sequences differing only in order are one."""
+    return tuple(sorted(steps, key=lambda s: (get_operator(s[0]).order, s[0])))
+
+
+def step_label(step: Step) -> str:
+    return get_operator(step[0]).label(step[1])
+
+
+def sequence_label(steps: list[Step]) -> str:
+    return " + ".join(step_label(s) for s in steps) or "none"
+
+
+@dataclass
+class Applied:
+    """A sequence of steps applied to a unit: the final unit and one rewrite per step."""
+
+    unit: KernelUnit
+    steps: list[Step]
+    rewrites: list[Rewrite]
+
+    @property
+    def labels(self) -> list[str]:
+        return [r.label for r in self.rewrites]
+
+    @property
+    def by_construction(self) -> bool:
+        return all(get_operator(name).by_construction for name, _ in self.steps)
+
+
+def apply_sequence(unit: KernelUnit, steps: list[Step], target: Target) -> Applied | None:
+    """Apply the steps in order; None when a step does not apply (to the unit as the earlier steps left it)
+    or its operator does not apply to the target."""
+    current = unit
+    rewrites = []
+    for name, arg in steps:
+        op = get_operator(name)
+        if not op.applies_to(target):
+            return None
+        rw = op.apply(current, arg, target)
+        if rw is None:
+            return None
+        rewrites.append(rw)
+        current = KernelUnit(source=rw.source, launches=rw.launches, dialect=current.dialect,
+                             rewritable=list(current.rewritable))
+    return Applied(unit=current, steps=list(steps), rewrites=rewrites)
+
+
+def single_steps(unit: KernelUnit, target: Target) -> list[Step]:
+    """Every (operator, argument) that applies to the unit on this target."""
+    out = []
+    for op in operators_for(target):
+        for arg in op.arguments(target):
+            if op.apply(unit, arg, target) is not None:
+                out.append((op.name, arg))
+    return out
+
+
+__all__ = ["OPERATORS", "Applied", "KernelUnit", "Operator", "Rewrite", "Step", "apply_sequence", "canonical", "get_operator",
+           "operator_names", "operators_for", "sequence_label", "single_steps", "step_label"]

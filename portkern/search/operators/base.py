@@ -1,0 +1,167 @@
+"""The operator contract and the syntax-tree helpers operators share.
+
+An operator is a source-to-source rewrite of one kernel unit: it finds the kernel functions a
+kernel's launches name in the tree-sitter tree of the unit and returns new unit text (and, when it
+changes how much work a thread does, new launch specs). It never edits the library; what it
+returns becomes a search candidate, which the pipeline compiles, validates and times like any other.
+An operator that does not apply returns None.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from tree_sitter import Node
+
+from portkern.ingest.treesitter import parser
+from portkern.library import LaunchSpec
+from portkern.model import Target
+
+# Every concrete operator, by name: a subclass of Operator that sets ``name`` registers itself.
+OPERATORS: dict[str, type[Operator]] = {}
+
+
+@dataclass
+class KernelUnit:
+    """What an operator rewrites: a unit's source and how its kernels are launched."""
+
+    source: str
+    launches: list[LaunchSpec]
+    dialect: str = "hip"                 # "hip" | "cuda"
+    # Kernels an operator may rewrite; [] = every launched kernel. The search passes the kernel's own
+    # symbol, so a shared finalize kernel (one definition for many reductions) stays as the library has it
+    # and the patch, which edits the kernel's own definition, carries everything a candidate changed.
+    rewritable: list[str] = field(default_factory=list)
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.rewritable) or list(dict.fromkeys(launch.symbol for launch in self.launches))
+
+
+@dataclass
+class Rewrite:
+    """An operator's result: the new unit and launches, and what was done (one line)."""
+
+    source: str
+    launches: list[LaunchSpec]
+    label: str                           # "grid-stride(4)": the operator and its argument
+    description: str                     # one line for the patch, the report and the dataset
+    edits: list[str] = field(default_factory=list)   # where it changed the unit, e.g. "axpy_kernel"
+
+
+class Operator(abc.ABC):
+    name: ClassVar[str] = ""             # set it, and the class is registered under that name
+    description: ClassVar[str] = ""      # one line: what the rewrite does
+    vendors: ClassVar[tuple[str, ...]] = ()   # target vendors it applies to; () = every vendor
+    by_construction: ClassVar[bool] = False   # True: the result computes the same values by construction
+    order: ClassVar[int] = 50            # sequences apply operators by this rank (loop shape before unrolling)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            return
+        if cls.name in OPERATORS and OPERATORS[cls.name] is not cls:
+            raise TypeError(f"operator '{cls.name}' is defined twice: {OPERATORS[cls.name].__qualname__} "
+                            f"and {cls.__qualname__}")
+        if not cls.description or "\n" in cls.description:
+            raise TypeError(f"operator '{cls.name}' needs a one-line description")
+        OPERATORS[cls.name] = cls
+
+    def applies_to(self, target: Target) -> bool:
+        return not self.vendors or target.vendor in self.vendors
+
+    @abc.abstractmethod
+    def arguments(self, target: Target) -> list[int]:
+        """The argument values worth trying on this target (read widths from the target, never assume one)."""
+
+    @abc.abstractmethod
+    def apply(self, unit: KernelUnit, arg: int, target: Target) -> Rewrite | None:
+        """The rewritten unit, or None when the operator does not apply to it."""
+
+    def label(self, arg: int) -> str:
+        return f"{self.name}({arg})"
+
+
+# --------------------------------------------------------------------------- syntax-tree helpers
+
+
+@dataclass
+class Edit:
+    start: int                           # byte offsets into the unit
+    end: int
+    text: str
+
+
+def apply_edits(source: bytes, edits: list[Edit]) -> str:
+    """Splice non-overlapping edits into the source (applied back to front)."""
+    out = source
+    last = len(source) + 1
+    for e in sorted(edits, key=lambda e: e.start, reverse=True):
+        if e.end > last:
+            raise ValueError("overlapping edits")
+        out = out[:e.start] + e.text.encode("utf-8") + out[e.end:]
+        last = e.start
+    return out.decode("utf-8")
+
+
+def parse(source: str) -> tuple[bytes, Node]:
+    data = source.encode("utf-8")
+    return data, parser().parse(data).root_node
+
+
+def text(node: Node, data: bytes) -> str:
+    return data[node.start_byte:node.end_byte].decode("utf-8")
+
+
+def function_name(fn: Node) -> str:
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    if decl is None:
+        return ""
+    inner = decl.child_by_field_name("declarator")
+    return inner.text.decode("utf-8") if inner is not None and inner.text else ""
+
+
+def kernel_functions(root: Node, names: list[str]) -> list[Node]:
+    """Definitions (with bodies) of the functions called ``names``, in source order."""
+    wanted = set(names)
+    found: list[Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            if child.type == "function_definition" and child.child_by_field_name("body") is not None:
+                if function_name(child) in wanted:
+                    found.append(child)
+            elif child.named_child_count and child.type not in ("compound_statement",):
+                stack.append(child)
+    return sorted(found, key=lambda n: n.start_byte)
+
+
+def walk(node: Node):
+    """Every node below ``node`` (pre-order)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def identifiers(node: Node, data: bytes) -> set[str]:
+    return {text(n, data) for n in walk(node) if n.type == "identifier"}
+
+
+def has_syntax_errors(source: str) -> bool:
+    _, root = parse(source)
+    return root.has_error
+
+
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def is_name(s: str) -> bool:
+    return bool(_IDENT.fullmatch(s))

@@ -1,0 +1,109 @@
+"""launch-bounds: give each kernel ``__launch_bounds__(threads, min_blocks)``.
+
+The second argument asks the compiler to keep enough registers free for ``min_blocks`` resident
+blocks per CU/SM (nvcc: minimum blocks per multiprocessor; clang's HIP reads it as an occupancy
+floor). The first is the block size the launch already uses, so nothing changes what the kernel
+computes: correct by construction, though a register cap may spill (timing tells).
+
+A kernel declared through a function-like macro that carries the bounds (``#define KERNEL(NB_)
+static __global__ __launch_bounds__(NB_) void``) gets the macro expanded in its own head; the macro
+itself stays as it is for the unit's other functions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node
+
+from portkern.model import Target
+from portkern.search.operators.base import (
+    Edit,
+    KernelUnit,
+    Operator,
+    Rewrite,
+    apply_edits,
+    function_name,
+    kernel_functions,
+    parse,
+    text,
+    walk,
+)
+
+_BOUNDS = re.compile(r"__launch_bounds__\s*\(\s*([^,()]+?)\s*(?:,\s*([^()]+?)\s*)?\)")
+_MACRO_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(([^()]*)\)")
+
+
+def _function_macros(root: Node, data: bytes) -> dict[str, tuple[list[str], str]]:
+    """Function-like macros of the unit whose expansion declares a kernel: name -> (params, body)."""
+    out = {}
+    for node in walk(root):
+        if node.type != "preproc_function_def":
+            continue
+        name, params, value = (node.child_by_field_name(f) for f in ("name", "parameters", "value"))
+        if name is None or params is None or value is None:
+            continue
+        body = text(value, data)
+        if "__global__" in body:
+            plist = [text(p, data) for p in params.named_children]
+            out[text(name, data)] = (plist, body.strip())
+    return out
+
+
+def _expand(body: str, params: list[str], args: list[str]) -> str:
+    mapping = dict(zip(params, args))
+    return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: mapping.get(m.group(0), m.group(0)), body)
+
+
+class LaunchBounds(Operator):
+    name = "launch-bounds"
+    description = "set __launch_bounds__(block size, minimum resident blocks) on the kernels"
+    by_construction = True
+    order = 90
+
+    def arguments(self, target: Target) -> list[int]:
+        # Blocks per CU/SM worth asking for: up to the target's own limit.
+        return [b for b in (1, 2, 4) if b <= target.max_blocks_per_cu]
+
+    def apply(self, unit: KernelUnit, arg: int, target: Target) -> Rewrite | None:
+        if arg < 1:
+            return None
+        data, root = parse(unit.source)
+        macros = _function_macros(root, data)
+        edits, changed = [], []
+        for fn in kernel_functions(root, unit.symbols):
+            body = fn.child_by_field_name("body")
+            head = text(fn, data)[: body.start_byte - fn.start_byte]
+            tparams = text(fn.parent, data) if fn.parent is not None and fn.parent.type == "template_declaration" else ""
+            tparams = tparams[: max(0, fn.start_byte - fn.parent.start_byte)] if tparams else ""
+            new_head = self._new_head(head, tparams, macros, unit, function_name(fn), arg)
+            if new_head is not None and new_head != head:
+                edits.append(Edit(fn.start_byte, body.start_byte, new_head))
+                changed.append(function_name(fn))
+        if not edits:
+            return None
+        return Rewrite(source=apply_edits(data, edits), launches=list(unit.launches), label=self.label(arg),
+                       description=f"__launch_bounds__ with at least {arg} resident block(s) per CU/SM on "
+                                   f"{', '.join(changed)}", edits=changed)
+
+    def _new_head(self, head: str, template_head: str, macros, unit: KernelUnit, symbol: str,
+                  arg: int) -> str | None:
+        for m in _MACRO_CALL.finditer(head):
+            if m.group(1) in macros:
+                params, body = macros[m.group(1)]
+                args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
+                if len(args) != len(params):
+                    return None
+                head = head[:m.start()] + _expand(body, params, args) + head[m.end():]
+                break
+        if "__global__" not in head:
+            return None
+        bounds = _BOUNDS.search(head)
+        if bounds:
+            return head[:bounds.start()] + f"__launch_bounds__({bounds.group(1)}, {arg})" + head[bounds.end():]
+        blocks = {str(launch.block[0]).strip() for launch in unit.launches if launch.symbol == symbol and launch.block}
+        threads = blocks.pop() if len(blocks) == 1 else ""
+        # Only a block size the kernel can name at compile time: a literal or one of its template parameters.
+        if not threads or not (threads.isdigit() or re.search(rf"\bint\s+{re.escape(threads)}\b", template_head)):
+            return None
+        return head.replace("__global__", f"__global__ __launch_bounds__({threads}, {arg})", 1)
