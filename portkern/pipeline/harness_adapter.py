@@ -64,7 +64,7 @@ def device_compile_options(target: Target, entry_list: list[str], extra: Compile
 
 
 def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
-             compiled: dict[str, Any], use_device: bool, timeout_s: float = 300.0) -> ValidationResult:
+             compiled: dict[str, Any], use_device: bool, timeout_s: float | None = None) -> ValidationResult:
     try:
         hv = importlib.import_module("portkern.harness.validate")
     except ImportError as exc:
