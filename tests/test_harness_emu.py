@@ -33,6 +33,14 @@ EXPECTED_REJECTION = {
     "oob_write": {"out-of-bounds-write"},
     "skip_when_timed": {"unwritten"},
     "memo_by_buffer": {"unwritten"},
+    "beyond_public": {"mismatch"},
+    "half_above": {"mismatch"},
+    "poison_aware": {"unwritten"},
+    "first_launches": {"mismatch"},
+    "guard_marker": {"mismatch"},
+    "ends_cache": {"mismatch"},
+    "zero_wrong": {"mismatch"},
+    "scribble_input": {"crash", "launch"},
 }
 
 
@@ -123,3 +131,29 @@ def test_blas_kernels_validate_at_wavefront_64(kernel):
     res = validate(lib, kernel, get_target("mi300x"), runner="emu", dtypes=["float32"])
     assert res.passed, f"{res.failure}: {res.detail}"
     assert res.wavefront == 64 and len(res.cases) > len(lib.kernel(kernel).sizes_validate)
+
+
+@pytest.mark.parametrize("guard", ["#ifdef PORTKERN_EMU", "#if defined(__CUDA_ARCH__)", "#ifdef __gfx942__",
+                                   "#if __HIP_DEVICE_COMPILE__", "#ifndef PORTKERN_EMU_WAVE"])
+def test_a_candidate_branching_on_the_emulator_or_architecture_is_rejected(adv, wave32, guard):
+    cheat = (ADVERSARIAL / "emu_ifdef.cu").read_text().replace("emu_ifdef", "honest_axpby")
+    cheat = cheat.replace("#ifdef PORTKERN_EMU", guard)
+    res = validate(adv, "honest_axpby", wave32, runner="emu", source=cheat, dtypes=["float32"])
+    assert not res.passed and res.failure == "arch-branch", (res.failure, res.detail)
+    assert guard.split()[-1].strip("()").replace("defined(", "") in res.detail
+
+
+def test_arch_branches_allows_what_the_original_has_and_sees_token_pasting():
+    from portkern.harness.validate import arch_branches
+
+    original = "#if __CUDA_ARCH__ >= 700\n#define FAST 1\n#endif\n"
+    assert arch_branches(original + "__global__ void k() {}", original) == []
+    assert arch_branches("#define CAT(a, b) a##b\n#if CAT(PORTKERN_, EMU)\n#endif\n")
+    assert arch_branches("int w = PORTKERN_EMU_WAVE;\n")
+    assert arch_branches("__global__ void k(float* x) { x[0] = 1; }\n") == []
+
+
+def test_emulator_validation_is_labelled_as_such(adv, wave32):
+    res = validate(adv, "honest_axpby", wave32, runner="emu", dtypes=["float32"])
+    assert res.passed, res.detail
+    assert "emulator only" in res.device and wave32.name in res.device

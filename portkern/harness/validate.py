@@ -41,6 +41,7 @@ class CasePlan(Record):
     variant: str = "standard"
     visibility: str = "public"          # "public" | "hidden"
     repeats: int = 1                    # launches on the same buffers, contents restored in between
+    same_ends_as: int = 0               # seed of the case run just before whose inputs' ends this one copies
 
 
 def public_seed(kernel: str, index: int) -> int:
@@ -133,6 +134,13 @@ def plan_cases(kernel: KernelSpec, dtypes: list[str] | None = None, *, hidden: b
             if _allowed(kernel, sizes, d, params):
                 plans.append(CasePlan(sizes, d, fresh_seed(), "standard", "hidden",
                                       repeats=int(rng.integers(1, 3))))
+    # A twin of a case: same first and last input elements, everything else new. A cache keyed on a
+    # few input elements replays the first answer for the second.
+    for d in dtypes:
+        sizes = max(public, key=lambda s: sum(s.values()))
+        anchor = fresh_seed()
+        plans.append(CasePlan(dict(sizes), d, anchor, "standard", "hidden"))
+        plans.append(CasePlan(dict(sizes), d, fresh_seed(), "standard", "hidden", same_ends_as=anchor))
     # Many launches on one set of buffers: a kernel right only for its first N calls is caught.
     plans.append(CasePlan(dict(smallest), dtypes[0], fresh_seed(), "standard", "hidden",
                           repeats=int(rng.integers(41, 97))))
@@ -164,7 +172,8 @@ def arch_branches(source: str, original: str | None = None) -> list[str]:
             continue
         directive = re.match(r"#\s*(\w+)", line)
         name = directive.group(1) if directive else ""
-        if name in ("if", "ifdef", "ifndef", "elif", "elifdef", "elifndef") and _ARCH_MACRO.search(line):
+        if name in ("if", "ifdef", "ifndef", "elif", "elifdef", "elifndef") and (
+                _ARCH_MACRO.search(line) or _PASTE_FRAGMENT.search(line)):
             found.append(line)
         elif name == "define" and (_ARCH_MACRO.search(line) or ("##" in line and _PASTE_FRAGMENT.search(line))):
             found.append(line)
@@ -191,6 +200,42 @@ class LaunchJob:
     repeats: list[int]
 
 
+def _copy_ends(case: Case, anchor: Case, ends: int = 2) -> None:
+    """Give ``case``'s inputs the first and last ``ends`` elements of ``anchor``'s (same sizes)."""
+    for name, arg in case.arrays.items():
+        if arg.role not in ("input", "inout") or arg.pointer_scalar or name not in anchor.arrays:
+            continue
+        for (i, s), (j, t) in zip(arg.used_slices(), anchor.arrays[name].used_slices()):
+            mine, theirs = case.arrays[name].buffers[i][s], anchor.arrays[name].buffers[j][t]
+            k = min(ends, mine.shape[0])
+            mine[:k] = theirs[:k]
+            mine[mine.shape[0] - k:] = theirs[theirs.shape[0] - k:]
+
+
+def _read_only_inputs(case: Case) -> tuple[dict[str, list[np.ndarray]], list]:
+    """Fresh buffers for ``case`` in page-aligned memory, with the input arguments' pages made
+    read-only: a kernel that writes an input, even to restore it later, faults."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = mmap.PAGESIZE
+    keep, out = [], {}
+    for name, arg in case.arrays.items():
+        bufs = []
+        for src in arg.buffers:
+            length = max(src.nbytes, 1)
+            region = mmap.mmap(-1, (length + page - 1) // page * page)
+            arr = np.frombuffer(region, dtype=src.dtype, count=src.shape[0])
+            arr[:] = src
+            if arg.role == "input":
+                libc.mprotect(ctypes.c_void_p(arr.ctypes.data), ctypes.c_size_t(len(region)), mmap.PROT_READ)
+            keep.append(region)
+            bufs.append(arr)
+        out[name] = bufs
+    return out, keep
+
+
 def run_launch_job(job: LaunchJob) -> list[dict]:
     """Top-level worker entry: launch every case in order in one session; return what the buffers hold.
 
@@ -201,8 +246,12 @@ def run_launch_job(job: LaunchJob) -> list[dict]:
     out: list[dict] = []
     try:
         for case, repeats in zip(job.cases, job.repeats):
+            # Inputs read-only where the runner runs on these very host pages (the emulator) and no
+            # restore between launches has to write them.
+            protect = job.runner == "emu" and repeats == 1
+            buffers, _pages = _read_only_inputs(case) if protect else (case.fresh_buffers(), [])
             try:
-                after = session.run(case, case.fresh_buffers(), repeats=repeats)
+                after = session.run(case, buffers, repeats=repeats)
             except PortkernError as exc:
                 out.append({"error": exc.cause, "message": str(exc)[:2000]})
                 break
@@ -304,6 +353,10 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
     reference = library.reference(kernel)
     built = [make_case(kernel, p.sizes, p.dtype, p.seed, variant=p.variant, params=params, reference_view=False)
              for p in plans]
+    for plan, case in zip(plans, built):
+        if plan.same_ends_as:
+            _copy_ends(case, make_case(kernel, plan.sizes, plan.dtype, plan.same_ends_as, variant=plan.variant,
+                                       params=params, reference_view=False))
     job = LaunchJob(runner, compiled, target, built, [p.repeats for p in plans])
     try:
         env = get_runner(runner).worker_env(compiled) or None
