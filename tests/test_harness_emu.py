@@ -22,7 +22,8 @@ ADVERSARIAL = Path(__file__).parent / "adversarial"
 
 # What must reject each adversarial kernel (the failure cause the harness reports).
 EXPECTED_REJECTION = {
-    "mutate_input": {"input-mutated"},
+    # Inputs sit on read-only pages on the emulator: the write faults (a crash) before it can be seen.
+    "mutate_input": {"input-mutated", "crash"},
     "stale_output": {"unwritten"},
     "deferred_work": {"mismatch"},
     "cache_results": {"mismatch"},
@@ -41,6 +42,7 @@ EXPECTED_REJECTION = {
     "ends_cache": {"mismatch"},
     "zero_wrong": {"mismatch"},
     "scribble_input": {"crash", "launch"},
+    "neighbour_race": {"mismatch", "nan", "unwritten"},
 }
 
 
@@ -157,3 +159,17 @@ def test_emulator_validation_is_labelled_as_such(adv, wave32):
     res = validate(adv, "honest_axpby", wave32, runner="emu", dtypes=["float32"])
     assert res.passed, res.detail
     assert "emulator only" in res.device and wave32.name in res.device
+
+
+def test_the_neighbour_race_passes_in_order_and_shows_under_another_schedule(adv, wave32):
+    from portkern.harness.validate import CasePlan, build, validate_compiled
+
+    kernel = adv.kernel("neighbour_race")
+    compiled = build(adv, kernel, wave32)
+    cases = [CasePlan({"n": 2048}, "float32", 11, schedule="in-order")]
+    in_order = validate_compiled(adv, kernel, compiled, wave32, cases=cases)
+    assert in_order.passed, in_order.detail
+    for schedule in ("reverse", "shuffle"):
+        cases = [CasePlan({"n": 2048}, "float32", 11, schedule=schedule)]
+        res = validate_compiled(adv, kernel, compiled, wave32, cases=cases)
+        assert not res.passed, schedule
