@@ -242,7 +242,7 @@ def test_dataset_export_cli(runs, tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["records_out"] > 0 and (tmp_path / "o" / "manifest.json").exists()
     rc = main(["dataset", "export", "--runs-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o2")])
-    assert rc == 2
+    assert rc == 3  # an input error
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,34 @@
 
 Commands live one per module, ``portkern/cli/cmd_<name>.py``, each exporting ``command`` (a click
 command or group); the list comes from the files, so adding a command touches nothing here.
+
+Exit codes: 0 success; 1 a command's own verdict (e.g. ``review`` found a failed claim); 2 usage
+error (unknown option, bad value); 3 input error (config, manifest, target, files that cannot be
+read or written); 4 a stage failed (compile, launch, translate, ...); 70 an internal error (a bug:
+the message says how to get the traceback); 130 interrupted. No path prints a traceback unless
+PORTKERN_DEBUG=1.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
+import traceback
 
 import click
 
 from portkern import __version__
-from portkern.errors import PortkernError
+from portkern.errors import ConfigError, ParseError, PortkernError, ToolMissingError
+
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_STAGE = 4
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+# Errors about what the user gave (or what this machine lacks), as opposed to a stage that failed.
+INPUT_ERRORS = (ConfigError, ParseError, ToolMissingError)
 
 
 class _Group(click.Group):
@@ -51,20 +67,58 @@ def cli():
     """
 
 
+def _say(text: str) -> None:
+    try:
+        click.echo(text.encode("utf-8", "replace").decode("utf-8"), err=True)
+    except (OSError, ValueError):  # stderr closed or broken: the exit code still tells
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         rc = cli.main(args=argv, prog_name="portkern", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        try:
+            exc.show()
+        except (OSError, ValueError):
+            pass
+        return EXIT_USAGE
     except click.ClickException as exc:
-        exc.show()
+        try:
+            exc.show()
+        except (OSError, ValueError):
+            pass
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _say("aborted")
+        return EXIT_INTERRUPTED
+    except INPUT_ERRORS as exc:
+        _say(f"error: {exc}")
+        return EXIT_INPUT
     except PortkernError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+        _say(f"error: {exc}")
+        return EXIT_STAGE
+    except UnicodeError as exc:
+        _say(f"error: an input is not valid text ({exc.__class__.__name__}: {str(exc)[:200]})\n"
+             "  hint: save sources and manifests as UTF-8")
+        return EXIT_INPUT
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _say(f"error: cannot use{where}: {exc.strerror or exc}\n"
+             "  hint: check the path exists, is the right kind (file or folder), is writable, and its name is "
+             "not too long")
+        return EXIT_INPUT
+    except RecursionError:
+        _say("error: an input is nested too deeply to process")
+        return EXIT_INPUT
+    except Exception as exc:  # a bug: say so without a traceback unless asked
+        if os.environ.get("PORTKERN_DEBUG") == "1":
+            traceback.print_exc()
+        _say(f"internal error: {type(exc).__name__}: {str(exc)[:300]}\n"
+             "  hint: this is a bug in portkern; run again with PORTKERN_DEBUG=1 for the traceback and report it")
+        return EXIT_INTERNAL
     # with standalone_mode off, click returns the code of a `click.exceptions.Exit` raised by a command
     return rc if isinstance(rc, int) else 0
 
