@@ -59,21 +59,46 @@ class Limits:
     file_bytes: int | None = 256 << 20
     extra_processes: int | None = 512       # on top of the user's current count (threads count too)
 
-    def preexec(self):
-        """A function for ``subprocess.Popen(preexec_fn=...)`` that applies these limits in the child."""
+    def _values(self) -> list[tuple[str, int, int | None]]:
         nproc = None
         if self.extra_processes is not None:
             nproc = _user_task_count() + self.extra_processes
+        return [("cpu", resource.RLIMIT_CPU, self.cpu_seconds), ("as", resource.RLIMIT_AS, self.address_space_bytes),
+                ("fsize", resource.RLIMIT_FSIZE, self.file_bytes), ("nproc", resource.RLIMIT_NPROC, nproc),
+                ("core", resource.RLIMIT_CORE, 0)]
+
+    def wrap(self, command: list[str]) -> tuple[list[str], Any]:
+        """(command, preexec_fn) that run ``command`` under these limits.
+
+        With util-linux ``prlimit`` on PATH the limits are set by exec'ing through it (safe when the
+        caller has threads); otherwise a preexec_fn sets them in the child.
+        """
+        tool = _prlimit()
+        values = self._values()
+        if tool:
+            flags = [f"--{name}={_capped(which, value)}" for name, which, value in values if value is not None]
+            return [tool, *flags, "--", *command], None
+        return list(command), self.preexec(values)
+
+    def preexec(self, values: list[tuple[str, int, int | None]] | None = None):
+        """A function for ``subprocess.Popen(preexec_fn=...)`` that applies these limits in the child."""
+        values = values if values is not None else self._values()
 
         def apply() -> None:
-            os.setsid()
-            _set(resource.RLIMIT_CPU, self.cpu_seconds)
-            _set(resource.RLIMIT_AS, self.address_space_bytes)
-            _set(resource.RLIMIT_FSIZE, self.file_bytes)
-            _set(resource.RLIMIT_NPROC, nproc)
-            _set(resource.RLIMIT_CORE, 0)
+            for _name, which, value in values:
+                _set(which, value)
 
         return apply
+
+
+@functools.lru_cache(maxsize=1)
+def _prlimit() -> str | None:
+    return shutil.which("prlimit")
+
+
+def _capped(which: int, value: int) -> int:
+    _soft, hard = resource.getrlimit(which)
+    return int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
 
 
 def _set(which: int, value: int | None) -> None:

@@ -253,14 +253,14 @@ class Worker:
         if "asan" in extra.get("LD_PRELOAD", ""):
             limit_memory = False           # AddressSanitizer reserves terabytes of shadow address space
         limits = sandbox.worker_limits(timeout_s, limit_memory=limit_memory)
-        command = [*sandbox.network_namespace_prefix(), sys.executable, "-m", "portkern.worker",
-                   str(to_child_r), str(from_child_w)]
+        command, preexec = limits.wrap([*sandbox.network_namespace_prefix(), sys.executable, "-m",
+                                        "portkern.worker", str(to_child_r), str(from_child_w)])
         self.broken = False
         try:
             self.proc = subprocess.Popen(
                 command, pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log,
                 stderr=subprocess.STDOUT, env=sandbox.scrubbed_env(self._private, extra), cwd=self._private,
-                preexec_fn=limits.preexec(), close_fds=True)
+                preexec_fn=preexec, start_new_session=True, close_fds=True)
         except OSError:
             self._cleanup_dir()
             raise

@@ -167,3 +167,20 @@ def test_isolation_report_names_every_layer():
     lines = sandbox.isolation_report().lines()
     assert any(line.startswith("no network") for line in lines)
     assert any(line.startswith("syscall filter") for line in lines)
+
+
+def test_the_emulator_compiler_runs_under_a_memory_limit(monkeypatch):
+    from portkern.backends import get
+    from portkern.errors import CompileError
+    from portkern.model import CompileOptions
+
+    emu = get("emu")
+    if not emu.available().ok:
+        pytest.skip("no host C++ compiler")
+    source = "__global__ void fill(float* x) { x[threadIdx.x] = 1.0f; }\n// limit probe %d\n" % os.getpid()
+    monkeypatch.setenv("PORTKERN_COMPILE_MEMORY_BYTES", str(48 << 20))   # far below what cc1plus needs
+    monkeypatch.setenv("PORTKERN_CACHE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"pk-limit-{os.getpid()}"))
+    with pytest.raises(CompileError):
+        emu.compile(source, None, CompileOptions(entries=["fill"]), name="limit_probe")
+    monkeypatch.delenv("PORTKERN_COMPILE_MEMORY_BYTES")
+    assert emu.compile(source, None, CompileOptions(entries=["fill"]), name="limit_probe").binary
