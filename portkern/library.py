@@ -250,7 +250,22 @@ def _str_list(data: dict, key: str, default: list, file: str) -> list[str]:
     return list(value)
 
 
+MAX_MESSAGE_CHARS = 1500
+
+
 def parse_manifest(path: Path) -> LibrarySpec:
+    """The LibrarySpec of a library.yaml; ManifestError (with a bounded message) for anything malformed."""
+    try:
+        return _parse_manifest(path)
+    except ManifestError as exc:
+        text = str(exc.args[0]) if exc.args else ""
+        if len(text) > MAX_MESSAGE_CHARS:
+            exc.args = (text[:MAX_MESSAGE_CHARS] + " ... (message shortened)",)
+            exc.message = exc.args[0]
+        raise
+
+
+def _parse_manifest(path: Path) -> LibrarySpec:
     file = str(path)
     data = _safe_yaml(_read_manifest_text(path), file)
     if not isinstance(data, dict):
@@ -282,7 +297,16 @@ def parse_manifest(path: Path) -> LibrarySpec:
     for i, kr in enumerate(kernels_raw):
         if not isinstance(kr, dict):
             raise ManifestError(file, "each kernel must be a mapping", field=f"kernels[{i}]")
-        k = _parse_kernel(kr, file, path.parent)
+        try:
+            k = _parse_kernel(kr, file, path.parent)
+        except ManifestError:
+            raise
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError) as exc:
+            # A value of the wrong kind somewhere the checks above do not look: name the kernel.
+            name = kr.get("name") if isinstance(kr.get("name"), str) else f"kernels[{i}]"
+            raise ManifestError(file, f"a field holds a value of the wrong kind ({type(exc).__name__}: "
+                                f"{_shown(str(exc), 200)})", kernel=name,
+                                hint="compare the kernel with a working manifest, e.g. libraries/blas/library.yaml") from None
         if k.name in seen:
             raise ManifestError(file, "duplicate kernel name", kernel=k.name, field="name")
         seen.add(k.name)
@@ -416,6 +440,15 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
         bad = set(lr) - {"symbol", "template_args", "grid", "block", "shared_bytes", "args"}
         if bad:
             raise ManifestError(file, f"unknown fields {sorted(bad)}", kernel=kname, field=fld)
+        if not isinstance(lr, dict):
+            raise ManifestError(file, "each launch must be a mapping", kernel=kname, field=fld)
+        for part in ("template_args", "grid", "block", "args"):
+            if part in lr and not isinstance(lr[part], list):
+                raise ManifestError(file, f"must be a list, got {_shown(lr[part])}", kernel=kname,
+                                    field=f"{fld}.{part}")
+        if not isinstance(kr.get("template_args", []), list):
+            raise ManifestError(file, f"must be a list, got {_shown(kr.get('template_args'))}", kernel=kname,
+                                field="template_args")
         ls = LaunchSpec(symbol=str(lr.get("symbol", symbol)),
                         template_args=[str(t) for t in lr.get("template_args", kr.get("template_args", []))],
                         grid=[str(g) for g in lr.get("grid", [1, 1, 1])],
@@ -442,6 +475,9 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
     if red:
         check(red, "reduction_length")
     tol = kr.get("tolerance", {}) or {}
+    if not isinstance(tol, dict) or not all(isinstance(v, dict) for v in tol.values()):
+        raise ManifestError(file, f"must map dtypes to {{rtol, atol}}, got {_shown(tol)}", kernel=kname,
+                            field="tolerance")
     for d, t in tol.items():
         if d not in DTYPES or not isinstance(t, dict) or set(t) - {"rtol", "atol"}:
             raise ManifestError(file, "tolerance maps a dtype to {rtol, atol}", kernel=kname, field=f"tolerance.{d}")

@@ -416,10 +416,22 @@ def _apply_value_variant(target: np.ndarray, variant: str, dtype: str, rng: np.r
         target[:] = to_storage(rng.integers(-4, 5, target.shape[0]).astype(np.float64), dtype)
 
 
+def max_array_bytes() -> int:
+    """The most one argument's buffer may take: PORTKERN_MAX_ARRAY_BYTES, else a quarter of the memory."""
+    text = os.environ.get("PORTKERN_MAX_ARRAY_BYTES", "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 16 << 30
+    return max(total // 4, 1 << 30)
+
+
 def _eval_int(text: str, env: dict[str, Any], elem_bytes: int, what: str, kernel: KernelSpec) -> int:
     try:
         return int(expr.evaluate(text, env, elem_bytes))
-    except (expr.ExprError, ZeroDivisionError, TypeError) as exc:
+    except (expr.ExprError, ArithmeticError, TypeError, ValueError) as exc:
         raise ManifestError("library.yaml", f"cannot evaluate {text!r}: {exc}", kernel=kernel.name,
                             field=what) from exc
 
@@ -476,7 +488,11 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
             continue
         if a.role == "scalar":
             if a.value:
-                v = float(expr.evaluate(a.value, env, elem))
+                try:
+                    v = float(expr.evaluate(a.value, env, elem))
+                except (expr.ExprError, ArithmeticError, TypeError, ValueError) as exc:
+                    raise ManifestError("library.yaml", f"cannot evaluate {a.value!r}: {exc}"[:500],
+                                        kernel=kernel.name, field=f"args.{a.name}.value") from None
             else:
                 v = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))
             # The reference sees the value the kernel sees (rounded to its type).
@@ -489,9 +505,11 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
                 case.scalars[a.name] = scalar_value(v, adt)
             continue
         count = _eval_int(a.shape, env, elem, f"args.{a.name}.shape", kernel)
-        if count < 0:
-            raise ManifestError("library.yaml", f"shape evaluates to {count} for sizes {sizes}",
-                                kernel=kernel.name, field=f"args.{a.name}.shape")
+        if count < 0 or count * DTYPE_BYTES.get(adt, 8) > max_array_bytes():
+            raise ManifestError("library.yaml", f"shape evaluates to {count} elements for sizes {sizes}; "
+                                f"an argument may take 0 to {max_array_bytes()} bytes",
+                                kernel=kernel.name, field=f"args.{a.name}.shape",
+                                hint="check the shape expression and the sizes (PORTKERN_MAX_ARRAY_BYTES raises the limit)")
         batches = batch_count if a.batched else 1
         stride = count
         if a.batched == "strided":
@@ -500,6 +518,10 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
                 raise ManifestError("library.yaml", f"batch_stride {stride} is smaller than the shape {count}",
                                     kernel=kernel.name, field=f"args.{a.name}.batch_stride")
         is_input = a.role in ("input", "inout")
+        span = (count * batches if a.batched == "pointers" else stride * max(batches - 1, 0) + count)
+        if batches < 0 or span * DTYPE_BYTES.get(adt, 8) > max_array_bytes():
+            raise ManifestError("library.yaml", f"{batches} batches of {count} elements for sizes {sizes} exceed "
+                                f"{max_array_bytes()} bytes", kernel=kernel.name, field=f"args.{a.name}.shape")
         if a.batched == "pointers":
             buffers = [_new_buffer(count + GUARD_ELEMENTS, adt, is_input, poison_seed) for _ in range(batches)]
         else:
