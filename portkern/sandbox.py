@@ -28,7 +28,7 @@ from typing import Any
 
 # Environment variables a worker keeps (exact names, then prefixes); everything else is dropped.
 _KEEP_NAMES = ("LD_LIBRARY_PATH", "LANG", "LC_ALL")
-_KEEP_PREFIXES = ("CUDA_", "HIP_", "ROCR_", "ROCM_", "HSA_", "NVIDIA_", "PORTKERN_EMU_")
+_KEEP_PREFIXES = ("CUDA_", "HIP_", "ROCR_", "ROCM_", "HSA_", "NVIDIA_", "NCCL_", "PORTKERN_EMU_", "PORTKERN_SANDBOX_")
 GiB = 1 << 30
 
 
@@ -214,6 +214,8 @@ _DENIED = ("execve", "execveat", "fork", "vfork", "ptrace", "process_vm_writev",
 
 
 def syscall_filter_available() -> tuple[bool, str]:
+    if os.environ.get("PORTKERN_SANDBOX_FILTER", "1") == "0":
+        return False, "turned off (PORTKERN_SANDBOX_FILTER=0)"
     try:
         import pyseccomp  # noqa: F401  (third-party binding; absent is a reported state, not a bug)
     except (ImportError, OSError) as exc:
@@ -227,6 +229,8 @@ def install_syscall_filter() -> str:
     Threads stay allowed (the emulator and GPU runtimes need them); a new process, a program
     execution, signals or tracing aimed at another process and any socket fail with EPERM.
     """
+    if os.environ.get("PORTKERN_SANDBOX_FILTER", "1") == "0":
+        return "syscall filter turned off (PORTKERN_SANDBOX_FILTER=0)"
     try:
         import pyseccomp as seccomp
     except (ImportError, OSError) as exc:

@@ -173,3 +173,20 @@ def test_the_neighbour_race_passes_in_order_and_shows_under_another_schedule(adv
         cases = [CasePlan({"n": 2048}, "float32", 11, schedule=schedule)]
         res = validate_compiled(adv, kernel, compiled, wave32, cases=cases)
         assert not res.passed, schedule
+
+
+def test_port_validates_emulator_builds_under_addresssanitizer(adv, wave32, monkeypatch):
+    """The pipeline's emulator validation builds with ASan where the runtime exists: a far write is caught."""
+    from portkern.harness.validate import asan_default
+    from portkern.pipeline import harness_adapter
+
+    if not asan_default("emu"):
+        pytest.skip("no AddressSanitizer runtime for the host compiler")
+    monkeypatch.setenv("PORTKERN_VALIDATE_ASAN", "off")
+    assert not asan_default("emu")
+    monkeypatch.delenv("PORTKERN_VALIDATE_ASAN")
+    kernel = adv.kernel("oob_write")
+    far = (ADVERSARIAL / "oob_write.cu").read_text().replace("z[n] = T(0);", "z[n + 100000] = T(0);")
+    res = harness_adapter.validate(far, kernel, adv, wave32, {}, {}, False)
+    assert not res.passed and res.failure in ("crash", "launch"), (res.failure, res.detail)
+    assert "AddressSanitizer" in res.detail or res.failure == "launch", res.detail[-500:]

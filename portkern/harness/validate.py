@@ -340,6 +340,17 @@ def _summary(kernel: str, runner: str, device: str, wave: int, cases: list[CaseR
                             ("" if cases else "no-cases"), detail=detail, seconds=time.monotonic() - started)
 
 
+def asan_default(runner: str) -> bool:
+    """Whether emulator builds for validation use AddressSanitizer: on where its runtime is installed,
+    unless PORTKERN_VALIDATE_ASAN is 0/false/no/off. Device runners never do."""
+    if runner != "emu" or os.environ.get("PORTKERN_VALIDATE_ASAN", "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    from portkern import backends
+
+    avail = backends.get("emu").available()
+    return bool(avail.ok and avail.details.get("asan_runtime"))
+
+
 def configured_timeout_s() -> float:
     """validate.timeout_s from portkern.yaml or PORTKERN_VALIDATE_TIMEOUT_S."""
     from portkern.config import load_config

@@ -75,7 +75,7 @@ def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Targ
     # On the emulator the unit is built for the CPU at the target's wavefront width.
     from portkern.pipeline.stages import include_dirs
 
-    extra = CompileOptions(include_dirs=include_dirs(library, kernel))
+    extra = CompileOptions(include_dirs=include_dirs(library, kernel), sanitize=hv.asan_default("emu"))
     return hv.validate(library, kernel, target, runner="emu", source=source, params=params, extra=extra,
                        timeout_s=timeout_s)
 
