@@ -244,7 +244,7 @@ def _tail(text: str) -> str:
 class Worker:
     """One sandboxed worker process for one candidate, talking over a pair of pipes."""
 
-    def __init__(self, env: dict[str, str] | None = None, *, timeout_s: float = 600.0, limit_memory: bool = True):
+    def __init__(self, env: dict[str, str] | None = None, *, timeout_s: float = 600.0, limit_memory: bool = False):
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         self._log = tempfile.TemporaryFile()
@@ -380,12 +380,12 @@ _live: set[Worker] = set()
 
 
 def run_in_worker(fn: Callable[..., Any], *args: Any, timeout_s: float, label: str,
-                  env: dict[str, str] | None = None, limit_memory: bool = True) -> Any:
+                  env: dict[str, str] | None = None, limit_memory: bool = False) -> Any:
     """Run ``fn(*args)`` in a fresh sandboxed worker (see the module docstring for the error contract).
 
     ``fn`` must be a top-level function importable by the worker; ``env`` entries are added to the
-    worker's scrubbed environment (e.g. LD_PRELOAD of a sanitizer runtime); ``limit_memory`` False
-    for GPU runtimes that reserve large address ranges.
+    worker's scrubbed environment (e.g. LD_PRELOAD of a sanitizer runtime); ``limit_memory`` True
+    adds an address-space limit (the emulator; GPU runtimes reserve large address ranges, so off by default).
     """
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")

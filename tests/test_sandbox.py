@@ -130,7 +130,7 @@ def test_no_network():
 def test_environment_is_scrubbed_and_cwd_is_private(monkeypatch):
     monkeypatch.setenv("PORTKERN_TEST_SECRET_TOKEN", "s3cret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cret")
-    seen = run_in_worker(environment_and_place, timeout_s=60, label="env")
+    seen = run_in_worker(environment_and_place, timeout_s=60, label="env", limit_memory=True)
     assert "s3cret" not in repr(seen["env"])
     assert seen["env"]["HOME"] == seen["cwd"] == seen["env"]["TMPDIR"]
     assert os.path.basename(seen["cwd"]).startswith("portkern-sandbox-")
