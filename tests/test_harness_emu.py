@@ -153,6 +153,11 @@ def test_arch_branches_allows_what_the_original_has_and_sees_token_pasting():
     assert arch_branches("#define CAT(a, b) a##b\n#if CAT(PORTKERN_, EMU)\n#endif\n")
     assert arch_branches("int w = PORTKERN_EMU_WAVE;\n")
     assert arch_branches("__global__ void k(float* x) { x[0] = 1; }\n") == []
+    # A translation rewrites the original's test one for one: accepted; one test more is not.
+    translated = "#if defined(__HIP_DEVICE_COMPILE__)\n#define FAST 1\n#endif\n"
+    assert arch_branches(translated, original) == []
+    assert arch_branches(translated + "#ifdef __gfx942__\n#endif\n", original) == ["#ifdef __gfx942__"]
+    assert arch_branches("#ifdef PORTKERN_EMU\n#endif\n", original)
 
 
 def test_emulator_validation_is_labelled_as_such(adv, wave32):

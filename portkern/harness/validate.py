@@ -171,21 +171,31 @@ def _preprocessor_lines(source: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.lstrip().startswith("#")]
 
 
+def _arch_directive(line: str) -> bool:
+    directive = re.match(r"#\s*(\w+)", line)
+    name = directive.group(1) if directive else ""
+    if name in ("if", "ifdef", "ifndef", "elif", "elifdef", "elifndef"):
+        return bool(_ARCH_MACRO.search(line) or _PASTE_FRAGMENT.search(line))
+    if name == "define":
+        return bool(_ARCH_MACRO.search(line) or ("##" in line and _PASTE_FRAGMENT.search(line)))
+    return False
+
+
 def arch_branches(source: str, original: str | None = None) -> list[str]:
     """Directives of ``source`` that branch on the emulator or the architecture (or build such a macro
-    by token pasting) and that ``original`` does not have; [] when there is none."""
-    allowed = set(_preprocessor_lines(original)) if original else set()
-    found = []
-    for line in _preprocessor_lines(source):
-        if line in allowed:
-            continue
-        directive = re.match(r"#\s*(\w+)", line)
-        name = directive.group(1) if directive else ""
-        if name in ("if", "ifdef", "ifndef", "elif", "elifdef", "elifndef") and (
-                _ARCH_MACRO.search(line) or _PASTE_FRAGMENT.search(line)):
-            found.append(line)
-        elif name == "define" and (_ARCH_MACRO.search(line) or ("##" in line and _PASTE_FRAGMENT.search(line))):
-            found.append(line)
+    by token pasting) beyond what ``original`` has; [] when there is none.
+
+    A translation rewrites the original's architecture tests one for one (``__CUDA_ARCH__`` becomes
+    ``__HIP_DEVICE_COMPILE__``), so as many rewritten tests as the original had are accepted; a new
+    one, or any mention of the emulator's own macro, is not.
+    """
+    original_lines = [line for line in _preprocessor_lines(original) if _arch_directive(line)] if original else []
+    known = set(original_lines)
+    mine = [line for line in _preprocessor_lines(source) if _arch_directive(line)]
+    unmatched = [line for line in mine if line not in known]
+    rewrites = max(len(original_lines) - (len(mine) - len(unmatched)), 0)
+    found = [line for line in unmatched if "PORTKERN" in line.upper()]
+    found += [line for line in unmatched if "PORTKERN" not in line.upper()][rewrites:]
     # Any mention of the emulator's own macro outside a directive (e.g. in a macro argument) counts too.
     if not original or "PORTKERN_EMU" not in original:
         for match in re.finditer(r"PORTKERN_EMU\w*", source):
