@@ -122,7 +122,7 @@ EXPR_TOKENS = ["n", "m", "1", "0", "2", "-1", "3.5", "+", "-", "*", "/", "//", "
 
 def test_fuzz_expressions():
     rng = random.Random(SEED + 1)
-    for i in range(150):
+    for _ in range(150):
         text = " ".join(rng.choice(EXPR_TOKENS) for _ in range(rng.randint(1, 14)))
         try:
             value = _timed(f"expression {text!r}", expr.evaluate, text, {"n": 1 << 20, "m": 7}, 4)
@@ -186,7 +186,7 @@ def test_fuzz_command_lines(tmp_path, monkeypatch):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "latin1.cu").write_bytes(b"// caf\xe9\n__global__ void k(float* x) { x[0] = 1; }\n")
     rng = random.Random(SEED + 3)
-    for i in range(60):
+    for _ in range(60):
         argv = _cli_argv(rng, tmp_path)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -177,7 +177,7 @@ def test_the_emulator_compiler_runs_under_a_memory_limit(monkeypatch):
     emu = get("emu")
     if not emu.available().ok:
         pytest.skip("no host C++ compiler")
-    source = "__global__ void fill(float* x) { x[threadIdx.x] = 1.0f; }\n// limit probe %d\n" % os.getpid()
+    source = f"__global__ void fill(float* x) {{ x[threadIdx.x] = 1.0f; }}\n// limit probe {os.getpid()}\n"
     monkeypatch.setenv("PORTKERN_COMPILE_MEMORY_BYTES", str(48 << 20))   # far below what cc1plus needs
     monkeypatch.setenv("PORTKERN_CACHE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"pk-limit-{os.getpid()}"))
     with pytest.raises(CompileError):

@@ -13,7 +13,6 @@ from pathlib import Path
 from portkern.backends.base import Backend
 
 from portkern import sandbox
-
 from portkern.errors import CompileError, LoadError
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 
