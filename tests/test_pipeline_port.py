@@ -313,9 +313,10 @@ def test_ray_task_options_ask_for_a_gpu_only_for_device_stages():
 def test_cli_reports_unknown_kernel_and_target(minilib, tmp_path):
     from portkern.cli import main
 
-    assert main(["port", "--lib", str(minilib), "--target", "nope", "--runs-dir", str(tmp_path)]) == 2
+    # Input errors (exit code 3, distinct from usage errors and failed stages).
+    assert main(["port", "--lib", str(minilib), "--target", "nope", "--runs-dir", str(tmp_path)]) == 3
     assert main(["port", "--lib", str(minilib), "--target", "mi300x", "--kernels", "nope",
-                 "--runs-dir", str(tmp_path)]) == 2
+                 "--runs-dir", str(tmp_path)]) == 3
     assert not (tmp_path / "index.sqlite").exists()
 
 
