@@ -76,7 +76,7 @@ def test_report_has_every_section_with_numbers(runs):
     for section in ("## Kernels", "### Correctness evidence", "### Timing", "### Resources", "### Hazards",
                     "## axpy", "## dot"):
         assert section in text, section
-    assert "cpu-emulator (wave64)" in text and "estimate" in text
+    assert "cpu-emulator (wave64; validated on the emulator only" in text and "estimate" in text
     # real numbers from the run: the recorded base time of axpy appears in the kernels table
     con = sqlite3.connect(runs / "index.sqlite")
     base_ms = con.execute("SELECT base_ms FROM kernels WHERE run_id='tune' AND kernel='axpy'").fetchone()[0]

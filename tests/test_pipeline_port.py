@@ -382,7 +382,8 @@ def test_port_project_library(library, target, kernels, tmp_path):
         for c in cands:
             assert (runs / "r" / c["source_path"]).is_file()
             if c["validated"]:
-                assert c["validation_device"] == f"cpu-emulator (wave{tgt.wavefront})"
+                assert c["validation_device"] == (f"cpu-emulator (wave{tgt.wavefront}; validated on the "
+                                                  f"emulator only, not on {tgt.name})")
         spec = lib.kernel(k)
         timings = rows(db, "SELECT * FROM timings WHERE run_id = 'r' AND candidate_id = ?", (f"{k}/{base}",))
         assert len(timings) == len(spec.dtypes) * len(spec.sizes_bench)
