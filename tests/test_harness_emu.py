@@ -195,3 +195,15 @@ def test_port_validates_emulator_builds_under_addresssanitizer(adv, wave32, monk
     res = harness_adapter.validate(far, kernel, adv, wave32, {}, {}, False)
     assert not res.passed and res.failure in ("crash", "launch"), (res.failure, res.detail)
     assert "AddressSanitizer" in res.detail or res.failure == "launch", res.detail[-500:]
+
+
+def test_the_configured_validate_timeout_is_honoured(adv, wave32, monkeypatch):
+    import time
+
+    spin = (ADVERSARIAL / "honest.cu").read_text().replace("z[i] = a * x[i] + y[i];",
+                                                          "{ volatile int s = 1; while (s) { } }")
+    monkeypatch.setenv("PORTKERN_VALIDATE_TIMEOUT_S", "3")
+    start = time.monotonic()
+    res = validate(adv, "honest_axpby", wave32, runner="emu", source=spin, dtypes=["float32"], hidden=False)
+    assert res.failure == "timeout" and "3 s" in res.detail, (res.failure, res.detail)
+    assert time.monotonic() - start < 120
