@@ -224,8 +224,21 @@ def check_python_pkg(module: str, label: str, blocks: str, fix: str) -> Check:
     return Check(label, True, ver)
 
 
+def check_sandbox() -> Check:
+    """Which isolation the worker that runs candidate code gets on this machine."""
+    from portkern.sandbox import isolation_report
+
+    iso = isolation_report()
+    return Check("candidate sandbox", iso.network_namespace and iso.syscall_filter, "; ".join(iso.lines()),
+                 blocks="full isolation of model-written code (it still runs, with the layers marked NO missing)",
+                 fix="pip install pyseccomp (needs libseccomp); allow unprivileged user namespaces "
+                     "(sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0)",
+                 data=iso.to_dict())
+
+
 def run_checks() -> list[Check]:
-    checks = [check_nvcc(), check_nvrtc(), check_clang(), check_hip_headers(), check_device_libs(), check_host_cxx()]
+    checks = [check_nvcc(), check_nvrtc(), check_clang(), check_hip_headers(), check_device_libs(), check_host_cxx(),
+              check_sandbox()]
     checks += check_gpus()
     checks += check_model_servers()
     checks.append(check_python_pkg("ray", "ray", "the Ray executor (--executor ray) and cluster dataset jobs",

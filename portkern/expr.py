@@ -2,6 +2,10 @@
 
 Only numbers, names, + - * / // % **, comparisons, ``a if c else b`` and a few functions are
 allowed. ``sizeof(T)`` gives the element size of the kernel's dtype.
+
+Evaluation is bounded: expressions longer than MAX_EXPR_CHARS or nested deeper than MAX_DEPTH are
+refused, and every intermediate integer must fit in MAX_INT_BITS bits, so ``n ** n ** n`` fails
+at once instead of hanging. Every failure (division by zero included) is an ExprError.
 """
 
 from __future__ import annotations
@@ -27,15 +31,51 @@ _ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.
             ast.BoolOp, ast.And, ast.Or)
 
 
+MAX_EXPR_CHARS = 2000
+MAX_DEPTH = 64
+MAX_INT_BITS = 256
+
+
 class ExprError(ValueError):
     pass
 
 
+def _bounded(value: Any, text: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise ExprError(f"expression {_short(text)} produces an integer wider than {MAX_INT_BITS} bits")
+    if isinstance(value, float) and value != value:
+        raise ExprError(f"expression {_short(text)} is not a number (NaN)")
+    return value
+
+
+def _short(text: Any) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "...'"
+
+
+def _pow(a: Any, b: Any, text: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(b, bool) and b > 0:
+        if abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
+            raise ExprError(f"expression {_short(text)}: {a} ** {b} is wider than {MAX_INT_BITS} bits")
+    elif isinstance(b, (int, float)) and isinstance(a, (int, float)) and abs(b) > 4096:
+        raise ExprError(f"expression {_short(text)}: exponent {b} is out of range")
+    return a ** b
+
+
 def parse(text: str | int | float) -> ast.Expression:
+    source = str(text).strip()
+    if len(source) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression {_short(text)} is longer than {MAX_EXPR_CHARS} characters")
+    if source.count("(") > MAX_DEPTH or source.count("**") > MAX_DEPTH:
+        raise ExprError(f"expression {_short(text)} is nested too deeply")
     try:
-        tree = ast.parse(str(text).strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"cannot parse expression {text!r}: {exc.msg}") from exc
+        raise ExprError(f"cannot parse expression {_short(text)}: {exc.msg}") from exc
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise ExprError(f"cannot parse expression {_short(text)}: {type(exc).__name__}") from None
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise ExprError(f"expression {text!r} uses {type(node).__name__}, which is not allowed")
@@ -62,16 +102,28 @@ def evaluate(text: str | int | float, env: Mapping[str, Any], elem_bytes: int = 
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return text
     tree = parse(text)
+    try:
+        return _evaluate(tree, text, env, elem_bytes)
+    except ExprError:
+        raise
+    except RecursionError:
+        raise ExprError(f"expression {_short(text)} is nested too deeply") from None
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise ExprError(f"expression {_short(text)} does not evaluate: {type(exc).__name__}: {exc}") from None
 
+
+def _evaluate(tree: ast.Expression, text: Any, env: Mapping[str, Any], elem_bytes: int) -> Any:
     def ev(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return ev(node.body)
         if isinstance(node, ast.Constant):
-            return node.value
+            if not isinstance(node.value, (int, float)) or isinstance(node.value, complex):
+                raise ExprError(f"expression {_short(text)} holds a {type(node.value).__name__} constant")
+            return _bounded(node.value, text)
         if isinstance(node, ast.Name):
             if node.id not in env:
-                raise ExprError(f"unknown name '{node.id}' in expression {text!r}")
-            return env[node.id]
+                raise ExprError(f"unknown name '{node.id}' in expression {_short(text)}")
+            return _bounded(env[node.id], text)
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else +v
@@ -79,18 +131,20 @@ def evaluate(text: str | int | float, env: Mapping[str, Any], elem_bytes: int = 
             a, b = ev(node.left), ev(node.right)
             op = node.op
             if isinstance(op, ast.Add):
-                return a + b
+                return _bounded(a + b, text)
             if isinstance(op, ast.Sub):
-                return a - b
+                return _bounded(a - b, text)
             if isinstance(op, ast.Mult):
-                return a * b
+                if isinstance(a, str) or isinstance(b, str):
+                    raise ExprError(f"expression {_short(text)} multiplies a string")
+                return _bounded(a * b, text)
             if isinstance(op, ast.Div):
-                return a / b
+                return _bounded(a / b, text)
             if isinstance(op, ast.FloorDiv):
-                return a // b
+                return _bounded(a // b, text)
             if isinstance(op, ast.Mod):
-                return a % b
-            return a ** b
+                return _bounded(a % b, text)
+            return _bounded(_pow(a, b, text), text)
         if isinstance(node, ast.Compare):
             left = ev(node.left)
             for op, comp in zip(node.ops, node.comparators):
@@ -110,7 +164,7 @@ def evaluate(text: str | int | float, env: Mapping[str, Any], elem_bytes: int = 
             fname = node.func.id  # type: ignore[attr-defined]
             if fname == "sizeof":
                 return elem_bytes
-            return FUNCTIONS[fname](*[ev(a) for a in node.args])
+            return _bounded(FUNCTIONS[fname](*[ev(a) for a in node.args]), text)
         raise ExprError(f"unsupported node in {text!r}")
 
     return ev(tree)

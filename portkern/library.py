@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -198,12 +199,75 @@ def _as_list(v: Any, file: str, kernel: str | None, fld: str) -> list:
     return v
 
 
-def parse_manifest(path: Path) -> LibrarySpec:
+MAX_MANIFEST_BYTES = 4 << 20
+MAX_YAML_ALIASES = 100
+
+
+def _shown(value: Any, limit: int = 120) -> str:
+    """A bounded repr for error messages (a YAML alias bomb must not become a huge message)."""
+    try:
+        text = reprlib.Repr(maxlevel=3, maxlist=6, maxdict=6, maxstring=60, maxother=60).repr(value)
+    except Exception:  # a repr that raises: name the type only
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_manifest_text(path: Path) -> str:
     file = str(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(file, f"cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(file, f"is {len(raw)} bytes; a manifest is at most {MAX_MANIFEST_BYTES}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(file, f"is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8") from None
+
+
+def _safe_yaml(text: str, file: str) -> Any:
+    """yaml.safe_load, refusing documents that use many aliases (a billion-laughs document)."""
+    try:
+        aliases = sum(1 for event in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(event, yaml.AliasEvent))
+        if aliases > MAX_YAML_ALIASES:
+            raise ManifestError(file, f"uses {aliases} YAML aliases; at most {MAX_YAML_ALIASES} are accepted",
+                                hint="write the values out instead of repeating anchors")
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ManifestError(file, f"not valid YAML: {exc}") from exc
+        raise ManifestError(file, f"not valid YAML: {_shown(str(exc), 400)}") from None
+    except RecursionError:
+        raise ManifestError(file, "nested too deeply") from None
+
+
+def _str_list(data: dict, key: str, default: list, file: str) -> list[str]:
+    value = data.get(key, default)
+    if value is None:
+        return list(default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError(file, f"must be a list of strings, got {_shown(value)}", field=key,
+                            hint=f"write it as a YAML list, e.g. {key}: [\"...\"]")
+    return list(value)
+
+
+MAX_MESSAGE_CHARS = 1500
+
+
+def parse_manifest(path: Path) -> LibrarySpec:
+    """The LibrarySpec of a library.yaml; ManifestError (with a bounded message) for anything malformed."""
+    try:
+        return _parse_manifest(path)
+    except ManifestError as exc:
+        text = str(exc.args[0]) if exc.args else ""
+        if len(text) > MAX_MESSAGE_CHARS:
+            exc.args = (text[:MAX_MESSAGE_CHARS] + " ... (message shortened)",)
+            exc.message = exc.args[0]
+        raise
+
+
+def _parse_manifest(path: Path) -> LibrarySpec:
+    file = str(path)
+    data = _safe_yaml(_read_manifest_text(path), file)
     if not isinstance(data, dict):
         raise ManifestError(file, "top level must be a mapping")
     unknown_top = set(data) - TOP_LEVEL_FIELDS
@@ -211,9 +275,11 @@ def parse_manifest(path: Path) -> LibrarySpec:
         raise ManifestError(file, f"unknown top-level fields {sorted(unknown_top)}; known: "
                             f"{', '.join(sorted(TOP_LEVEL_FIELDS))}", field=sorted(unknown_top)[0])
     name = _req(data, "name", file, None)
+    if not isinstance(name, str) or not name.strip():
+        raise ManifestError(file, f"must be a non-empty string, got {_shown(name)}", field="name")
     dialect = _req(data, "dialect", file, None)
     if dialect not in ("hip", "cuda"):
-        raise ManifestError(file, f"must be 'hip' or 'cuda', got {dialect!r}", field="dialect")
+        raise ManifestError(file, f"must be 'hip' or 'cuda', got {_shown(dialect)}", field="dialect")
     macros_raw = data.get("macros", {}) or {}
     if not isinstance(macros_raw, dict):
         raise ManifestError(file, "must be a mapping", field="macros")
@@ -221,6 +287,9 @@ def parse_manifest(path: Path) -> LibrarySpec:
     if unknown:
         raise ManifestError(file, f"unknown macro kinds {sorted(unknown)}; use kernel, device_helper, launch",
                             field="macros")
+    for kind, names in macros_raw.items():
+        if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
+            raise ManifestError(file, f"must be a list of macro names, got {_shown(names)}", field=f"macros.{kind}")
     macros = MacroTable(**{k: list(v) for k, v in macros_raw.items()})
     kernels_raw = _as_list(_req(data, "kernels", file, None), file, None, "kernels")
     kernels = []
@@ -228,7 +297,16 @@ def parse_manifest(path: Path) -> LibrarySpec:
     for i, kr in enumerate(kernels_raw):
         if not isinstance(kr, dict):
             raise ManifestError(file, "each kernel must be a mapping", field=f"kernels[{i}]")
-        k = _parse_kernel(kr, file, path.parent)
+        try:
+            k = _parse_kernel(kr, file, path.parent)
+        except ManifestError:
+            raise
+        except (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError) as exc:
+            # A value of the wrong kind somewhere the checks above do not look: name the kernel.
+            name = kr.get("name") if isinstance(kr.get("name"), str) else f"kernels[{i}]"
+            raise ManifestError(file, f"a field holds a value of the wrong kind ({type(exc).__name__}: "
+                                f"{_shown(str(exc), 200)})", kernel=name,
+                                hint="compare the kernel with a working manifest, e.g. libraries/blas/library.yaml") from None
         if k.name in seen:
             raise ManifestError(file, "duplicate kernel name", kernel=k.name, field="name")
         seen.add(k.name)
@@ -236,8 +314,9 @@ def parse_manifest(path: Path) -> LibrarySpec:
     return LibrarySpec(
         name=name, dialect=dialect, root=str(path.parent.resolve()),
         license=str(data.get("license", "")), description=str(data.get("description", "")),
-        include_dirs=list(data.get("include_dirs", [])), sources=list(data.get("sources", ["**/*.cu", "**/*.cpp"])),
-        compile_flags=list(data.get("compile_flags", [])), macros=macros, kernels=kernels,
+        include_dirs=_str_list(data, "include_dirs", [], file),
+        sources=_str_list(data, "sources", ["**/*.cu", "**/*.cpp"], file),
+        compile_flags=_str_list(data, "compile_flags", [], file), macros=macros, kernels=kernels,
     )
 
 
@@ -257,8 +336,11 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
         raise ManifestError(file, f"source file '{src}' does not exist", kernel=kname, field="file")
     symbol = str(_req(kr, "symbol", file, kname))
     dtypes = _as_list(_req(kr, "dtypes", file, kname), file, kname, "dtypes")
+    if not dtypes:
+        raise ManifestError(file, "lists no dtype; name at least one", kernel=kname, field="dtypes",
+                            hint=f"known: {', '.join(DTYPES)}")
     for d in dtypes:
-        if d not in DTYPES:
+        if not isinstance(d, str) or d not in DTYPES:
             raise ManifestError(file, f"unknown dtype {d!r}; known: {', '.join(DTYPES)}", kernel=kname, field="dtypes")
 
     args: list[ArgSpec] = []
@@ -310,8 +392,11 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
     sb = _as_list(sizes["bench"], file, kname, "sizes.bench")
     size_names: set[str] = set()
     for s in sv + sb:
-        if not isinstance(s, dict) or not all(isinstance(v, int) for v in s.values()):
-            raise ManifestError(file, f"each size must map names to integers, got {s!r}", kernel=kname, field="sizes")
+        if not isinstance(s, dict) or not s or not all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 40
+                for k, v in s.items()):
+            raise ManifestError(file, f"each size must map names to non-negative integers, got {_shown(s)}",
+                                kernel=kname, field="sizes", hint="write sizes as numbers, e.g. {n: 1024}")
         size_names |= set(s)
     tunables = kr.get("tunables", {}) or {}
     if not isinstance(tunables, dict):
@@ -358,6 +443,15 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
         bad = set(lr) - {"symbol", "template_args", "grid", "block", "shared_bytes", "args"}
         if bad:
             raise ManifestError(file, f"unknown fields {sorted(bad)}", kernel=kname, field=fld)
+        if not isinstance(lr, dict):
+            raise ManifestError(file, "each launch must be a mapping", kernel=kname, field=fld)
+        for part in ("template_args", "grid", "block", "args"):
+            if part in lr and not isinstance(lr[part], list):
+                raise ManifestError(file, f"must be a list, got {_shown(lr[part])}", kernel=kname,
+                                    field=f"{fld}.{part}")
+        if not isinstance(kr.get("template_args", []), list):
+            raise ManifestError(file, f"must be a list, got {_shown(kr.get('template_args'))}", kernel=kname,
+                                field="template_args")
         ls = LaunchSpec(symbol=str(lr.get("symbol", symbol)),
                         template_args=[str(t) for t in lr.get("template_args", kr.get("template_args", []))],
                         grid=[str(g) for g in lr.get("grid", [1, 1, 1])],
@@ -384,6 +478,9 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
     if red:
         check(red, "reduction_length")
     tol = kr.get("tolerance", {}) or {}
+    if not isinstance(tol, dict) or not all(isinstance(v, dict) for v in tol.values()):
+        raise ManifestError(file, f"must map dtypes to {{rtol, atol}}, got {_shown(tol)}", kernel=kname,
+                            field="tolerance")
     for d, t in tol.items():
         if d not in DTYPES or not isinstance(t, dict) or set(t) - {"rtol", "atol"}:
             raise ManifestError(file, "tolerance maps a dtype to {rtol, atol}", kernel=kname, field=f"tolerance.{d}")
@@ -422,10 +519,16 @@ def _check_sizes_evaluate(kernel: KernelSpec, file: str) -> None:
                     except (expr.ExprError, ArithmeticError, KeyError, TypeError) as exc:
                         raise ManifestError(file, f"{e!r} does not evaluate at {sizes}: {exc}", kernel=kernel.name,
                                             field=fld) from exc
-                    if v < 0 or (fld.endswith((".grid", ".block")) and v < 1):
+                    if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 or (
+                            ".grid" in fld or ".block" in fld) and v < 1:
                         raise ManifestError(file, f"{e!r} is {v} at {sizes}", kernel=kernel.name, field=fld)
                 for i, c in enumerate(kernel.constraints):
-                    if not expr.evaluate(c, env, elem):
+                    try:
+                        holds = expr.evaluate(c, env, elem)
+                    except (expr.ExprError, ArithmeticError, KeyError, TypeError) as exc:
+                        raise ManifestError(file, f"constraint {c!r} does not evaluate at {sizes}: {exc}",
+                                            kernel=kernel.name, field=f"constraints[{i}]") from None
+                    if not holds:
                         raise ManifestError(file, f"constraint {c!r} fails at {sizes} with the default tunables "
                                             f"for {dtype}", kernel=kernel.name, field=f"constraints[{i}]")
 

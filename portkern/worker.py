@@ -1,24 +1,33 @@
-"""Worker-process isolation for running device code.
+"""Sandboxed worker processes for running untrusted device code.
 
-``run_in_worker(fn, *args, timeout_s=..., label=..., env=None)`` runs a picklable top-level function
-in a separate Python process and returns its result. The parent always survives:
+``run_in_worker(fn, *args, timeout_s=..., label=..., env=None)`` runs a top-level function in a
+fresh sandboxed process (see ``portkern.sandbox``) and returns its result. The parent always survives:
 
 - the function runs past ``timeout_s``: the worker is killed and KernelTimeoutError names ``label``;
-- the worker dies (signal, sanitizer abort, exit): WorkerCrashError carries the tail of its output;
-- the function raises: a portkern error is re-raised as the same type (the worker stays usable);
+- the worker dies (signal, sanitizer abort, exit) or breaks the protocol: WorkerCrashError carries
+  the tail of its output;
+- the function raises: a portkern error is rebuilt by name as the same type (message and hint);
   any other exception becomes WorkerCrashError with the worker-side traceback.
 
-Workers are kept and reused per environment, so a caller can afford one call per batch of launches
-(for example, a whole list of validation cases in one call). Starting one costs an interpreter
-start and the imports of the function's module.
+The protocol. Requests (parent to child) are pickled: the child trusts its parent. Replies (child to
+parent) are never unpickled: a frame is an 8-byte length, then a 4-byte header length, a JSON header
+and raw blobs. Values are JSON numbers, strings, lists and tagged maps; numpy arrays travel as raw
+bytes of a plain numeric dtype; records of ``portkern.model`` travel as their dicts. Whatever the
+child sends, the parent only parses data.
+
+A ``Worker`` serves one candidate: ``run_in_worker`` starts one per call and stops it after. A
+caller that keeps a worker for several calls of the same candidate (validation, then timing) uses
+``Worker`` directly; after any failure the worker is discarded, never reused.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import pickle
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -30,29 +39,42 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from portkern import errors, sandbox
 from portkern.errors import KernelTimeoutError, PortkernError, WorkerCrashError
 
 STDERR_TAIL_CHARS = 4000
-MAX_IDLE_PER_ENV = 2
-_HEADER = struct.Struct("<Q")
+_FRAME = struct.Struct("<Q")
+_HEADER = struct.Struct("<I")
+MAX_HEADER_BYTES = 64 << 20
+MAX_REPLY_BYTES = int(os.environ.get("PORTKERN_WORKER_MAX_REPLY_BYTES", str(16 << 30)))
+_PLAIN_KINDS = "biufc"          # numpy dtype kinds a reply may carry (no objects, no structs)
+
+
+class ProtocolError(Exception):
+    """A reply that does not follow the protocol (the candidate may have written to the pipe)."""
 
 
 # ---------------------------------------------------------------------------- framing
 
 
-def _write_message(fd: int, payload: bytes) -> None:
-    data = _HEADER.pack(len(payload)) + payload
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _write_frame(fd: int, payload: bytes | list[bytes | memoryview]) -> None:
+    parts = payload if isinstance(payload, list) else [payload]
+    total = sum(len(p) for p in parts)
+    for part in [_FRAME.pack(total), *parts]:
+        view = memoryview(part).cast("B")
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
     """Read n bytes; None on end of file. Raises TimeoutError past the deadline."""
-    chunks: list[bytes] = []
-    remaining = n
-    while remaining:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -60,53 +82,156 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 raise TimeoutError
-        chunk = os.read(fd, min(remaining, 1 << 20))
+        chunk = os.readv(fd, [view[got: got + (1 << 24)]])
         if not chunk:
             return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        got += chunk
+    return bytes(buf)
 
 
-def _read_message(fd: int, deadline: float | None) -> bytes | None:
-    header = _read_exact(fd, _HEADER.size, deadline)
+def _read_frame(fd: int, deadline: float | None, limit: int | None = None) -> bytes | None:
+    header = _read_exact(fd, _FRAME.size, deadline)
     if header is None:
         return None
-    (length,) = _HEADER.unpack(header)
+    (length,) = _FRAME.unpack(header)
+    if limit is not None and length > limit:
+        raise ProtocolError(f"reply of {length} bytes exceeds the limit of {limit}")
     return _read_exact(fd, length, deadline)
 
 
-# ---------------------------------------------------------------------------- errors across processes
+# ---------------------------------------------------------------------------- reply encoding (child side)
 
 
-def _pack_exception(exc: BaseException) -> bytes:
-    """Pickle enough to rebuild a portkern error of the same type in the parent."""
+def encode_reply(status: str, value: Any) -> list[bytes | memoryview]:
+    """Frame parts of a reply: header length, JSON header, blobs."""
+    blobs: list[bytes | memoryview] = []
+    header = json.dumps({"status": status, "value": _encode(value, blobs), "blobs": [len(b) for b in blobs]},
+                        allow_nan=True).encode()
+    return [_HEADER.pack(len(header)), header, *blobs]
+
+
+def _encode(value: Any, blobs: list) -> Any:
+    from portkern.model import Record
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in _PLAIN_KINDS:
+            raise TypeError(f"cannot send an array of dtype {value.dtype}")
+        arr = np.ascontiguousarray(value)
+        blobs.append(memoryview(arr).cast("B") if arr.size else b"")
+        return {"__array__": len(blobs) - 1, "dtype": arr.dtype.str, "shape": list(arr.shape)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (bytes, bytearray)):
+        blobs.append(bytes(value))
+        return {"__bytes__": len(blobs) - 1}
+    if isinstance(value, Record):
+        return {"__record__": type(value).__name__, "data": value.to_dict()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, blobs) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[str(k), _encode(v, blobs)] for k, v in value.items()]}
+    raise TypeError(f"a worker cannot send a {type(value).__name__}")
+
+
+def encode_error(exc: BaseException) -> list[bytes | memoryview]:
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    state = {k: v for k, v in vars(exc).items() if _picklable(v)}
+    info = {"type": type(exc).__name__, "portkern": isinstance(exc, PortkernError), "traceback": tb[-20000:],
+            "message": getattr(exc, "message", None) if isinstance(exc, PortkernError) else str(exc),
+            "hint": getattr(exc, "hint", None) if isinstance(exc, PortkernError) else None}
+    return encode_reply("error", info)
+
+
+# ---------------------------------------------------------------------------- reply decoding (parent side)
+
+
+def decode_reply(payload: bytes) -> tuple[str, Any]:
+    """(status, value) of a reply payload; ProtocolError for anything malformed."""
+    if len(payload) < _HEADER.size:
+        raise ProtocolError("reply shorter than its header")
+    (hlen,) = _HEADER.unpack_from(payload)
+    if hlen > MAX_HEADER_BYTES or _HEADER.size + hlen > len(payload):
+        raise ProtocolError("reply header length out of range")
     try:
-        return pickle.dumps(("error", type(exc), exc.args, state, tb))
-    except Exception:  # the exception class itself cannot be pickled (e.g. defined in a closure)
-        return pickle.dumps(("error", None, (repr(exc),), {}, tb))
-
-
-def _picklable(value: Any) -> bool:
+        header = json.loads(payload[_HEADER.size: _HEADER.size + hlen].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ProtocolError(f"reply header is not JSON: {type(exc).__name__}") from None
+    if not isinstance(header, dict) or header.get("status") not in ("ok", "error"):
+        raise ProtocolError("reply header lacks a status")
+    lengths = header.get("blobs")
+    if not isinstance(lengths, list) or not all(isinstance(n, int) and n >= 0 for n in lengths):
+        raise ProtocolError("reply blob table malformed")
+    blobs, pos = [], _HEADER.size + hlen
+    for n in lengths:
+        blobs.append(memoryview(payload)[pos: pos + n])
+        pos += n
+    if pos != len(payload):
+        raise ProtocolError("reply blob lengths do not add up")
     try:
-        pickle.dumps(value)
-        return True
-    except Exception:
-        return False
+        return header["status"], _decode(header.get("value"), blobs, 0)
+    except RecursionError:
+        raise ProtocolError("reply nested too deeply") from None
 
 
-def _rebuild_exception(cls: type | None, args: tuple, state: dict, tb: str, label: str) -> BaseException:
-    if cls is not None and isinstance(cls, type) and issubclass(cls, PortkernError):
+def _decode(value: Any, blobs: list[memoryview], depth: int) -> Any:
+    if depth > 64:
+        raise ProtocolError("reply nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_decode(v, blobs, depth + 1) for v in value]
+    if not isinstance(value, dict):
+        raise ProtocolError("unexpected value in reply")
+    if "__array__" in value:
+        try:
+            dtype = np.dtype(str(value["dtype"]))
+            shape = tuple(int(s) for s in value["shape"])
+            blob = blobs[int(value["__array__"])]
+        except (TypeError, ValueError, KeyError, IndexError):
+            raise ProtocolError("malformed array in reply") from None
+        if dtype.kind not in _PLAIN_KINDS or dtype.hasobject or any(s < 0 for s in shape):
+            raise ProtocolError(f"array of dtype {dtype} not allowed in a reply")
+        if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(blob):
+            raise ProtocolError("array shape does not match its bytes")
+        return np.frombuffer(blob, dtype=dtype).reshape(shape).copy()
+    if "__bytes__" in value:
+        try:
+            return bytes(blobs[int(value["__bytes__"])])
+        except (TypeError, ValueError, IndexError):
+            raise ProtocolError("malformed bytes in reply") from None
+    if "__dict__" in value:
+        items = value["__dict__"]
+        if not isinstance(items, list) or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                                  for p in items):
+            raise ProtocolError("malformed mapping in reply")
+        return {k: _decode(v, blobs, depth + 1) for k, v in items}
+    if "__record__" in value:
+        from portkern import model
+
+        cls = getattr(model, str(value["__record__"]), None)
+        if not (isinstance(cls, type) and issubclass(cls, model.Record) and isinstance(value.get("data"), dict)):
+            raise ProtocolError(f"unknown record {value['__record__']!r} in reply")
+        try:
+            return cls.from_dict(value["data"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ProtocolError(f"malformed record in reply: {exc}") from None
+    raise ProtocolError("untagged mapping in reply")
+
+
+def _rebuild_error(info: Any, label: str) -> BaseException:
+    if not isinstance(info, dict):
+        return WorkerCrashError(f"{label}: the worker sent a malformed error")
+    name, tb = str(info.get("type", "")), str(info.get("traceback", ""))
+    cls = getattr(errors, name, None)
+    message = str(info.get("message") or "")
+    if info.get("portkern") and isinstance(cls, type) and issubclass(cls, PortkernError):
         exc = cls.__new__(cls)
-        Exception.__init__(exc, *args)
-        exc.__dict__.update(state)
+        hint = info.get("hint")
+        PortkernError.__init__(exc, message, hint=str(hint) if hint else None)
         exc.worker_traceback = tb
         return exc
-    name = cls.__name__ if isinstance(cls, type) else "exception"
-    text = args[0] if args else ""
-    return WorkerCrashError(f"{label}: the worker raised {name}: {text}\n{_tail(tb)}")
+    return WorkerCrashError(f"{label}: the worker raised {name}: {message}\n{_tail(tb)}")
 
 
 def _tail(text: str) -> str:
@@ -116,22 +241,38 @@ def _tail(text: str) -> str:
 # ---------------------------------------------------------------------------- parent side
 
 
-class _Worker:
-    """One worker process, talking over a pair of pipes; its stdout/stderr go to a temp file."""
+class Worker:
+    """One sandboxed worker process for one candidate, talking over a pair of pipes."""
 
-    def __init__(self, env: dict[str, str] | None):
+    def __init__(self, env: dict[str, str] | None = None, *, timeout_s: float = 600.0, limit_memory: bool = False):
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         self._log = tempfile.TemporaryFile()
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "portkern.worker", str(to_child_r), str(from_child_w)],
-            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, env=full_env, start_new_session=True, close_fds=True)
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self.calls = 0
+        self._private = tempfile.mkdtemp(prefix="portkern-sandbox-")
+        extra = dict(env or {})
+        if "asan" in extra.get("LD_PRELOAD", ""):
+            limit_memory = False           # AddressSanitizer reserves terabytes of shadow address space
+        limits = sandbox.worker_limits(timeout_s, limit_memory=limit_memory)
+        command, preexec = limits.wrap([*sandbox.network_namespace_prefix(), sys.executable, "-m",
+                                        "portkern.worker", str(to_child_r), str(from_child_w)])
+        self.broken = False
+        try:
+            self.proc = subprocess.Popen(
+                command, pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self._log,
+                stderr=subprocess.STDOUT, env=sandbox.scrubbed_env(self._private, extra), cwd=self._private,
+                preexec_fn=preexec, start_new_session=True, close_fds=True)
+        except OSError:
+            self._cleanup_dir()
+            raise
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
 
     def output_since(self, offset: int) -> str:
         self._log.flush()
@@ -145,34 +286,44 @@ class _Worker:
         return self._log.tell()
 
     def call(self, fn: Callable[..., Any], args: tuple, timeout_s: float, label: str) -> Any:
+        if self.broken:
+            raise WorkerCrashError(f"{label}: this worker failed before and is not reused")
         payload = pickle.dumps({"sys_path": list(sys.path), "call": pickle.dumps((fn, args))})
         offset = self.log_offset()
         deadline = time.monotonic() + timeout_s
         try:
-            _write_message(self._to_child, payload)
-            reply = _read_message(self._from_child, deadline)
+            _write_frame(self._to_child, payload)
+            reply = _read_frame(self._from_child, deadline, MAX_REPLY_BYTES)
         except TimeoutError:
             self.kill()
             raise KernelTimeoutError(
                 f"{label} ran past its time limit of {timeout_s:g} s; its worker process was killed",
                 hint="a kernel that never finishes (infinite loop, a spin-wait no other thread releases) "
-                     "or a limit too small for this size") from None
+                     "or a limit too small for this size (validate.timeout_s, PORTKERN_VALIDATE_TIMEOUT_S)") from None
+        except ProtocolError as exc:
+            self.kill()
+            raise WorkerCrashError(f"{label}: the worker broke the reply protocol ({exc})") from None
         except (BrokenPipeError, OSError):
             reply = None
         if reply is None:
             code = self.wait_dead()
             raise WorkerCrashError(f"{label}: the worker process died ({_describe_exit(code)})\n"
                                    f"{_tail(self.output_since(offset))}")
-        status, *rest = pickle.loads(reply)
+        try:
+            status, value = decode_reply(reply)
+        except ProtocolError as exc:
+            self.kill()
+            raise WorkerCrashError(f"{label}: the worker broke the reply protocol ({exc})") from None
         if status == "ok":
-            return rest[0]
-        cls, exc_args, state, tb = rest
-        raise _rebuild_exception(cls, exc_args, state, tb, label)
+            return value
+        self.broken = True
+        raise _rebuild_error(value, label)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def wait_dead(self) -> int | None:
+        self.broken = True
         try:
             return self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -180,6 +331,7 @@ class _Worker:
             return self.proc.returncode
 
     def kill(self) -> None:
+        self.broken = True
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -196,9 +348,13 @@ class _Worker:
                 pass
         self._to_child = self._from_child = -1
         self._log.close()
+        self._cleanup_dir()
+
+    def _cleanup_dir(self) -> None:
+        shutil.rmtree(self._private, ignore_errors=True)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and self._to_child != -1:
             try:
                 os.close(self._to_child)  # end of input: the child leaves its loop
                 self._to_child = -1
@@ -219,68 +375,38 @@ def _describe_exit(code: int | None) -> str:
     return f"exit status {code}"
 
 
-_lock = threading.Lock()
-_idle: dict[tuple, list[_Worker]] = {}
-
-
-MAX_CALLS_PER_WORKER = 24
-
-
-def _env_key(env: dict[str, str] | None) -> tuple:
-    return tuple(sorted((env or {}).items()))
+_live_lock = threading.Lock()
+_live: set[Worker] = set()
 
 
 def run_in_worker(fn: Callable[..., Any], *args: Any, timeout_s: float, label: str,
-                  env: dict[str, str] | None = None) -> Any:
-    """Run ``fn(*args)`` in a worker process (see the module docstring for the error contract).
+                  env: dict[str, str] | None = None, limit_memory: bool = False) -> Any:
+    """Run ``fn(*args)`` in a fresh sandboxed worker (see the module docstring for the error contract).
 
     ``fn`` must be a top-level function importable by the worker; ``env`` entries are added to the
-    worker's environment (e.g. LD_PRELOAD of a sanitizer runtime).
+    worker's scrubbed environment (e.g. LD_PRELOAD of a sanitizer runtime); ``limit_memory`` True
+    adds an address-space limit (the emulator; GPU runtimes reserve large address ranges, so off by default).
     """
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-    key = _env_key(env)
-    with _lock:
-        pool = _idle.setdefault(key, [])
-        worker = None
-        while pool and worker is None:
-            candidate = pool.pop()
-            if candidate.alive():
-                worker = candidate
-            else:
-                candidate.kill()
-    if worker is None:
-        worker = _Worker(env)
+    worker = Worker(env, timeout_s=timeout_s, limit_memory=limit_memory)
+    with _live_lock:
+        _live.add(worker)
     try:
-        worker.calls += 1
         return worker.call(fn, args, timeout_s, label)
     finally:
-        # A worker that timed out or died is gone; one whose function raised is still good. Each call
-        # may load a shared library (and its thread pool) that is never unloaded: retire old workers.
-        if worker.calls >= MAX_CALLS_PER_WORKER:
-            worker.stop()
-        elif worker.alive() and worker._to_child != -1:
-            _release(key, worker)
-        else:
-            worker.kill()
-
-
-def _release(key: tuple, worker: _Worker) -> None:
-    with _lock:
-        pool = _idle.setdefault(key, [])
-        if len(pool) < MAX_IDLE_PER_ENV:
-            pool.append(worker)
-            return
-    worker.stop()
+        worker.stop()
+        with _live_lock:
+            _live.discard(worker)
 
 
 def shutdown_workers() -> None:
-    """Stop every idle worker (also done at interpreter exit)."""
-    with _lock:
-        workers = [w for pool in _idle.values() for w in pool]
-        _idle.clear()
+    """Stop every worker still running (also done at interpreter exit)."""
+    with _live_lock:
+        workers = list(_live)
+        _live.clear()
     for w in workers:
-        w.stop()
+        w.kill()
 
 
 atexit.register(shutdown_workers)
@@ -289,9 +415,21 @@ atexit.register(shutdown_workers)
 # ---------------------------------------------------------------------------- child side
 
 
+def _prepare_child() -> str:
+    """Import what candidates' runners need, then lock the process down. Returns a note ('' = filter on)."""
+    import ctypes.util  # noqa: F401  (find_library may spawn ldconfig: do it before exec is denied)
+
+    import portkern.harness.validate  # noqa: F401
+
+    return sandbox.install_syscall_filter()
+
+
 def _serve(read_fd: int, write_fd: int) -> None:
+    note = _prepare_child()
+    if note:
+        print(f"portkern worker: {note}", file=sys.stderr, flush=True)
     while True:
-        message = _read_message(read_fd, None)
+        message = _read_frame(read_fd, None)
         if message is None:
             return
         try:
@@ -300,12 +438,17 @@ def _serve(read_fd: int, write_fd: int) -> None:
                 if entry not in sys.path:
                     sys.path.append(entry)
             fn, args = pickle.loads(request["call"])
-            reply = pickle.dumps(("ok", fn(*args)))
+            reply = encode_reply("ok", fn(*args))
         except BaseException as exc:  # report everything; the parent decides
-            reply = _pack_exception(exc)
+            try:
+                reply = encode_error(exc)
+            except Exception as inner:  # an exception whose text cannot be encoded
+                reply = encode_reply("error", {"type": "WorkerCrashError", "portkern": False,
+                                               "message": f"unencodable {type(exc).__name__}: {inner}",
+                                               "traceback": ""})
         sys.stdout.flush()
         sys.stderr.flush()
-        _write_message(write_fd, reply)
+        _write_frame(write_fd, reply)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_targets_json_fields(capsys):
 
 def test_unknown_target_lists_known(capsys):
     rc, _, err = run_cli(capsys, "targets", "mi9000")
-    assert rc == 2
+    assert rc == 3  # an input error
     assert "unknown target 'mi9000'" in err
     for name in ("mi300x", "h100", "a100"):
         assert name in err
@@ -126,7 +126,7 @@ def test_malformed_config_through_cli(tmp_path):
     (tmp_path / "portkern.yaml").write_text("llm: [unclosed\n")
     out = subprocess.run([sys.executable, "-m", "portkern", "doctor"], capture_output=True, text=True,
                          cwd=tmp_path, timeout=120)
-    assert out.returncode == 2 and "portkern.yaml" in out.stderr and "not valid YAML" in out.stderr
+    assert out.returncode == 3 and "portkern.yaml" in out.stderr and "not valid YAML" in out.stderr
 
 
 def test_bad_env_value():

@@ -22,7 +22,8 @@ ADVERSARIAL = Path(__file__).parent / "adversarial"
 
 # What must reject each adversarial kernel (the failure cause the harness reports).
 EXPECTED_REJECTION = {
-    "mutate_input": {"input-mutated"},
+    # Inputs sit on read-only pages on the emulator: the write faults (a crash) before it can be seen.
+    "mutate_input": {"input-mutated", "crash"},
     "stale_output": {"unwritten"},
     "deferred_work": {"mismatch"},
     "cache_results": {"mismatch"},
@@ -33,6 +34,15 @@ EXPECTED_REJECTION = {
     "oob_write": {"out-of-bounds-write"},
     "skip_when_timed": {"unwritten"},
     "memo_by_buffer": {"unwritten"},
+    "beyond_public": {"mismatch"},
+    "half_above": {"mismatch"},
+    "poison_aware": {"unwritten"},
+    "first_launches": {"mismatch"},
+    "guard_marker": {"mismatch"},
+    "ends_cache": {"mismatch"},
+    "zero_wrong": {"mismatch"},
+    "scribble_input": {"crash", "launch"},
+    "neighbour_race": {"mismatch", "nan", "unwritten"},
 }
 
 
@@ -123,3 +133,77 @@ def test_blas_kernels_validate_at_wavefront_64(kernel):
     res = validate(lib, kernel, get_target("mi300x"), runner="emu", dtypes=["float32"])
     assert res.passed, f"{res.failure}: {res.detail}"
     assert res.wavefront == 64 and len(res.cases) > len(lib.kernel(kernel).sizes_validate)
+
+
+@pytest.mark.parametrize("guard", ["#ifdef PORTKERN_EMU", "#if defined(__CUDA_ARCH__)", "#ifdef __gfx942__",
+                                   "#if __HIP_DEVICE_COMPILE__", "#ifndef PORTKERN_EMU_WAVE"])
+def test_a_candidate_branching_on_the_emulator_or_architecture_is_rejected(adv, wave32, guard):
+    cheat = (ADVERSARIAL / "emu_ifdef.cu").read_text().replace("emu_ifdef", "honest_axpby")
+    cheat = cheat.replace("#ifdef PORTKERN_EMU", guard)
+    res = validate(adv, "honest_axpby", wave32, runner="emu", source=cheat, dtypes=["float32"])
+    assert not res.passed and res.failure == "arch-branch", (res.failure, res.detail)
+    assert guard.split()[-1].strip("()").replace("defined(", "") in res.detail
+
+
+def test_arch_branches_allows_what_the_original_has_and_sees_token_pasting():
+    from portkern.harness.validate import arch_branches
+
+    original = "#if __CUDA_ARCH__ >= 700\n#define FAST 1\n#endif\n"
+    assert arch_branches(original + "__global__ void k() {}", original) == []
+    assert arch_branches("#define CAT(a, b) a##b\n#if CAT(PORTKERN_, EMU)\n#endif\n")
+    assert arch_branches("int w = PORTKERN_EMU_WAVE;\n")
+    assert arch_branches("__global__ void k(float* x) { x[0] = 1; }\n") == []
+    # A translation rewrites the original's test one for one: accepted; one test more is not.
+    translated = "#if defined(__HIP_DEVICE_COMPILE__)\n#define FAST 1\n#endif\n"
+    assert arch_branches(translated, original) == []
+    assert arch_branches(translated + "#ifdef __gfx942__\n#endif\n", original) == ["#ifdef __gfx942__"]
+    assert arch_branches("#ifdef PORTKERN_EMU\n#endif\n", original)
+
+
+def test_emulator_validation_is_labelled_as_such(adv, wave32):
+    res = validate(adv, "honest_axpby", wave32, runner="emu", dtypes=["float32"])
+    assert res.passed, res.detail
+    assert "emulator only" in res.device and wave32.name in res.device
+
+
+def test_the_neighbour_race_passes_in_order_and_shows_under_another_schedule(adv, wave32):
+    from portkern.harness.validate import CasePlan, build, validate_compiled
+
+    kernel = adv.kernel("neighbour_race")
+    compiled = build(adv, kernel, wave32)
+    cases = [CasePlan({"n": 2048}, "float32", 11, schedule="in-order")]
+    in_order = validate_compiled(adv, kernel, compiled, wave32, cases=cases)
+    assert in_order.passed, in_order.detail
+    for schedule in ("reverse", "shuffle"):
+        cases = [CasePlan({"n": 2048}, "float32", 11, schedule=schedule)]
+        res = validate_compiled(adv, kernel, compiled, wave32, cases=cases)
+        assert not res.passed, schedule
+
+
+def test_port_validates_emulator_builds_under_addresssanitizer(adv, wave32, monkeypatch):
+    """The pipeline's emulator validation builds with ASan where the runtime exists: a far write is caught."""
+    from portkern.harness.validate import asan_default
+    from portkern.pipeline import harness_adapter
+
+    if not asan_default("emu"):
+        pytest.skip("no AddressSanitizer runtime for the host compiler")
+    monkeypatch.setenv("PORTKERN_VALIDATE_ASAN", "off")
+    assert not asan_default("emu")
+    monkeypatch.delenv("PORTKERN_VALIDATE_ASAN")
+    kernel = adv.kernel("oob_write")
+    far = (ADVERSARIAL / "oob_write.cu").read_text().replace("z[n] = T(0);", "z[n + 100000] = T(0);")
+    res = harness_adapter.validate(far, kernel, adv, wave32, {}, {}, False)
+    assert not res.passed and res.failure in ("crash", "launch"), (res.failure, res.detail)
+    assert "AddressSanitizer" in res.detail or res.failure == "launch", res.detail[-500:]
+
+
+def test_the_configured_validate_timeout_is_honoured(adv, wave32, monkeypatch):
+    import time
+
+    spin = (ADVERSARIAL / "honest.cu").read_text().replace("z[i] = a * x[i] + y[i];",
+                                                          "{ volatile int s = 1; while (s) { } }")
+    monkeypatch.setenv("PORTKERN_VALIDATE_TIMEOUT_S", "3")
+    start = time.monotonic()
+    res = validate(adv, "honest_axpby", wave32, runner="emu", source=spin, dtypes=["float32"], hidden=False)
+    assert res.failure == "timeout" and "3 s" in res.detail, (res.failure, res.detail)
+    assert time.monotonic() - start < 120

@@ -65,8 +65,10 @@ def test_inputs_are_seeded_nonzero_and_outputs_poisoned(adv, variant, dtype):
     assert np.all(np.isfinite(x)) and np.all(x != 0)
     assert (x < 0).any() and (x > 0).any()
     z = case.arrays["z"].buffers[0]
-    assert z.shape[0] == 1000 + GUARD_ELEMENTS and poison_mask(z, dtype).all()
-    assert poison_mask(case.arrays["x"].buffers[0][1000:], dtype).all()
+    assert z.shape[0] == 1000 + GUARD_ELEMENTS and poison_mask(z[:1000], dtype, case.poison_seed).all()
+    # Guards hold random bytes of the case, not the poison: nothing to recognise.
+    assert not poison_mask(z[1000:], dtype, case.poison_seed).all()
+    assert not poison_mask(case.arrays["x"].buffers[0][1000:], dtype, case.poison_seed).all()
     again = make_case(k, {"n": 1000}, dtype, 7, variant=variant)
     assert same_bits(again.arrays["x"].buffers[0], case.arrays["x"].buffers[0])
     other = make_case(k, {"n": 1000}, dtype, 8, variant=variant)
@@ -243,3 +245,31 @@ def test_gpu_backend_load_without_a_gpu_says_why(name):
     with pytest.raises(ToolMissingError) as info:
         backend.load(_dummy_compiled(), "k")
     assert avail.reason in str(info.value)
+
+
+def test_poison_and_guards_vary_between_cases_and_stay_seeded(adv):
+    k = adv.kernel("honest_axpby")
+    poisons, guards = set(), set()
+    for seed in range(40):
+        case = make_case(k, {"n": 64}, "float32", seed)
+        z = case.arrays["z"].buffers[0]
+        poisons.add(z[:64].view(np.uint32)[0].item())
+        guards.add(z[64:].tobytes())
+        assert poison_mask(z[:64], "float32", case.poison_seed).all()
+    assert len(poisons) > 30 and len(guards) == 40
+    finite = [p for p in poisons if np.isfinite(np.array([p], np.uint32).view(np.float32)[0])]
+    assert finite and len(finite) < len(poisons)          # plain finite values and NaN payloads both occur
+    again = make_case(k, {"n": 64}, "float32", 3)
+    assert same_bits(again.arrays["z"].buffers[0], make_case(k, {"n": 64}, "float32", 3).arrays["z"].buffers[0])
+
+
+@pytest.mark.parametrize("variant", ["zeros", "sparse", "structured"])
+def test_zero_and_structured_variants(adv, variant):
+    k = adv.kernel("honest_axpby")
+    x = make_case(k, {"n": 1000}, "float32", 5, variant=variant).arrays["x"].buffers[0][:1000].astype(np.float64)
+    if variant == "zeros":
+        assert (x == 0).all()
+    elif variant == "sparse":
+        assert 0.15 < (x == 0).mean() < 0.45 and (x != 0).any()
+    else:
+        assert np.array_equal(x, np.round(x)) and np.abs(x).max() <= 4 and (x == 0).any()

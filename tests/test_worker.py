@@ -1,4 +1,4 @@
-"""run_in_worker: results come back; hangs, crashes and errors become typed errors; workers are reused."""
+"""run_in_worker: results come back; hangs, crashes and errors become typed errors; one worker per call."""
 
 from __future__ import annotations
 
@@ -45,10 +45,10 @@ def test_result_comes_back_from_another_process():
     assert run_in_worker(pid_of_worker, timeout_s=60, label="pid") != os.getpid()
 
 
-def test_workers_are_reused_between_calls():
+def test_each_call_gets_a_fresh_worker():
     first = run_in_worker(pid_of_worker, timeout_s=60, label="pid")
     second = run_in_worker(pid_of_worker, timeout_s=60, label="pid")
-    assert first == second
+    assert first != second
 
 
 def test_timeout_kills_the_worker_and_names_the_label():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from portkern.backends.base import Backend
 
+from portkern import sandbox
 from portkern.errors import CompileError, LoadError
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 
@@ -109,13 +110,20 @@ class EmuBackend(Backend):
         with tempfile.TemporaryDirectory(prefix="portkern-emu-") as tmp:
             src = Path(tmp) / f"{_safe(name)}.cpp"
             out = Path(tmp) / f"{_safe(name)}.so"
-            src.write_text(unit)
+            src.write_text(unit, errors="replace")
             full = [*cmd, "-x", "c++", str(src), "-o", str(out)]
             try:
-                proc = subprocess.run(full, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+                # Candidate source: the compiler gets CPU, memory and file-size limits (a macro bomb
+                # fails with a compile error instead of exhausting the machine).
+                limited, preexec = sandbox.compiler_limits(COMPILE_TIMEOUT_S).wrap(full)
+                proc = subprocess.run(limited, capture_output=True, text=True, errors="replace",
+                                      timeout=COMPILE_TIMEOUT_S, cwd=tmp, preexec_fn=preexec)
             except subprocess.TimeoutExpired as exc:
                 raise CompileError(f"{name}: host compiler ran past {COMPILE_TIMEOUT_S} s", command=full) from exc
             log = (proc.stdout + proc.stderr).replace(str(src), f"{name}.cpp")
+            if proc.returncode < 0 or "virtual memory exhausted" in log or "out of memory" in log.lower():
+                log += ("\n(the compiler runs under limits: PORTKERN_COMPILE_MEMORY_BYTES of address space, "
+                        f"{COMPILE_TIMEOUT_S} s of CPU)")
             if proc.returncode != 0:
                 raise CompileError(f"{name}: the emulator build failed ({Path(compiler.path).name}, wave {wave})",
                                    log=log, command=full,

@@ -64,7 +64,8 @@ class EmuRunner(Runner):
     times_on_device = False
 
     def device_label(self, compiled: CompileResult, target: Target) -> str:
-        return f"cpu-emulator (wave{self.wavefront(compiled, target)})"
+        return (f"cpu-emulator (wave{self.wavefront(compiled, target)}; "
+                f"validated on the emulator only, not on {target.name})")
 
     def wavefront(self, compiled: CompileResult, target: Target) -> int:
         return compiled.options.wavefront or target.wavefront

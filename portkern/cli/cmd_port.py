@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
@@ -10,7 +11,11 @@ from portkern.search import STRATEGIES, strategy_names
 
 
 def _kernel_list(value: str | None) -> list[str]:
-    return [k.strip() for k in (value or "").split(",") if k.strip()]
+    names = [k.strip() for k in (value or "").split(",") if k.strip()]
+    if value and value.strip() and not names:
+        raise click.BadParameter(f"{value!r} names no kernel; give comma-separated names or leave it out",
+                                 param_hint="--kernels")
+    return names
 
 
 @click.command("port")
@@ -44,7 +49,15 @@ def command(library, target, kernels, budget, strategy, executor, ray_address, r
                           strategy=strategy, executor=executor, ray_address=ray_address, run_id=run_id,
                           runs_dir=runs_dir, cache_dir=cache_dir, max_workers=max_workers)
     progress = NullProgress() if as_json else RichProgress(f"port {library} -> {target}")
-    summary = port(options, progress=progress)
+    from portkern.config import load_config
+    from portkern.runlock import run_lock
+
+    if run_id and len(run_id) > 128:
+        raise click.BadParameter(f"is {len(run_id)} characters; at most 128", param_hint="--run-id")
+    if run_id and (any(c in run_id for c in "/\\\0") or run_id.startswith(".")):
+        raise click.BadParameter(f"{run_id!r} is not a plain folder name", param_hint="--run-id")
+    with run_lock(runs_dir or load_config()["runs_dir"], run_id) if run_id else contextlib.nullcontext():
+        summary = port(options, progress=progress)
     if as_json:
         emit_json(summary)
         return

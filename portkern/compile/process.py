@@ -28,9 +28,13 @@ class ToolRun:
 def run_tool(command: list[str], *, cwd: str | Path | None = None, timeout_s: float = 600.0,
              stdin_text: str | None = None, env: dict[str, str] | None = None) -> ToolRun:
     """Run one tool to completion; never raises on a non-zero exit (callers decide)."""
+    from portkern.sandbox import compiler_limits
+
+    # Compilers build candidate source: CPU time, memory and file size are limited.
+    limited, preexec = compiler_limits(timeout_s).wrap(command)
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=cwd, input=stdin_text, capture_output=True, text=True,
-                          timeout=timeout_s, env=env, errors="replace")
+    proc = subprocess.run(limited, cwd=cwd, input=stdin_text, capture_output=True, text=True,
+                          timeout=timeout_s, env=env, errors="replace", preexec_fn=preexec)
     return ToolRun(command, proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
 
 

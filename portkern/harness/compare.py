@@ -88,7 +88,7 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[np.ndarray]]
         got = arg.gather(after[name])
         want = np.asarray(reference[name]).reshape(got.shape)
         if arg.role == "output":
-            unwritten = sum(int(poison_mask(g, arg.dtype).sum()) for g in got_raw)
+            unwritten = sum(int(poison_mask(g, arg.dtype, case.poison_seed).sum()) for g in got_raw)
             if unwritten:
                 return _result(case, False, "unwritten",
                                f"output '{name}': {unwritten} of {got.size} elements never written")

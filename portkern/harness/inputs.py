@@ -3,8 +3,11 @@
 A case is built from a KernelSpec: every array argument gets a storage buffer (the element type
 the kernel reads, padded with a guard zone that must stay untouched), a float64 / int64 view for
 the reference (contract 2), and outputs are filled with a poison pattern that a kernel must
-overwrite. Values are never all zeros; the "tiny" and "huge" variants scale float inputs far from
-1 so a kernel that only works at unit scale (or in a narrower type) is caught.
+overwrite. The "tiny" and "huge" variants scale float inputs far from 1 so a kernel that only
+works at unit scale (or in a narrower type) is caught; "zeros", "sparse" and "structured" give
+all-zero, partly zero and small-integer inputs. The poison of a case (a quiet NaN with a random
+payload or, for 32- and 64-bit floats, a plain finite value) and the random bytes of its guard zones
+come from its seed, so a kernel cannot learn them from one case and use them in the next.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ from portkern.library import DTYPE_BYTES, KernelSpec, instantiate, kernel_env
 # Elements after every buffer (and between strided batches) that a kernel must never write.
 GUARD_ELEMENTS = 256
 # Distribution variants cycled over cases; scale factors are per dtype (see _variant_scale).
-VARIANTS = ("standard", "wide", "tiny", "huge")
+VARIANTS = ("standard", "wide", "tiny", "huge", "zeros", "sparse", "structured")
+# Variants whose inputs may make a routine undefined (a zero pivot): a NaN reference skips the case.
+ZERO_VARIANTS = ("zeros", "sparse", "structured")
+# Inits the value variants (zeros, sparse, structured) rewrite; structured inits keep their shape.
+_VALUE_INITS = ("normal", "uniform")
 # Quiet-NaN payloads that mark "never written"; a kernel producing NaN by arithmetic rarely makes them.
 POISON_BITS = {"float16": 0x7E5A, "bfloat16": 0x7FDA, "float32": 0x7FDEAD5A, "float64": 0x7FFDEAD5A5A5A5A5}
 INT_SENTINEL = {"int32": -1163005939, "int64": -4995072469926809587, "uint32": 0xBAADF00D,
@@ -74,17 +81,52 @@ def from_storage(stored: np.ndarray, dtype: str) -> np.ndarray:
     return stored.astype(np.int64)
 
 
-def poison_array(count: int, dtype: str) -> np.ndarray:
+def poison_value(dtype: str, poison_seed: int | None = None) -> np.ndarray:
+    """The poison of one case as a 1-element storage array (the fixed pattern when no seed is given)."""
+    if poison_seed is None:
+        if is_float(dtype):
+            return np.array([POISON_BITS[dtype]], dtype=_BITS_VIEW[dtype]).view(_STORAGE[dtype])
+        return np.array([INT_SENTINEL[dtype]]).astype(_STORAGE[dtype])
+    rng = np.random.default_rng([poison_seed, sum(dtype.encode())])
+    if dtype in ("float32", "float64") and rng.random() < 0.5:
+        # A plain finite value far from typical results: an unwritten element shows as a wrong value.
+        value = float(rng.choice([-1.0, 1.0]) * rng.uniform(1.5, 9.5) * 2.0 ** int(rng.integers(-24, 24)))
+        return np.array([value], dtype=_STORAGE[dtype])
     if is_float(dtype):
-        return np.full(count, POISON_BITS[dtype], dtype=_BITS_VIEW[dtype]).view(_STORAGE[dtype])
-    return np.full(count, INT_SENTINEL[dtype], dtype=_STORAGE[dtype])
+        bits_type = _BITS_VIEW[dtype]
+        width = np.dtype(bits_type).itemsize * 8
+        mantissa = {"float16": 10, "bfloat16": 7, "float32": 23, "float64": 52}[dtype]
+        exponent_and_quiet = ((1 << (width - 1 - mantissa)) - 1) << mantissa | (1 << (mantissa - 1))
+        payload = int(rng.integers(1, 1 << (mantissa - 1)))
+        sign = int(rng.integers(0, 2)) << (width - 1)
+        return np.array([sign | exponent_and_quiet | payload], dtype=bits_type).view(_STORAGE[dtype])
+    info = np.iinfo(_STORAGE[dtype])
+    if info.bits <= 8:
+        return np.array([INT_SENTINEL[dtype]]).astype(_STORAGE[dtype])
+    # Far from the small integers (indices, counts) kernels write.
+    low = max(int(info.min), -(1 << (info.bits - 2)))
+    value = int(rng.integers(1 << (info.bits - 3), 1 << (info.bits - 2)))
+    if info.min < 0 and rng.random() < 0.5:
+        value = low + (value - (1 << (info.bits - 3)))
+    return np.array([value]).astype(_STORAGE[dtype])
 
 
-def poison_mask(stored: np.ndarray, dtype: str) -> np.ndarray:
-    """True where an element still holds the poison pattern bit for bit."""
+def poison_array(count: int, dtype: str, poison_seed: int | None = None) -> np.ndarray:
+    return np.repeat(poison_value(dtype, poison_seed), count)
+
+
+def poison_mask(stored: np.ndarray, dtype: str, poison_seed: int | None = None) -> np.ndarray:
+    """True where an element still holds the case's poison bit for bit."""
+    pattern = poison_value(dtype, poison_seed)
     if is_float(dtype):
-        return stored.view(_BITS_VIEW[dtype]) == POISON_BITS[dtype]
-    return stored == np.asarray(INT_SENTINEL[dtype]).astype(_STORAGE[dtype])
+        return stored.view(_BITS_VIEW[dtype]) == pattern.view(_BITS_VIEW[dtype])[0]
+    return stored == pattern[0]
+
+
+def guard_fill(count: int, dtype: str, rng: np.random.Generator) -> np.ndarray:
+    """Random bytes for a guard zone: nothing a kernel could recognise as the harness's marker."""
+    itemsize = np.dtype(_STORAGE[dtype]).itemsize
+    return np.frombuffer(rng.bytes(count * itemsize), dtype=_STORAGE[dtype]).copy()
 
 
 def scalar_value(value: float | int, dtype: str) -> np.generic:
@@ -170,6 +212,7 @@ class Case:
     seed: int
     variant: str
     env: dict[str, Any]
+    poison_seed: int | None = None                                 # None: the fixed poison patterns
     arrays: dict[str, ArrayArg] = field(default_factory=dict)
     scalars: dict[str, np.generic] = field(default_factory=dict)   # by-value arguments, exact C type
     reference_args: dict[str, Any] = field(default_factory=dict)   # contract 2
@@ -202,7 +245,7 @@ class Case:
 
 def _variant_scale(variant: str, dtype: str) -> float:
     """Power-of-two scale: products of up to four scaled values stay normal in ``dtype``."""
-    if variant in ("standard", "wide") or not is_float(dtype):
+    if variant not in ("tiny", "huge") or not is_float(dtype):
         return 1.0
     info = np.finfo(np.float32 if dtype == "bfloat16" else _STORAGE[dtype])
     if variant == "tiny":
@@ -354,15 +397,37 @@ def generate_values(init: str, count: int, rng: np.random.Generator, *, variant:
     raise ConfigError(f"kernel '{kernel}': argument '{arg}' has unknown init {init!r}")
 
 
-def _new_buffer(count: int, dtype: str, filled_later: bool) -> np.ndarray:
-    # Input buffers are filled (values, then poison around them) right away: no poison pass first.
-    return np.empty(count, dtype=_STORAGE[dtype]) if filled_later else poison_array(count, dtype)
+def _new_buffer(count: int, dtype: str, filled_later: bool, poison_seed: int | None) -> np.ndarray:
+    # Input buffers are filled (values, then guards) right away: no poison pass first.
+    return np.empty(count, dtype=_STORAGE[dtype]) if filled_later else poison_array(count, dtype, poison_seed)
+
+
+def _apply_value_variant(target: np.ndarray, variant: str, dtype: str, rng: np.random.Generator) -> None:
+    """In place, for float inputs: all zeros, 30 % exact zeros, or small integers (zeros included)."""
+    if variant == "zeros":
+        target[:] = 0
+    elif variant == "sparse":
+        target[rng.random(target.shape[0]) < 0.3] = 0
+    elif variant == "structured":
+        target[:] = to_storage(rng.integers(-4, 5, target.shape[0]).astype(np.float64), dtype)
+
+
+def max_array_bytes() -> int:
+    """The most one argument's buffer may take: PORTKERN_MAX_ARRAY_BYTES, else a quarter of the memory."""
+    text = os.environ.get("PORTKERN_MAX_ARRAY_BYTES", "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 16 << 30
+    return max(total // 4, 1 << 30)
 
 
 def _eval_int(text: str, env: dict[str, Any], elem_bytes: int, what: str, kernel: KernelSpec) -> int:
     try:
         return int(expr.evaluate(text, env, elem_bytes))
-    except (expr.ExprError, ZeroDivisionError, TypeError) as exc:
+    except (expr.ExprError, ArithmeticError, TypeError, ValueError) as exc:
         raise ManifestError("library.yaml", f"cannot evaluate {text!r}: {exc}", kernel=kernel.name,
                             field=what) from exc
 
@@ -400,8 +465,12 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
     """
     env = kernel_env(kernel, sizes, params)
     rng = np.random.default_rng(seed)
+    # Poison and guards from streams of their own: the input values depend on the seed alone.
+    poison_seed = int(np.random.default_rng([seed, 0x9015]).integers(0, 1 << 62))
+    guard_rng = np.random.default_rng([seed, 0x6A4D])
     elem = DTYPE_BYTES[dtype]
-    case = Case(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, seed=seed, variant=variant, env=env)
+    case = Case(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, seed=seed, variant=variant, env=env,
+                poison_seed=poison_seed)
     batch_count = 1
     for a in kernel.args:
         if a.role == "batch":
@@ -415,22 +484,28 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
             continue
         if a.role == "scalar":
             if a.value:
-                v = float(expr.evaluate(a.value, env, elem))
+                try:
+                    v = float(expr.evaluate(a.value, env, elem))
+                except (expr.ExprError, ArithmeticError, TypeError, ValueError) as exc:
+                    raise ManifestError("library.yaml", f"cannot evaluate {a.value!r}: {exc}"[:500],
+                                        kernel=kernel.name, field=f"args.{a.name}.value") from None
             else:
                 v = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))
             # The reference sees the value the kernel sees (rounded to its type).
             v = float(from_storage(to_storage(np.array([v]), adt), adt)[0]) if is_float(adt) else int(v)
             case.reference_args[a.name] = v
             if a.pointer:
-                buf = np.concatenate([to_storage(np.array([v]), adt), poison_array(GUARD_ELEMENTS, adt)])
+                buf = np.concatenate([to_storage(np.array([v]), adt), guard_fill(GUARD_ELEMENTS, adt, guard_rng)])
                 case.arrays[a.name] = ArrayArg(a.name, "input", adt, 1, 1, "", 1, [buf], pointer_scalar=True)
             else:
                 case.scalars[a.name] = scalar_value(v, adt)
             continue
         count = _eval_int(a.shape, env, elem, f"args.{a.name}.shape", kernel)
-        if count < 0:
-            raise ManifestError("library.yaml", f"shape evaluates to {count} for sizes {sizes}",
-                                kernel=kernel.name, field=f"args.{a.name}.shape")
+        if count < 0 or count * DTYPE_BYTES.get(adt, 8) > max_array_bytes():
+            raise ManifestError("library.yaml", f"shape evaluates to {count} elements for sizes {sizes}; "
+                                f"an argument may take 0 to {max_array_bytes()} bytes",
+                                kernel=kernel.name, field=f"args.{a.name}.shape",
+                                hint="check the shape expression and the sizes (PORTKERN_MAX_ARRAY_BYTES raises the limit)")
         batches = batch_count if a.batched else 1
         stride = count
         if a.batched == "strided":
@@ -439,11 +514,15 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
                 raise ManifestError("library.yaml", f"batch_stride {stride} is smaller than the shape {count}",
                                     kernel=kernel.name, field=f"args.{a.name}.batch_stride")
         is_input = a.role in ("input", "inout")
+        span = (count * batches if a.batched == "pointers" else stride * max(batches - 1, 0) + count)
+        if batches < 0 or span * DTYPE_BYTES.get(adt, 8) > max_array_bytes():
+            raise ManifestError("library.yaml", f"{batches} batches of {count} elements for sizes {sizes} exceed "
+                                f"{max_array_bytes()} bytes", kernel=kernel.name, field=f"args.{a.name}.shape")
         if a.batched == "pointers":
-            buffers = [_new_buffer(count + GUARD_ELEMENTS, adt, is_input) for _ in range(batches)]
+            buffers = [_new_buffer(count + GUARD_ELEMENTS, adt, is_input, poison_seed) for _ in range(batches)]
         else:
             total = stride * (batches - 1) + count if batches else 0
-            buffers = [_new_buffer(total + GUARD_ELEMENTS, adt, is_input)]
+            buffers = [_new_buffer(total + GUARD_ELEMENTS, adt, is_input, poison_seed)]
         arr = ArrayArg(a.name, a.role, adt, count, batches, a.batched, stride, buffers)
         if is_input:
             for i, s in arr.used_slices():
@@ -451,9 +530,11 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
                 if not _fill_fast(a.init, target, rng, variant=variant, dtype=adt):
                     target[:] = to_storage(generate_values(a.init, count, rng, variant=variant, dtype=adt,
                                                            arg=a.name, kernel=kernel.name, env=env), adt)
-            for i, buf in enumerate(buffers):
-                for s in arr.guard_slices(i):
-                    buf[s] = poison_array(s.stop - s.start, adt)
+                if variant in ZERO_VARIANTS and a.init in _VALUE_INITS and is_float(adt):
+                    _apply_value_variant(target, variant, adt, rng)
+        for i, buf in enumerate(buffers):
+            for s in arr.guard_slices(i):
+                buf[s] = guard_fill(s.stop - s.start, adt, guard_rng)
         case.arrays[a.name] = arr
         if reference_view:
             case.reference_args[a.name] = arr.reference_placeholder() if a.role == "output" else arr.gather(buffers)

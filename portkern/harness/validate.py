@@ -1,15 +1,24 @@
-"""Validation: plan cases (public and hidden), run them in a worker, judge every run.
+"""Validation: plan cases (public and hidden), run them in a sandboxed worker, judge every run here.
 
 Public cases use the sizes in ``sizes.validate`` with stable seeds: a tuner sees their results.
-Hidden cases are what a candidate never saw: the same sizes with fresh seeds and distribution
-variants (tiny, huge, wide), and derived sizes (one more, odd, in between). All cases of a
-validation run in one worker process one after another, so a kernel that keeps state between
-calls (a cached result, a stale output) meets inputs it has not seen.
+Hidden cases are what a candidate never saw: the same sizes with fresh seeds and every distribution
+variant (tiny, huge, wide, zeros, sparse, structured), derived sizes (one more, odd, in between),
+sizes above the largest public one (odd, so unaligned), and a case launched a random number of times
+(up to ~100) on the same buffers. All cases of a validation run in one worker process one after
+another, so a kernel that keeps state between calls (a cached result, a stale output, a launch
+counter) meets inputs it has not seen.
+
+The worker only launches: inputs, references and every check are made in this process, from the raw
+bytes the worker sends back (see ``portkern.worker``), so the candidate cannot reach the verdict.
+Before anything runs, the candidate's source is checked for branches on the emulator or the
+architecture that the original does not have (``arch_branches``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -17,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from portkern.errors import CompileError, KernelTimeoutError, PortkernError, WorkerCrashError
+from portkern.errors import CompileError, ConfigError, KernelTimeoutError, PortkernError, WorkerCrashError
 from portkern.harness.compare import check_run
-from portkern.harness.inputs import VARIANTS, entries_for, make_case
+from portkern.harness.inputs import VARIANTS, ZERO_VARIANTS, Case, entries_for, make_case
 from portkern.harness.runners.base import get_runner
-from portkern.library import KernelSpec, LibrarySpec, load_library
+from portkern.library import KernelSpec, LibrarySpec, kernel_env, load_library
 from portkern.model import CaseResult, CompileOptions, CompileResult, Record, Target, ValidationResult
 
 
@@ -33,6 +42,8 @@ class CasePlan(Record):
     variant: str = "standard"
     visibility: str = "public"          # "public" | "hidden"
     repeats: int = 1                    # launches on the same buffers, contents restored in between
+    same_ends_as: int = 0               # seed of the case run just before whose inputs' ends this one copies
+    schedule: str = "in-order"          # emulator thread schedule: "in-order" | "reverse" | "shuffle"
 
 
 def public_seed(kernel: str, index: int) -> int:
@@ -74,68 +85,251 @@ def derived_sizes(sizes_list: list[dict[str, int]], rng: np.random.Generator) ->
     return out
 
 
+def sizes_above(sizes_list: list[dict[str, int]], rng: np.random.Generator) -> list[dict[str, int]]:
+    """Sizes above the largest public one: every dimension that varies publicly, or is a size rather
+    than a small fixed parameter (>= 16), goes up by an odd amount (so the size is unaligned)."""
+    if not sizes_list:
+        return []
+    keys = sorted({k for s in sizes_list for k in s})
+    hi = {k: max(s[k] for s in sizes_list if k in s) for k in keys}
+    lo = {k: min(s[k] for s in sizes_list if k in s) for k in keys}
+    out = []
+    for spread in (8, 64):
+        cand = {}
+        for k in keys:
+            if lo[k] < hi[k] or hi[k] >= 16:
+                step = int(rng.integers(1, max(hi[k] // spread, 2) + 1)) | 1
+                cand[k] = hi[k] + step
+            else:
+                cand[k] = hi[k]
+        out.append(cand)
+    return out
+
+
+def _allowed(kernel: KernelSpec, sizes: dict[str, int], dtype: str, params: dict[str, int] | None) -> bool:
+    from portkern.library import DTYPE_BYTES
+
+    try:
+        return kernel.allows(kernel_env(kernel, sizes, params), DTYPE_BYTES.get(dtype, 4))
+    except (PortkernError, ArithmeticError, ValueError, TypeError, KeyError):
+        return False
+
+
 def plan_cases(kernel: KernelSpec, dtypes: list[str] | None = None, *, hidden: bool = True,
-               rng: np.random.Generator | None = None) -> list[CasePlan]:
+               rng: np.random.Generator | None = None, params: dict[str, int] | None = None) -> list[CasePlan]:
     dtypes = dtypes or list(kernel.dtypes)
     rng = rng or np.random.default_rng(fresh_seed())
     plans: list[CasePlan] = []
     for d in dtypes:
         for i, sizes in enumerate(kernel.sizes_validate):
             plans.append(CasePlan(dict(sizes), d, public_seed(kernel.name, i), "standard", "public"))
-    if not hidden:
+    if not hidden or not kernel.sizes_validate:
         return plans
     scaled = [v for v in VARIANTS if v != "standard"]
+    public = kernel.sizes_validate
+    smallest = min(public, key=lambda s: sum(s.values()))
     for d in dtypes:
-        for i, sizes in enumerate(kernel.sizes_validate):
-            plans.append(CasePlan(dict(sizes), d, fresh_seed(), scaled[i % len(scaled)], "hidden", repeats=2))
-        for sizes in derived_sizes(kernel.sizes_validate, rng):
-            plans.append(CasePlan(sizes, d, fresh_seed(), "standard", "hidden"))
+        for i, variant in enumerate(scaled):
+            plans.append(CasePlan(dict(public[i % len(public)]), d, fresh_seed(), variant, "hidden",
+                                  repeats=int(rng.integers(1, 4))))
+        for sizes in derived_sizes(public, rng) + sizes_above(public, rng):
+            if _allowed(kernel, sizes, d, params):
+                plans.append(CasePlan(sizes, d, fresh_seed(), "standard", "hidden",
+                                      repeats=int(rng.integers(1, 3))))
+    # A twin of a case: same first and last input elements, everything else new. A cache keyed on a
+    # few input elements replays the first answer for the second.
+    for d in dtypes:
+        sizes = max(public, key=lambda s: sum(s.values()))
+        anchor = fresh_seed()
+        plans.append(CasePlan(dict(sizes), d, anchor, "standard", "hidden"))
+        plans.append(CasePlan(dict(sizes), d, fresh_seed(), "standard", "hidden", same_ends_as=anchor))
+    # Many launches on one set of buffers: a kernel right only for its first N calls is caught.
+    plans.append(CasePlan(dict(smallest), dtypes[0], fresh_seed(), "standard", "hidden",
+                          repeats=int(rng.integers(41, 97))))
+    # On the emulator, hidden cases run warps in other orders too: a race between warps shows.
+    hidden_plans = [p for p in plans if p.visibility == "hidden"]
+    for i, plan in enumerate(hidden_plans):
+        plan.schedule = SCHEDULES[i % len(SCHEDULES)]
     return plans
+
+
+SCHEDULES = ("reverse", "shuffle", "in-order")
+
+
+# --------------------------------------------------------------------------- static checks
+
+# Macros that tell the emulator from a GPU, or one architecture from another.
+_ARCH_MACRO = re.compile(r"\b(PORTKERN_EMU\w*|__CUDA_ARCH__|__CUDA_ARCH_\w*|__gfx\w*__|__HIP_DEVICE_COMPILE__|"
+                         r"__AMDGCN\w*__|__NVPTX__|__AMDGPU__)")
+_PASTE_FRAGMENT = re.compile(r"(PORTKERN|_EMU|CUDA_ARCH|__gfx|gfx\d|DEVICE_COMPILE|AMDGCN|NVPTX)")
+
+
+def _preprocessor_lines(source: str) -> list[str]:
+    """Preprocessor directives with continuation lines joined and comments dropped."""
+    text = re.sub(r"/\*.*?\*/", " ", source.replace("\\\n", " "), flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    return [line.strip() for line in text.splitlines() if line.lstrip().startswith("#")]
+
+
+def _arch_directive(line: str) -> bool:
+    directive = re.match(r"#\s*(\w+)", line)
+    name = directive.group(1) if directive else ""
+    if name in ("if", "ifdef", "ifndef", "elif", "elifdef", "elifndef"):
+        return bool(_ARCH_MACRO.search(line) or _PASTE_FRAGMENT.search(line))
+    if name == "define":
+        return bool(_ARCH_MACRO.search(line) or ("##" in line and _PASTE_FRAGMENT.search(line)))
+    return False
+
+
+def arch_branches(source: str, original: str | None = None) -> list[str]:
+    """Directives of ``source`` that branch on the emulator or the architecture (or build such a macro
+    by token pasting) beyond what ``original`` has; [] when there is none.
+
+    A translation rewrites the original's architecture tests one for one (``__CUDA_ARCH__`` becomes
+    ``__HIP_DEVICE_COMPILE__``), so as many rewritten tests as the original had are accepted; a new
+    one, or any mention of the emulator's own macro, is not.
+    """
+    original_lines = [line for line in _preprocessor_lines(original) if _arch_directive(line)] if original else []
+    known = set(original_lines)
+    mine = [line for line in _preprocessor_lines(source) if _arch_directive(line)]
+    unmatched = [line for line in mine if line not in known]
+    rewrites = max(len(original_lines) - (len(mine) - len(unmatched)), 0)
+    found = [line for line in unmatched if "PORTKERN" in line.upper()]
+    found += [line for line in unmatched if "PORTKERN" not in line.upper()][rewrites:]
+    # Any mention of the emulator's own macro outside a directive (e.g. in a macro argument) counts too.
+    if not original or "PORTKERN_EMU" not in original:
+        for match in re.finditer(r"PORTKERN_EMU\w*", source):
+            line = source[source.rfind("\n", 0, match.start()) + 1: source.find("\n", match.end())].strip()
+            if line not in found:
+                found.append(line)
+    return found
 
 
 # --------------------------------------------------------------------------- worker side
 
 
 @dataclass
-class ValidationJob:
+class LaunchJob:
+    """What a worker gets: the binary and the cases' buffers. No reference, no checks, no library."""
+
     runner: str
-    library_root: str
-    kernel: str
     compiled: CompileResult
     target: Target
-    cases: list[CasePlan]
-    params: dict[str, int] = field(default_factory=dict)
+    cases: list[Case]
+    repeats: list[int]
+    schedules: list[str] = field(default_factory=list)
 
 
-def run_case(session, kernel: KernelSpec, reference, plan: CasePlan, params: dict[str, int]) -> CaseResult:
-    case = make_case(kernel, plan.sizes, plan.dtype, plan.seed, variant=plan.variant, params=params,
-                     reference_view=False)
-    try:
-        after = session.run(case, case.fresh_buffers(), repeats=plan.repeats)
-    except PortkernError as exc:
-        return CaseResult(sizes=plan.sizes, dtype=plan.dtype, seed=plan.seed, passed=False, failure=exc.cause,
-                          detail=str(exc)[:2000])
-    try:
-        expected = reference(case.reference_inputs(), plan.dtype)
-    except Exception as exc:  # the reference is library code: report, do not crash the worker
-        return CaseResult(sizes=plan.sizes, dtype=plan.dtype, seed=plan.seed, passed=False, failure="reference",
-                          detail=f"reference raised {type(exc).__name__}: {exc}")
-    result = check_run(kernel, case, after, expected)
-    if plan.visibility == "hidden":
-        result.detail = ("hidden case; " + result.detail) if result.detail else "hidden case"
-    return result
+def _copy_ends(case: Case, anchor: Case, ends: int = 2) -> None:
+    """Give ``case``'s inputs the first and last ``ends`` elements of ``anchor``'s (same sizes)."""
+    for name, arg in case.arrays.items():
+        if arg.role not in ("input", "inout") or arg.pointer_scalar or name not in anchor.arrays:
+            continue
+        for (i, s), (j, t) in zip(arg.used_slices(), anchor.arrays[name].used_slices()):
+            mine, theirs = case.arrays[name].buffers[i][s], anchor.arrays[name].buffers[j][t]
+            k = min(ends, mine.shape[0])
+            mine[:k] = theirs[:k]
+            mine[mine.shape[0] - k:] = theirs[theirs.shape[0] - k:]
 
 
-def run_validation_job(job: ValidationJob) -> list[CaseResult]:
-    """Top-level (picklable) worker entry: every case of one validation, in order, in one session."""
-    library = load_library(job.library_root)
-    kernel = library.kernel(job.kernel)
-    reference = library.reference(kernel)
+def _read_only_inputs(case: Case) -> tuple[dict[str, list[np.ndarray]], list]:
+    """Fresh buffers for ``case`` in page-aligned memory, with the input arguments' pages made
+    read-only: a kernel that writes an input, even to restore it later, faults."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = mmap.PAGESIZE
+    keep, out = [], {}
+    for name, arg in case.arrays.items():
+        bufs = []
+        for src in arg.buffers:
+            length = max(src.nbytes, 1)
+            region = mmap.mmap(-1, (length + page - 1) // page * page)
+            arr = np.frombuffer(region, dtype=src.dtype, count=src.shape[0])
+            arr[:] = src
+            if arg.role == "input":
+                libc.mprotect(ctypes.c_void_p(arr.ctypes.data), ctypes.c_size_t(len(region)), mmap.PROT_READ)
+            keep.append(region)
+            bufs.append(arr)
+        out[name] = bufs
+    return out, keep
+
+
+def run_launch_job(job: LaunchJob) -> list[dict]:
+    """Top-level worker entry: launch every case in order in one session; return what the buffers hold.
+
+    Each entry is {"buffers": {name: [array, ...]}} or, for the case that failed (the last one
+    returned), {"error": cause, "message": text}.
+    """
     session = get_runner(job.runner).open_session(job.compiled, job.target)
+    out: list[dict] = []
     try:
-        return [run_case(session, kernel, reference, plan, job.params) for plan in job.cases]
+        schedules = job.schedules or ["in-order"] * len(job.cases)
+        for case, repeats, schedule in zip(job.cases, job.repeats, schedules):
+            os.environ["PORTKERN_EMU_SCHEDULE"] = schedule
+            os.environ["PORTKERN_EMU_SCHEDULE_SEED"] = str(case.seed)
+            # Inputs read-only where the runner runs on these very host pages (the emulator) and no
+            # restore between launches has to write them.
+            protect = job.runner == "emu" and repeats == 1
+            buffers, _pages = _read_only_inputs(case) if protect else (case.fresh_buffers(), [])
+            try:
+                after = session.run(case, buffers, repeats=repeats)
+            except PortkernError as exc:
+                out.append({"error": exc.cause, "message": str(exc)[:2000]})
+                break
+            out.append({"buffers": {name: list(bufs) for name, bufs in after.items()}})
     finally:
         session.close()
+    return out
+
+
+# --------------------------------------------------------------------------- caller side
+
+
+def _case_failed(plan: CasePlan, failure: str, detail: str) -> CaseResult:
+    return CaseResult(sizes=plan.sizes, dtype=plan.dtype, seed=plan.seed, passed=False, failure=failure,
+                      detail=detail[:2000])
+
+
+def _buffers_from_reply(case: Case, reply: object) -> dict[str, list[np.ndarray]] | str:
+    """The worker's buffers, checked against the case's layout; a string says what is wrong."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("buffers"), dict):
+        return "the worker's reply for this case is malformed"
+    got = reply["buffers"]
+    if set(got) != set(case.arrays):
+        return "the worker returned other arguments than the case has"
+    for name, arg in case.arrays.items():
+        bufs = got[name]
+        if not isinstance(bufs, list) or len(bufs) != len(arg.buffers):
+            return f"the worker returned {name!r} with the wrong number of buffers"
+        for mine, theirs in zip(arg.buffers, bufs):
+            if not isinstance(theirs, np.ndarray) or theirs.dtype != mine.dtype or theirs.shape != mine.shape:
+                return f"the worker returned {name!r} with the wrong type or shape"
+    return got
+
+
+def judge_case(kernel: KernelSpec, reference, plan: CasePlan, case: Case, reply: object) -> CaseResult:
+    """Check one case's run (in this process): layout, then compare.check_run against the reference."""
+    if isinstance(reply, dict) and "error" in reply:
+        return _case_failed(plan, str(reply.get("error") or "launch"), str(reply.get("message", "")))
+    after = _buffers_from_reply(case, reply)
+    if isinstance(after, str):
+        return _case_failed(plan, "crash", after)
+    try:
+        expected = reference(case.reference_inputs(), plan.dtype)
+    except Exception as exc:  # the reference is library code: report it as the case's failure
+        return _case_failed(plan, "reference", f"reference raised {type(exc).__name__}: {exc}")
+    result = check_run(kernel, case, after, expected)
+    if result.failure == "reference-nan" and plan.variant in ZERO_VARIANTS:
+        # Zero inputs can leave a routine undefined (a zero pivot): nothing to compare against.
+        result = CaseResult(sizes=plan.sizes, dtype=plan.dtype, seed=plan.seed, passed=True,
+                            detail=f"[{plan.variant}] skipped: the reference is undefined for these inputs")
+    if plan.visibility == "hidden":
+        result.detail = ("hidden case; " + result.detail) if result.detail else "hidden case"
+    if plan.repeats > 1:
+        result.detail += f"; {plan.repeats} launches on the same buffers"
+    return result
 
 
 # --------------------------------------------------------------------------- caller side
@@ -152,27 +346,66 @@ def _summary(kernel: str, runner: str, device: str, wave: int, cases: list[CaseR
                             ("" if cases else "no-cases"), detail=detail, seconds=time.monotonic() - started)
 
 
+def asan_default(runner: str) -> bool:
+    """Whether emulator builds for validation use AddressSanitizer: on where its runtime is installed,
+    unless PORTKERN_VALIDATE_ASAN is 0/false/no/off. Device runners never do."""
+    if runner != "emu" or os.environ.get("PORTKERN_VALIDATE_ASAN", "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    from portkern import backends
+
+    avail = backends.get("emu").available()
+    return bool(avail.ok and avail.details.get("asan_runtime"))
+
+
+def configured_timeout_s() -> float:
+    """validate.timeout_s from portkern.yaml or PORTKERN_VALIDATE_TIMEOUT_S."""
+    from portkern.config import load_config
+
+    value = float(load_config()["validate"]["timeout_s"])
+    if not value > 0:
+        raise ConfigError(f"validate.timeout_s must be a positive number of seconds, got {value}",
+                          hint="set validate.timeout_s in portkern.yaml or PORTKERN_VALIDATE_TIMEOUT_S")
+    return value
+
+
 def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, target: Target, *,
                       runner: str = "emu", params: dict[str, int] | None = None, dtypes: list[str] | None = None,
                       hidden: bool = True, cases: list[CasePlan] | None = None,
-                      timeout_s: float = 300.0) -> ValidationResult:
-    """Validate an already compiled kernel on ``runner`` (in a worker process)."""
+                      timeout_s: float | None = None) -> ValidationResult:
+    """Validate an already compiled kernel on ``runner``: launches in a sandboxed worker, checks here."""
     from portkern.worker import run_in_worker
 
     started = time.monotonic()
-    plans = cases if cases is not None else plan_cases(kernel, dtypes, hidden=hidden)
+    timeout_s = timeout_s if timeout_s is not None else configured_timeout_s()
+    plans = cases if cases is not None else plan_cases(kernel, dtypes, hidden=hidden, params=params)
     runs_on = get_runner(runner)
     wave = runs_on.wavefront(compiled, target)
     device = runs_on.device_label(compiled, target)
-    job = ValidationJob(runner, library.root, kernel.name, compiled, target, plans, dict(params or {}))
+    reference = library.reference(kernel)
+    built = [make_case(kernel, p.sizes, p.dtype, p.seed, variant=p.variant, params=params, reference_view=False)
+             for p in plans]
+    for plan, case in zip(plans, built):
+        if plan.same_ends_as:
+            _copy_ends(case, make_case(kernel, plan.sizes, plan.dtype, plan.same_ends_as, variant=plan.variant,
+                                       params=params, reference_view=False))
+    job = LaunchJob(runner, compiled, target, built, [p.repeats for p in plans], [p.schedule for p in plans])
     try:
         env = runs_on.worker_env(compiled) or None
-        results = run_in_worker(run_validation_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}",
-                                env=env)
+        replies = run_in_worker(run_launch_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}",
+                                env=env, limit_memory=runner == "emu")
     except KernelTimeoutError as exc:
         return _summary(kernel.name, runner, device, wave, [], started, "timeout", str(exc))
     except WorkerCrashError as exc:
-        return _summary(kernel.name, runner, device, wave, [], started, "crash", str(exc)[-4000:])
+        note = ("\n(on the emulator, input arguments are read-only pages: a kernel that writes an input, "
+                "even to restore it, faults)") if runner == "emu" and "SIGSEGV" in str(exc) else ""
+        return _summary(kernel.name, runner, device, wave, [], started, "crash", str(exc)[-4000:] + note)
+    if not isinstance(replies, list) or len(replies) > len(plans):
+        return _summary(kernel.name, runner, device, wave, [], started, "crash", "malformed reply from the worker")
+    results = [judge_case(kernel, reference, plan, case, reply)
+               for plan, case, reply in zip(plans, built, replies)]
+    if len(replies) < len(plans) and all(r.passed for r in results):
+        return _summary(kernel.name, runner, device, wave, results, started, "crash",
+                        f"the worker stopped after {len(replies)} of {len(plans)} cases")
     return _summary(kernel.name, runner, device, wave, results, started)
 
 
@@ -206,11 +439,25 @@ def build(library: LibrarySpec, kernel: KernelSpec, target: Target, *, runner: s
 def validate(library: LibrarySpec | str, kernel: KernelSpec | str, target: Target, *, runner: str = "emu",
              source: str | None = None, params: dict[str, int] | None = None, dtypes: list[str] | None = None,
              hidden: bool = True, extra: CompileOptions | None = None,
-             timeout_s: float = 300.0) -> ValidationResult:
-    """Compile and validate one kernel; a compile failure is a failed validation, not an exception."""
+             timeout_s: float | None = None) -> ValidationResult:
+    """Compile and validate one kernel; a compile failure is a failed validation, not an exception.
+
+    A ``source`` other than the kernel's own file is a candidate: it is rejected before it is built
+    when it branches on the emulator or the architecture where the original does not.
+    """
     lib = library if isinstance(library, LibrarySpec) else load_library(library)
     spec = kernel if isinstance(kernel, KernelSpec) else lib.kernel(kernel)
     started = time.monotonic()
+    if source is not None:
+        try:
+            original = kernel_source(lib, spec)
+        except (OSError, UnicodeDecodeError):
+            original = None
+        branches = arch_branches(source, original)
+        if branches:
+            return _summary(spec.name, runner, runner, target.wavefront, [], started, "arch-branch",
+                            "the candidate branches on the emulator or the architecture, so what is validated "
+                            "is not what runs on the device: " + "; ".join(b[:120] for b in branches[:5]))
     try:
         compiled = build(lib, spec, target, runner=runner, source=source, params=params, dtypes=dtypes, extra=extra)
     except CompileError as exc:

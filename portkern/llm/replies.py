@@ -3,11 +3,16 @@
 A reply is accepted only if it holds exactly one fenced code block of device code that keeps the
 kernel's name, template parameters and parameter list. Host code, ``main``, system/file/process
 calls and includes outside the allow-list are rejected with the reason, which is recorded.
+
+The filter is a first line only: text patterns can be evaded (token pasting, function pointers), so
+whatever passes still runs only in the sandboxed worker (``portkern.worker``). Every scan here is
+linear in the reply's length, and any Unicode (lone surrogates included) is accepted as text.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,8 +44,13 @@ FORBIDDEN: tuple[tuple[str, str], ...] = (
     (r"\bstd::(?:cout|cerr|cin)\b", "uses host streams"),
 )
 
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[ \t]*\n(.*?)^[ \t]*```[ \t]*$", re.S | re.M)
-_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
+_FENCE_OPEN = re.compile(r"[ \t]*```[ \t]*([\w+#.-]*)[ \t]*")
+_FENCE_CLOSE = re.compile(r"[ \t]*```[ \t]*")
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"\n]+)[>"]', re.M)
+# Comments and literals; an unterminated one runs to the end of its line (strings) or of the text
+# (block comments), so every match succeeds where it starts and the scan stays linear.
+_COMMENT_OR_LITERAL = re.compile(r'//[^\n]*|/\*.*?(?:\*/|\Z)|"(?:\\.|[^"\\\n])*(?:"|(?=\n)|\Z)'
+                                 r"|'(?:\\.|[^'\\\n])*(?:'|(?=\n)|\Z)", re.S)
 _DEVICE_WORDS = ("__global__", "__device__", "constexpr", "__forceinline__")
 _RESTRICT = re.compile(r"\b(?:__restrict__|__restrict|restrict)\b")
 
@@ -56,19 +66,45 @@ class KernelSignature:
         return f"{head}{self.name}({', '.join(self.params)})"
 
 
+def as_text(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode (lone surrogates) replaced, so every later step
+    (parsing, hashing, writing files) can encode it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    """Bodies of the fenced blocks (a line of ``` with an optional language, to a line of ```)."""
+    blocks: list[str] = []
+    body: list[str] | None = None
+    for line in text.split("\n"):
+        if body is None:
+            if _FENCE_OPEN.fullmatch(line):
+                body = []
+        elif _FENCE_CLOSE.fullmatch(line):
+            blocks.append("".join(part + "\n" for part in body))
+            body = None
+        else:
+            body.append(line)
+    return blocks
+
+
 def extract_code_block(text: str) -> tuple[str, str]:
     """(code, "") for exactly one fenced block, else ("", reason)."""
-    blocks = _FENCE.findall(text)
+    blocks = _fenced_blocks(as_text(text))
     if not blocks:
         return "", "no fenced code block in the reply"
     if len(blocks) > 1:
         return "", f"{len(blocks)} fenced code blocks in the reply; exactly one is expected"
-    return blocks[0][1], ""
+    return blocks[0], ""
 
 
 def strip_comments_and_strings(code: str, *, keep_strings: bool = False) -> str:
     """Code with comments (and string/char literals) blanked, so patterns only match real code."""
-    pattern = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+    pattern = _COMMENT_OR_LITERAL
 
     def blank(m: re.Match) -> str:
         text = m.group(0)
@@ -111,9 +147,29 @@ def _function_name(fn_node) -> tuple[str, object | None]:
     return (ident.text.decode() if ident is not None else ""), decl
 
 
+# Error recovery on garbage makes tree-sitter superlinear: a parse that takes longer is abandoned.
+PARSE_SECONDS = 2.0
+# A kernel unit is a few KB; a reply's code block beyond this is rejected before parsing.
+MAX_CODE_CHARS = 200_000
+
+
+class ParseTimeout(Exception):
+    pass
+
+
+def _parse(data: bytes):
+    deadline = time.monotonic() + PARSE_SECONDS
+    try:
+        return _parser().parse(lambda offset, _point: data[offset: offset + 65536],
+                               progress_callback=lambda *_state: time.monotonic() > deadline)
+    except ValueError as exc:  # the parse was cancelled
+        raise ParseTimeout(f"the code could not be parsed within {PARSE_SECONDS:g} s") from exc
+
+
+@lru_cache(maxsize=8)
 def _functions(code: str):
     """Every function definition: (name, declarator node, definition node, specifier text)."""
-    tree = _parser().parse(code.encode())
+    tree = _parse(code.encode())
     out = []
     for node in _walk(tree.root_node):
         if node.type != "function_definition":
@@ -126,7 +182,7 @@ def _functions(code: str):
         if parent is not None and parent.type == "template_declaration":
             head = code.encode()[parent.start_byte:decl.start_byte].decode(errors="replace")
         out.append((name, decl, node, head))
-    return out
+    return tuple(out)
 
 
 def kernel_signature(code: str, symbol: str) -> KernelSignature | None:
@@ -161,11 +217,14 @@ def check_reply(text: str, *, symbol: str, original: str, dialect: str,
     functions it already had (rare; e.g. constexpr-less helpers) are not counted against the reply.
     ``device_macros`` are library macros that expand to device qualifiers (the manifest's macro table).
     """
+    text, original = as_text(text), as_text(original)
     code, reason = extract_code_block(text)
     if reason:
         return ReplyVerdict(False, reason)
     if not code.strip():
         return ReplyVerdict(False, "the code block is empty")
+    if len(code) > MAX_CODE_CHARS:
+        return ReplyVerdict(False, f"the code block has {len(code)} characters; the limit is {MAX_CODE_CHARS}")
     bare = strip_comments_and_strings(code)
     for pattern, why in FORBIDDEN:
         hit = re.search(pattern, bare)
@@ -175,6 +234,13 @@ def check_reply(text: str, *, symbol: str, original: str, dialect: str,
     for header in _INCLUDE.findall(strip_comments_and_strings(code, keep_strings=True)):
         if header not in allowed:
             return ReplyVerdict(False, f"includes <{header}>, which is outside the allow-list ({', '.join(allowed)})")
+    try:
+        return _check_parsed(code, symbol=symbol, original=original, device_macros=device_macros)
+    except ParseTimeout as exc:
+        return ReplyVerdict(False, f"{exc}; a kernel unit parses in well under a second")
+
+
+def _check_parsed(code: str, *, symbol: str, original: str, device_macros: tuple[str, ...]) -> ReplyVerdict:
     want = kernel_signature(original, symbol)
     got = kernel_signature(code, symbol)
     if got is None:

@@ -12,8 +12,8 @@ from portkern.harness.bench import bench as time_on_device
 from portkern.harness.bench import bench_passed, estimate
 from portkern.harness.inputs import entries_for
 from portkern.harness.runners.base import get_runner
+from portkern.harness.validate import asan_default, validate_compiled
 from portkern.harness.validate import validate as build_and_validate
-from portkern.harness.validate import validate_compiled
 from portkern.library import KernelSpec, LibrarySpec
 from portkern.model import (
     BenchResult,
@@ -49,12 +49,12 @@ def device_compile_options(target: Target, entry_list: list[str], extra: Compile
 
 
 def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
-             compiled: dict[str, Any], use_device: bool, timeout_s: float = 300.0) -> ValidationResult:
+             compiled: dict[str, Any], use_device: bool, timeout_s: float | None = None) -> ValidationResult:
     if use_device:
         return validate_compiled(library, kernel, CompileResult.from_dict(compiled), target,
                                  runner=target.backend, params=params, timeout_s=timeout_s)
     # On the emulator the unit is built for the CPU at the target's wavefront width.
-    extra = CompileOptions(include_dirs=include_dirs(library, kernel))
+    extra = CompileOptions(include_dirs=include_dirs(library, kernel), sanitize=asan_default("emu"))
     return build_and_validate(library, kernel, target, runner="emu", source=source, params=params, extra=extra,
                               timeout_s=timeout_s)
 

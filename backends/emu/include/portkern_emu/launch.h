@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -29,6 +30,10 @@ struct LaunchState {
 
 inline void prepare_worker(Worker& w, const LaunchDesc& d) {
   w.launch = &d;
+  const char* mode = std::getenv("PORTKERN_EMU_SCHEDULE");
+  w.schedule_mode = !mode ? 0 : std::strcmp(mode, "reverse") == 0 ? 1 : std::strcmp(mode, "shuffle") == 0 ? 2 : 0;
+  const char* seed = std::getenv("PORTKERN_EMU_SCHEDULE_SEED");
+  w.schedule_seed = seed ? std::strtoull(seed, nullptr, 10) : 0;
   w.block_dim = d.block;
   w.grid_dim = d.grid;
   w.nthreads = d.block.x * d.block.y * d.block.z;

@@ -7,6 +7,10 @@
 // complete when every lane of the warp is blocked (at that operation, at a barrier, or exited).
 // Lanes blocked at different warp operations complete in groups, one source site at a time, as a
 // diverged warp would execute one branch after the other.
+//
+// PORTKERN_EMU_SCHEDULE=reverse|shuffle (read at each launch) starts the warps of a block in reverse
+// or in a seeded random order (PORTKERN_EMU_SCHEDULE_SEED), lanes of a warp still in order: a race
+// between threads of different warps that the in-order schedule hides then shows.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +78,10 @@ struct Worker {
   std::vector<Fiber*> fiber_of;
   std::vector<dim3> thread_coords;  // threadIdx of each linear thread id (divisions done once)
   std::vector<WarpState> warps;
+  // start order of the threads (empty: thread order); see PORTKERN_EMU_SCHEDULE
+  int schedule_mode = 0;               // 0 in order, 1 warps reversed, 2 warps shuffled
+  unsigned long long schedule_seed = 0;
+  std::vector<unsigned> order;
   // current thread
   dim3 thread_idx;
   unsigned tid = 0;
@@ -188,7 +196,7 @@ inline void fiber_main(Fiber* f) {
   __sanitizer_finish_switch_fiber(nullptr, &w.sched_bottom, &w.sched_size);
 #endif
   while (w.next_unstarted < w.nthreads && !w.error) {
-    const unsigned t = w.next_unstarted++;
+    const unsigned t = w.order.empty() ? w.next_unstarted++ : w.order[w.next_unstarted++];
     w.fiber_of[t] = f;
     w.state[t] = kRunning;
     set_current_thread(w, t);
@@ -257,6 +265,31 @@ inline bool run_block(Worker& w, dim3 block_idx) {
   w.any_sync = false;
   std::memset(w.state.data(), kUnstarted, w.nthreads);
   for (auto& ws : w.warps) ws.n_warp = ws.n_barrier = ws.n_done = 0;
+  w.order.clear();
+  if (w.schedule_mode && w.warps.size() > 1) {
+    const unsigned nwarps = unsigned(w.warps.size());
+    std::vector<unsigned> warp_order(nwarps);
+    for (unsigned i = 0; i < nwarps; ++i) warp_order[i] = nwarps - 1 - i;
+    if (w.schedule_mode == 2) {
+      // splitmix64 of (seed, block): a different order per block, the same for the same seed.
+      unsigned long long x = w.schedule_seed ^ (0x9E3779B97F4A7C15ull *
+          (1ull + block_idx.x + 65536ull * (block_idx.y + 65536ull * block_idx.z)));
+      for (unsigned i = nwarps - 1; i > 0; --i) {
+        x += 0x9E3779B97F4A7C15ull;
+        unsigned long long z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        const unsigned j = unsigned(z % (i + 1));
+        const unsigned tmp = warp_order[i];
+        warp_order[i] = warp_order[j];
+        warp_order[j] = tmp;
+      }
+    }
+    w.order.reserve(w.nthreads);
+    for (unsigned wi : warp_order)
+      for (unsigned l = 0; l < w.warps[wi].lanes; ++l) w.order.push_back(wi * kWave + l);
+  }
 
   while (w.n_done < w.nthreads && !w.error) {
     bool progressed = false;
