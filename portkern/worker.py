@@ -23,6 +23,7 @@ caller that keeps a worker for several calls of the same candidate (validation, 
 from __future__ import annotations
 
 import atexit
+import importlib
 import json
 import os
 import pickle
@@ -244,7 +245,8 @@ def _tail(text: str) -> str:
 class Worker:
     """One sandboxed worker process for one candidate, talking over a pair of pipes."""
 
-    def __init__(self, env: dict[str, str] | None = None, *, timeout_s: float = 600.0, limit_memory: bool = False):
+    def __init__(self, env: dict[str, str] | None = None, *, timeout_s: float = 600.0, limit_memory: bool = False,
+                 preload: tuple[str, ...] = ()):
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         self._log = tempfile.TemporaryFile()
@@ -254,7 +256,7 @@ class Worker:
             limit_memory = False           # AddressSanitizer reserves terabytes of shadow address space
         limits = sandbox.worker_limits(timeout_s, limit_memory=limit_memory)
         command, preexec = limits.wrap([*sandbox.network_namespace_prefix(), sys.executable, "-m",
-                                        "portkern.worker", str(to_child_r), str(from_child_w)])
+                                        "portkern.worker", str(to_child_r), str(from_child_w), *preload])
         self.broken = False
         try:
             self.proc = subprocess.Popen(
@@ -389,7 +391,10 @@ def run_in_worker(fn: Callable[..., Any], *args: Any, timeout_s: float, label: s
     """
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-    worker = Worker(env, timeout_s=timeout_s, limit_memory=limit_memory)
+    # The module of a portkern job is imported before the syscall filter goes on (its imports may need
+    # what the filter denies); anything else is imported when its call is unpickled.
+    preload = (fn.__module__,) if fn.__module__.startswith("portkern.") else ()
+    worker = Worker(env, timeout_s=timeout_s, limit_memory=limit_memory, preload=preload)
     with _live_lock:
         _live.add(worker)
     try:
@@ -415,17 +420,18 @@ atexit.register(shutdown_workers)
 # ---------------------------------------------------------------------------- child side
 
 
-def _prepare_child() -> str:
-    """Import what candidates' runners need, then lock the process down. Returns a note ('' = filter on)."""
+def _prepare_child(preload: list[str]) -> str:
+    """Import the modules the calls will run (named by the parent, e.g. the harness's launch job), then
+    lock the process down. Returns a note ('' = filter on)."""
     import ctypes.util  # noqa: F401  (find_library may spawn ldconfig: do it before exec is denied)
 
-    import portkern.harness.validate  # noqa: F401
-
+    for name in preload:
+        importlib.import_module(name)
     return sandbox.install_syscall_filter()
 
 
-def _serve(read_fd: int, write_fd: int) -> None:
-    note = _prepare_child()
+def _serve(read_fd: int, write_fd: int, preload: list[str]) -> None:
+    note = _prepare_child(preload)
     if note:
         print(f"portkern worker: {note}", file=sys.stderr, flush=True)
     while True:
@@ -452,4 +458,4 @@ def _serve(read_fd: int, write_fd: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), int(sys.argv[2]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
