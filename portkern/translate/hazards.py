@@ -11,6 +11,8 @@ wide); ``to="cuda"`` checks HIP code for 64-wide assumptions (NVIDIA warps are 3
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from portkern.translate.maps import MapTables
 from portkern.translate.source import SourceEdit
@@ -50,24 +52,110 @@ class _Width:
         self.shift = 5 if to == "hip" else 6
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every rule sees: the file being edited, the name tables and the direction."""
+
+    src: SourceEdit
+    tables: MapTables
+    to: str
+    width: _Width
+    reported: set[tuple[str, int]] = field(default_factory=set)
+
+    def once(self, kind: str, si: int) -> bool:
+        """True the first time ``kind`` is reported on the line of ``si``."""
+        key = (kind, self.src.line_of(si))
+        if key in self.reported:
+            return False
+        self.reported.add(key)
+        return True
+
+
+@dataclass(frozen=True)
+class FileRule:
+    name: str
+    directions: frozenset[str]
+    run: Callable[[Context], None]
+
+
+@dataclass(frozen=True)
+class TokenRule:
+    """A rule that looks at single tokens: those spelled as ``spellings`` (or starting with ``prefixes``,
+    or ``#include`` lines when ``includes``). ``check`` returns True when it took the token, so a later
+    rule does not look at it again."""
+
+    name: str
+    directions: frozenset[str]
+    check: Callable[[Context, int], bool]
+    spellings: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    includes: bool = False
+    dynamic: Callable[[Context], set[str]] | None = None   # spellings that come from the name tables
+
+
+FILE_RULES: list[FileRule] = []
+TOKEN_RULES: list[TokenRule] = []
+BOTH = ("hip", "cuda")
+
+
+def file_rule(*directions: str):
+    """Register a rule that scans the whole file (run in registration order)."""
+    def register(fn: Callable[[Context], None]):
+        FILE_RULES.append(FileRule(fn.__name__.strip("_"), frozenset(directions or BOTH), fn))
+        return fn
+    return register
+
+
+def token_rule(*directions: str, spellings=(), prefixes=(), includes=False, dynamic=None):
+    """Register a rule for tokens with the given spellings (tried in registration order)."""
+    def register(fn: Callable[[Context, int], bool]):
+        TOKEN_RULES.append(TokenRule(fn.__name__.strip("_"), frozenset(directions or BOTH), fn,
+                                     frozenset(spellings), tuple(prefixes), includes, dynamic))
+        return fn
+    return register
+
+
 def analyze(src: SourceEdit, tables: MapTables, to: str) -> None:
-    width = _Width(to)
-    _warp_macros(src, to, width)
-    _warp_literals(src, to, width)
-    _shared_arrays(src, to, width)
-    if to == "hip":
-        _ballot_width(src, tables)
-        _lane_mask_shifts(src)
-    else:
-        _mask_literals_to_cuda(src)
-    _vendor_features(src, tables, to)
+    ctx = Context(src, tables, to, _Width(to))
+    for rule in FILE_RULES:
+        if to in rule.directions:
+            rule.run(ctx)
+    _run_token_rules(ctx)
+
+
+def _run_token_rules(ctx: Context) -> None:
+    src = ctx.src
+    rules = [r for r in TOKEN_RULES if ctx.to in r.directions]
+    by_spelling: dict[str, list[TokenRule]] = {}
+    prefixed: list[TokenRule] = []
+    include_rules = [r for r in rules if r.includes]
+    for r in rules:
+        names = set(r.spellings) | (r.dynamic(ctx) if r.dynamic else set())
+        for name in names:
+            by_spelling.setdefault(name, []).append(r)
+        if r.prefixes:
+            prefixed.append(r)
+    for name in src.by_text:
+        for r in prefixed:
+            if name.startswith(r.prefixes) and r not in by_spelling.get(name, ()):
+                by_spelling.setdefault(name, []).append(r)
+    for chain in by_spelling.values():
+        chain.sort(key=rules.index)
+    sites = [(si, by_spelling[src.stext(si)]) for si in src.where_any(by_spelling)]
+    sites += [(src.sig_of[ti], include_rules) for ti in src.include_tis]
+    for si, chain in sorted(sites, key=lambda s: s[0]):
+        for r in chain:
+            if r.check(ctx, si):
+                break
 
 
 # --------------------------------------------------------------------------- warp width
 
 
-def _warp_macros(src: SourceEdit, to: str, width: _Width) -> None:
+@file_rule()
+def _warp_macros(ctx: Context) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
+    src, to, width = ctx.src, ctx.to, ctx.width
     sig, toks = src.sig, src.toks
     for define_si in src.where("define"):
         si = define_si + 1
@@ -138,13 +226,15 @@ def _is_threadish_operand(src: SourceEdit, si: int, tvars: set[str]) -> bool:
     return False
 
 
-def _warp_literals(src: SourceEdit, to: str, width: _Width) -> None:
+@file_rule()
+def _warp_literals(ctx: Context) -> None:
     """Literal warp widths in lane arithmetic, shuffle widths and shuffle loops, fixed together or not at all.
 
     Replacing only some of them would mix two warp widths in one reduction, so every site of the
     file is collected first; the fix is applied only when every shuffle in the file has an offset the
     rules understand (a loop variable they also fix, or a non-literal).
     """
+    src, to, width = ctx.src, ctx.to, ctx.width
     sig, toks = src.sig, src.toks
     n = len(sig)
     tvars = _thread_vars(src)
@@ -232,8 +322,6 @@ def _warp_literals(src: SourceEdit, to: str, width: _Width) -> None:
                    f"shuffle with a literal offset (or shift) tied to a {direction}; unrolled reductions "
                    f"need {'one more step' if to == 'hip' else 'one step fewer'} on the target",
                    span=(src.statement_start(si), src.statement_end(si)))
-    if to == "cuda":
-        _wide_shuffle_widths(src, width)
 
 
 def _shuffle_loop(src: SourceEdit, open_si: int, width: _Width, loop_vars: dict[str, list[tuple[int, str]]]) -> None:
@@ -269,8 +357,10 @@ def _shuffle_loop(src: SourceEdit, open_si: int, width: _Width, loop_vars: dict[
         loop_vars.setdefault(var, []).append((bound_si, repl))
 
 
-def _wide_shuffle_widths(src: SourceEdit, width: _Width) -> None:
+@file_rule("cuda")
+def _wide_shuffle_widths(ctx: Context) -> None:
     """HIP shuffles with width 64 (or warpSize meant as 64) cannot span 64 lanes on a 32-lane warp."""
+    src = ctx.src
     for si in src.where_any(_SHUFFLES):
         t = src.stok(si)
         if src.stext(si + 1) != "(":
@@ -285,8 +375,10 @@ def _wide_shuffle_widths(src: SourceEdit, width: _Width) -> None:
                        "shuffle width __AMDGCN_WAVEFRONT_SIZE is warpSize on NVIDIA", fixed=True)
 
 
-def _shared_arrays(src: SourceEdit, to: str, width: _Width) -> None:
+@file_rule()
+def _shared_arrays(ctx: Context) -> None:
     """``__shared__ T s[N / warpSize]`` and friends: size for the smallest wavefront (32 lanes)."""
+    src, to = ctx.src, ctx.to
     for si in src.where("__shared__"):
         end = src.statement_end(si)
         j = si
@@ -319,9 +411,11 @@ def _shared_arrays(src: SourceEdit, to: str, width: _Width) -> None:
 # --------------------------------------------------------------------------- ballot width (CUDA -> HIP)
 
 
-def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
+@file_rule("hip")
+def _ballot_width(ctx: Context) -> None:
     """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
     and widen all-ones masks compared or combined with them."""
+    src, tables = ctx.src, ctx.tables
     sig, toks = src.sig, src.toks
     ballot_vars: set[str] = set()
     for si in src.where_any(_BALLOTS):
@@ -541,7 +635,8 @@ def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     return start, end
 
 
-def _lane_mask_shifts(src: SourceEdit) -> None:
+@file_rule("hip")
+def _lane_mask_shifts(ctx: Context) -> None:
     """``1u << lane``, ``(1u << lane) - 1``, ``~0u << lane``, ``0xffffffffu >> (32 - n)``: 32-bit lane masks.
 
     On a 64-lane wavefront they lose lanes 32..63 (shifting by 32 or more is undefined). Where the mask
@@ -549,6 +644,7 @@ def _lane_mask_shifts(src: SourceEdit) -> None:
     holding the mask is widened when every use of it is next to a ballot value. Everything else that
     shifts by a lane index is reported.
     """
+    src = ctx.src
     ballots = _ballots_by_function(src)
     lane_vars = _lane_index_vars(src)
     widened_vars: set[int] = set()
@@ -633,8 +729,10 @@ def _lane_mask_shifts(src: SourceEdit) -> None:
                    f"past 32 bits (undefined); not fixed: {why}", span=span)
 
 
-def _mask_literals_to_cuda(src: SourceEdit) -> None:
+@file_rule("cuda")
+def _mask_literals_to_cuda(ctx: Context) -> None:
     """64-bit all-lanes masks compared with ballot results become the 32-lane mask on NVIDIA."""
+    src = ctx.src
     for si in src.numbers():
         t = src.stok(si)
         if _int_value(t.text) != 0xFFFFFFFFFFFFFFFF:
@@ -654,144 +752,176 @@ def _mask_literals_to_cuda(src: SourceEdit) -> None:
 # --------------------------------------------------------------------------- vendor-only features
 
 
-def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
-    sig, toks = src.sig, src.toks
-    no_counterpart_device = {k for k, v in (tables.cuda_only if to == "hip" else tables.hip_only).items()
-                             if v == "device"}
-    reported_lines: set[tuple[str, int]] = set()
-
-    def once(kind: str, si: int) -> bool:
-        key = (kind, src.line_of(si))
-        if key in reported_lines:
-            return False
-        reported_lines.add(key)
-        return True
-
-    watched = (_ASM | no_counterpart_device | _WMMA_NAMES | _TEXTURE_FETCH | _SURFACE_CALLS | {
-        "<<<", "rocwmma", "this_grid", "grid_group", "this_multi_grid", "multi_grid_group", "tiled_partition",
-        "thread_block_tile", "texture", "surface", "cudaFuncSetAttribute", "hipFuncSetAttribute",
-        "cudaDeviceSynchronize", "hipDeviceSynchronize", "__CUDA_ARCH__", "__lane_id", "__AMDGCN_WAVEFRONT_SIZE",
-        "warpSize", "__launch_bounds__"})
-    watched |= {k for k in src.by_text if k.startswith(("__builtin_amdgcn_", "__ockl_", "__ocml_"))}
-    include_sis = [src.sig_of[ti] for ti in src.include_tis]
-    for si in sorted(include_sis + src.where_any(watched)):
-        t = toks[sig[si]]
-        text = t.text
-        if t.kind == "include":
-            if to == "hip" and ("mma.h" in text or "cuda_pipeline" in text):
-                src.hazard(si, "unsupported-header", "error",
-                           f"{text.strip()} has no HIP counterpart; the code using it needs a rewrite")
-            continue
-        if t.kind != "ident":
-            if text == "<<<" and src.functions.in_device_code(src.line_of(si)):
-                src.hazard(si, "dynamic-parallelism", "error",
-                           "kernel launched from device code (dynamic parallelism): HIP has no device-side "
-                           "launch; restructure as host-side launches", span=(src.statement_start(si),
-                                                                             src.statement_end(si)))
-            continue
-        nxt = src.stext(si + 1)
-        if text in _ASM and (nxt == "(" or nxt in ("volatile", "__volatile__")):
-            end = src.statement_end(si)
-            what = "inline PTX assembly" if to == "hip" else "inline GCN assembly"
-            src.hazard(si, "inline-asm", "error",
-                       f"{what} cannot be translated by rules; rewrite it with portable intrinsics",
-                       span=(si, end))
-        elif text in no_counterpart_device and nxt == "(":
-            kind = "ptx-intrinsic" if to == "hip" else "amd-intrinsic"
-            src.hazard(si, kind, "error",
-                       f"{text} has no {'HIP' if to == 'hip' else 'CUDA'} counterpart; rewrite this call",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif to == "cuda" and text.startswith(("__builtin_amdgcn_", "__ockl_", "__ocml_")) and \
-                text != "__builtin_amdgcn_wave_barrier" and text not in no_counterpart_device:
-            src.hazard(si, "amd-intrinsic", "error", f"{text} is an AMD GPU builtin; rewrite this call",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in _WMMA_NAMES and once("wmma", si):
-            if to == "hip":
-                src.hazard(si, "wmma", "error",
-                           "warp matrix (wmma/mma) code: port it to rocWMMA (rocwmma::fragment, "
-                           "rocwmma::mma_sync) or MFMA builtins; fragment shapes differ on AMD",
-                           span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("rocwmma",) and to == "cuda" and once("wmma", si):
-            src.hazard(si, "wmma", "error", "rocWMMA code: port it to nvcuda::wmma by hand",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("this_grid", "grid_group", "this_multi_grid", "multi_grid_group") and once("cg-grid", si):
-            src.hazard(si, "cooperative-grid-sync", "error",
-                       "grid-wide cooperative groups need a cooperative launch "
-                       f"({'hipLaunchCooperativeKernel' if to == 'hip' else 'cudaLaunchCooperativeKernel'}) "
-                       "and a grid small enough to be resident; check the launch site",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("tiled_partition", "thread_block_tile") and src.stext(si + 1) == "<" and once("tile", si):
-            size = _int_value(src.stext(si + 2))
-            if to == "hip" and size == 32:
-                src.hazard(si, "cooperative-groups", "warning",
-                           "a 32-thread tile is half an AMD wavefront: tile shuffles/ballots work but a "
-                           "tile is no longer a whole warp; check code that assumes it is",
-                           span=(src.statement_start(si), src.statement_end(si)))
-            elif to == "cuda" and size == 64:
-                src.hazard(si, "cooperative-groups", "error",
-                           "tiles larger than 32 threads are not supported on NVIDIA",
-                           span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("texture", "surface") and nxt == "<":
-            src.hazard(si, "texture-reference", "error",
-                       f"{text} references are removed from current CUDA and HIP; use "
-                       f"{'hipTextureObject_t' if to == 'hip' else 'cudaTextureObject_t'} objects",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif (text in _TEXTURE_FETCH or text in _SURFACE_CALLS) and nxt in ("(", "<") and once("tex", si):
-            src.hazard(si, "texture", "warning",
-                       f"{text}: texture/surface access is supported through objects on both vendors (not on gfx94x, "
-                       "which has no image instructions), but "
-                       "filtering, addressing and normalized-coordinate behaviour must be checked",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("cudaFuncSetAttribute", "hipFuncSetAttribute") and nxt == "(":
-            close = src.match_close(si + 1)
-            inner = {src.stext(j) for j in range(si + 2, close)} if close > 0 else set()
-            if inner & {"cudaFuncAttributeMaxDynamicSharedMemorySize", "hipFuncAttributeMaxDynamicSharedMemorySize"}:
-                if to == "hip":
-                    src.hazard(si, "large-dynamic-shared", "warning",
-                               "opting a kernel into more dynamic shared memory: AMD gfx9 LDS is 64 KiB per "
-                               "workgroup (no opt-in beyond it); check the requested size fits the target",
-                               span=(si, close + 1))
-                else:
-                    src.hazard(si, "large-dynamic-shared", "info",
-                               "dynamic shared memory above 48 KiB needs this attribute call on NVIDIA",
-                               span=(si, close + 1))
-        elif text in ("cudaDeviceSynchronize", "hipDeviceSynchronize") and \
-                src.functions.in_device_code(src.line_of(si)):
-            src.hazard(si, "dynamic-parallelism", "error",
-                       "device-side synchronize (dynamic parallelism) has no HIP counterpart",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text == "__CUDA_ARCH__" and to == "hip" and t.directive and \
-                src.stext(si + 1) in (">", ">=", "<", "<=", "==", "!="):
-            _arch_check(src, si)
-        elif text == "__lane_id" and to == "cuda" and nxt == "(":
-            src.hazard(si, "amd-intrinsic", "error",
-                       "__lane_id() has no CUDA intrinsic; use (threadIdx.x % warpSize) for 1-D blocks",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text == "__AMDGCN_WAVEFRONT_SIZE" and to == "cuda" and not t.directive:
-            src.set_token(si, "warpSize")
-            src.hazard(si, "warp-size-macro", "warning",
-                       "__AMDGCN_WAVEFRONT_SIZE is AMD-only; replaced by warpSize (not a constant "
-                       "expression on NVIDIA: check template arguments and array sizes)", fixed=True)
-        elif text == "warpSize" and _constant_context(src, si):
-            src.hazard(si, "warpsize-constexpr", "warning" if to == "hip" else "error",
-                       "warpSize used where a compile-time constant is needed; it is a run-time value on "
-                       "NVIDIA and on recent ROCm - use a template parameter or a WARP_SIZE macro",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text == "__launch_bounds__" and nxt == "(":
-            close = src.match_close(si + 1)
-            if close > 0 and len(src.split_args(si + 1, close)) > 1:
-                src.hazard(si, "launch-bounds", "info",
-                           "the second __launch_bounds__ argument means minimum blocks per SM on NVIDIA but "
-                           "minimum waves per EU on AMD; retune it for the target", span=(si, close + 1))
+def _statement(src: SourceEdit, si: int) -> tuple[int, int]:
+    return src.statement_start(si), src.statement_end(si)
 
 
-# Compute capabilities whose features every gfx9 GPU has (read-only loads 3.5, half arithmetic 5.3,
-# double atomicAdd 6.0): a device-pass test against them becomes a plain device-pass test.
-ARCH_PROVIDED_BY_AMD = 600
+def _no_counterpart_device(ctx: Context) -> set[str]:
+    table = ctx.tables.cuda_only if ctx.to == "hip" else ctx.tables.hip_only
+    return {k for k, v in table.items() if v == "device"}
 
 
-def _arch_check(src: SourceEdit, si: int) -> None:
+@token_rule("hip", includes=True)
+def _unsupported_header(ctx: Context, si: int) -> bool:
+    text = ctx.src.stext(si)
+    if "mma.h" in text or "cuda_pipeline" in text:
+        ctx.src.hazard(si, "unsupported-header", "error",
+                       f"{text.strip()} has no HIP counterpart; the code using it needs a rewrite")
+    return True
+
+
+@token_rule(spellings={"<<<"})
+def _device_side_launch(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.functions.in_device_code(src.line_of(si)):
+        src.hazard(si, "dynamic-parallelism", "error",
+                   f"kernel launched from device code (dynamic parallelism): "
+                   f"{'HIP' if ctx.to == 'hip' else 'the target'} has no device-side launch; restructure as "
+                   "host-side launches", span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings=_ASM)
+def _inline_asm(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    nxt = src.stext(si + 1)
+    if not (nxt == "(" or nxt in ("volatile", "__volatile__")):
+        return False
+    what = "inline PTX assembly" if ctx.to == "hip" else "inline GCN assembly"
+    src.hazard(si, "inline-asm", "error",
+               f"{what} cannot be translated by rules; rewrite it with portable intrinsics",
+               span=(si, src.statement_end(si)))
+    return True
+
+
+@token_rule(dynamic=_no_counterpart_device)
+def _no_counterpart_intrinsic(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "(":
+        return False
+    text = src.stext(si)
+    src.hazard(si, "ptx-intrinsic" if ctx.to == "hip" else "amd-intrinsic", "error",
+               f"{text} has no {'HIP' if ctx.to == 'hip' else 'CUDA'} counterpart; rewrite this call",
+               span=_statement(src, si))
+    return True
+
+
+@token_rule("cuda", prefixes=("__builtin_amdgcn_", "__ockl_", "__ocml_"))
+def _amd_builtin(ctx: Context, si: int) -> bool:
+    text = ctx.src.stext(si)
+    if text == "__builtin_amdgcn_wave_barrier":
+        return False
+    ctx.src.hazard(si, "amd-intrinsic", "error", f"{text} is an AMD GPU builtin; rewrite this call",
+                   span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule(spellings=_WMMA_NAMES)
+def _wmma(ctx: Context, si: int) -> bool:
+    if not ctx.once("wmma", si):
+        return False
+    if ctx.to == "hip":
+        ctx.src.hazard(si, "wmma", "error",
+                       "warp matrix (wmma/mma) code: port it to rocWMMA (rocwmma::fragment, "
+                       "rocwmma::mma_sync) or MFMA builtins; fragment shapes differ on AMD",
+                       span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule("cuda", spellings={"rocwmma"})
+def _rocwmma(ctx: Context, si: int) -> bool:
+    if not ctx.once("wmma", si):
+        return False
+    ctx.src.hazard(si, "wmma", "error", "rocWMMA code: port it to nvcuda::wmma by hand", span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule(spellings={"this_grid", "grid_group", "this_multi_grid", "multi_grid_group"})
+def _grid_sync(ctx: Context, si: int) -> bool:
+    if not ctx.once("cg-grid", si):
+        return False
+    ctx.src.hazard(si, "cooperative-grid-sync", "error",
+                   "grid-wide cooperative groups need a cooperative launch "
+                   f"({'hipLaunchCooperativeKernel' if ctx.to == 'hip' else 'cudaLaunchCooperativeKernel'}) "
+                   "and a grid small enough to be resident; check the launch site", span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule(spellings={"tiled_partition", "thread_block_tile"})
+def _tile_size(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "<" or not ctx.once("tile", si):
+        return False
+    size = _int_value(src.stext(si + 2))
+    if ctx.to == "hip" and size == 32:
+        src.hazard(si, "cooperative-groups", "warning",
+                   "a 32-thread tile is half an AMD wavefront: tile shuffles/ballots work but a "
+                   "tile is no longer a whole warp; check code that assumes it is", span=_statement(src, si))
+    elif ctx.to == "cuda" and size == 64:
+        src.hazard(si, "cooperative-groups", "error", "tiles larger than 32 threads are not supported on NVIDIA",
+                   span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings={"texture", "surface"})
+def _texture_reference(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "<":
+        return False
+    src.hazard(si, "texture-reference", "error",
+               f"{src.stext(si)} references are removed from current CUDA and HIP; use "
+               f"{'hipTextureObject_t' if ctx.to == 'hip' else 'cudaTextureObject_t'} objects",
+               span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings=_TEXTURE_FETCH | _SURFACE_CALLS)
+def _texture_access(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) not in ("(", "<") or not ctx.once("tex", si):
+        return False
+    src.hazard(si, "texture", "warning",
+               f"{src.stext(si)}: texture/surface access is supported through objects on both vendors (not on "
+               "gfx94x, which has no image instructions), but filtering, addressing and normalized-coordinate "
+               "behaviour must be checked", span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings={"cudaFuncSetAttribute", "hipFuncSetAttribute"})
+def _dynamic_shared_opt_in(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "(":
+        return False
+    close = src.match_close(si + 1)
+    inner = {src.stext(j) for j in range(si + 2, close)} if close > 0 else set()
+    if inner & {"cudaFuncAttributeMaxDynamicSharedMemorySize", "hipFuncAttributeMaxDynamicSharedMemorySize"}:
+        if ctx.to == "hip":
+            src.hazard(si, "large-dynamic-shared", "warning",
+                       "opting a kernel into more dynamic shared memory: AMD gfx9 LDS is 64 KiB per "
+                       "workgroup (no opt-in beyond it); check the requested size fits the target",
+                       span=(si, close + 1))
+        else:
+            src.hazard(si, "large-dynamic-shared", "info",
+                       "dynamic shared memory above 48 KiB needs this attribute call on NVIDIA", span=(si, close + 1))
+    return True
+
+
+@token_rule(spellings={"cudaDeviceSynchronize", "hipDeviceSynchronize"})
+def _device_side_synchronize(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if not src.functions.in_device_code(src.line_of(si)):
+        return False
+    src.hazard(si, "dynamic-parallelism", "error",
+               "device-side synchronize (dynamic parallelism) has no HIP counterpart", span=_statement(src, si))
+    return True
+
+
+@token_rule("hip", spellings={"__CUDA_ARCH__"})
+def _arch_check(ctx: Context, si: int) -> bool:
+    src = ctx.src
     op = src.stext(si + 1)
+    if not src.stok(si).directive or op not in (">", ">=", "<", "<=", "==", "!="):
+        return False
     value = _int_value(src.stext(si + 2))
     text = ""
     if value is not None and (op == ">=" and value <= ARCH_PROVIDED_BY_AMD or op == ">" and value < ARCH_PROVIDED_BY_AMD):
@@ -803,11 +933,63 @@ def _arch_check(src: SourceEdit, si: int) -> None:
         src.hazard(si, "arch-check", "info",
                    f"'__CUDA_ARCH__ {op} {value}' selects features every AMD GPU has; now a device-pass "
                    f"test ({text})", fixed=True, span=(si, si + 3))
-        return
+        return True
     src.hazard(si, "arch-check", "warning",
                "__CUDA_ARCH__ compared with a compute capability; on HIP the device-pass test is "
-               "__HIP_DEVICE_COMPILE__ (always 1), so this branch needs a person to pick it",
-               span=(si, si + 3))
+               "__HIP_DEVICE_COMPILE__ (always 1), so this branch needs a person to pick it", span=(si, si + 3))
+    return True
+
+
+@token_rule("cuda", spellings={"__lane_id"})
+def _lane_id(ctx: Context, si: int) -> bool:
+    if ctx.src.stext(si + 1) != "(":
+        return False
+    ctx.src.hazard(si, "amd-intrinsic", "error",
+                   "__lane_id() has no CUDA intrinsic; use (threadIdx.x % warpSize) for 1-D blocks",
+                   span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule("cuda", spellings={"__AMDGCN_WAVEFRONT_SIZE"})
+def _wavefront_size_macro(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stok(si).directive:
+        return False
+    src.set_token(si, "warpSize")
+    src.hazard(si, "warp-size-macro", "warning",
+               "__AMDGCN_WAVEFRONT_SIZE is AMD-only; replaced by warpSize (not a constant "
+               "expression on NVIDIA: check template arguments and array sizes)", fixed=True)
+    return True
+
+
+@token_rule(spellings={"warpSize"})
+def _warpsize_constexpr(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if not _constant_context(src, si):
+        return False
+    src.hazard(si, "warpsize-constexpr", "warning" if ctx.to == "hip" else "error",
+               "warpSize used where a compile-time constant is needed; it is a run-time value on "
+               "NVIDIA and on recent ROCm - use a template parameter or a WARP_SIZE macro",
+               span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings={"__launch_bounds__"})
+def _launch_bounds(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "(":
+        return False
+    close = src.match_close(si + 1)
+    if close > 0 and len(src.split_args(si + 1, close)) > 1:
+        src.hazard(si, "launch-bounds", "info",
+                   "the second __launch_bounds__ argument means minimum blocks per SM on NVIDIA but "
+                   "minimum waves per EU on AMD; retune it for the target", span=(si, close + 1))
+    return True
+
+
+# Compute capabilities whose features every gfx9 GPU has (read-only loads 3.5, half arithmetic 5.3,
+# double atomicAdd 6.0): a device-pass test against them becomes a plain device-pass test.
+ARCH_PROVIDED_BY_AMD = 600
 
 
 def _constant_context(src: SourceEdit, si: int) -> bool:
