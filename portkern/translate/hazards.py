@@ -152,8 +152,20 @@ def _run_token_rules(ctx: Context) -> None:
 # --------------------------------------------------------------------------- warp width
 
 
-@file_rule()
-def _warp_macros(ctx: Context) -> None:
+@dataclass
+class _WarpPlan:
+    """Every rewrite that changes the warp width a file assumes, and everything that conflicts with it.
+
+    The rewrites are applied together or not at all: a fix of some sites next to kept 32s (a tile, a
+    shift, an unrolled reduction, a shared array, a block size) mixes two warp widths in one reduction.
+    """
+
+    token_fixes: list[tuple[int, str, str]] = field(default_factory=list)   # (si, new text, what)
+    span_fixes: list[tuple[int, int, str, str, str]] = field(default_factory=list)  # (start, end, text, kind, msg)
+    conflicts: list[tuple[int, str, str]] = field(default_factory=list)     # (si, kind, why it conflicts)
+
+
+def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
     src, to, width = ctx.src, ctx.to, ctx.width
     sig, toks = src.sig, src.toks
@@ -176,14 +188,12 @@ def _warp_macros(ctx: Context) -> None:
         if to == "hip":
             new = (f"#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define {name} __AMDGCN_WAVEFRONT_SIZE\n"
                    f"#else\n#define {name} {value_tok.text}\n#endif")
-            src.queue_span(si - 2, si + 2, lambda text=new: text)
             msg = (f"{name} hard-codes a 32-lane warp; it now follows the compiler's wavefront size "
                    "(64 on CDNA, 32 on RDNA)")
         else:
-            src.set_token(si + 1, "32")
+            new = f"#define {name} 32"
             msg = f"{name} hard-codes a 64-lane wavefront; NVIDIA warps are 32 lanes, so it is now 32"
-        src.hazard(si, "warp-size-macro", "warning", msg, fixed=True, span=(si - 2, si + 2))
-        src.count("hazard-fixes")
+        plan.span_fixes.append((si - 2, si + 2, new, "warp-size-macro", msg))
 
 
 def _thread_vars(src: SourceEdit) -> set[str]:
@@ -227,20 +237,60 @@ def _is_threadish_operand(src: SourceEdit, si: int, tvars: set[str]) -> bool:
 
 
 @file_rule()
-def _warp_literals(ctx: Context) -> None:
-    """Literal warp widths in lane arithmetic, shuffle widths and shuffle loops, fixed together or not at all.
+def _warp_width(ctx: Context) -> None:
+    """Literal warp widths (lane arithmetic, shuffle widths and loops, WARP_SIZE macros), fixed together
+    or not at all: the fix is applied only when nothing else in the file keeps the old width."""
+    src, to = ctx.src, ctx.to
+    plan = _WarpPlan()
+    _plan_warp_macros(ctx, plan)
+    lane_vars = _plan_warp_literals(ctx, plan)
+    if not (plan.token_fixes or plan.span_fixes):
+        for si, kind, why in plan.conflicts:
+            if kind == "shuffle-literal-offset":
+                src.hazard(si, kind, "warning", why, span=_statement(src, si))
+        return
+    _plan_conflicts(ctx, plan, lane_vars)
+    direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
+    if not plan.conflicts:
+        for si, repl, what in plan.token_fixes:
+            src.set_token(si, repl)
+            src.count("hazard-fixes")
+            src.hazard(si, "warp-size-literal", "warning",
+                       f"{what} assumed a {direction}; now written in terms of warpSize", fixed=True)
+        for start, end, text, kind, msg in plan.span_fixes:
+            src.queue_span(start, end, lambda text=text: text)
+            src.count("hazard-fixes")
+            src.hazard(start + 2 if kind == "warp-size-macro" else start, kind, "warning", msg, fixed=True,
+                       span=(start, end))
+        return
+    lines = sorted({src.line_of(si) for si, _, _ in plan.conflicts})
+    where = "line" + ("s " if len(lines) > 1 else " ") + ", ".join(map(str, lines[:6]))
+    more = ", ..." if len(lines) > 6 else ""
+    for si, repl, what in plan.token_fixes:
+        src.hazard(si, "warp-size-literal", "warning",
+                   f"{what} assumes a {direction}; not fixed because a rewrite would leave two warp widths "
+                   f"in this file (conflicts at {where}{more}) - rewrite the warp code in terms of warpSize by hand",
+                   span=_statement(src, si))
+    for start, end, _text, kind, msg in plan.span_fixes:
+        src.hazard(start + 2 if kind == "warp-size-macro" else start, kind, "warning",
+                   f"{msg.split(';')[0]}; not changed because other warp code in this file keeps the old width "
+                   f"(conflicts at {where}{more})", span=(start, end))
+    for si, kind, why in plan.conflicts:
+        src.hazard(si, kind, "warning", why, span=_statement(src, si))
 
-    Replacing only some of them would mix two warp widths in one reduction, so every site of the
-    file is collected first; the fix is applied only when every shuffle in the file has an offset the
-    rules understand (a loop variable they also fix, or a non-literal).
-    """
+
+def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
+    """Sites of lane arithmetic, shuffle widths and shuffle loops; literal shuffle offsets and shifts are
+    conflicts. Returns the variables that hold a lane index after the fix."""
     src, to, width = ctx.src, ctx.to, ctx.width
     sig, toks = src.sig, src.toks
     n = len(sig)
     tvars = _thread_vars(src)
-    sites: list[tuple[int, str, str]] = []   # (si, replacement, description)
-    blockers: list[int] = []
+    shared = _shared_extents(src)
+    sites: list[tuple[int, str | None, str]] = []   # (si, replacement, description)
     loop_vars: dict[str, list[tuple[int, str]]] = {}
+    lane_vars: set[str] = set()
+    direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
     for si in src.numbers():
@@ -255,17 +305,32 @@ def _warp_literals(ctx: Context) -> None:
             continue
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
             continue
+        if _is_tile_arithmetic(src, si, shared):
+            continue  # indexes a shared tile: nothing to do with lanes
         if value == width.assumed and op in ("%", "/") and _is_threadish_operand(src, si - 2, tvars):
+            if op == "/" and src.stext(si - 2) == "x" and src.stext(si - 4) == "blockDim" and \
+                    src.stext(si - 5) != "+" and src.stext(si + 1) != ")":
+                # warps in a block: round up, or blocks of 96 or 160 threads lose their last wavefront
+                plan.span_fixes.append((si - 4, si + 1, "((blockDim.x + warpSize - 1) / warpSize)",
+                                        "warp-size-literal",
+                                        f"'blockDim.x / {t.text}' counted {direction}s in a block; now rounded "
+                                        "up in terms of warpSize, so a partial wavefront is counted"))
+                continue
             sites.append((si, "warpSize", f"'{op} {t.text}'"))
+            if op == "%":
+                lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "&" and _is_threadish_operand(src, si - 2, tvars):
             sites.append((si, "(warpSize - 1)", f"'& {t.text}'"))
+            lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "+" and src.stext(si + 1) == ")" and \
                 src.stext(si + 2) == "/" and _int_value(src.stext(si + 3)) == width.assumed and \
                 _is_threadish_operand(src, si + 1, tvars):
             sites.append((si, "(warpSize - 1)", f"'+ {t.text}' (round up to warps)"))
             sites.append((si + 3, "warpSize", f"'/ {width.assumed}'"))
         elif value == width.shift and op == ">>" and _is_threadish_operand(src, si - 2, tvars):
-            sites.append((si, None, f"'>> {t.text}'"))
+            plan.conflicts.append((si, "shuffle-literal-offset",
+                                   f"'>> {t.text}' divides by the {direction} width with a shift; it has no "
+                                   "spelling in terms of warpSize - write it as '/ warpSize'"))
     for si in src.where("for"):
         if src.stext(si + 1) == "(":
             _shuffle_loop(src, si + 1, width, loop_vars)
@@ -290,38 +355,215 @@ def _warp_literals(ctx: Context) -> None:
             if offset[1] - offset[0] == 1:
                 tok = src.stok(offset[0])
                 if tok.kind == "number":
-                    blockers.append(si)
+                    plan.conflicts.append((si, "shuffle-literal-offset",
+                                           f"shuffle with a literal offset tied to a {direction}; unrolled "
+                                           f"reductions need {'one more step' if to == 'hip' else 'one step fewer'}"
+                                           " on the target"))
                 elif tok.kind == "ident" and tok.text in loop_vars:
                     for loop_si, repl in loop_vars[tok.text]:
                         sites.append((loop_si, repl, "shuffle loop bound"))
-
-    # '>> 5' has no safe spelling in terms of warpSize; it always blocks the fix.
-    blockers.extend(si for si, repl, _ in sites if repl is None)
-    sites = [s for s in sites if s[1] is not None]
     seen: set[int] = set()
-    unique = []
     for s in sites:
-        if s[0] not in seen:
+        if s[0] not in seen and s[1] is not None:
             seen.add(s[0])
-            unique.append(s)
-    fix = bool(unique) and not blockers
-    direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
-    for si, repl, what in unique:
-        if fix:
-            src.set_token(si, repl)
-            src.count("hazard-fixes")
-            src.hazard(si, "warp-size-literal", "warning",
-                       f"{what} assumed a {direction}; now written in terms of warpSize", fixed=True)
-        else:
-            src.hazard(si, "warp-size-literal", "warning",
-                       f"{what} assumes a {direction}; not fixed because other warp code in this file "
-                       "uses literal shuffle offsets - rewrite the reduction in terms of warpSize",
-                       span=(src.statement_start(si), src.statement_end(si)))
-    for si in blockers:
-        src.hazard(si, "shuffle-literal-offset", "warning",
-                   f"shuffle with a literal offset (or shift) tied to a {direction}; unrolled reductions "
-                   f"need {'one more step' if to == 'hip' else 'one step fewer'} on the target",
-                   span=(src.statement_start(si), src.statement_end(si)))
+            plan.token_fixes.append(s)
+    return lane_vars
+
+
+def _assigned_var(src: SourceEdit, si: int) -> set[str]:
+    """``int lane = threadIdx.x % 32;``: the variable assigned by the statement holding ``si``."""
+    start = src.statement_start(si)
+    for k in range(start, si):
+        if src.stext(k) == "=" and src.stok(k - 1).kind == "ident":
+            return {src.stext(k - 1)}
+    return set()
+
+
+def _shared_extents(src: SourceEdit) -> dict[str, list[int | None]]:
+    """``__shared__ T name[E1][E2]`` -> {name: [E1, E2]} (None where an extent is not a literal)."""
+    found: dict[str, list[int | None]] = {}
+    for si in src.where("__shared__"):
+        end = src.statement_end(si)
+        j = si
+        while j < end:
+            if src.stext(j) == "[" and src.stok(j - 1).kind == "ident":
+                name = src.stext(j - 1)
+                dims: list[int | None] = []
+                while src.stext(j) == "[":
+                    close = src.match_close(j)
+                    if close < 0:
+                        break
+                    dims.append(_int_value(src.stext(j + 1)) if close == j + 2 else None)
+                    j = close + 1
+                found[name] = dims
+                break
+            j += 1
+    return found
+
+
+def _subscript_of(src: SourceEdit, si: int) -> tuple[str, int] | None:
+    """When ``si`` sits directly in a subscript ``a[...][...]``: (array name, dimension)."""
+    depth = 0
+    j = si - 1
+    while j >= 0:
+        text = src.stext(j)
+        if text in (")", "]"):
+            depth += 1
+        elif text in ("(", "["):
+            if depth == 0:
+                if text == "(":
+                    return None
+                break
+            depth -= 1
+        elif text in (";", "{", "}") and depth == 0:
+            return None
+        j -= 1
+    if j < 0:
+        return None
+    dim = 0
+    k = j - 1
+    while src.stext(k) == "]":
+        depth = 0
+        while k >= 0:
+            tx = src.stext(k)
+            depth += 1 if tx == "]" else -1 if tx == "[" else 0
+            if depth == 0:
+                break
+            k -= 1
+        k -= 1
+        dim += 1
+    tok = src.stok(k)
+    return (tok.text, dim) if tok is not None and tok.kind == "ident" else None
+
+
+def _is_tile_arithmetic(src: SourceEdit, si: int, shared: dict[str, list[int | None]]) -> bool:
+    """``tile[si / 32][si % 32]``, or ``c = si % 32`` where ``c`` only ever indexes shared arrays: the 32 is a
+    tile edge, not a warp width."""
+    sub = _subscript_of(src, si)
+    if sub is not None and sub[0] in shared:
+        return True
+    var = _assigned_var(src, si)
+    if not var:
+        return False
+    name = next(iter(var))
+    fn = src.functions.at(src.line_of(si))
+    lo, hi = (fn.start_line, fn.end_line) if fn else (1, 1 << 30)
+    uses = [k for k in src.where(name) if lo <= src.line_of(k) <= hi and src.stext(k + 1) != "="]
+    uses = [k for k in uses if src.statement_start(k) != src.statement_start(si)]
+    return bool(uses) and all((_subscript_of(src, k) or ("", 0))[0] in shared for k in uses)
+
+
+def _plan_conflicts(ctx: Context, plan: _WarpPlan, lane_vars: set[str]) -> None:
+    """What would still assume the old width after the fix: tiles, lane-indexed shared arrays of the old
+    width, and launches whose block size is not a whole number of the target's wavefronts."""
+    src, to, width = ctx.src, ctx.to, ctx.width
+    for si in src.where("tiled_partition", "thread_block_tile"):
+        if src.stext(si + 1) == "<" and _int_value(src.stext(si + 2)) == width.assumed:
+            plan.conflicts.append((si, "warp-width-conflict",
+                                   f"a {width.assumed}-thread tile keeps the old width next to code rewritten "
+                                   "to warpSize; use one width for both"))
+    shared = _shared_extents(src)
+    for name in lane_vars:
+        for k in src.where(name):
+            sub = _subscript_of(src, k)
+            if sub and sub[0] in shared and sub[1] < len(shared[sub[0]]) and \
+                    shared[sub[0]][sub[1]] == width.assumed and not _bounded_before(src, k, name):
+                plan.conflicts.append((k, "warp-width-conflict",
+                                       f"shared array '{sub[0]}' has {width.assumed} entries but is indexed by "
+                                       f"'{name}', a lane that reaches warpSize - 1 after the fix"))
+    if to == "hip":
+        shuffling = _functions_with_shuffles(src)
+        for kernel, block, si in _launch_block_sizes(src):
+            if kernel in shuffling and block % 64:
+                plan.conflicts.append((si, "warp-width-conflict",
+                                       f"'{kernel}' is launched with {block} threads, not a whole number of "
+                                       "64-lane wavefronts; its shuffles would read lanes that do not exist"))
+
+
+def _bounded_before(src: SourceEdit, k: int, name: str) -> bool:
+    """``lane < n ? s[lane] : 0`` or ``if (lane < n) ... s[lane]``: the index is compared with a bound first."""
+    start = max(0, src.statement_start(k) - 12)
+    return any(src.stext(j) == name and src.stext(j + 1) in ("<", "<=") for j in range(start, k))
+
+
+def _functions_with_shuffles(src: SourceEdit) -> set[str]:
+    """Functions that shuffle, directly or through a function of this file that does."""
+    fns = src.functions.spans
+    direct: set[str] = set()
+    calls: dict[str, set[str]] = {}
+    names = {f.name for f in fns}
+    for f in fns:
+        calls.setdefault(f.name, set())
+    for si in range(len(src.sig)):
+        tok = src.stok(si)
+        if tok.kind != "ident":
+            continue
+        fn = src.functions.at(src.line_of(si))
+        if fn is None:
+            continue
+        if tok.text in _SHUFFLES:
+            direct.add(fn.name)
+        elif tok.text in names and tok.text != fn.name and src.stext(si + 1) in ("(", "<"):
+            calls[fn.name].add(tok.text)
+    found = set(direct)
+    changed = True
+    while changed:
+        changed = False
+        for caller, callees in calls.items():
+            if caller not in found and callees & found:
+                found.add(caller)
+                changed = True
+    return found
+
+
+def _constant_values(src: SourceEdit) -> dict[str, int]:
+    """``#define N 96``, ``constexpr int N = 96;``, ``dim3 block(96)``: name -> value."""
+    values: dict[str, int] = {}
+    for d in src.where("define"):
+        name, value = src.stext(d + 1), _int_value(src.stext(d + 2))
+        if value is not None and src.stok(d + 2).directive:
+            values[name] = value
+    for eq in src.where("="):
+        if src.stext(eq + 2) == ";" and src.stok(eq - 1).kind == "ident":
+            value = _int_value(src.stext(eq + 1))
+            if value is not None and src.stext(src.statement_start(eq)) in ("const", "constexpr", "static"):
+                values[src.stext(eq - 1)] = value
+    for d in src.where("dim3"):
+        if src.stok(d + 1).kind == "ident" and src.stext(d + 2) in ("(", "{"):
+            close = src.match_close(d + 2)
+            value = _int_value(src.stext(d + 3))
+            if close == d + 4 and value is not None:
+                values[src.stext(d + 1)] = value
+    return values
+
+
+def _launch_block_sizes(src: SourceEdit) -> list[tuple[str, int, int]]:
+    """(kernel, threads per block, where) for launches whose block size is a known constant."""
+    values = _constant_values(src)
+    found = []
+    for si in src.where("<<<"):
+        k = si - 1
+        if src.stext(k) in (">", ">>"):      # kernel<T, 4><<<...>>>: skip back over the template arguments
+            depth = 0
+            while k >= 0:
+                tx = src.stext(k)
+                depth += 2 if tx == ">>" else 1 if tx == ">" else -1 if tx == "<" else 0
+                if depth == 0:
+                    break
+                k -= 1
+            k -= 1
+        kernel = src.stext(k)
+        end = next((j for j in range(si + 1, min(si + 200, len(src.sig))) if src.stext(j) == ">>>"), -1)
+        if end < 0:
+            continue
+        args = src.split_args(si, end)
+        if len(args) < 2 or args[1][1] - args[1][0] != 1:
+            continue
+        text = src.stext(args[1][0])
+        block = _int_value(text) if _int_value(text) is not None else values.get(text)
+        if block is not None:
+            found.append((kernel, block, args[1][0]))
+    return found
 
 
 def _shuffle_loop(src: SourceEdit, open_si: int, width: _Width, loop_vars: dict[str, list[tuple[int, str]]]) -> None:
