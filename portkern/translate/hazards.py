@@ -197,9 +197,11 @@ def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
 
 
 def _thread_vars(src: SourceEdit) -> set[str]:
-    """Variables computed from threadIdx (lane, tid, warp ids...)."""
+    """Variables computed from threadIdx (lane, tid, warp ids...). A block-stride loop index
+    (``i += blockDim.x``) ranges over the data, not over the threads of a warp, so it is not one."""
     found: set[str] = set()
     sig, toks = src.sig, src.toks
+    strided = {src.stext(k - 1) for k in src.where("+=") if src.stext(k + 1) == "blockDim"}
     for eq in src.where("="):
         si = eq - 1
         if si < 1:
@@ -208,7 +210,7 @@ def _thread_vars(src: SourceEdit) -> set[str]:
         if t.kind == "ident":
             end = src.statement_end(si)
             rhs = {toks[sig[j]].text for j in range(si + 2, min(end, si + 40))}
-            if "threadIdx" in rhs or rhs & found or "__lane_id" in rhs:
+            if ("threadIdx" in rhs or rhs & found or "__lane_id" in rhs) and t.text not in strided:
                 found.add(t.text)
     return found
 
@@ -437,10 +439,11 @@ def _subscript_of(src: SourceEdit, si: int) -> tuple[str, int] | None:
 
 
 def _is_tile_arithmetic(src: SourceEdit, si: int, shared: dict[str, list[int | None]]) -> bool:
-    """``tile[si / 32][si % 32]``, or ``c = si % 32`` where ``c`` only ever indexes shared arrays: the 32 is a
-    tile edge, not a warp width."""
+    """``tile[si / 32][si % 32]``, or ``c = si % 32`` where ``c`` only ever indexes two-dimensional shared
+    arrays: the 32 is a tile edge, not a warp width. (A one-dimensional ``s[warp]`` is per-warp storage.)"""
+    tiles = {name for name, dims in shared.items() if len(dims) >= 2}
     sub = _subscript_of(src, si)
-    if sub is not None and sub[0] in shared:
+    if sub is not None and sub[0] in tiles:
         return True
     var = _assigned_var(src, si)
     if not var:
@@ -450,7 +453,7 @@ def _is_tile_arithmetic(src: SourceEdit, si: int, shared: dict[str, list[int | N
     lo, hi = (fn.start_line, fn.end_line) if fn else (1, 1 << 30)
     uses = [k for k in src.where(name) if lo <= src.line_of(k) <= hi and src.stext(k + 1) != "="]
     uses = [k for k in uses if src.statement_start(k) != src.statement_start(si)]
-    return bool(uses) and all((_subscript_of(src, k) or ("", 0))[0] in shared for k in uses)
+    return bool(uses) and all((_subscript_of(src, k) or ("", 0))[0] in tiles for k in uses)
 
 
 def _plan_conflicts(ctx: Context, plan: _WarpPlan, lane_vars: set[str]) -> None:
