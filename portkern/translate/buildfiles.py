@@ -378,3 +378,86 @@ def translate_build_file(text: str, kind: str, to: str, *, arch: str | None = No
     if kind == "make":
         return translate_makefile(text, to, arch=arch, filename=filename or "Makefile", gpu_sources=gpu_sources)
     return translate_cmake(text, to, arch=arch, filename=filename or "CMakeLists.txt", gpu_sources=gpu_sources)
+
+
+# --------------------------------------------------------------------------- what a CMake build generates
+
+_CMAKE_VAR = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)@|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _cmake_args(call: str) -> list[str]:
+    return [a.strip('"') for a in re.findall(r'"[^"]*"|[^\s()"]+', call[call.index("(") + 1:-1])]
+
+
+def _unconditional_calls(text: str) -> list[tuple[str, str]]:
+    """(lower-case command, call text) for calls outside every if()/endif() block."""
+    depth = 0
+    found = []
+    for name, start, end in _cmake_calls(text):
+        lname = name.lower()
+        if lname == "if":
+            depth += 1
+        elif lname == "endif":
+            depth -= 1
+        elif depth == 0:
+            found.append((lname, text[start:end]))
+    return found
+
+
+def cmake_compile_definitions(cmake_files: list[Path]) -> list[str]:
+    """Definitions the build always sets (``target_compile_definitions``/``add_definitions`` outside if-blocks)."""
+    found: list[str] = []
+    for f in cmake_files:
+        for lname, call in _unconditional_calls(f.read_text(errors="replace")):
+            if lname not in ("target_compile_definitions", "add_definitions", "add_compile_definitions"):
+                continue
+            args = _cmake_args(call)[1:] if lname == "target_compile_definitions" else _cmake_args(call)
+            for a in args:
+                a = a[2:] if a.startswith("-D") else a
+                if a not in ("PRIVATE", "PUBLIC", "INTERFACE") and "$" not in a and a not in found:
+                    found.append(a)
+    return found
+
+
+def export_header(target: str) -> str:
+    """The header CMake's generate_export_header() writes for a shared library ``target``."""
+    up = re.sub(r"\W", "_", target).upper()
+    return (f"#ifndef {up}_EXPORT_H\n#define {up}_EXPORT_H\n\n"
+            f"#ifdef {up}_STATIC_DEFINE\n#  define {up}_EXPORT\n#  define {up}_NO_EXPORT\n#else\n"
+            f"#  ifndef {up}_EXPORT\n#    define {up}_EXPORT __attribute__((visibility(\"default\")))\n#  endif\n"
+            f"#  ifndef {up}_NO_EXPORT\n#    define {up}_NO_EXPORT __attribute__((visibility(\"hidden\")))\n#  endif\n"
+            f"#endif\n\n#ifndef {up}_DEPRECATED\n#  define {up}_DEPRECATED __attribute__ ((__deprecated__))\n#endif\n"
+            f"#ifndef {up}_DEPRECATED_EXPORT\n#  define {up}_DEPRECATED_EXPORT {up}_EXPORT {up}_DEPRECATED\n#endif\n"
+            f"#ifndef {up}_DEPRECATED_NO_EXPORT\n#  define {up}_DEPRECATED_NO_EXPORT {up}_NO_EXPORT {up}_DEPRECATED\n"
+            f"#endif\n\n#endif /* {up}_EXPORT_H */\n")
+
+
+def cmake_generated_headers(source_dir: Path, binary_dir: Path,
+                            variables: dict[str, str] | None = None) -> dict[Path, str]:
+    """Headers the project's CMake files generate: ``configure_file()`` of ``*.in`` templates (``@VAR@`` and
+    ``${VAR}`` from ``variables``; unknown version numbers become 0, other unknowns empty) and
+    ``generate_export_header()``. Paths are under ``binary_dir`` where the build puts them."""
+    values = dict(variables or {})
+    out: dict[Path, str] = {}
+    for f in sorted(source_dir.rglob("CMakeLists.txt")):
+        text = f.read_text(errors="replace")
+        dirs = {"CMAKE_CURRENT_SOURCE_DIR": str(f.parent), "PROJECT_BINARY_DIR": str(binary_dir),
+                "CMAKE_BINARY_DIR": str(binary_dir), "CMAKE_CURRENT_BINARY_DIR": str(binary_dir)}
+
+        def expand(s: str, known: dict[str, str]) -> str:
+            return _CMAKE_VAR.sub(lambda m: known.get(m.group(1) or m.group(2),
+                                                      "0" if re.search(r"VERSION_(MAJOR|MINOR|PATCH|TWEAK)$", m.group(1) or m.group(2)) else ""), s)
+        for name, start, end in _cmake_calls(text):
+            args = _cmake_args(text[start:end])
+            if name.lower() == "configure_file" and len(args) >= 2:
+                template = Path(expand(args[0], dirs))
+                if template.is_file():
+                    body = re.sub(r"(?m)^#cmakedefine\s+(\w+)(.*)$",
+                                  lambda m: (f"#define {m.group(1)}{m.group(2)}" if values.get(m.group(1))
+                                             else f"/* #undef {m.group(1)} */"), template.read_text())
+                    out[Path(expand(args[1], dirs))] = expand(body, values)
+            elif name.lower() == "generate_export_header" and args:
+                path = args[args.index("EXPORT_FILE_NAME") + 1] if "EXPORT_FILE_NAME" in args else \
+                    f"${{CMAKE_CURRENT_BINARY_DIR}}/{args[0].lower()}_export.h"
+                out[Path(expand(path, dirs))] = export_header(args[0])
+    return out

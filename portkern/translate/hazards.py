@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from portkern.translate.compat import insert_after_includes
 from portkern.translate.maps import MapTables
 from portkern.translate.source import SourceEdit
 from portkern.translate.warp import FULL_MASK_32, FULL_MASK_64
@@ -1030,8 +1031,8 @@ def _device_side_launch(ctx: Context, si: int) -> bool:
 def _inline_asm(ctx: Context, si: int) -> bool:
     src = ctx.src
     nxt = src.stext(si + 1)
-    if not (nxt == "(" or nxt in ("volatile", "__volatile__")):
-        return False
+    if not (nxt == "(" or nxt in ("volatile", "__volatile__")) or src.stext(si + 2).startswith('"llvm.'):
+        return False   # an asm label naming an LLVM intrinsic is a declaration, not assembly
     what = "inline PTX assembly" if ctx.to == "hip" else "inline GCN assembly"
     src.hazard(si, "inline-asm", "error",
                f"{what} cannot be translated by rules; rewrite it with portable intrinsics",
@@ -1210,8 +1211,17 @@ def _wavefront_size_macro(ctx: Context, si: int) -> bool:
 @token_rule(spellings={"warpSize"})
 def _warpsize_constexpr(ctx: Context, si: int) -> bool:
     src = ctx.src
-    if not _constant_context(src, si):
+    if not (_constant_context(src, si) or _template_argument(src, si)):
         return False
+    if ctx.to == "cuda" and not src.stok(si).directive:
+        # NVIDIA's warp is 32 lanes on every GPU, so the constant is exact there.
+        src.set_token(si, "32")
+        src.count("hazard-fixes")
+        src.hazard(si, "warpsize-constexpr", "warning",
+                   "warpSize used where a compile-time constant is needed (a template argument, constexpr or "
+                   "static_assert); it is a run-time value in CUDA, and every NVIDIA warp has 32 lanes, so it "
+                   "is now 32", fixed=True, span=_statement(src, si))
+        return True
     src.hazard(si, "warpsize-constexpr", "warning" if ctx.to == "hip" else "error",
                "warpSize used where a compile-time constant is needed; it is a run-time value on "
                "NVIDIA and on recent ROCm - use a template parameter or a WARP_SIZE macro",
@@ -1237,9 +1247,320 @@ def _launch_bounds(ctx: Context, si: int) -> bool:
 ARCH_PROVIDED_BY_AMD = 600
 
 
+def _template_argument(src: SourceEdit, si: int) -> bool:
+    """``f<warpSize>(...)``, ``g<T, warpSize>``: an argument of a template-id."""
+    if src.stext(si + 1) not in (">", ",", ">>"):
+        return False
+    depth = 0
+    for j in range(si - 1, max(-1, si - 40), -1):
+        tx = src.stext(j)
+        if tx in (";", "{", "}", "(", ")", "=", "&&", "||"):
+            return False
+        if tx == ">":
+            depth += 1
+        elif tx == "<":
+            if depth == 0:
+                return src.stok(j - 1) is not None and src.stok(j - 1).kind == "ident"
+            depth -= 1
+    return False
+
+
 def _constant_context(src: SourceEdit, si: int) -> bool:
     if src.stok(si).directive:
         return True
     start = src.statement_start(si)
     words = {src.stext(j) for j in range(start, si)}
     return bool(words & {"constexpr", "static_assert"})
+
+
+# --------------------------------------------------------------------------- clang-only features (HIP -> CUDA)
+
+# clang's ext_vector_type for nvcc: N elements of T with subscripts and element-wise arithmetic, and the
+# llvm.fma intrinsic that HIP code reaches through an asm label.
+EXT_VECTOR_PREAMBLE = """
+#ifndef PORTKERN_EXT_VECTOR_DEFINED
+#define PORTKERN_EXT_VECTOR_DEFINED
+template <typename T, int N>
+struct alignas((N & (N - 1)) == 0 ? sizeof(T) * N : sizeof(T)) portkern_ext_vector
+{
+    T v[N];
+    __host__ __device__ T& operator[](int i) { return v[i]; }
+    __host__ __device__ const T& operator[](int i) const { return v[i]; }
+};
+#define PORTKERN_EXT_VECTOR_OP(op)                                                                        \\
+    template <typename T, int N>                                                                          \\
+    __host__ __device__ inline portkern_ext_vector<T, N> operator op(const portkern_ext_vector<T, N>& a,  \\
+                                                                     const portkern_ext_vector<T, N>& b)  \\
+    { portkern_ext_vector<T, N> r; for(int i = 0; i < N; ++i) r[i] = a[i] op b[i]; return r; }           \\
+    template <typename T, int N>                                                                          \\
+    __host__ __device__ inline portkern_ext_vector<T, N> operator op(const portkern_ext_vector<T, N>& a,  \\
+                                                                     const T& b)                          \\
+    { portkern_ext_vector<T, N> r; for(int i = 0; i < N; ++i) r[i] = a[i] op b; return r; }              \\
+    template <typename T, int N>                                                                          \\
+    __host__ __device__ inline portkern_ext_vector<T, N> operator op(const T& a,                          \\
+                                                                     const portkern_ext_vector<T, N>& b)  \\
+    { portkern_ext_vector<T, N> r; for(int i = 0; i < N; ++i) r[i] = a op b[i]; return r; }              \\
+    template <typename T, int N, typename U>                                                              \\
+    __host__ __device__ inline portkern_ext_vector<T, N>& operator op##=(portkern_ext_vector<T, N>& a,    \\
+                                                                         const U& b)                      \\
+    { a = a op b; return a; }
+PORTKERN_EXT_VECTOR_OP(+)
+PORTKERN_EXT_VECTOR_OP(-)
+PORTKERN_EXT_VECTOR_OP(*)
+PORTKERN_EXT_VECTOR_OP(/)
+#undef PORTKERN_EXT_VECTOR_OP
+template <typename T, int N>
+__device__ inline portkern_ext_vector<T, N> portkern_llvm_fma(const portkern_ext_vector<T, N>& a,
+                                                              const portkern_ext_vector<T, N>& b,
+                                                              const portkern_ext_vector<T, N>& c)
+{
+    portkern_ext_vector<T, N> r;
+    for(int i = 0; i < N; ++i)
+        r[i] = T(fmaf(float(a[i]), float(b[i]), float(c[i])));
+    return r;
+}
+template <typename T>
+__device__ inline T portkern_llvm_fma(T a, T b, T c) { return T(fmaf(float(a), float(b), float(c))); }
+#endif
+"""
+
+
+def _insert_preamble_once(ctx: Context, key: str, text: str) -> None:
+    if ctx.once(key, 0):
+        insert_after_includes(ctx.src, text)
+
+
+@token_rule("cuda", spellings={"ext_vector_type"})
+def _ext_vector_type(ctx: Context, si: int) -> bool:
+    """``typedef T name __attribute__((ext_vector_type(N)));`` -> ``typedef portkern_ext_vector<T, N> name;``"""
+    src = ctx.src
+    start, end = _whole_statement(src, si)
+    attr = si - 3   # __attribute__ ( ( ext_vector_type
+    n = _int_value(src.stext(si + 2))
+    ok = src.stext(start) == "typedef" and src.stext(attr) == "__attribute__" and n is not None and \
+        src.stext(si + 3) == ")" and src.stext(end - 1) == ";" and src.stok(attr - 1).kind == "ident"
+    if not ok:
+        src.hazard(si, "clang-extension", "error",
+                   "ext_vector_type is a clang extension nvcc ignores; declare the vector as a struct",
+                   span=(start, end))
+        return True
+    name = src.stext(attr - 1)
+    elem = (start + 1, attr - 1)
+    src.queue_span(start, end, lambda: f"typedef portkern_ext_vector<{src.out_text(*elem).strip()}, {n}> {name};")
+    _insert_preamble_once(ctx, "ext-vector-preamble", EXT_VECTOR_PREAMBLE)
+    src.count("hazard-fixes")
+    src.hazard(si, "clang-extension", "warning",
+               f"'{name}' is a clang ext_vector_type, which nvcc ignores; now portkern_ext_vector<..., {n}> "
+               "(subscripts and element-wise + - * /; swizzles such as .xy are not provided)",
+               fixed=True, span=(start, end))
+    return True
+
+
+@token_rule("cuda", spellings={"__asm", "__asm__", "asm"})
+def _llvm_asm_label(ctx: Context, si: int) -> bool:
+    """``R f(A, B, C) __asm("llvm.fma.v2f16");``: a declaration bound to an LLVM intrinsic."""
+    src = ctx.src
+    label = src.stext(si + 2)
+    if src.stext(si + 1) != "(" or not label.startswith('"llvm.'):
+        return False
+    start, end = _statement(src, si)
+    if label.startswith('"llvm.fma') and src.stext(si - 1) == ")" and src.stext(end - 1) == ";":
+        close = si - 1
+        depth, open_si = 0, close
+        while open_si > start:
+            tx = src.stext(open_si)
+            depth += 1 if tx == ")" else -1 if tx == "(" else 0
+            if depth == 0:
+                break
+            open_si -= 1
+        params = src.split_args(open_si, close)
+        if len(params) == 3:
+            head = src.src_text(start, open_si).replace('extern "C"', "").strip()
+            types = [src.src_text(*p) for p in params]
+            text = (f"inline {head}({', '.join(f'{t} portkern_{i}' for i, t in enumerate(types))})\n"
+                    "{\n    return portkern_llvm_fma(portkern_0, portkern_1, portkern_2);\n}")
+            src.queue_span(start, end, lambda: text)
+            _insert_preamble_once(ctx, "ext-vector-preamble", EXT_VECTOR_PREAMBLE)
+            src.count("hazard-fixes")
+            src.hazard(si, "clang-extension", "warning",
+                       f"declaration bound to the LLVM intrinsic {label} through an asm label (clang only); "
+                       "now an inline function doing the same fused multiply-add", fixed=True, span=(start, end))
+            return True
+    src.hazard(si, "clang-extension", "error",
+               f"declaration bound to the LLVM intrinsic {label} through an asm label, which only clang "
+               "understands; write the operation with CUDA intrinsics", span=(start, end))
+    return True
+
+
+@token_rule("cuda", spellings={"_Float16"})
+def _float16(ctx: Context, si: int) -> bool:
+    if not ctx.once("float16", 0):
+        return True
+    ctx.src.hazard(si, "clang-extension", "info",
+                   "_Float16 is a clang/GCC extension type; nvcc 12.8+ accepts it on sm_90 host and device code, "
+                   "older toolkits need __half (cuda_fp16.h)", span=_statement(ctx.src, si))
+    return True
+
+
+@file_rule("cuda")
+def _redeclared_runtime_types(ctx: Context) -> None:
+    """``typedef struct ihipStream_t* hipStream_t;`` names the runtime's own type, which the CUDA headers
+    declare (as cudaStream_t): the typedef would be a conflicting redeclaration, so it is dropped."""
+    src = ctx.src
+    for si in src.where("typedef"):
+        end = src.statement_end(si)
+        words = [src.stext(k) for k in range(si, end)]
+        if len(words) == 6 and words[1] == "struct" and words[3] == "*" and words[5] == ";" and \
+                src.out[src.sig[si + 4]] != words[4]:
+            original = src.src_text(si, end)
+            src.queue_span(si, end, lambda o=original: f"/* {o} (declared by the CUDA runtime) */")
+            src.count("hazard-fixes")
+            src.hazard(si, "runtime-type-declaration", "warning",
+                       f"'{original}' declares the runtime's own type, which the CUDA runtime declares "
+                       f"as {src.out[src.sig[si + 4]]}; removed", fixed=True, span=(si, end))
+
+
+def _in_class_body(src: SourceEdit, si: int) -> bool:
+    depth = 0
+    for j in range(si - 1, -1, -1):
+        tx = src.stext(j)
+        if tx == "}":
+            depth += 1
+        elif tx == "{":
+            if depth == 0:
+                k = j - 1
+                while k >= 0 and src.stext(k) not in (";", "{", "}"):
+                    if src.stext(k) in ("class", "struct"):
+                        return True
+                    k -= 1
+                return False
+            depth -= 1
+    return False
+
+
+@file_rule("cuda")
+def _class_scope_specializations(ctx: Context) -> None:
+    """``template <> void f<X>(...)`` inside a class: C++17 and clang accept it, nvcc does not; an overload
+    ``void f(...)`` taking the same arguments is chosen for them instead."""
+    src = ctx.src
+    for si in src.where("template"):
+        if src.stext(si + 1) != "<" or src.stext(si + 2) != ">" or not _in_class_body(src, si):
+            continue
+        end = src.statement_end(si)
+        paren = next((k for k in range(si + 3, end) if src.stext(k) == "("), -1)
+        if paren < 0 or src.stext(paren - 1) != ">":
+            continue
+        depth, lt = 0, paren - 1
+        while lt > si + 3:
+            tx = src.stext(lt)
+            depth += 1 if tx == ">" else -1 if tx == "<" else 0
+            if depth == 0:
+                break
+            lt -= 1
+        if src.stok(lt - 1).kind != "ident":
+            continue
+        src.queue_span(si, si + 3, lambda: "")
+        src.queue_span(lt, paren, lambda: "")
+        src.count("hazard-fixes")
+        src.hazard(si, "clang-extension", "warning",
+                   f"explicit specialization of '{src.stext(lt - 1)}' inside its class, which nvcc rejects; "
+                   "now an overload with the same parameters (calls that name the template arguments "
+                   "explicitly still reach the primary template)", fixed=True, span=(si, paren))
+
+
+@file_rule("cuda")
+def _unsized_array_specializations(ctx: Context) -> None:
+    """``template <> constexpr char name<T>[] = "...";``: nvcc cannot size the array of a variable template
+    specialization from its initializer, so the size is written out."""
+    src = ctx.src
+    for si in src.where("["):
+        if src.stext(si + 1) != "]" or src.stext(si + 2) != "=" or src.stext(si - 1) != ">":
+            continue
+        lit = src.stok(si + 3)
+        if lit is None or lit.kind != "string" or not lit.text.startswith('"') or src.stext(si + 4) != ";":
+            continue
+        if src.stext(src.statement_start(si)) != "template":
+            continue
+        try:
+            size = len(bytes(lit.text[1:-1], "utf-8").decode("unicode_escape").encode("utf-8")) + 1
+        except UnicodeDecodeError:
+            continue
+        src.queue_span(si, si + 2, lambda n=size: f"[{n}]")
+        src.count("hazard-fixes")
+        src.hazard(si, "clang-extension", "info",
+                   f"array variable template specialization without a size: nvcc needs it written out ({size})",
+                   fixed=True)
+
+
+@file_rule("cuda")
+def _host_device_overloads(ctx: Context) -> None:
+    """A ``__host__`` and a ``__device__`` definition of the same function: clang overloads on the target,
+    nvcc calls it a redefinition; they become one ``__host__ __device__`` function choosing its body
+    with ``__CUDA_ARCH__``."""
+    src = ctx.src
+    by_head: dict[str, list[tuple[str, int, int, int]]] = {}
+    first_of_line: dict[int, int] = {}
+    for si in range(len(src.sig)):
+        first_of_line.setdefault(src.line_of(si), si)
+    for fn in src.functions.spans:
+        start = first_of_line.get(fn.start_line)
+        if start is None:
+            continue
+        body = next((k for k in range(start, len(src.sig)) if src.stext(k) == "{"), -1)
+        if body < 0 or src.line_of(body) > fn.end_line:
+            continue
+        close = src.match_close(body)
+        words = [src.stext(k) for k in range(start, body)]
+        if ("__host__" in words) == ("__device__" in words):
+            continue
+        target = "host" if "__host__" in words else "device"
+        head = " ".join(w for w in words if w not in ("__host__", "__device__"))
+        by_head.setdefault(head, []).append((target, start, body, close))
+    for head, defs in by_head.items():
+        targets = {d[0] for d in defs}
+        if len(defs) != 2 or targets != {"host", "device"}:
+            continue
+        (t1, s1, b1, c1), (t2, s2, b2, c2) = sorted(defs, key=lambda d: d[1])
+        bodies = {t1: (b1, c1), t2: (b2, c2)}
+        head_text = src.src_text(s1, b1).replace("__host__", "__host__ __device__", 1) if t1 == "host" else \
+            src.src_text(s1, b1).replace("__device__", "__host__ __device__", 1)
+
+        def merged(bodies=bodies, head_text=head_text, between=(c1 + 1, s2)) -> str:
+            # one span over both definitions, so both bodies are read before either is replaced
+            dev = src.out_text(bodies["device"][0] + 1, bodies["device"][1]).strip()
+            host = src.out_text(bodies["host"][0] + 1, bodies["host"][1]).strip()
+            rest = src.out_text(*between).strip()
+            return (f"{head_text}\n{{\n#if defined(__CUDA_ARCH__)\n{dev}\n#else\n{host}\n#endif\n}}"
+                    + (f"\n{rest}" if rest else ""))
+        src.queue_span(s1, c2 + 1, merged)
+        src.count("hazard-fixes")
+        name = src.functions.at(src.line_of(s1)).name if src.functions.at(src.line_of(s1)) else head
+        src.hazard(s1, "clang-extension", "warning",
+                   f"'{name}' has a __host__ and a __device__ definition (clang overloads on the target; nvcc "
+                   "rejects the redefinition); merged into one __host__ __device__ function that picks its "
+                   "body with __CUDA_ARCH__", fixed=True, span=(s1, c2 + 1))
+
+
+_WARPISH_CONSTANT = re.compile(r"(?i)^(?:k?_*warp\w*|k?_*wave\w*|k?_*wf_?size|\w*_warp|\w*_wave)$")
+
+
+@file_rule("cuda")
+def _hard_coded_wavefront_constants(ctx: Context) -> None:
+    """``static constexpr int WARP = 64;`` or ``= 64; // warpSize ...``: a 64-lane wavefront written as a
+    number. Reported: whether 64 is a wavefront or a tile there needs a person (or the model)."""
+    src = ctx.src
+    for si in src.numbers():
+        if _int_value(src.stext(si)) != 64 or src.stext(si - 1) != "=" or src.stext(si + 1) != ";":
+            continue
+        name = src.stext(si - 2)
+        start = src.statement_start(si)
+        words = {src.stext(k) for k in range(start, si)}
+        tail = src.text[src.toks[src.sig[si]].end:src.text.find("\n", src.toks[src.sig[si]].end)]
+        comment_says = bool(re.search(r"(?i)warp|wave", tail))
+        if not (words & {"constexpr", "const", "#define"} or comment_says):
+            continue
+        if _WARPISH_CONSTANT.match(name) or comment_says:
+            src.hazard(si, "warp-size-constant", "warning",
+                       f"'{name} = 64' hard-codes a 64-lane wavefront; NVIDIA warps have 32 lanes - use warpSize "
+                       "(or 32) where it is the warp width, keep it where it is a block or tile size",
+                       span=(start, src.statement_end(si)))

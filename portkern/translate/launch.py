@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portkern.translate.compat import insert_after_includes
 from portkern.translate.source import SourceEdit
 
 
@@ -28,8 +29,28 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
+# hipLaunchKernelGGL(kernel, grid, block, shared bytes, stream, args...) as a function, for launch macros
+# whose kernel and arguments arrive together in __VA_ARGS__.
+LAUNCH_HELPER = """
+#ifndef PORTKERN_LAUNCH_KERNEL_DEFINED
+#define PORTKERN_LAUNCH_KERNEL_DEFINED
+#include <cuda_runtime.h>
+#include <utility>
+template <typename... Params, typename... Args>
+inline void portkern_launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+                                   cudaStream_t stream, Args&&... args)
+{
+    kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
+}
+#endif
+"""
+
+
 def ggl_to_chevron(src: SourceEdit) -> None:
+    """Every hipLaunchKernelGGL call to ``kernel<<<...>>>(args)``; in a launch macro that forwards
+    ``__VA_ARGS__``, to a call of ``portkern_launch_kernel`` (defined once after the includes)."""
     sig, toks = src.sig, src.toks
+    needs_helper = False
     for si in src.where("HIP_KERNEL_NAME", "hipLaunchKernelGGL"):
         t = toks[sig[si]]
         if src.stext(si + 1) != "(":
@@ -45,6 +66,16 @@ def ggl_to_chevron(src: SourceEdit) -> None:
         if close < 0:
             continue
         args = src.split_args(si + 1, close, angle_first=True)
+        if len(args) < 5 and src.stok(si).directive and "__VA_ARGS__" in src.src_text(si, close + 1):
+            # A launch macro passing its own arguments on: the kernel is not spelled out here, so the
+            # launch becomes a call of a function that takes hipLaunchKernelGGL's arguments.
+            src.queue_span(si, si + 1, lambda: "portkern_launch_kernel")
+            src.count("launch")
+            needs_helper = True
+            src.hazard(si, "launch-macro", "info",
+                       "launch macro forwarding its arguments to hipLaunchKernelGGL: now calls "
+                       "portkern_launch_kernel, which launches with <<<...>>>", fixed=True, span=(si, close + 1))
+            continue
         if len(args) < 5:
             src.hazard(si, "launch-syntax", "error",
                        "hipLaunchKernelGGL needs kernel, grid, block, shared bytes and stream; fix the call",
@@ -52,6 +83,8 @@ def ggl_to_chevron(src: SourceEdit) -> None:
             continue
         src.queue_span(si, close + 1, _chevron_builder(src, args, close))
         src.count("launch")
+    if needs_helper:
+        insert_after_includes(src, LAUNCH_HELPER)
 
 
 def _chevron_builder(src: SourceEdit, args: list[tuple[int, int]], close: int):
