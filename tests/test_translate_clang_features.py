@@ -81,7 +81,7 @@ def test_clang_only_constructs_get_fixes():
     assert 'constexpr char type_name<float>[6] = "float";' in t
     assert "int put(double x) { return 2; }" in t
     assert "wave_sum<32>(t[0])" in t
-    assert "portkern_launch_kernel(__VA_ARGS__);" in t
+    assert "PORTKERN_LAUNCH_KERNEL(__VA_ARGS__);" in t
     assert "ihipStream_t* cudaStream_t;" not in t.replace("/* typedef struct ihipStream_t* cudaStream_t;", "")
     fixed = {h.kind for h in r.hazards if h.fixed}
     assert {"clang-extension", "warpsize-constexpr", "launch-macro", "runtime-type-declaration"} <= fixed

@@ -29,26 +29,20 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-# hipLaunchKernelGGL(kernel, grid, block, shared bytes, stream, args...) as a function, for launch macros
-# whose kernel and arguments arrive together in __VA_ARGS__.
+# hipLaunchKernelGGL(kernel, grid, block, shared bytes, stream, args...) as a macro that splits its
+# arguments, for launch macros whose kernel and arguments arrive together in __VA_ARGS__ (the macro
+# is expanded after __VA_ARGS__ is, so it sees them one by one).
 LAUNCH_HELPER = """
-#ifndef PORTKERN_LAUNCH_KERNEL_DEFINED
-#define PORTKERN_LAUNCH_KERNEL_DEFINED
-#include <cuda_runtime.h>
-#include <utility>
-template <typename... Params, typename... Args>
-inline void portkern_launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
-                                   cudaStream_t stream, Args&&... args)
-{
-    kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
-}
+#ifndef PORTKERN_LAUNCH_KERNEL
+#define PORTKERN_LAUNCH_KERNEL(kernel_, grid_, block_, shared_bytes_, stream_, ...) \\
+    kernel_<<<grid_, block_, shared_bytes_, stream_>>>(__VA_ARGS__)
 #endif
 """
 
 
 def ggl_to_chevron(src: SourceEdit) -> None:
     """Every hipLaunchKernelGGL call to ``kernel<<<...>>>(args)``; in a launch macro that forwards
-    ``__VA_ARGS__``, to a call of ``portkern_launch_kernel`` (defined once after the includes)."""
+    ``__VA_ARGS__``, to ``PORTKERN_LAUNCH_KERNEL`` (defined once after the includes)."""
     sig, toks = src.sig, src.toks
     needs_helper = False
     for si in src.where("HIP_KERNEL_NAME", "hipLaunchKernelGGL"):
@@ -68,13 +62,13 @@ def ggl_to_chevron(src: SourceEdit) -> None:
         args = src.split_args(si + 1, close, angle_first=True)
         if len(args) < 5 and src.stok(si).directive and "__VA_ARGS__" in src.src_text(si, close + 1):
             # A launch macro passing its own arguments on: the kernel is not spelled out here, so the
-            # launch becomes a call of a function that takes hipLaunchKernelGGL's arguments.
-            src.queue_span(si, si + 1, lambda: "portkern_launch_kernel")
+            # launch goes through a macro that takes hipLaunchKernelGGL's arguments.
+            src.queue_span(si, si + 1, lambda: "PORTKERN_LAUNCH_KERNEL")
             src.count("launch")
             needs_helper = True
             src.hazard(si, "launch-macro", "info",
-                       "launch macro forwarding its arguments to hipLaunchKernelGGL: now calls "
-                       "portkern_launch_kernel, which launches with <<<...>>>", fixed=True, span=(si, close + 1))
+                       "launch macro forwarding its arguments to hipLaunchKernelGGL: now expands to "
+                       "PORTKERN_LAUNCH_KERNEL, which launches with <<<...>>>", fixed=True, span=(si, close + 1))
             continue
         if len(args) < 5:
             src.hazard(si, "launch-syntax", "error",
