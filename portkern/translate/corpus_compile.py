@@ -72,22 +72,29 @@ def cuda_sample_files(corpus: Path) -> list[Path]:
 
 
 def port_cuda_samples(corpus: Path, work: Path, clang: str = "clang-19", arch: str = "gfx942",
-                      hip_include: str | None = None) -> PortedTree:
+                      hip_include: str | None = None, only: list[str] | None = None) -> PortedTree:
+    """Translate the samples (or the sample folders named in ``only``, e.g. "0_Introduction/vectorAdd") and
+    their Common folder to HIP under ``work/src``; the clang command compiles one file's device code."""
     import time
 
-    from portkern.backends.hip.clang import find_hip_include_dir
+    from portkern.backends.hip.clang import HipBackend, _compiler_include_dirs, find_hip_include_dir, plan_device_libs
+    from portkern.model import CompileOptions
 
     start = time.perf_counter()
     src = work / "src"
     if src.exists():
         shutil.rmtree(src)
-    translate_tree([corpus / "Samples", corpus / "Common"], "hip", out_dir=src)
+    samples = [corpus / "Samples" / o for o in only] if only else [corpus / "Samples"]
+    translate_tree([*samples, corpus / "Common"], "hip", out_dir=src)
     include = hip_include or find_hip_include_dir(clang)
-    cmd = [clang, "-x", "hip", "-std=c++17", f"--offload-arch={arch}", "--cuda-device-only", "-nogpulib", "-c",
+    # device libraries as the HIP backend links them (ocml/ockl for math and work-item queries)
+    libs = HipBackend()._device_lib_flags(clang, arch, plan_device_libs(arch), CompileOptions())
+    cmd = [clang, "-x", "hip", "-std=c++17", f"--offload-arch={arch}", "--cuda-device-only", *libs, "-c",
            "-Wno-unused-command-line-argument", f"-I{src / 'Common'}"]
-    if include:
+    if include and include not in _compiler_include_dirs(clang):
         cmd += ["-isystem", include]
-    files = [src / p.relative_to(corpus) for p in cuda_sample_files(corpus)]
+    files = [src / p.relative_to(corpus) for p in cuda_sample_files(corpus)
+             if not only or any(p.is_relative_to(s) for s in samples)]
     return PortedTree(src, files, cmd, time.perf_counter() - start)
 
 

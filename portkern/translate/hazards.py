@@ -1564,3 +1564,26 @@ def _hard_coded_wavefront_constants(ctx: Context) -> None:
                        f"'{name} = 64' hard-codes a 64-lane wavefront; NVIDIA warps have 32 lanes - use warpSize "
                        "(or 32) where it is the warp width, keep it where it is a block or tile size",
                        span=(start, src.statement_end(si)))
+
+
+# --------------------------------------------------------------------------- header guards (CUDA -> HIP)
+
+# Include guards of CUDA headers that code tests to ask "are the runtime's types declared?" (the CUDA
+# samples' helper_cuda.h defines checkCudaErrors only then), and the HIP headers' guards meaning the same.
+# From the headers of CUDA 13 and of HIP 6 (hip/driver_types.h, hip/hip_runtime.h).
+CUDA_HEADER_GUARDS = {"__DRIVER_TYPES_H__": "HIP_INCLUDE_HIP_DRIVER_TYPES_H",
+                      "__CUDA_RUNTIME_H__": "HIP_INCLUDE_HIP_HIP_RUNTIME_H"}
+
+
+@token_rule("hip", spellings=set(CUDA_HEADER_GUARDS))
+def _cuda_header_guard(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if not src.stok(si).directive:
+        return False
+    name = src.stext(si)
+    src.set_token(si, CUDA_HEADER_GUARDS[name])
+    src.count("hazard-fixes")
+    src.hazard(si, "header-guard", "info",
+               f"'{name}' is the include guard of a CUDA header; tested here to see whether the runtime is "
+               f"declared, so it is now HIP's guard {CUDA_HEADER_GUARDS[name]}", fixed=True)
+    return True
