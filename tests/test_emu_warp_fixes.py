@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from portkern.backends import get
 
+from portkern.backends import get
 from portkern.model import CompileOptions
 from portkern.translate import translate_source
 

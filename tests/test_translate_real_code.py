@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from portkern.translate.buildfiles import cmake_compile_definitions, cmake_generated_headers
-from portkern.translate.corpus_compile import compile_all, port_cuda_samples, port_rocblas, rocblas_kernel_files
+from portkern.translate.corpus_compile import (
+    compile_all,
+    port_cuda_samples,
+    port_rocblas,
+    rocblas_kernel_files,
+)
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 ROCBLAS = CORPUS / "rocblas"

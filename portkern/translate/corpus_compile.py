@@ -77,7 +77,12 @@ def port_cuda_samples(corpus: Path, work: Path, clang: str = "clang-19", arch: s
     their Common folder to HIP under ``work/src``; the clang command compiles one file's device code."""
     import time
 
-    from portkern.backends.hip.clang import HipBackend, _compiler_include_dirs, find_hip_include_dir, plan_device_libs
+    from portkern.backends.hip.clang import (
+        HipBackend,
+        _compiler_include_dirs,
+        find_hip_include_dir,
+        plan_device_libs,
+    )
     from portkern.model import CompileOptions
 
     start = time.perf_counter()

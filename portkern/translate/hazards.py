@@ -269,7 +269,7 @@ def _warp_width(ctx: Context) -> None:
     lines = sorted({src.line_of(si) for si, _, _ in plan.conflicts})
     where = "line" + ("s " if len(lines) > 1 else " ") + ", ".join(map(str, lines[:6]))
     more = ", ..." if len(lines) > 6 else ""
-    for si, repl, what in plan.token_fixes:
+    for si, _repl, what in plan.token_fixes:
         src.hazard(si, "warp-size-literal", "warning",
                    f"{what} assumes a {direction}; not fixed because a rewrite would leave two warp widths "
                    f"in this file (conflicts at {where}{more}) - rewrite the warp code in terms of warpSize by hand",

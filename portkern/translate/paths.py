@@ -88,7 +88,7 @@ def _local_includes(path: Path, text: str, include_dirs: list[Path]) -> list[Pat
 
 def _read_source(path: Path) -> tuple[str | None, str]:
     """(text, "") or (None, why it is not translated)."""
-    from portkern.ingest.build import not_source_code   # ingest is heavy; only folders of inputs need it
+    from portkern.ingest.build import not_source_code  # ingest is heavy; only folders of inputs need it
 
     try:
         data = path.read_bytes()
