@@ -83,6 +83,11 @@ def _table() -> _Table:
                   packages=cm["packages"], package_names=cm["package_names"], targets=targets)
 
 
+def nvcc_needs() -> tuple[str, ...]:
+    """Flags nvcc needs for what clang accepts by default (lambdas in kernels, constexpr host calls)."""
+    return _table().nvcc_needs
+
+
 def _source_side(to: str) -> str:
     return "hip" if to == "cuda" else "cuda"
 

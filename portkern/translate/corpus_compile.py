@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portkern.model import Record
-from portkern.translate.buildfiles import cmake_compile_definitions, cmake_generated_headers
+from portkern.translate.buildfiles import cmake_compile_definitions, cmake_generated_headers, nvcc_needs
 from portkern.translate.paths import translate_tree
 
 ROCBLAS_KERNEL_DIRS = ("library/src/blas1", "library/src/blas2")
@@ -43,7 +43,8 @@ def rocblas_kernel_files(corpus: Path) -> list[Path]:
     return sorted(p for d in ROCBLAS_KERNEL_DIRS for p in (corpus / d).glob("*_kernels.cpp"))
 
 
-def port_rocblas(corpus: Path, work: Path, nvcc: str = "nvcc", arch: str = "sm_90") -> PortedTree:
+def port_rocblas(corpus: Path, work: Path, nvcc: str = "nvcc", arch: str = "sm_90",
+                 host_compiler: str | None = "clang++-19") -> PortedTree:
     """Translate rocBLAS's library folder to CUDA under ``work/src`` and generate its build headers under
     ``work/build``; the nvcc command compiles one kernels file for ``arch``."""
     import time
@@ -60,8 +61,12 @@ def port_rocblas(corpus: Path, work: Path, nvcc: str = "nvcc", arch: str = "sm_9
     defines = cmake_compile_definitions(sorted(library.rglob("CMakeLists.txt")))
     includes = [src / "include", src / "include" / "internal", build / "include", build / "include" / "rocblas",
                 build / "include" / "rocblas" / "internal", src / "src" / "include", src / "src"]
-    cmd = [nvcc, "-std=c++17", "-x", "cu", f"-arch={arch}", "-c", "--extended-lambda", "--expt-relaxed-constexpr",
+    cmd = [nvcc, "-std=c++17", "-x", "cu", f"-arch={arch}", "-c", *nvcc_needs(),
            *[f"-D{d}" for d in defines], *[f"-I{i}" for i in includes]]
+    # rocBLAS's host code is written for clang (friend declarations gcc rejects, for one): nvcc is told to
+    # use clang as its host compiler, which it supports, as the library's own build uses clang.
+    if host_compiler and shutil.which(host_compiler):
+        cmd += ["-ccbin", host_compiler]
     files = [src / p.relative_to(library) for p in rocblas_kernel_files(corpus)]
     return PortedTree(src, files, cmd, time.perf_counter() - start)
 

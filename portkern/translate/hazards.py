@@ -1396,9 +1396,10 @@ def _llvm_asm_label(ctx: Context, si: int) -> bool:
 def _float16(ctx: Context, si: int) -> bool:
     if not ctx.once("float16", 0):
         return True
-    ctx.src.hazard(si, "clang-extension", "info",
-                   "_Float16 is a clang/GCC extension type; nvcc 12.8+ accepts it on sm_90 host and device code, "
-                   "older toolkits need __half (cuda_fp16.h)", span=_statement(ctx.src, si))
+    ctx.src.hazard(si, "clang-extension", "error",
+                   "_Float16 is a clang extension type: nvcc 13 parses it, but device code using it stops "
+                   "nvcc with an internal error ('unsupported float variant'); port the half type to __half "
+                   "(cuda_fp16.h), whose conversions and operators differ", span=_statement(ctx.src, si))
     return True
 
 
