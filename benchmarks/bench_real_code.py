@@ -32,16 +32,36 @@ def _cause(errors: list[str]) -> str:
     return re.sub(r'"[^"]*"|\'[^\']*\'', "'...'", first)[:140]
 
 
-def run(name: str, tree, jobs: int) -> dict:
-    outcomes = compile_all(tree, jobs=jobs)
-    ok = sum(o.ok for o in outcomes)
-    causes = Counter(_cause(o.errors) for o in outcomes if not o.ok)
-    print(f"{name}: {ok}/{len(outcomes)} compile (translation {tree.translate_seconds:.1f} s, "
-          f"compiles {sum(o.seconds for o in outcomes):.0f} s on {jobs} jobs)")
+def summarize(name: str, outcomes: list[dict], translate_seconds: float, jobs: int) -> dict:
+    ok = sum(o["ok"] for o in outcomes)
+    causes = Counter(_cause(o["errors"]) for o in outcomes if not o["ok"])
+    print(f"{name}: {ok}/{len(outcomes)} compile (translation {translate_seconds:.1f} s, "
+          f"compiles {sum(o['seconds'] for o in outcomes):.0f} s on {jobs} jobs)")
     for cause, n in causes.most_common():
         print(f"  {n:3d}  {cause}")
-    return {"name": name, "compiled": ok, "total": len(outcomes), "command": tree.command[:1] + ["..."],
-            "outcomes": [o.to_dict() for o in outcomes], "causes": causes.most_common()}
+    return {"name": name, "compiled": ok, "total": len(outcomes), "outcomes": outcomes,
+            "causes": causes.most_common()}
+
+
+def run(name: str, tree, jobs: int) -> dict:
+    outcomes = compile_all(tree, jobs=jobs, timeout_s=1200)
+    return summarize(name, [o.to_dict() for o in outcomes], tree.translate_seconds, jobs) | {
+        "command": [Path(tree.command[0]).name, *tree.command[1:6], "..."]}
+
+
+def write_results(reports: list[dict], stamp: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"real-code-{stamp}.json").write_text(json.dumps(reports, indent=1) + "\n")
+    lines = [f"# Real code through the translator ({stamp})", ""]
+    for rep in reports:
+        lines += [f"## {rep['name']}: {rep['compiled']} of {rep['total']} compile", "",
+                  "| file | compiles | first error |", "|---|---|---|"]
+        for o in rep["outcomes"]:
+            first = (o["errors"][0] if o["errors"] else "").replace("|", "\\|")[:160]
+            lines.append(f"| `{o['file']}` | {'yes' if o['ok'] else 'no'} | {first} |")
+        lines += ["", "Causes of the failures (first error of each file):", ""]
+        lines += [f"- {n} x {cause}" for cause, n in rep["causes"]] + [""]
+    (RESULTS / f"real-code-{stamp}.md").write_text("\n".join(lines))
 
 
 def main() -> None:
@@ -61,19 +81,7 @@ def main() -> None:
             reports.append(run("cuda-samples -> HIP (clang gfx942, device)",
                                port_cuda_samples(CORPUS / "cuda-samples", Path(tmp) / "cs"), args.jobs))
     if args.write:
-        RESULTS.mkdir(exist_ok=True)
-        stamp = datetime.date.today().isoformat()
-        (RESULTS / f"real-code-{stamp}.json").write_text(json.dumps(reports, indent=1) + "\n")
-        lines = [f"# Real code through the translator ({stamp})", ""]
-        for rep in reports:
-            lines += [f"## {rep['name']}: {rep['compiled']} of {rep['total']} compile", "",
-                      "| file | compiles | first error |", "|---|---|---|"]
-            for o in rep["outcomes"]:
-                first = (o["errors"][0] if o["errors"] else "").replace("|", "\\|")[:160]
-                lines.append(f"| `{o['file']}` | {'yes' if o['ok'] else 'no'} | {first} |")
-            lines += ["", "Causes of the failures (first error of each file):", ""]
-            lines += [f"- {n} x {cause}" for cause, n in rep["causes"]] + [""]
-        (RESULTS / f"real-code-{stamp}.md").write_text("\n".join(lines))
+        write_results(reports, datetime.date.today().isoformat())
 
 
 if __name__ == "__main__":
