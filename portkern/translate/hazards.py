@@ -1588,3 +1588,22 @@ def _cuda_header_guard(ctx: Context, si: int) -> bool:
                f"'{name}' is the include guard of a CUDA header; tested here to see whether the runtime is "
                f"declared, so it is now HIP's guard {CUDA_HEADER_GUARDS[name]}", fixed=True)
     return True
+
+
+# --------------------------------------------------------------------------- implicit runtime header (CUDA -> HIP)
+
+_DEVICE_BUILTINS = frozenset({"threadIdx", "blockIdx", "blockDim", "gridDim", "__global__", "__syncthreads"})
+
+
+@file_rule("hip")
+def _implicit_runtime_header(ctx: Context) -> None:
+    """nvcc includes the CUDA runtime in every .cu file; clang's HIP mode does not declare threadIdx and
+    friends without the HIP runtime header, so a file using them that includes no runtime header gets it."""
+    src = ctx.src
+    if not src.filename.endswith(".cu") or not any(src.where(b) for b in _DEVICE_BUILTINS):
+        return
+    for ti in src.include_tis:
+        if "hip/" in src.out[ti] or "cuda" in src.toks[ti].text:
+            return
+    src.prefix = "#include <hip/hip_runtime.h>\n" + src.prefix
+    src.count("headers")
