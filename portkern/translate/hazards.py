@@ -1603,7 +1603,7 @@ def _implicit_runtime_header(ctx: Context) -> None:
     if not src.filename.endswith(".cu") or not any(src.where(b) for b in _DEVICE_BUILTINS):
         return
     for ti in src.include_tis:
-        if "hip/" in src.out[ti] or "cuda" in src.toks[ti].text:
+        if "runtime" in src.out[ti]:          # hip/hip_runtime.h, cuda_runtime.h (renamed already)
             return
     src.prefix = "#include <hip/hip_runtime.h>\n" + src.prefix
     src.count("headers")
