@@ -47,11 +47,11 @@ def rocblas_cuda(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc is not installed")
 def test_rocblas_kernels_translated_to_cuda_compile_with_nvcc(rocblas_cuda):
-    """scal (half vectors, llvm.fma, launch macro) and ger (blas2) compile for sm_90."""
+    """rotg (complex types, launch macro, host code written for clang) compiles for sm_90."""
     tree = rocblas_cuda
-    tree.files = [f for f in tree.files if f.name in ("rocblas_scal_kernels.cpp", "rocblas_ger_kernels.cpp")]
+    tree.files = [f for f in tree.files if f.name == "rocblas_rotg_kernels.cpp"]
     outcomes = compile_all(tree, jobs=2)
-    assert len(outcomes) == 2
+    assert len(outcomes) == 1
     for o in outcomes:
         assert o.ok, f"{o.file}: " + "\n".join(o.errors)
 
@@ -70,8 +70,10 @@ def test_rocblas_translation_applies_the_clang_fixes(rocblas_cuda):
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("clang-19"), reason="clang-19 is not installed")
 def test_cuda_samples_translated_to_hip_compile_for_gfx942(tmp_path):
-    only = ["0_Introduction/vectorAdd", "0_Introduction/matrixMul", "0_Introduction/simpleAtomicIntrinsics",
-            "0_Introduction/simpleVoteIntrinsics"]
+    # kernels with and without a runtime include, cooperative groups, a driver-API sample; most other
+    # samples stop on helper_cuda.h (see benchmarks/results/real-code-*.md)
+    only = ["0_Introduction/simpleCooperativeGroups", "0_Introduction/vectorAddDrv", "0_Introduction/matrixMulDrv",
+            "2_Concepts_and_Techniques/threadMigration"]
     tree = port_cuda_samples(SAMPLES, tmp_path, only=only)
     assert len(tree.files) == len(only)
     outcomes = compile_all(tree, jobs=2)
