@@ -108,7 +108,7 @@ def port_cuda_samples(corpus: Path, work: Path, clang: str = "clang-19", arch: s
     return PortedTree(src, files, cmd, time.perf_counter() - start)
 
 
-_ERROR = re.compile(r"(?m)^.*\berror\b.*$")
+_ERROR = re.compile(r"(?im)^.*\berror\b.*$")
 
 
 def compile_all(tree: PortedTree, jobs: int = 2, timeout_s: int = 600) -> list[CompileOutcome]:
