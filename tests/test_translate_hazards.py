@@ -63,12 +63,12 @@ def test_tile_arithmetic_is_not_mistaken_for_lanes():
     src = ("__global__ void t(float* a) {\n  __shared__ float tile[32][33];\n"
            "  int col = blockIdx.x * 32 + threadIdx.x;\n  int row = n / 32, tiles = width / 32;\n  tile[threadIdx.y][threadIdx.x] = a[col];\n}\n")
     r = hip(src)
-    assert r.text == src and r.hazards == []
+    assert r.text == "#include <hip/hip_runtime.h>\n" + src and r.hazards == []   # nvcc's implicit include
 
 
 def test_warp_size_macro_follows_the_wavefront_size():
     r = hip("#define WARP_SIZE 32\n__global__ void k() { int l = threadIdx.x % WARP_SIZE; }\n")
-    assert r.text.startswith("#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define WARP_SIZE __AMDGCN_WAVEFRONT_SIZE\n"
+    assert r.text.startswith("#include <hip/hip_runtime.h>\n#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define WARP_SIZE __AMDGCN_WAVEFRONT_SIZE\n"
                              "#else\n#define WARP_SIZE 32\n#endif\n")
     assert kinds(r, fixed=True) == ["warp-size-macro"]
     back = cuda("#define WAVE_SIZE 64\n")

@@ -255,13 +255,20 @@ def _read(root: Path, rel: str, skipped: list[SkippedRegion]) -> _Source | None:
     except OSError as exc:
         skipped.append(SkippedRegion(rel, 0, 0, f"cannot read the file ({exc.strerror or exc})"))
         return None
-    if len(data) > MAX_FILE_BYTES:
-        skipped.append(SkippedRegion(rel, 0, 0, f"file larger than {MAX_FILE_BYTES >> 20} MiB: not source code"))
-        return None
-    if b"\0" in data[:8192]:
-        skipped.append(SkippedRegion(rel, 0, 0, "binary file (NUL bytes): not source code"))
+    problem = not_source_code(data)
+    if problem:
+        skipped.append(SkippedRegion(rel, 0, 0, problem))
         return None
     return _Source(rel, data, hashlib.sha1(data).hexdigest())
+
+
+def not_source_code(data: bytes) -> str | None:
+    """Why ``data`` cannot be source code (too large, binary), or None. Shared with the translator."""
+    if len(data) > MAX_FILE_BYTES:
+        return f"file larger than {MAX_FILE_BYTES >> 20} MiB: not source code"
+    if b"\0" in data[:8192]:
+        return "binary file (NUL bytes): not source code"
+    return None
 
 
 def _include_order(root: Path, files: dict[str, FileIndex],

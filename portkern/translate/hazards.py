@@ -11,7 +11,10 @@ wide); ``to="cuda"`` checks HIP code for 64-wide assumptions (NVIDIA warps are 3
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from portkern.translate.compat import insert_after_includes
 from portkern.translate.maps import MapTables
 from portkern.translate.source import SourceEdit
 from portkern.translate.warp import FULL_MASK_32, FULL_MASK_64
@@ -50,24 +53,122 @@ class _Width:
         self.shift = 5 if to == "hip" else 6
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every rule sees: the file being edited, the name tables and the direction."""
+
+    src: SourceEdit
+    tables: MapTables
+    to: str
+    width: _Width
+    reported: set[tuple[str, int]] = field(default_factory=set)
+
+    def once(self, kind: str, si: int) -> bool:
+        """True the first time ``kind`` is reported on the line of ``si``."""
+        key = (kind, self.src.line_of(si))
+        if key in self.reported:
+            return False
+        self.reported.add(key)
+        return True
+
+
+@dataclass(frozen=True)
+class FileRule:
+    name: str
+    directions: frozenset[str]
+    run: Callable[[Context], None]
+
+
+@dataclass(frozen=True)
+class TokenRule:
+    """A rule that looks at single tokens: those spelled as ``spellings`` (or starting with ``prefixes``,
+    or ``#include`` lines when ``includes``). ``check`` returns True when it took the token, so a later
+    rule does not look at it again."""
+
+    name: str
+    directions: frozenset[str]
+    check: Callable[[Context, int], bool]
+    spellings: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    includes: bool = False
+    dynamic: Callable[[Context], set[str]] | None = None   # spellings that come from the name tables
+
+
+FILE_RULES: list[FileRule] = []
+TOKEN_RULES: list[TokenRule] = []
+BOTH = ("hip", "cuda")
+
+
+def file_rule(*directions: str):
+    """Register a rule that scans the whole file (run in registration order)."""
+    def register(fn: Callable[[Context], None]):
+        FILE_RULES.append(FileRule(fn.__name__.strip("_"), frozenset(directions or BOTH), fn))
+        return fn
+    return register
+
+
+def token_rule(*directions: str, spellings=(), prefixes=(), includes=False, dynamic=None):
+    """Register a rule for tokens with the given spellings (tried in registration order)."""
+    def register(fn: Callable[[Context, int], bool]):
+        TOKEN_RULES.append(TokenRule(fn.__name__.strip("_"), frozenset(directions or BOTH), fn,
+                                     frozenset(spellings), tuple(prefixes), includes, dynamic))
+        return fn
+    return register
+
+
 def analyze(src: SourceEdit, tables: MapTables, to: str) -> None:
-    width = _Width(to)
-    _warp_macros(src, to, width)
-    _warp_literals(src, to, width)
-    _shared_arrays(src, to, width)
-    if to == "hip":
-        _ballot_width(src, tables)
-        _lane_mask_shifts(src)
-    else:
-        _mask_literals_to_cuda(src)
-    _vendor_features(src, tables, to)
+    ctx = Context(src, tables, to, _Width(to))
+    for rule in FILE_RULES:
+        if to in rule.directions:
+            rule.run(ctx)
+    _run_token_rules(ctx)
+
+
+def _run_token_rules(ctx: Context) -> None:
+    src = ctx.src
+    rules = [r for r in TOKEN_RULES if ctx.to in r.directions]
+    by_spelling: dict[str, list[TokenRule]] = {}
+    prefixed: list[TokenRule] = []
+    include_rules = [r for r in rules if r.includes]
+    for r in rules:
+        names = set(r.spellings) | (r.dynamic(ctx) if r.dynamic else set())
+        for name in names:
+            by_spelling.setdefault(name, []).append(r)
+        if r.prefixes:
+            prefixed.append(r)
+    for name in src.by_text:
+        for r in prefixed:
+            if name.startswith(r.prefixes) and r not in by_spelling.get(name, ()):
+                by_spelling.setdefault(name, []).append(r)
+    for chain in by_spelling.values():
+        chain.sort(key=rules.index)
+    sites = [(si, by_spelling[src.stext(si)]) for si in src.where_any(by_spelling)]
+    sites += [(src.sig_of[ti], include_rules) for ti in src.include_tis]
+    for si, chain in sorted(sites, key=lambda s: s[0]):
+        for r in chain:
+            if r.check(ctx, si):
+                break
 
 
 # --------------------------------------------------------------------------- warp width
 
 
-def _warp_macros(src: SourceEdit, to: str, width: _Width) -> None:
+@dataclass
+class _WarpPlan:
+    """Every rewrite that changes the warp width a file assumes, and everything that conflicts with it.
+
+    The rewrites are applied together or not at all: a fix of some sites next to kept 32s (a tile, a
+    shift, an unrolled reduction, a shared array, a block size) mixes two warp widths in one reduction.
+    """
+
+    token_fixes: list[tuple[int, str, str]] = field(default_factory=list)   # (si, new text, what)
+    span_fixes: list[tuple[int, int, str, str, str]] = field(default_factory=list)  # (start, end, text, kind, msg)
+    conflicts: list[tuple[int, str, str]] = field(default_factory=list)     # (si, kind, why it conflicts)
+
+
+def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
+    src, to, width = ctx.src, ctx.to, ctx.width
     sig, toks = src.sig, src.toks
     for define_si in src.where("define"):
         si = define_si + 1
@@ -88,20 +189,20 @@ def _warp_macros(src: SourceEdit, to: str, width: _Width) -> None:
         if to == "hip":
             new = (f"#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define {name} __AMDGCN_WAVEFRONT_SIZE\n"
                    f"#else\n#define {name} {value_tok.text}\n#endif")
-            src.queue_span(si - 2, si + 2, lambda text=new: text)
             msg = (f"{name} hard-codes a 32-lane warp; it now follows the compiler's wavefront size "
                    "(64 on CDNA, 32 on RDNA)")
         else:
-            src.set_token(si + 1, "32")
+            new = f"#define {name} 32"
             msg = f"{name} hard-codes a 64-lane wavefront; NVIDIA warps are 32 lanes, so it is now 32"
-        src.hazard(si, "warp-size-macro", "warning", msg, fixed=True, span=(si - 2, si + 2))
-        src.count("hazard-fixes")
+        plan.span_fixes.append((si - 2, si + 2, new, "warp-size-macro", msg))
 
 
 def _thread_vars(src: SourceEdit) -> set[str]:
-    """Variables computed from threadIdx (lane, tid, warp ids...)."""
+    """Variables computed from threadIdx (lane, tid, warp ids...). A block-stride loop index
+    (``i += blockDim.x``) ranges over the data, not over the threads of a warp, so it is not one."""
     found: set[str] = set()
     sig, toks = src.sig, src.toks
+    strided = {src.stext(k - 1) for k in src.where("+=") if src.stext(k + 1) == "blockDim"}
     for eq in src.where("="):
         si = eq - 1
         if si < 1:
@@ -110,7 +211,7 @@ def _thread_vars(src: SourceEdit) -> set[str]:
         if t.kind == "ident":
             end = src.statement_end(si)
             rhs = {toks[sig[j]].text for j in range(si + 2, min(end, si + 40))}
-            if "threadIdx" in rhs or rhs & found or "__lane_id" in rhs:
+            if ("threadIdx" in rhs or rhs & found or "__lane_id" in rhs) and t.text not in strided:
                 found.add(t.text)
     return found
 
@@ -138,19 +239,61 @@ def _is_threadish_operand(src: SourceEdit, si: int, tvars: set[str]) -> bool:
     return False
 
 
-def _warp_literals(src: SourceEdit, to: str, width: _Width) -> None:
-    """Literal warp widths in lane arithmetic, shuffle widths and shuffle loops, fixed together or not at all.
+@file_rule()
+def _warp_width(ctx: Context) -> None:
+    """Literal warp widths (lane arithmetic, shuffle widths and loops, WARP_SIZE macros), fixed together
+    or not at all: the fix is applied only when nothing else in the file keeps the old width."""
+    src, to = ctx.src, ctx.to
+    plan = _WarpPlan()
+    _plan_warp_macros(ctx, plan)
+    lane_vars = _plan_warp_literals(ctx, plan)
+    if not (plan.token_fixes or plan.span_fixes):
+        for si, kind, why in plan.conflicts:
+            if kind == "shuffle-literal-offset":
+                src.hazard(si, kind, "warning", why, span=_statement(src, si))
+        return
+    _plan_conflicts(ctx, plan, lane_vars)
+    direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
+    if not plan.conflicts:
+        for si, repl, what in plan.token_fixes:
+            src.set_token(si, repl)
+            src.count("hazard-fixes")
+            src.hazard(si, "warp-size-literal", "warning",
+                       f"{what} assumed a {direction}; now written in terms of warpSize", fixed=True)
+        for start, end, text, kind, msg in plan.span_fixes:
+            src.queue_span(start, end, lambda text=text: text)
+            src.count("hazard-fixes")
+            src.hazard(start + 2 if kind == "warp-size-macro" else start, kind, "warning", msg, fixed=True,
+                       span=(start, end))
+        return
+    lines = sorted({src.line_of(si) for si, _, _ in plan.conflicts})
+    where = "line" + ("s " if len(lines) > 1 else " ") + ", ".join(map(str, lines[:6]))
+    more = ", ..." if len(lines) > 6 else ""
+    for si, _repl, what in plan.token_fixes:
+        src.hazard(si, "warp-size-literal", "warning",
+                   f"{what} assumes a {direction}; not fixed because a rewrite would leave two warp widths "
+                   f"in this file (conflicts at {where}{more}) - rewrite the warp code in terms of warpSize by hand",
+                   span=_statement(src, si))
+    for start, end, _text, kind, msg in plan.span_fixes:
+        src.hazard(start + 2 if kind == "warp-size-macro" else start, kind, "warning",
+                   f"{msg.split(';')[0]}; not changed because other warp code in this file keeps the old width "
+                   f"(conflicts at {where}{more})", span=(start, end))
+    for si, kind, why in plan.conflicts:
+        src.hazard(si, kind, "warning", why, span=_statement(src, si))
 
-    Replacing only some of them would mix two warp widths in one reduction, so every site of the
-    file is collected first; the fix is applied only when every shuffle in the file has an offset the
-    rules understand (a loop variable they also fix, or a non-literal).
-    """
+
+def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
+    """Sites of lane arithmetic, shuffle widths and shuffle loops; literal shuffle offsets and shifts are
+    conflicts. Returns the variables that hold a lane index after the fix."""
+    src, to, width = ctx.src, ctx.to, ctx.width
     sig, toks = src.sig, src.toks
     n = len(sig)
     tvars = _thread_vars(src)
-    sites: list[tuple[int, str, str]] = []   # (si, replacement, description)
-    blockers: list[int] = []
+    shared = _shared_extents(src)
+    sites: list[tuple[int, str | None, str]] = []   # (si, replacement, description)
     loop_vars: dict[str, list[tuple[int, str]]] = {}
+    lane_vars: set[str] = set()
+    direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
     for si in src.numbers():
@@ -165,17 +308,32 @@ def _warp_literals(src: SourceEdit, to: str, width: _Width) -> None:
             continue
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
             continue
+        if _is_tile_arithmetic(src, si, shared):
+            continue  # indexes a shared tile: nothing to do with lanes
         if value == width.assumed and op in ("%", "/") and _is_threadish_operand(src, si - 2, tvars):
+            if op == "/" and src.stext(si - 2) == "x" and src.stext(si - 4) == "blockDim" and \
+                    src.stext(si - 5) != "+" and src.stext(si + 1) != ")":
+                # warps in a block: round up, or blocks of 96 or 160 threads lose their last wavefront
+                plan.span_fixes.append((si - 4, si + 1, "((blockDim.x + warpSize - 1) / warpSize)",
+                                        "warp-size-literal",
+                                        f"'blockDim.x / {t.text}' counted {direction}s in a block; now rounded "
+                                        "up in terms of warpSize, so a partial wavefront is counted"))
+                continue
             sites.append((si, "warpSize", f"'{op} {t.text}'"))
+            if op == "%":
+                lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "&" and _is_threadish_operand(src, si - 2, tvars):
             sites.append((si, "(warpSize - 1)", f"'& {t.text}'"))
+            lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "+" and src.stext(si + 1) == ")" and \
                 src.stext(si + 2) == "/" and _int_value(src.stext(si + 3)) == width.assumed and \
                 _is_threadish_operand(src, si + 1, tvars):
             sites.append((si, "(warpSize - 1)", f"'+ {t.text}' (round up to warps)"))
             sites.append((si + 3, "warpSize", f"'/ {width.assumed}'"))
         elif value == width.shift and op == ">>" and _is_threadish_operand(src, si - 2, tvars):
-            sites.append((si, None, f"'>> {t.text}'"))
+            plan.conflicts.append((si, "shuffle-literal-offset",
+                                   f"'>> {t.text}' divides by the {direction} width with a shift; it has no "
+                                   "spelling in terms of warpSize - write it as '/ warpSize'"))
     for si in src.where("for"):
         if src.stext(si + 1) == "(":
             _shuffle_loop(src, si + 1, width, loop_vars)
@@ -200,40 +358,216 @@ def _warp_literals(src: SourceEdit, to: str, width: _Width) -> None:
             if offset[1] - offset[0] == 1:
                 tok = src.stok(offset[0])
                 if tok.kind == "number":
-                    blockers.append(si)
+                    plan.conflicts.append((si, "shuffle-literal-offset",
+                                           f"shuffle with a literal offset tied to a {direction}; unrolled "
+                                           f"reductions need {'one more step' if to == 'hip' else 'one step fewer'}"
+                                           " on the target"))
                 elif tok.kind == "ident" and tok.text in loop_vars:
                     for loop_si, repl in loop_vars[tok.text]:
                         sites.append((loop_si, repl, "shuffle loop bound"))
-
-    # '>> 5' has no safe spelling in terms of warpSize; it always blocks the fix.
-    blockers.extend(si for si, repl, _ in sites if repl is None)
-    sites = [s for s in sites if s[1] is not None]
     seen: set[int] = set()
-    unique = []
     for s in sites:
-        if s[0] not in seen:
+        if s[0] not in seen and s[1] is not None:
             seen.add(s[0])
-            unique.append(s)
-    fix = bool(unique) and not blockers
-    direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
-    for si, repl, what in unique:
-        if fix:
-            src.set_token(si, repl)
-            src.count("hazard-fixes")
-            src.hazard(si, "warp-size-literal", "warning",
-                       f"{what} assumed a {direction}; now written in terms of warpSize", fixed=True)
-        else:
-            src.hazard(si, "warp-size-literal", "warning",
-                       f"{what} assumes a {direction}; not fixed because other warp code in this file "
-                       "uses literal shuffle offsets - rewrite the reduction in terms of warpSize",
-                       span=(src.statement_start(si), src.statement_end(si)))
-    for si in blockers:
-        src.hazard(si, "shuffle-literal-offset", "warning",
-                   f"shuffle with a literal offset (or shift) tied to a {direction}; unrolled reductions "
-                   f"need {'one more step' if to == 'hip' else 'one step fewer'} on the target",
-                   span=(src.statement_start(si), src.statement_end(si)))
-    if to == "cuda":
-        _wide_shuffle_widths(src, width)
+            plan.token_fixes.append(s)
+    return lane_vars
+
+
+def _assigned_var(src: SourceEdit, si: int) -> set[str]:
+    """``int lane = threadIdx.x % 32;``: the variable assigned by the statement holding ``si``."""
+    start = src.statement_start(si)
+    for k in range(start, si):
+        if src.stext(k) == "=" and src.stok(k - 1).kind == "ident":
+            return {src.stext(k - 1)}
+    return set()
+
+
+def _shared_extents(src: SourceEdit) -> dict[str, list[int | None]]:
+    """``__shared__ T name[E1][E2]`` -> {name: [E1, E2]} (None where an extent is not a literal)."""
+    found: dict[str, list[int | None]] = {}
+    for si in src.where("__shared__"):
+        end = src.statement_end(si)
+        j = si
+        while j < end:
+            if src.stext(j) == "[" and src.stok(j - 1).kind == "ident":
+                name = src.stext(j - 1)
+                dims: list[int | None] = []
+                while src.stext(j) == "[":
+                    close = src.match_close(j)
+                    if close < 0:
+                        break
+                    dims.append(_int_value(src.stext(j + 1)) if close == j + 2 else None)
+                    j = close + 1
+                found[name] = dims
+                break
+            j += 1
+    return found
+
+
+def _subscript_of(src: SourceEdit, si: int) -> tuple[str, int] | None:
+    """When ``si`` sits directly in a subscript ``a[...][...]``: (array name, dimension)."""
+    depth = 0
+    j = si - 1
+    while j >= 0:
+        text = src.stext(j)
+        if text in (")", "]"):
+            depth += 1
+        elif text in ("(", "["):
+            if depth == 0:
+                if text == "(":
+                    return None
+                break
+            depth -= 1
+        elif text in (";", "{", "}") and depth == 0:
+            return None
+        j -= 1
+    if j < 0:
+        return None
+    dim = 0
+    k = j - 1
+    while src.stext(k) == "]":
+        depth = 0
+        while k >= 0:
+            tx = src.stext(k)
+            depth += 1 if tx == "]" else -1 if tx == "[" else 0
+            if depth == 0:
+                break
+            k -= 1
+        k -= 1
+        dim += 1
+    tok = src.stok(k)
+    return (tok.text, dim) if tok is not None and tok.kind == "ident" else None
+
+
+def _is_tile_arithmetic(src: SourceEdit, si: int, shared: dict[str, list[int | None]]) -> bool:
+    """``tile[si / 32][si % 32]``, or ``c = si % 32`` where ``c`` only ever indexes two-dimensional shared
+    arrays: the 32 is a tile edge, not a warp width. (A one-dimensional ``s[warp]`` is per-warp storage.)"""
+    tiles = {name for name, dims in shared.items() if len(dims) >= 2}
+    sub = _subscript_of(src, si)
+    if sub is not None and sub[0] in tiles:
+        return True
+    var = _assigned_var(src, si)
+    if not var:
+        return False
+    name = next(iter(var))
+    fn = src.functions.at(src.line_of(si))
+    lo, hi = (fn.start_line, fn.end_line) if fn else (1, 1 << 30)
+    uses = [k for k in src.where(name) if lo <= src.line_of(k) <= hi and src.stext(k + 1) != "="]
+    uses = [k for k in uses if src.statement_start(k) != src.statement_start(si)]
+    return bool(uses) and all((_subscript_of(src, k) or ("", 0))[0] in tiles for k in uses)
+
+
+def _plan_conflicts(ctx: Context, plan: _WarpPlan, lane_vars: set[str]) -> None:
+    """What would still assume the old width after the fix: tiles, lane-indexed shared arrays of the old
+    width, and launches whose block size is not a whole number of the target's wavefronts."""
+    src, to, width = ctx.src, ctx.to, ctx.width
+    for si in src.where("tiled_partition", "thread_block_tile"):
+        if src.stext(si + 1) == "<" and _int_value(src.stext(si + 2)) == width.assumed:
+            plan.conflicts.append((si, "warp-width-conflict",
+                                   f"a {width.assumed}-thread tile keeps the old width next to code rewritten "
+                                   "to warpSize; use one width for both"))
+    shared = _shared_extents(src)
+    for name in lane_vars:
+        for k in src.where(name):
+            sub = _subscript_of(src, k)
+            if sub and sub[0] in shared and sub[1] < len(shared[sub[0]]) and \
+                    shared[sub[0]][sub[1]] == width.assumed and not _bounded_before(src, k, name):
+                plan.conflicts.append((k, "warp-width-conflict",
+                                       f"shared array '{sub[0]}' has {width.assumed} entries but is indexed by "
+                                       f"'{name}', a lane that reaches warpSize - 1 after the fix"))
+    if to == "hip":
+        shuffling = _functions_with_shuffles(src)
+        for kernel, block, si in _launch_block_sizes(src):
+            if kernel in shuffling and block % 64:
+                plan.conflicts.append((si, "warp-width-conflict",
+                                       f"'{kernel}' is launched with {block} threads, not a whole number of "
+                                       "64-lane wavefronts; its shuffles would read lanes that do not exist"))
+
+
+def _bounded_before(src: SourceEdit, k: int, name: str) -> bool:
+    """``lane < n ? s[lane] : 0`` or ``if (lane < n) ... s[lane]``: the index is compared with a bound first."""
+    start = max(0, src.statement_start(k) - 12)
+    return any(src.stext(j) == name and src.stext(j + 1) in ("<", "<=") for j in range(start, k))
+
+
+def _functions_with_shuffles(src: SourceEdit) -> set[str]:
+    """Functions that shuffle, directly or through a function of this file that does."""
+    fns = src.functions.spans
+    direct: set[str] = set()
+    calls: dict[str, set[str]] = {}
+    names = {f.name for f in fns}
+    for f in fns:
+        calls.setdefault(f.name, set())
+    for si in range(len(src.sig)):
+        tok = src.stok(si)
+        if tok.kind != "ident":
+            continue
+        fn = src.functions.at(src.line_of(si))
+        if fn is None:
+            continue
+        if tok.text in _SHUFFLES:
+            direct.add(fn.name)
+        elif tok.text in names and tok.text != fn.name and src.stext(si + 1) in ("(", "<"):
+            calls[fn.name].add(tok.text)
+    found = set(direct)
+    changed = True
+    while changed:
+        changed = False
+        for caller, callees in calls.items():
+            if caller not in found and callees & found:
+                found.add(caller)
+                changed = True
+    return found
+
+
+def _constant_values(src: SourceEdit) -> dict[str, int]:
+    """``#define N 96``, ``constexpr int N = 96;``, ``dim3 block(96)``: name -> value."""
+    values: dict[str, int] = {}
+    for d in src.where("define"):
+        name, value = src.stext(d + 1), _int_value(src.stext(d + 2))
+        if value is not None and src.stok(d + 2).directive:
+            values[name] = value
+    for eq in src.where("="):
+        if src.stext(eq + 2) == ";" and src.stok(eq - 1).kind == "ident":
+            value = _int_value(src.stext(eq + 1))
+            if value is not None and src.stext(src.statement_start(eq)) in ("const", "constexpr", "static"):
+                values[src.stext(eq - 1)] = value
+    for d in src.where("dim3"):
+        if src.stok(d + 1).kind == "ident" and src.stext(d + 2) in ("(", "{"):
+            close = src.match_close(d + 2)
+            value = _int_value(src.stext(d + 3))
+            if close == d + 4 and value is not None:
+                values[src.stext(d + 1)] = value
+    return values
+
+
+def _launch_block_sizes(src: SourceEdit) -> list[tuple[str, int, int]]:
+    """(kernel, threads per block, where) for launches whose block size is a known constant."""
+    values = _constant_values(src)
+    found = []
+    for si in src.where("<<<"):
+        k = si - 1
+        if src.stext(k) in (">", ">>"):      # kernel<T, 4><<<...>>>: skip back over the template arguments
+            depth = 0
+            while k >= 0:
+                tx = src.stext(k)
+                depth += 2 if tx == ">>" else 1 if tx == ">" else -1 if tx == "<" else 0
+                if depth == 0:
+                    break
+                k -= 1
+            k -= 1
+        kernel = src.stext(k)
+        end = next((j for j in range(si + 1, min(si + 200, len(src.sig))) if src.stext(j) == ">>>"), -1)
+        if end < 0:
+            continue
+        args = src.split_args(si, end)
+        if len(args) < 2 or args[1][1] - args[1][0] != 1:
+            continue
+        text = src.stext(args[1][0])
+        block = _int_value(text) if _int_value(text) is not None else values.get(text)
+        if block is not None:
+            found.append((kernel, block, args[1][0]))
+    return found
 
 
 def _shuffle_loop(src: SourceEdit, open_si: int, width: _Width, loop_vars: dict[str, list[tuple[int, str]]]) -> None:
@@ -269,8 +603,10 @@ def _shuffle_loop(src: SourceEdit, open_si: int, width: _Width, loop_vars: dict[
         loop_vars.setdefault(var, []).append((bound_si, repl))
 
 
-def _wide_shuffle_widths(src: SourceEdit, width: _Width) -> None:
+@file_rule("cuda")
+def _wide_shuffle_widths(ctx: Context) -> None:
     """HIP shuffles with width 64 (or warpSize meant as 64) cannot span 64 lanes on a 32-lane warp."""
+    src = ctx.src
     for si in src.where_any(_SHUFFLES):
         t = src.stok(si)
         if src.stext(si + 1) != "(":
@@ -285,8 +621,10 @@ def _wide_shuffle_widths(src: SourceEdit, width: _Width) -> None:
                        "shuffle width __AMDGCN_WAVEFRONT_SIZE is warpSize on NVIDIA", fixed=True)
 
 
-def _shared_arrays(src: SourceEdit, to: str, width: _Width) -> None:
+@file_rule()
+def _shared_arrays(ctx: Context) -> None:
     """``__shared__ T s[N / warpSize]`` and friends: size for the smallest wavefront (32 lanes)."""
+    src, to = ctx.src, ctx.to
     for si in src.where("__shared__"):
         end = src.statement_end(si)
         j = si
@@ -319,9 +657,11 @@ def _shared_arrays(src: SourceEdit, to: str, width: _Width) -> None:
 # --------------------------------------------------------------------------- ballot width (CUDA -> HIP)
 
 
-def _ballot_width(src: SourceEdit, tables: MapTables) -> None:
+@file_rule("hip")
+def _ballot_width(ctx: Context) -> None:
     """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
     and widen all-ones masks compared or combined with them."""
+    src, tables = ctx.src, ctx.tables
     sig, toks = src.sig, src.toks
     ballot_vars: set[str] = set()
     for si in src.where_any(_BALLOTS):
@@ -541,7 +881,8 @@ def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     return start, end
 
 
-def _lane_mask_shifts(src: SourceEdit) -> None:
+@file_rule("hip")
+def _lane_mask_shifts(ctx: Context) -> None:
     """``1u << lane``, ``(1u << lane) - 1``, ``~0u << lane``, ``0xffffffffu >> (32 - n)``: 32-bit lane masks.
 
     On a 64-lane wavefront they lose lanes 32..63 (shifting by 32 or more is undefined). Where the mask
@@ -549,6 +890,7 @@ def _lane_mask_shifts(src: SourceEdit) -> None:
     holding the mask is widened when every use of it is next to a ballot value. Everything else that
     shifts by a lane index is reported.
     """
+    src = ctx.src
     ballots = _ballots_by_function(src)
     lane_vars = _lane_index_vars(src)
     widened_vars: set[int] = set()
@@ -633,8 +975,10 @@ def _lane_mask_shifts(src: SourceEdit) -> None:
                    f"past 32 bits (undefined); not fixed: {why}", span=span)
 
 
-def _mask_literals_to_cuda(src: SourceEdit) -> None:
+@file_rule("cuda")
+def _mask_literals_to_cuda(ctx: Context) -> None:
     """64-bit all-lanes masks compared with ballot results become the 32-lane mask on NVIDIA."""
+    src = ctx.src
     for si in src.numbers():
         t = src.stok(si)
         if _int_value(t.text) != 0xFFFFFFFFFFFFFFFF:
@@ -654,143 +998,175 @@ def _mask_literals_to_cuda(src: SourceEdit) -> None:
 # --------------------------------------------------------------------------- vendor-only features
 
 
-def _vendor_features(src: SourceEdit, tables: MapTables, to: str) -> None:
-    sig, toks = src.sig, src.toks
-    no_counterpart_device = tables.no_counterpart_in("device", to)
-    reported_lines: set[tuple[str, int]] = set()
-
-    def once(kind: str, si: int) -> bool:
-        key = (kind, src.line_of(si))
-        if key in reported_lines:
-            return False
-        reported_lines.add(key)
-        return True
-
-    watched = (_ASM | no_counterpart_device | _WMMA_NAMES | _TEXTURE_FETCH | _SURFACE_CALLS | {
-        "<<<", "rocwmma", "this_grid", "grid_group", "this_multi_grid", "multi_grid_group", "tiled_partition",
-        "thread_block_tile", "texture", "surface", "cudaFuncSetAttribute", "hipFuncSetAttribute",
-        "cudaDeviceSynchronize", "hipDeviceSynchronize", "__CUDA_ARCH__", "__lane_id", "__AMDGCN_WAVEFRONT_SIZE",
-        "warpSize", "__launch_bounds__"})
-    watched |= {k for k in src.by_text if k.startswith(("__builtin_amdgcn_", "__ockl_", "__ocml_"))}
-    include_sis = [src.sig_of[ti] for ti in src.include_tis]
-    for si in sorted(include_sis + src.where_any(watched)):
-        t = toks[sig[si]]
-        text = t.text
-        if t.kind == "include":
-            if to == "hip" and ("mma.h" in text or "cuda_pipeline" in text):
-                src.hazard(si, "unsupported-header", "error",
-                           f"{text.strip()} has no HIP counterpart; the code using it needs a rewrite")
-            continue
-        if t.kind != "ident":
-            if text == "<<<" and src.functions.in_device_code(src.line_of(si)):
-                src.hazard(si, "dynamic-parallelism", "error",
-                           "kernel launched from device code (dynamic parallelism): HIP has no device-side "
-                           "launch; restructure as host-side launches", span=(src.statement_start(si),
-                                                                             src.statement_end(si)))
-            continue
-        nxt = src.stext(si + 1)
-        if text in _ASM and (nxt == "(" or nxt in ("volatile", "__volatile__")):
-            end = src.statement_end(si)
-            what = "inline PTX assembly" if to == "hip" else "inline GCN assembly"
-            src.hazard(si, "inline-asm", "error",
-                       f"{what} cannot be translated by rules; rewrite it with portable intrinsics",
-                       span=(si, end))
-        elif text in no_counterpart_device and nxt == "(":
-            kind = "ptx-intrinsic" if to == "hip" else "amd-intrinsic"
-            src.hazard(si, kind, "error",
-                       f"{text} has no {'HIP' if to == 'hip' else 'CUDA'} counterpart; rewrite this call",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif to == "cuda" and text.startswith(("__builtin_amdgcn_", "__ockl_", "__ocml_")) and \
-                text != "__builtin_amdgcn_wave_barrier" and text not in no_counterpart_device:
-            src.hazard(si, "amd-intrinsic", "error", f"{text} is an AMD GPU builtin; rewrite this call",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in _WMMA_NAMES and once("wmma", si):
-            if to == "hip":
-                src.hazard(si, "wmma", "error",
-                           "warp matrix (wmma/mma) code: port it to rocWMMA (rocwmma::fragment, "
-                           "rocwmma::mma_sync) or MFMA builtins; fragment shapes differ on AMD",
-                           span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("rocwmma",) and to == "cuda" and once("wmma", si):
-            src.hazard(si, "wmma", "error", "rocWMMA code: port it to nvcuda::wmma by hand",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("this_grid", "grid_group", "this_multi_grid", "multi_grid_group") and once("cg-grid", si):
-            src.hazard(si, "cooperative-grid-sync", "error",
-                       "grid-wide cooperative groups need a cooperative launch "
-                       f"({'hipLaunchCooperativeKernel' if to == 'hip' else 'cudaLaunchCooperativeKernel'}) "
-                       "and a grid small enough to be resident; check the launch site",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("tiled_partition", "thread_block_tile") and src.stext(si + 1) == "<" and once("tile", si):
-            size = _int_value(src.stext(si + 2))
-            if to == "hip" and size == 32:
-                src.hazard(si, "cooperative-groups", "warning",
-                           "a 32-thread tile is half an AMD wavefront: tile shuffles/ballots work but a "
-                           "tile is no longer a whole warp; check code that assumes it is",
-                           span=(src.statement_start(si), src.statement_end(si)))
-            elif to == "cuda" and size == 64:
-                src.hazard(si, "cooperative-groups", "error",
-                           "tiles larger than 32 threads are not supported on NVIDIA",
-                           span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("texture", "surface") and nxt == "<":
-            src.hazard(si, "texture-reference", "error",
-                       f"{text} references are removed from current CUDA and HIP; use "
-                       f"{'hipTextureObject_t' if to == 'hip' else 'cudaTextureObject_t'} objects",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif (text in _TEXTURE_FETCH or text in _SURFACE_CALLS) and nxt in ("(", "<") and once("tex", si):
-            src.hazard(si, "texture", "warning",
-                       f"{text}: texture/surface access is supported through objects on both vendors (not on gfx94x, "
-                       "which has no image instructions), but "
-                       "filtering, addressing and normalized-coordinate behaviour must be checked",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text in ("cudaFuncSetAttribute", "hipFuncSetAttribute") and nxt == "(":
-            close = src.match_close(si + 1)
-            inner = {src.stext(j) for j in range(si + 2, close)} if close > 0 else set()
-            if inner & {"cudaFuncAttributeMaxDynamicSharedMemorySize", "hipFuncAttributeMaxDynamicSharedMemorySize"}:
-                if to == "hip":
-                    src.hazard(si, "large-dynamic-shared", "warning",
-                               "opting a kernel into more dynamic shared memory: AMD gfx9 LDS is 64 KiB per "
-                               "workgroup (no opt-in beyond it); check the requested size fits the target",
-                               span=(si, close + 1))
-                else:
-                    src.hazard(si, "large-dynamic-shared", "info",
-                               "dynamic shared memory above 48 KiB needs this attribute call on NVIDIA",
-                               span=(si, close + 1))
-        elif text in ("cudaDeviceSynchronize", "hipDeviceSynchronize") and \
-                src.functions.in_device_code(src.line_of(si)):
-            src.hazard(si, "dynamic-parallelism", "error",
-                       "device-side synchronize (dynamic parallelism) has no HIP counterpart",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text == "__CUDA_ARCH__" and to == "hip" and t.directive and \
-                src.stext(si + 1) in (">", ">=", "<", "<=", "==", "!="):
-            _arch_check(src, si)
-        elif text == "__lane_id" and to == "cuda" and nxt == "(":
-            src.hazard(si, "amd-intrinsic", "error",
-                       "__lane_id() has no CUDA intrinsic; use (threadIdx.x % warpSize) for 1-D blocks",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text == "__AMDGCN_WAVEFRONT_SIZE" and to == "cuda" and not t.directive:
-            src.set_token(si, "warpSize")
-            src.hazard(si, "warp-size-macro", "warning",
-                       "__AMDGCN_WAVEFRONT_SIZE is AMD-only; replaced by warpSize (not a constant "
-                       "expression on NVIDIA: check template arguments and array sizes)", fixed=True)
-        elif text == "warpSize" and _constant_context(src, si):
-            src.hazard(si, "warpsize-constexpr", "warning" if to == "hip" else "error",
-                       "warpSize used where a compile-time constant is needed; it is a run-time value on "
-                       "NVIDIA and on recent ROCm - use a template parameter or a WARP_SIZE macro",
-                       span=(src.statement_start(si), src.statement_end(si)))
-        elif text == "__launch_bounds__" and nxt == "(":
-            close = src.match_close(si + 1)
-            if close > 0 and len(src.split_args(si + 1, close)) > 1:
-                src.hazard(si, "launch-bounds", "info",
-                           "the second __launch_bounds__ argument means minimum blocks per SM on NVIDIA but "
-                           "minimum waves per EU on AMD; retune it for the target", span=(si, close + 1))
+def _statement(src: SourceEdit, si: int) -> tuple[int, int]:
+    return src.statement_start(si), src.statement_end(si)
 
 
-# Compute capabilities whose features every gfx9 GPU has (read-only loads 3.5, half arithmetic 5.3,
-# double atomicAdd 6.0): a device-pass test against them becomes a plain device-pass test.
-ARCH_PROVIDED_BY_AMD = 600
+def _no_counterpart_device(ctx: Context) -> frozenset[str]:
+    return ctx.tables.no_counterpart_in("device", ctx.to)
 
 
-def _arch_check(src: SourceEdit, si: int) -> None:
+@token_rule("hip", includes=True)
+def _unsupported_header(ctx: Context, si: int) -> bool:
+    text = ctx.src.stext(si)
+    if "mma.h" in text or "cuda_pipeline" in text:
+        ctx.src.hazard(si, "unsupported-header", "error",
+                       f"{text.strip()} has no HIP counterpart; the code using it needs a rewrite")
+    return True
+
+
+@token_rule(spellings={"<<<"})
+def _device_side_launch(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.functions.in_device_code(src.line_of(si)):
+        src.hazard(si, "dynamic-parallelism", "error",
+                   f"kernel launched from device code (dynamic parallelism): "
+                   f"{'HIP' if ctx.to == 'hip' else 'the target'} has no device-side launch; restructure as "
+                   "host-side launches", span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings=_ASM)
+def _inline_asm(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    nxt = src.stext(si + 1)
+    if not (nxt == "(" or nxt in ("volatile", "__volatile__")) or src.stext(si + 2).startswith('"llvm.'):
+        return False   # an asm label naming an LLVM intrinsic is a declaration, not assembly
+    what = "inline PTX assembly" if ctx.to == "hip" else "inline GCN assembly"
+    src.hazard(si, "inline-asm", "error",
+               f"{what} cannot be translated by rules; rewrite it with portable intrinsics",
+               span=(si, src.statement_end(si)))
+    return True
+
+
+@token_rule(dynamic=_no_counterpart_device)
+def _no_counterpart_intrinsic(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "(":
+        return False
+    text = src.stext(si)
+    src.hazard(si, "ptx-intrinsic" if ctx.to == "hip" else "amd-intrinsic", "error",
+               f"{text} has no {'HIP' if ctx.to == 'hip' else 'CUDA'} counterpart; rewrite this call",
+               span=_statement(src, si))
+    return True
+
+
+@token_rule("cuda", prefixes=("__builtin_amdgcn_", "__ockl_", "__ocml_"))
+def _amd_builtin(ctx: Context, si: int) -> bool:
+    text = ctx.src.stext(si)
+    if text == "__builtin_amdgcn_wave_barrier":
+        return False
+    ctx.src.hazard(si, "amd-intrinsic", "error", f"{text} is an AMD GPU builtin; rewrite this call",
+                   span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule(spellings=_WMMA_NAMES)
+def _wmma(ctx: Context, si: int) -> bool:
+    if not ctx.once("wmma", si):
+        return False
+    if ctx.to == "hip":
+        ctx.src.hazard(si, "wmma", "error",
+                       "warp matrix (wmma/mma) code: port it to rocWMMA (rocwmma::fragment, "
+                       "rocwmma::mma_sync) or MFMA builtins; fragment shapes differ on AMD",
+                       span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule("cuda", spellings={"rocwmma"})
+def _rocwmma(ctx: Context, si: int) -> bool:
+    if not ctx.once("wmma", si):
+        return False
+    ctx.src.hazard(si, "wmma", "error", "rocWMMA code: port it to nvcuda::wmma by hand", span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule(spellings={"this_grid", "grid_group", "this_multi_grid", "multi_grid_group"})
+def _grid_sync(ctx: Context, si: int) -> bool:
+    if not ctx.once("cg-grid", si):
+        return False
+    ctx.src.hazard(si, "cooperative-grid-sync", "error",
+                   "grid-wide cooperative groups need a cooperative launch "
+                   f"({'hipLaunchCooperativeKernel' if ctx.to == 'hip' else 'cudaLaunchCooperativeKernel'}) "
+                   "and a grid small enough to be resident; check the launch site", span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule(spellings={"tiled_partition", "thread_block_tile"})
+def _tile_size(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "<" or not ctx.once("tile", si):
+        return False
+    size = _int_value(src.stext(si + 2))
+    if ctx.to == "hip" and size == 32:
+        src.hazard(si, "cooperative-groups", "warning",
+                   "a 32-thread tile is half an AMD wavefront: tile shuffles/ballots work but a "
+                   "tile is no longer a whole warp; check code that assumes it is", span=_statement(src, si))
+    elif ctx.to == "cuda" and size == 64:
+        src.hazard(si, "cooperative-groups", "error", "tiles larger than 32 threads are not supported on NVIDIA",
+                   span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings={"texture", "surface"})
+def _texture_reference(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "<":
+        return False
+    src.hazard(si, "texture-reference", "error",
+               f"{src.stext(si)} references are removed from current CUDA and HIP; use "
+               f"{'hipTextureObject_t' if ctx.to == 'hip' else 'cudaTextureObject_t'} objects",
+               span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings=_TEXTURE_FETCH | _SURFACE_CALLS)
+def _texture_access(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) not in ("(", "<") or not ctx.once("tex", si):
+        return False
+    src.hazard(si, "texture", "warning",
+               f"{src.stext(si)}: texture/surface access is supported through objects on both vendors (not on "
+               "gfx94x, which has no image instructions), but filtering, addressing and normalized-coordinate "
+               "behaviour must be checked", span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings={"cudaFuncSetAttribute", "hipFuncSetAttribute"})
+def _dynamic_shared_opt_in(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "(":
+        return False
+    close = src.match_close(si + 1)
+    inner = {src.stext(j) for j in range(si + 2, close)} if close > 0 else set()
+    if inner & {"cudaFuncAttributeMaxDynamicSharedMemorySize", "hipFuncAttributeMaxDynamicSharedMemorySize"}:
+        if ctx.to == "hip":
+            src.hazard(si, "large-dynamic-shared", "warning",
+                       "opting a kernel into more dynamic shared memory: AMD gfx9 LDS is 64 KiB per "
+                       "workgroup (no opt-in beyond it); check the requested size fits the target",
+                       span=(si, close + 1))
+        else:
+            src.hazard(si, "large-dynamic-shared", "info",
+                       "dynamic shared memory above 48 KiB needs this attribute call on NVIDIA", span=(si, close + 1))
+    return True
+
+
+@token_rule(spellings={"cudaDeviceSynchronize", "hipDeviceSynchronize"})
+def _device_side_synchronize(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if not src.functions.in_device_code(src.line_of(si)):
+        return False
+    src.hazard(si, "dynamic-parallelism", "error",
+               "device-side synchronize (dynamic parallelism) has no HIP counterpart", span=_statement(src, si))
+    return True
+
+
+@token_rule("hip", spellings={"__CUDA_ARCH__"})
+def _arch_check(ctx: Context, si: int) -> bool:
+    src = ctx.src
     op = src.stext(si + 1)
+    if not src.stok(si).directive or op not in (">", ">=", "<", "<=", "==", "!="):
+        return False
     value = _int_value(src.stext(si + 2))
     text = ""
     if value is not None and (op == ">=" and value <= ARCH_PROVIDED_BY_AMD or op == ">" and value < ARCH_PROVIDED_BY_AMD):
@@ -802,11 +1178,90 @@ def _arch_check(src: SourceEdit, si: int) -> None:
         src.hazard(si, "arch-check", "info",
                    f"'__CUDA_ARCH__ {op} {value}' selects features every AMD GPU has; now a device-pass "
                    f"test ({text})", fixed=True, span=(si, si + 3))
-        return
+        return True
     src.hazard(si, "arch-check", "warning",
                "__CUDA_ARCH__ compared with a compute capability; on HIP the device-pass test is "
-               "__HIP_DEVICE_COMPILE__ (always 1), so this branch needs a person to pick it",
-               span=(si, si + 3))
+               "__HIP_DEVICE_COMPILE__ (always 1), so this branch needs a person to pick it", span=(si, si + 3))
+    return True
+
+
+@token_rule("cuda", spellings={"__lane_id"})
+def _lane_id(ctx: Context, si: int) -> bool:
+    if ctx.src.stext(si + 1) != "(":
+        return False
+    ctx.src.hazard(si, "amd-intrinsic", "error",
+                   "__lane_id() has no CUDA intrinsic; use (threadIdx.x % warpSize) for 1-D blocks",
+                   span=_statement(ctx.src, si))
+    return True
+
+
+@token_rule("cuda", spellings={"__AMDGCN_WAVEFRONT_SIZE"})
+def _wavefront_size_macro(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stok(si).directive:
+        return False
+    src.set_token(si, "warpSize")
+    src.hazard(si, "warp-size-macro", "warning",
+               "__AMDGCN_WAVEFRONT_SIZE is AMD-only; replaced by warpSize (not a constant "
+               "expression on NVIDIA: check template arguments and array sizes)", fixed=True)
+    return True
+
+
+@token_rule(spellings={"warpSize"})
+def _warpsize_constexpr(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if not (_constant_context(src, si) or _template_argument(src, si)):
+        return False
+    if ctx.to == "cuda" and not src.stok(si).directive:
+        # NVIDIA's warp is 32 lanes on every GPU, so the constant is exact there.
+        src.set_token(si, "32")
+        src.count("hazard-fixes")
+        src.hazard(si, "warpsize-constexpr", "warning",
+                   "warpSize used where a compile-time constant is needed (a template argument, constexpr or "
+                   "static_assert); it is a run-time value in CUDA, and every NVIDIA warp has 32 lanes, so it "
+                   "is now 32", fixed=True, span=_statement(src, si))
+        return True
+    src.hazard(si, "warpsize-constexpr", "warning" if ctx.to == "hip" else "error",
+               "warpSize used where a compile-time constant is needed; it is a run-time value on "
+               "NVIDIA and on recent ROCm - use a template parameter or a WARP_SIZE macro",
+               span=_statement(src, si))
+    return True
+
+
+@token_rule(spellings={"__launch_bounds__"})
+def _launch_bounds(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if src.stext(si + 1) != "(":
+        return False
+    close = src.match_close(si + 1)
+    if close > 0 and len(src.split_args(si + 1, close)) > 1:
+        src.hazard(si, "launch-bounds", "info",
+                   "the second __launch_bounds__ argument means minimum blocks per SM on NVIDIA but "
+                   "minimum waves per EU on AMD; retune it for the target", span=(si, close + 1))
+    return True
+
+
+# Compute capabilities whose features every gfx9 GPU has (read-only loads 3.5, half arithmetic 5.3,
+# double atomicAdd 6.0): a device-pass test against them becomes a plain device-pass test.
+ARCH_PROVIDED_BY_AMD = 600
+
+
+def _template_argument(src: SourceEdit, si: int) -> bool:
+    """``f<warpSize>(...)``, ``g<T, warpSize>``: an argument of a template-id."""
+    if src.stext(si + 1) not in (">", ",", ">>"):
+        return False
+    depth = 0
+    for j in range(si - 1, max(-1, si - 40), -1):
+        tx = src.stext(j)
+        if tx in (";", "{", "}", "(", ")", "=", "&&", "||"):
+            return False
+        if tx == ">":
+            depth += 1
+        elif tx == "<":
+            if depth == 0:
+                return src.stok(j - 1) is not None and src.stok(j - 1).kind == "ident"
+            depth -= 1
+    return False
 
 
 def _constant_context(src: SourceEdit, si: int) -> bool:
@@ -815,3 +1270,339 @@ def _constant_context(src: SourceEdit, si: int) -> bool:
     start = src.statement_start(si)
     words = {src.stext(j) for j in range(start, si)}
     return bool(words & {"constexpr", "static_assert"})
+
+
+# --------------------------------------------------------------------------- clang-only features (HIP -> CUDA)
+
+# clang's ext_vector_type for nvcc: N elements of T with subscripts and element-wise arithmetic, and the
+# llvm.fma intrinsic that HIP code reaches through an asm label.
+EXT_VECTOR_PREAMBLE = """
+#ifndef PORTKERN_EXT_VECTOR_DEFINED
+#define PORTKERN_EXT_VECTOR_DEFINED
+template <typename T, int N>
+struct alignas((N & (N - 1)) == 0 ? sizeof(T) * N : sizeof(T)) portkern_ext_vector
+{
+    T v[N];
+    __host__ __device__ T& operator[](int i) { return v[i]; }
+    __host__ __device__ const T& operator[](int i) const { return v[i]; }
+};
+#define PORTKERN_EXT_VECTOR_OP(op)                                                                        \\
+    template <typename T, int N>                                                                          \\
+    __host__ __device__ inline portkern_ext_vector<T, N> operator op(const portkern_ext_vector<T, N>& a,  \\
+                                                                     const portkern_ext_vector<T, N>& b)  \\
+    { portkern_ext_vector<T, N> r; for(int i = 0; i < N; ++i) r[i] = a[i] op b[i]; return r; }           \\
+    template <typename T, int N>                                                                          \\
+    __host__ __device__ inline portkern_ext_vector<T, N> operator op(const portkern_ext_vector<T, N>& a,  \\
+                                                                     const T& b)                          \\
+    { portkern_ext_vector<T, N> r; for(int i = 0; i < N; ++i) r[i] = a[i] op b; return r; }              \\
+    template <typename T, int N>                                                                          \\
+    __host__ __device__ inline portkern_ext_vector<T, N> operator op(const T& a,                          \\
+                                                                     const portkern_ext_vector<T, N>& b)  \\
+    { portkern_ext_vector<T, N> r; for(int i = 0; i < N; ++i) r[i] = a op b[i]; return r; }              \\
+    template <typename T, int N, typename U>                                                              \\
+    __host__ __device__ inline portkern_ext_vector<T, N>& operator op##=(portkern_ext_vector<T, N>& a,    \\
+                                                                         const U& b)                      \\
+    { a = a op b; return a; }
+PORTKERN_EXT_VECTOR_OP(+)
+PORTKERN_EXT_VECTOR_OP(-)
+PORTKERN_EXT_VECTOR_OP(*)
+PORTKERN_EXT_VECTOR_OP(/)
+#undef PORTKERN_EXT_VECTOR_OP
+template <typename T, int N>
+__device__ inline portkern_ext_vector<T, N> portkern_llvm_fma(const portkern_ext_vector<T, N>& a,
+                                                              const portkern_ext_vector<T, N>& b,
+                                                              const portkern_ext_vector<T, N>& c)
+{
+    portkern_ext_vector<T, N> r;
+    for(int i = 0; i < N; ++i)
+        r[i] = T(fmaf(float(a[i]), float(b[i]), float(c[i])));
+    return r;
+}
+template <typename T>
+__device__ inline T portkern_llvm_fma(T a, T b, T c) { return T(fmaf(float(a), float(b), float(c))); }
+#endif
+"""
+
+
+def _insert_preamble_once(ctx: Context, key: str, text: str) -> None:
+    if ctx.once(key, 0):
+        insert_after_includes(ctx.src, text)
+
+
+@token_rule("cuda", spellings={"ext_vector_type"})
+def _ext_vector_type(ctx: Context, si: int) -> bool:
+    """``typedef T name __attribute__((ext_vector_type(N)));`` -> ``typedef portkern_ext_vector<T, N> name;``"""
+    src = ctx.src
+    start, end = _whole_statement(src, si)
+    attr = si - 3   # __attribute__ ( ( ext_vector_type
+    n = _int_value(src.stext(si + 2))
+    ok = src.stext(start) == "typedef" and src.stext(attr) == "__attribute__" and n is not None and \
+        src.stext(si + 3) == ")" and src.stext(end - 1) == ";" and src.stok(attr - 1).kind == "ident"
+    if not ok:
+        src.hazard(si, "clang-extension", "error",
+                   "ext_vector_type is a clang extension nvcc ignores; declare the vector as a struct",
+                   span=(start, end))
+        return True
+    name = src.stext(attr - 1)
+    elem = (start + 1, attr - 1)
+    src.queue_span(start, end, lambda: f"typedef portkern_ext_vector<{src.out_text(*elem).strip()}, {n}> {name};")
+    _insert_preamble_once(ctx, "ext-vector-preamble", EXT_VECTOR_PREAMBLE)
+    src.count("hazard-fixes")
+    src.hazard(si, "clang-extension", "warning",
+               f"'{name}' is a clang ext_vector_type, which nvcc ignores; now portkern_ext_vector<..., {n}> "
+               "(subscripts and element-wise + - * /; swizzles such as .xy are not provided)",
+               fixed=True, span=(start, end))
+    return True
+
+
+@token_rule("cuda", spellings={"__asm", "__asm__", "asm"})
+def _llvm_asm_label(ctx: Context, si: int) -> bool:
+    """``R f(A, B, C) __asm("llvm.fma.v2f16");``: a declaration bound to an LLVM intrinsic."""
+    src = ctx.src
+    label = src.stext(si + 2)
+    if src.stext(si + 1) != "(" or not label.startswith('"llvm.'):
+        return False
+    start, end = _statement(src, si)
+    if label.startswith('"llvm.fma') and src.stext(si - 1) == ")" and src.stext(end - 1) == ";":
+        close = si - 1
+        depth, open_si = 0, close
+        while open_si > start:
+            tx = src.stext(open_si)
+            depth += 1 if tx == ")" else -1 if tx == "(" else 0
+            if depth == 0:
+                break
+            open_si -= 1
+        params = src.split_args(open_si, close)
+        if len(params) == 3:
+            head = src.src_text(start, open_si).replace('extern "C"', "").strip()
+            types = [src.src_text(*p) for p in params]
+            text = (f"inline {head}({', '.join(f'{t} portkern_{i}' for i, t in enumerate(types))})\n"
+                    "{\n    return portkern_llvm_fma(portkern_0, portkern_1, portkern_2);\n}")
+            src.queue_span(start, end, lambda: text)
+            _insert_preamble_once(ctx, "ext-vector-preamble", EXT_VECTOR_PREAMBLE)
+            src.count("hazard-fixes")
+            src.hazard(si, "clang-extension", "warning",
+                       f"declaration bound to the LLVM intrinsic {label} through an asm label (clang only); "
+                       "now an inline function doing the same fused multiply-add", fixed=True, span=(start, end))
+            return True
+    src.hazard(si, "clang-extension", "error",
+               f"declaration bound to the LLVM intrinsic {label} through an asm label, which only clang "
+               "understands; write the operation with CUDA intrinsics", span=(start, end))
+    return True
+
+
+@token_rule("cuda", spellings={"_Float16"})
+def _float16(ctx: Context, si: int) -> bool:
+    if not ctx.once("float16", 0):
+        return True
+    ctx.src.hazard(si, "clang-extension", "error",
+                   "_Float16 is a clang extension type: nvcc 13 parses it, but device code using it stops "
+                   "nvcc with an internal error ('unsupported float variant'); port the half type to __half "
+                   "(cuda_fp16.h), whose conversions and operators differ", span=_statement(ctx.src, si))
+    return True
+
+
+@file_rule("cuda")
+def _redeclared_runtime_types(ctx: Context) -> None:
+    """``typedef struct ihipStream_t* hipStream_t;`` names the runtime's own type, which the CUDA headers
+    declare (as cudaStream_t): the typedef would be a conflicting redeclaration, so it is dropped."""
+    src = ctx.src
+    for si in src.where("typedef"):
+        end = src.statement_end(si)
+        words = [src.stext(k) for k in range(si, end)]
+        if len(words) == 6 and words[1] == "struct" and words[3] == "*" and words[5] == ";" and \
+                src.out[src.sig[si + 4]] != words[4]:
+            original = src.src_text(si, end)
+            src.queue_span(si, end, lambda o=original: f"/* {o} (declared by the CUDA runtime) */")
+            src.count("hazard-fixes")
+            src.hazard(si, "runtime-type-declaration", "warning",
+                       f"'{original}' declares the runtime's own type, which the CUDA runtime declares "
+                       f"as {src.out[src.sig[si + 4]]}; removed", fixed=True, span=(si, end))
+
+
+def _in_class_body(src: SourceEdit, si: int) -> bool:
+    depth = 0
+    for j in range(si - 1, -1, -1):
+        tx = src.stext(j)
+        if tx == "}":
+            depth += 1
+        elif tx == "{":
+            if depth == 0:
+                k = j - 1
+                while k >= 0 and src.stext(k) not in (";", "{", "}"):
+                    if src.stext(k) in ("class", "struct"):
+                        return True
+                    k -= 1
+                return False
+            depth -= 1
+    return False
+
+
+@file_rule("cuda")
+def _class_scope_specializations(ctx: Context) -> None:
+    """``template <> void f<X>(...)`` inside a class: C++17 and clang accept it, nvcc does not; an overload
+    ``void f(...)`` taking the same arguments is chosen for them instead."""
+    src = ctx.src
+    for si in src.where("template"):
+        if src.stext(si + 1) != "<" or src.stext(si + 2) != ">" or not _in_class_body(src, si):
+            continue
+        end = src.statement_end(si)
+        paren = next((k for k in range(si + 3, end) if src.stext(k) == "("), -1)
+        if paren < 0 or src.stext(paren - 1) != ">":
+            continue
+        depth, lt = 0, paren - 1
+        while lt > si + 3:
+            tx = src.stext(lt)
+            depth += 1 if tx == ">" else -1 if tx == "<" else 0
+            if depth == 0:
+                break
+            lt -= 1
+        if src.stok(lt - 1).kind != "ident":
+            continue
+        src.queue_span(si, si + 3, lambda: "")
+        src.queue_span(lt, paren, lambda: "")
+        src.count("hazard-fixes")
+        src.hazard(si, "clang-extension", "warning",
+                   f"explicit specialization of '{src.stext(lt - 1)}' inside its class, which nvcc rejects; "
+                   "now an overload with the same parameters (calls that name the template arguments "
+                   "explicitly still reach the primary template)", fixed=True, span=(si, paren))
+
+
+@file_rule("cuda")
+def _unsized_array_specializations(ctx: Context) -> None:
+    """``template <> constexpr char name<T>[] = "...";``: nvcc cannot size the array of a variable template
+    specialization from its initializer, so the size is written out."""
+    src = ctx.src
+    for si in src.where("["):
+        if src.stext(si + 1) != "]" or src.stext(si + 2) != "=" or src.stext(si - 1) != ">":
+            continue
+        lit = src.stok(si + 3)
+        if lit is None or lit.kind != "string" or not lit.text.startswith('"') or src.stext(si + 4) != ";":
+            continue
+        if src.stext(src.statement_start(si)) != "template":
+            continue
+        try:
+            size = len(bytes(lit.text[1:-1], "utf-8").decode("unicode_escape").encode("utf-8")) + 1
+        except UnicodeDecodeError:
+            continue
+        src.queue_span(si, si + 2, lambda n=size: f"[{n}]")
+        src.count("hazard-fixes")
+        src.hazard(si, "clang-extension", "info",
+                   f"array variable template specialization without a size: nvcc needs it written out ({size})",
+                   fixed=True)
+
+
+@file_rule("cuda")
+def _host_device_overloads(ctx: Context) -> None:
+    """A ``__host__`` and a ``__device__`` definition of the same function: clang overloads on the target,
+    nvcc calls it a redefinition; they become one ``__host__ __device__`` function choosing its body
+    with ``__CUDA_ARCH__``."""
+    src = ctx.src
+    by_head: dict[str, list[tuple[str, int, int, int]]] = {}
+    first_of_line: dict[int, int] = {}
+    for si in range(len(src.sig)):
+        first_of_line.setdefault(src.line_of(si), si)
+    for fn in src.functions.spans:
+        start = first_of_line.get(fn.start_line)
+        if start is None:
+            continue
+        body = next((k for k in range(start, len(src.sig)) if src.stext(k) == "{"), -1)
+        if body < 0 or src.line_of(body) > fn.end_line:
+            continue
+        close = src.match_close(body)
+        words = [src.stext(k) for k in range(start, body)]
+        if ("__host__" in words) == ("__device__" in words):
+            continue
+        target = "host" if "__host__" in words else "device"
+        head = " ".join(w for w in words if w not in ("__host__", "__device__"))
+        by_head.setdefault(head, []).append((target, start, body, close))
+    for head, defs in by_head.items():
+        targets = {d[0] for d in defs}
+        if len(defs) != 2 or targets != {"host", "device"}:
+            continue
+        (t1, s1, b1, c1), (t2, s2, b2, c2) = sorted(defs, key=lambda d: d[1])
+        bodies = {t1: (b1, c1), t2: (b2, c2)}
+        head_text = src.src_text(s1, b1).replace("__host__", "__host__ __device__", 1) if t1 == "host" else \
+            src.src_text(s1, b1).replace("__device__", "__host__ __device__", 1)
+
+        def merged(bodies=bodies, head_text=head_text, between=(c1 + 1, s2)) -> str:
+            # one span over both definitions, so both bodies are read before either is replaced
+            dev = src.out_text(bodies["device"][0] + 1, bodies["device"][1]).strip()
+            host = src.out_text(bodies["host"][0] + 1, bodies["host"][1]).strip()
+            rest = src.out_text(*between).strip()
+            return (f"{head_text}\n{{\n#if defined(__CUDA_ARCH__)\n{dev}\n#else\n{host}\n#endif\n}}"
+                    + (f"\n{rest}" if rest else ""))
+        src.queue_span(s1, c2 + 1, merged)
+        src.count("hazard-fixes")
+        name = src.functions.at(src.line_of(s1)).name if src.functions.at(src.line_of(s1)) else head
+        src.hazard(s1, "clang-extension", "warning",
+                   f"'{name}' has a __host__ and a __device__ definition (clang overloads on the target; nvcc "
+                   "rejects the redefinition); merged into one __host__ __device__ function that picks its "
+                   "body with __CUDA_ARCH__", fixed=True, span=(s1, c2 + 1))
+
+
+_WARPISH_CONSTANT = re.compile(r"(?i)^(?:k?_*warp\w*|k?_*wave\w*|k?_*wf_?size|\w*_warp|\w*_wave)$")
+
+
+@file_rule("cuda")
+def _hard_coded_wavefront_constants(ctx: Context) -> None:
+    """``static constexpr int WARP = 64;`` or ``= 64; // warpSize ...``: a 64-lane wavefront written as a
+    number. Reported: whether 64 is a wavefront or a tile there needs a person (or the model)."""
+    src = ctx.src
+    for si in src.numbers():
+        if _int_value(src.stext(si)) != 64 or src.stext(si - 1) != "=" or src.stext(si + 1) != ";":
+            continue
+        name = src.stext(si - 2)
+        start = src.statement_start(si)
+        words = {src.stext(k) for k in range(start, si)}
+        tail = src.text[src.toks[src.sig[si]].end:src.text.find("\n", src.toks[src.sig[si]].end)]
+        comment_says = bool(re.search(r"(?i)warp|wave", tail))
+        if not (words & {"constexpr", "const", "#define"} or comment_says):
+            continue
+        if _WARPISH_CONSTANT.match(name) or comment_says:
+            src.hazard(si, "warp-size-constant", "warning",
+                       f"'{name} = 64' hard-codes a 64-lane wavefront; NVIDIA warps have 32 lanes - use warpSize "
+                       "(or 32) where it is the warp width, keep it where it is a block or tile size",
+                       span=(start, src.statement_end(si)))
+
+
+# --------------------------------------------------------------------------- header guards (CUDA -> HIP)
+
+# Include guards of CUDA headers that code tests to ask "are the runtime's types declared?" (the CUDA
+# samples' helper_cuda.h defines checkCudaErrors only then), and the HIP headers' guards meaning the same.
+# From the headers of CUDA 13 and of HIP 6 (hip/driver_types.h, hip/hip_runtime.h).
+CUDA_HEADER_GUARDS = {"__DRIVER_TYPES_H__": "HIP_INCLUDE_HIP_DRIVER_TYPES_H",
+                      "__CUDA_RUNTIME_H__": "HIP_INCLUDE_HIP_HIP_RUNTIME_H"}
+
+
+@token_rule("hip", spellings=set(CUDA_HEADER_GUARDS))
+def _cuda_header_guard(ctx: Context, si: int) -> bool:
+    src = ctx.src
+    if not src.stok(si).directive:
+        return False
+    name = src.stext(si)
+    src.set_token(si, CUDA_HEADER_GUARDS[name])
+    src.count("hazard-fixes")
+    src.hazard(si, "header-guard", "info",
+               f"'{name}' is the include guard of a CUDA header; tested here to see whether the runtime is "
+               f"declared, so it is now HIP's guard {CUDA_HEADER_GUARDS[name]}", fixed=True)
+    return True
+
+
+# --------------------------------------------------------------------------- implicit runtime header (CUDA -> HIP)
+
+_DEVICE_BUILTINS = frozenset({"threadIdx", "blockIdx", "blockDim", "gridDim", "__global__", "__syncthreads"})
+
+
+@file_rule("hip")
+def _implicit_runtime_header(ctx: Context) -> None:
+    """nvcc includes the CUDA runtime in every .cu file; clang's HIP mode does not declare threadIdx and
+    friends without the HIP runtime header, so a file using them that includes no runtime header gets it."""
+    src = ctx.src
+    if not src.filename.endswith(".cu") or not any(src.where(b) for b in _DEVICE_BUILTINS):
+        return
+    for ti in src.include_tis:
+        if "runtime" in src.out[ti]:          # hip/hip_runtime.h, cuda_runtime.h (renamed already)
+            return
+    src.prefix = "#include <hip/hip_runtime.h>\n" + src.prefix
+    src.count("headers")

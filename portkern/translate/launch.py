@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portkern.translate.compat import insert_after_includes
 from portkern.translate.source import SourceEdit
 
 
@@ -28,8 +29,22 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
+# hipLaunchKernelGGL(kernel, grid, block, shared bytes, stream, args...) as a macro that splits its
+# arguments, for launch macros whose kernel and arguments arrive together in __VA_ARGS__ (the macro
+# is expanded after __VA_ARGS__ is, so it sees them one by one).
+LAUNCH_HELPER = """
+#ifndef PORTKERN_LAUNCH_KERNEL
+#define PORTKERN_LAUNCH_KERNEL(kernel_, grid_, block_, shared_bytes_, stream_, ...) \\
+    kernel_<<<grid_, block_, shared_bytes_, stream_>>>(__VA_ARGS__)
+#endif
+"""
+
+
 def ggl_to_chevron(src: SourceEdit) -> None:
+    """Every hipLaunchKernelGGL call to ``kernel<<<...>>>(args)``; in a launch macro that forwards
+    ``__VA_ARGS__``, to ``PORTKERN_LAUNCH_KERNEL`` (defined once after the includes)."""
     sig, toks = src.sig, src.toks
+    needs_helper = False
     for si in src.where("HIP_KERNEL_NAME", "hipLaunchKernelGGL"):
         t = toks[sig[si]]
         if src.stext(si + 1) != "(":
@@ -45,6 +60,16 @@ def ggl_to_chevron(src: SourceEdit) -> None:
         if close < 0:
             continue
         args = src.split_args(si + 1, close, angle_first=True)
+        if len(args) < 5 and src.stok(si).directive and "__VA_ARGS__" in src.src_text(si, close + 1):
+            # A launch macro passing its own arguments on: the kernel is not spelled out here, so the
+            # launch goes through a macro that takes hipLaunchKernelGGL's arguments.
+            src.queue_span(si, si + 1, lambda: "PORTKERN_LAUNCH_KERNEL")
+            src.count("launch")
+            needs_helper = True
+            src.hazard(si, "launch-macro", "info",
+                       "launch macro forwarding its arguments to hipLaunchKernelGGL: now expands to "
+                       "PORTKERN_LAUNCH_KERNEL, which launches with <<<...>>>", fixed=True, span=(si, close + 1))
+            continue
         if len(args) < 5:
             src.hazard(si, "launch-syntax", "error",
                        "hipLaunchKernelGGL needs kernel, grid, block, shared bytes and stream; fix the call",
@@ -52,6 +77,8 @@ def ggl_to_chevron(src: SourceEdit) -> None:
             continue
         src.queue_span(si, close + 1, _chevron_builder(src, args, close))
         src.count("launch")
+    if needs_helper:
+        insert_after_includes(src, LAUNCH_HELPER)
 
 
 def _chevron_builder(src: SourceEdit, args: list[tuple[int, int]], close: int):

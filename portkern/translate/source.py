@@ -44,6 +44,7 @@ class SourceEdit:
         self.hazards: list[Hazard] = []
         self.counts: dict[str, int] = {}
         self._line_list: list[str] | None = None
+        self.prefix = ""        # text put before the whole file (span rewrites cannot overwrite it)
 
     # ------------------------------------------------------------------ lookups
 
@@ -173,7 +174,7 @@ class SourceEdit:
         self._span_rewrites.clear()
 
     def result_text(self) -> str:
-        return "".join(self.out)
+        return self.prefix + "".join(self.out)
 
     def count(self, category: str, n: int = 1) -> None:
         self.counts[category] = self.counts.get(category, 0) + n

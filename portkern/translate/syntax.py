@@ -30,9 +30,30 @@ def _parser() -> tree_sitter.Parser:
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_cuda.language()))
 
 
-def function_spans(text: str) -> list[FunctionSpan]:
+@functools.lru_cache(maxsize=2)
+def _parse(text: str) -> tuple[tree_sitter.Tree, bytes]:
     source = text.encode("utf-8", errors="surrogatepass")
-    tree = _parser().parse(source)
+    return _parser().parse(source), source
+
+
+def first_syntax_error(text: str) -> tuple[int, str] | None:
+    """(line, text near it) of the first region the grammar could not parse, or None."""
+    tree, source = _parse(text)
+    if not tree.root_node.has_error:
+        return None
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            near = source[node.start_byte:node.end_byte].decode("utf-8", errors="replace").strip()
+            near = near.splitlines()[0][:60] if near else node.type
+            return node.start_point[0] + 1, near
+        stack.extend(reversed([c for c in node.children if c.has_error or c.is_missing]))
+    return None
+
+
+def function_spans(text: str) -> list[FunctionSpan]:
+    tree, source = _parse(text)
     spans: list[FunctionSpan] = []
     stack = [tree.root_node]
     while stack:
