@@ -82,9 +82,10 @@ def test_clang_only_constructs_get_fixes():
     assert "int put(double x) { return 2; }" in t
     assert "wave_sum<32>(t[0])" in t
     assert "PORTKERN_LAUNCH_KERNEL(__VA_ARGS__);" in t
-    assert "ihipStream_t* cudaStream_t;" not in t.replace("/* typedef struct ihipStream_t* cudaStream_t;", "")
+    # the runtime's own struct has a documented CUDA name, so the typedef stays as a valid redeclaration
+    assert "ihipStream_t" not in t and "typedef struct CUstream_st* cudaStream_t;" in t
     fixed = {h.kind for h in r.hazards if h.fixed}
-    assert {"clang-extension", "warpsize-constexpr", "launch-macro", "runtime-type-declaration"} <= fixed
+    assert {"clang-extension", "warpsize-constexpr", "launch-macro"} <= fixed
 
 
 @pytest.mark.slow

@@ -63,10 +63,8 @@ def test_translate_in_place_and_conflicting_options(tmp_path):
     assert (src / "scale.cu").read_text() == KERNEL and (src / "common.cuh").read_text() == HEADER
 
 
-def test_translate_in_place_keeps_each_file_mode_and_out_dir_follows_umask(tmp_path):
+def test_translate_keeps_each_file_mode_in_place_and_in_the_output_folder(tmp_path):
     import stat
-
-    from portkern import fsio
 
     src = _project(tmp_path)
     os.chmod(src / "scale.cu", 0o664)
@@ -80,4 +78,5 @@ def test_translate_in_place_keeps_each_file_mode_and_out_dir_follows_umask(tmp_p
     out = tmp_path / "out"
     ok = CliRunner().invoke(cli, ["translate", str(src), "--to", "cuda", "-o", str(out)])
     assert ok.exit_code == 0, ok.output
-    assert stat.S_IMODE((out / "scale.cu").stat().st_mode) == 0o666 & ~fsio.current_umask()
+    assert stat.S_IMODE((out / "scale.cu").stat().st_mode) == 0o664
+    assert stat.S_IMODE((out / "common.cuh").stat().st_mode) == 0o640

@@ -1405,13 +1405,14 @@ def _float16(ctx: Context, si: int) -> bool:
 @file_rule("cuda")
 def _redeclared_runtime_types(ctx: Context) -> None:
     """``typedef struct ihipStream_t* hipStream_t;`` names the runtime's own type, which the CUDA headers
-    declare (as cudaStream_t): the typedef would be a conflicting redeclaration, so it is dropped."""
+    declare (as cudaStream_t). When the struct has a documented CUDA name (``CUstream_st``) the typedef
+    becomes a valid redeclaration; otherwise it would conflict, so it is dropped."""
     src = ctx.src
     for si in src.where("typedef"):
         end = src.statement_end(si)
         words = [src.stext(k) for k in range(si, end)]
         if len(words) == 6 and words[1] == "struct" and words[3] == "*" and words[5] == ";" and \
-                src.out[src.sig[si + 4]] != words[4]:
+                src.out[src.sig[si + 4]] != words[4] and src.out[src.sig[si + 2]] == words[2]:
             original = src.src_text(si, end)
             src.queue_span(si, end, lambda o=original: f"/* {o} (declared by the CUDA runtime) */")
             src.count("hazard-fixes")
