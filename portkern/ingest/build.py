@@ -16,15 +16,16 @@ from pathlib import Path
 import yaml
 
 from portkern.errors import ConfigError
+from portkern.ingest import conditions as cond
 from portkern.ingest import intrinsics
 from portkern.ingest import macros as mac
 from portkern.ingest.model import Instantiation, Kernel, KernelCatalog, SkippedRegion
-from portkern.ingest.scan import FileIndex, Include, Item, read_preprocessor, scan_file
+from portkern.ingest.scan import FileIndex, Include, Item, configure, read_preprocessor, scan_file
 from portkern.ingest.units import TreeIndex, build_group_unit, build_unit, closure
 from portkern.library import LibrarySpec, MacroTable
 
 # Bumped whenever what a cached FileIndex holds changes.
-INGEST_VERSION = "1"
+INGEST_VERSION = "2"
 MAX_FILE_BYTES = 4 << 20
 _FORCED_KINDS = {"kernel": mac.KIND_KERNEL, "device_helper": mac.KIND_DEVICE_HELPER, "launch": mac.KIND_LAUNCH}
 
@@ -97,7 +98,7 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
     prof = "rocblas" if spec.dialect == "hip" else "cuda"
     patterns = list(spec.sources) + [f"{d.rstrip('/')}/**/*{ext}" for d in spec.include_dirs
                                      for ext in (".h", ".hpp", ".cuh", ".hxx", ".inl")]
-    files = _discover(root, [p for p in patterns if not p.startswith("..")])
+    files = _discover(root, [p for p in patterns if not p.startswith("..") and not os.path.isabs(p)])
     # headers anywhere in the library folder may hold helpers the sources include
     files |= _discover(root, ["**/*.h", "**/*.hpp", "**/*.cuh", "**/*.hxx", "**/*.inl"])
     # include folders outside the library (another library's headers) are read too
@@ -108,18 +109,19 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
                 if p.is_file() and p.suffix in (".h", ".hpp", ".cuh", ".hxx", ".inl"):
                     files.add(os.path.relpath(p, root.resolve()))
     return _ingest(root, sorted(files), prof, spec.macros, spec.dialect, cache,
-                   include_dirs=[root / d for d in spec.include_dirs])
+                   include_dirs=[root / d for d in spec.include_dirs], defines=spec.defines,
+                   header_mode=spec.unit_headers)
 
 
 def ingest_tree(root: str | Path, profile: str | None = None, macros: MacroTable | None = None,
-                cache: FileCache | None = None) -> KernelCatalog:
+                cache: FileCache | None = None, defines: dict[str, str | None] | None = None) -> KernelCatalog:
     """Catalog of an arbitrary source tree (a library checkout, a CUDA kernel collection)."""
     root_path = Path(root)
     if not root_path.is_dir():
         raise ConfigError(f"ingest: '{root}' is not a directory", hint="pass the root folder of a source tree")
     prof = _profile_name(profile)
     files = _discover(root_path, globals()["profile"](prof)["sources"])
-    return _ingest(root_path, sorted(files), prof, macros, "", cache, include_dirs=[])
+    return _ingest(root_path, sorted(files), prof, macros, "", cache, include_dirs=[], defines=defines)
 
 
 def _profile_name(name: str | None) -> str | None:
@@ -141,7 +143,8 @@ def _discover(root: Path, patterns: list[str]) -> set[str]:
 
 
 def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: MacroTable | None, dialect: str,
-            cache: FileCache | None, include_dirs: list[Path]) -> KernelCatalog:
+            cache: FileCache | None, include_dirs: list[Path],
+            defines: dict[str, str | None] | None = None, header_mode: str = "extract") -> KernelCatalog:
     started = time.perf_counter()
     cache = cache if cache is not None else FileCache()
     prof = profile(profile_name)
@@ -174,18 +177,23 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
     _force_kinds(table, prof, macros)
     table.resolve_kinds()
 
-    # pass 2: declarations
+    # pass 2: declarations, in the configuration the library is built with
+    config = cond.Configuration(values=dict(defines or {}), table=table)
     fingerprint = hashlib.sha1(table.fingerprint().encode()).hexdigest()[:16]
     files: dict[str, FileIndex] = {}
     for s in sources:
         if s.rel not in pre:
             continue
-        key = f"scan-{INGEST_VERSION}-{s.digest}-{fingerprint}-{hashlib.sha1(s.rel.encode()).hexdigest()[:12]}"
+        configured = configure(s.data, config)
+        # the branches chosen are all the configuration changes in a file's parse
+        chosen = hashlib.sha1(repr([(c.line, c.chosen) for c in configured[1]]).encode()).hexdigest()[:12]
+        key = (f"scan-{INGEST_VERSION}-{s.digest}-{fingerprint}-{chosen}-"
+               f"{hashlib.sha1(s.rel.encode()).hexdigest()[:12]}")
         fi = cache.get(key)
         if fi is None:
             defs, incs = pre[s.rel]
             try:
-                fi = scan_file(s.rel, s.data, table, defs, incs)
+                fi = scan_file(s.rel, s.data, table, defs, incs, configured)
             except Exception as exc:  # noqa: BLE001
                 skipped.append(SkippedRegion(s.rel, 1, 1, f"scan failed ({type(exc).__name__}: {exc})"))
                 continue
@@ -193,7 +201,9 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
         files[s.rel] = fi
 
     rank, unresolved, edges = _include_order(root, files, include_dirs)
-    index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved)
+    index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved,
+                      header_mode=header_mode, edges=edges,
+                      include_dirs=[os.path.relpath(d, root) for d in include_dirs])
     dialects = _dialects(files, edges, default_dialect)
     catalog = _catalog(root, index, profile_name or "", dialects, _listed(macros) if macros else set())
     catalog.skipped = skipped + [r for f in sorted(files) for r in files[f].skipped]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from portkern.ingest import conditions as cond
 from portkern.ingest import launches as launch_mod
 from portkern.ingest import macros as mac
 from portkern.ingest.model import Param, SharedDecl, SkippedRegion, TemplateParam
@@ -82,6 +83,8 @@ class FileIndex:
     includes: list[Include] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     skipped: list[SkippedRegion] = field(default_factory=list)
+    # #if chains reduced to one branch because their braces balance only per configuration
+    configured: list[cond.Choice] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- pass 1: preprocessor
@@ -233,13 +236,23 @@ class _Ctx:
 _PRAGMA_LINE = re.compile(rb"^[ \t]*#[ \t]*pragma[^\n]*", re.M)
 
 
+def configure(original_bytes: bytes, config: cond.Configuration | None) -> tuple[bytes, list[cond.Choice]]:
+    """The text the parser sees: pragmas blanked, and #if chains whose braces balance only per
+    configuration reduced to one branch (same length, so offsets into the original hold)."""
+    # A pragma between ``for(...)`` and its body is legal C++ the grammar rejects.
+    blanked = _PRAGMA_LINE.sub(lambda m: b" " * len(m.group(0)), original_bytes)
+    if config is None:
+        return blanked, []
+    return cond.select_branches(blanked, config)
+
+
 def scan_file(rel: str, original_bytes: bytes, table: mac.MacroTableIndex, defines: list[mac.MacroDef],
-              includes: list[Include]) -> FileIndex:
+              includes: list[Include], configured: tuple[bytes, list[cond.Choice]] | None = None) -> FileIndex:
+    """Declarations of one file. ``configured`` is what ``configure`` returned for it (default: no
+    configuration, pragmas blanked); units keep the original text."""
     original = original_bytes.decode("latin-1")
     index = FileIndex(file=rel, lines=original.count("\n") + 1, macros=defines, includes=includes)
-    # A pragma between ``for(...)`` and its body is legal C++ the grammar rejects; the parser gets
-    # it blanked (same length, so offsets hold) while units keep the original text.
-    blanked = _PRAGMA_LINE.sub(lambda m: b" " * len(m.group(0)), original_bytes)
+    blanked, index.configured = configured if configured is not None else configure(original_bytes, None)
     positions = _declaration_macro_positions(blanked, table)
     expanded = mac.expand_declaration_macros(blanked.decode("latin-1"), positions, table)
     source = expanded.text.encode("latin-1") if expanded.expansions else blanked

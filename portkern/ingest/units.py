@@ -33,6 +33,13 @@ class TreeIndex:
     usings: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
     macro_groups: dict[tuple[str, int, int], list[Item]] = field(default_factory=lambda: defaultdict(list))
     closures: dict[str, Closure] = field(default_factory=dict)
+    # How a unit gets declarations from files other than its kernels' own: "extract" copies them;
+    # "include" writes an #include of the library's header instead (a tree whose headers build as
+    # they are, with the library's include folders and definitions), for the fewest headers that
+    # bring in everything the kernels use.
+    header_mode: str = "extract"
+    edges: dict[str, list[str]] = field(default_factory=dict)     # file -> files it includes (in the tree)
+    include_dirs: list[str] = field(default_factory=list)         # relative to the root, for include paths
 
     def __post_init__(self) -> None:
         for fi in self.files.values():
@@ -212,7 +219,62 @@ def build_group_unit(index: TreeIndex, kernel_names: list[str], dialect: str,
     return unit
 
 
+def _reachable(index: TreeIndex, start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(index.edges.get(start, ()))
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            todo.extend(index.edges.get(f, ()))
+    return seen
+
+
+def _include_path(index: TreeIndex, rel: str) -> str:
+    """How a unit names a header of the tree: relative to the include folder nearest to it."""
+    best = rel
+    for d in index.include_dirs:
+        d = d.rstrip("/")
+        if d in ("", ".") or rel.startswith(d + "/"):
+            cand = rel if d in ("", ".") else rel[len(d) + 1:]
+            if len(cand) < len(best):
+                best = cand
+    return best
+
+
+def _header_includes(index: TreeIndex, cl: Closure, own_files: set[str]) -> tuple[Closure, list[str]]:
+    """Split a closure into the items of the kernels' own files and #includes of the fewest other
+    headers that provide the rest (a header another chosen header includes is left out)."""
+    needed = {it.file for it in cl.items if it.file not in own_files}
+    # what the kernels' own files include is theirs to need (macros tested in #if, for one)
+    needed |= {f for own in own_files for f in index.edges.get(own, ()) if f not in own_files}
+    included = {f for targets in index.edges.values() for f in targets}
+    # A header no file of the tree includes is not part of the library's build: the names that
+    # led to it come from code the build never compiles together with it.
+    needed = {f for f in needed if f in included or f.endswith((".c", ".cc", ".cpp", ".cu", ".hip"))}
+    covered: set[str] = set()
+    for f in needed | own_files:
+        covered |= _reachable(index, f)
+    for n in sorted(cl.macros):
+        files = [d.file for d in index.table.defs.get(n, ())]
+        if any(f in needed or f in covered or f in own_files for f in files):
+            continue
+        # a macro defined in several headers needs one of them: one the library includes somewhere
+        best = min(files, key=lambda f: (f not in included, index.file_rank.get(f, 1 << 30), f))
+        needed.add(best)
+        covered |= _reachable(index, best)
+    top = sorted((f for f in needed if f not in covered), key=lambda f: (index.file_rank.get(f, 1 << 30), f))
+    own_items = [it for it in cl.items if it.file in own_files]
+    own_macros = {n for n in cl.macros if any(d.file in own_files for d in index.table.defs.get(n, ()))}
+    return Closure(items=own_items, macros=own_macros), [f'#include "{_include_path(index, f)}"' for f in top]
+
+
 def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: str) -> KernelUnit:
+    header_lines: list[str] = []
+    if index.header_mode == "include":
+        own = {k.file for name in kernel_names for k in index.kernels.get(name, ()) if k.kind == "kernel"}
+        own |= {i.file for name in kernel_names for i in index.instantiations.get(name, ())}
+        cl, header_lines = _header_includes(index, cl, own)
     ordered = _ordered(index, cl.items)
     inst = _instantiation_texts(index, kernel_names, [it for it in ordered if it.kind == "instantiation"])
     files = {it.file for it in ordered}
@@ -220,7 +282,7 @@ def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: s
                         key=lambda d: (index.file_rank.get(d.file, 1 << 30), d.line))
     files |= {d.file for d in macro_defs}
 
-    includes: list[str] = [RUNTIME_HEADER.get(dialect, RUNTIME_HEADER["hip"])]
+    includes: list[str] = [RUNTIME_HEADER.get(dialect, RUNTIME_HEADER["hip"]), *header_lines]
     for f in sorted(files, key=lambda f: index.file_rank.get(f, 1 << 30)):
         for inc in index.unresolved_includes.get(f, ()):
             line = _wrap(inc.text, inc.condition, [])
