@@ -198,6 +198,10 @@ def load_library(name_or_path: str | Path, source_root: str | Path | None = None
     if not path.exists():
         raise ManifestError(str(path), "file does not exist")
     override = str(Path(source_root).resolve()) if source_root else ""
+    env = _source_root_env(path) if path.exists() else ""
+    if override and env:
+        # worker processes that load the manifest again find the same tree
+        os.environ[env] = override
     if not override and path.exists():
         # a manifest's environment variable is part of what it resolves to
         override = os.environ.get(_source_root_env(path), "") if _source_root_env(path) else ""

@@ -169,7 +169,7 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
     plans = cases if cases is not None else plan_cases(kernel, dtypes, hidden=hidden)
     wave = (compiled.options.wavefront or target.wavefront) if runner == "emu" else target.wavefront
     device = device_label(runner, compiled, target)
-    job = ValidationJob(runner, library.root, kernel.name, compiled, target, plans, dict(params or {}))
+    job = ValidationJob(runner, library.manifest_path, kernel.name, compiled, target, plans, dict(params or {}))
     try:
         env = get_runner(runner).worker_env(compiled) or None
         results = run_in_worker(run_validation_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}",

@@ -25,7 +25,7 @@ from portkern.ingest.units import TreeIndex, build_group_unit, build_unit, closu
 from portkern.library import LibrarySpec, MacroTable
 
 # Bumped whenever what a cached FileIndex holds changes.
-INGEST_VERSION = "2"
+INGEST_VERSION = "3"
 MAX_FILE_BYTES = 4 << 20
 _FORCED_KINDS = {"kernel": mac.KIND_KERNEL, "device_helper": mac.KIND_DEVICE_HELPER, "launch": mac.KIND_LAUNCH}
 
@@ -203,7 +203,7 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
     rank, unresolved, edges = _include_order(root, files, include_dirs)
     index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved,
                       header_mode=header_mode, edges=edges,
-                      include_dirs=[os.path.relpath(d, root) for d in include_dirs])
+                      include_dirs=[os.path.relpath(d, root) for d in include_dirs], defines=dict(defines or {}))
     dialects = _dialects(files, edges, default_dialect)
     catalog = _catalog(root, index, profile_name or "", dialects, _listed(macros) if macros else set())
     catalog.skipped = skipped + [r for f in sorted(files) for r in files[f].skipped]

@@ -66,6 +66,8 @@ class Item:
     launch_bounds: list[str] = field(default_factory=list)
     static: bool = False
     template_args: list[str] = field(default_factory=list)  # instantiations
+    # functions: names of parameters and local variables, which are never references to the tree
+    locals: set[str] = field(default_factory=set)
 
     @property
     def qualified_name(self) -> str:
@@ -427,6 +429,7 @@ def _item(node: Node, outer: Node, ctx: _Ctx, namespaces: list[str], condition: 
     if not item.names and item.kind not in ("using",):
         return
     item.refs = _refs(outer, ctx, exclude=set(item.names) if item.kind in ("type", "alias", "variable") else set())
+    item.refs -= item.locals
     item.refs -= {p.name for p in template_params}
     ctx.index.items.append(item)
 
@@ -525,10 +528,12 @@ def _function(fn: Node, item: Item, ctx: _Ctx) -> None:
         if ctx.table.kind(e.name) in (mac.KIND_KERNEL, mac.KIND_DEVICE_HELPER):
             item.declared_by = e.name
             break
-    if fdecl is not None and item.is_global:
-        plist = fdecl.child_by_field_name("parameters")
-        if plist is not None:
-            item.params = _params(plist, src)
+    plist = fdecl.child_by_field_name("parameters") if fdecl is not None else None
+    if plist is not None:
+        params = _params(plist, src)
+        item.locals.update(p.name for p in params if p.name)
+        if item.is_global:
+            item.params = params
     body = fn.child_by_field_name("body")
     if body is None:
         return
@@ -536,6 +541,10 @@ def _function(fn: Node, item: Item, ctx: _Ctx) -> None:
     if found.get("asm"):
         item.asm = True
     for decl in found.get("decl", []):
+        for d in decl.children_by_field_name("declarator"):
+            ident = _innermost_identifier(d)
+            if ident is not None:
+                item.locals.add(text_of(ident, src))
         shared = _shared_decl(decl, src, name)
         if shared is not None:
             shared.line = decl.start_point[0] + 1

@@ -40,8 +40,12 @@ class TreeIndex:
     header_mode: str = "extract"
     edges: dict[str, list[str]] = field(default_factory=dict)     # file -> files it includes (in the tree)
     include_dirs: list[str] = field(default_factory=list)         # relative to the root, for include paths
+    defines: dict[str, str | None] = field(default_factory=dict)  # the build's configuration macros
 
     def __post_init__(self) -> None:
+        # types the tree defines: free operators travel with these, not with std::ostream and the like
+        tree_types = {n for fi in self.files.values() for it in fi.items if it.kind in ("type", "alias")
+                      for n in it.names}
         for fi in self.files.values():
             for it in fi.items:
                 if it.macro:
@@ -59,7 +63,7 @@ class TreeIndex:
                         self.members[it.scope].append(it)
                     elif it.names and it.names[0].startswith("operator"):
                         # free operators travel with the types they operate on
-                        for r in it.refs:
+                        for r in it.refs & tree_types:
                             self.members[r].append(it)
                     for n in it.names:
                         if not it.scope:
@@ -269,12 +273,21 @@ def _header_includes(index: TreeIndex, cl: Closure, own_files: set[str]) -> tupl
     return Closure(items=own_items, macros=own_macros), [f'#include "{_include_path(index, f)}"' for f in top]
 
 
+def _define_line(name: str, value: str | None) -> str:
+    if value is None:
+        return f"#undef {name}"
+    return f"#ifndef {name}\n#define {name}{' ' + value if value else ''}\n#endif"
+
+
 def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: str) -> KernelUnit:
     header_lines: list[str] = []
     if index.header_mode == "include":
         own = {k.file for name in kernel_names for k in index.kernels.get(name, ()) if k.kind == "kernel"}
         own |= {i.file for name in kernel_names for i in index.instantiations.get(name, ())}
         cl, header_lines = _header_includes(index, cl, own)
+        # The build's definitions travel with the unit, so that it compiles as the library's build
+        # compiles it whatever runs the compiler (flags given as -D agree with them).
+        header_lines = [_define_line(k, v) for k, v in index.defines.items()] + header_lines
     ordered = _ordered(index, cl.items)
     inst = _instantiation_texts(index, kernel_names, [it for it in ordered if it.kind == "instantiation"])
     files = {it.file for it in ordered}
