@@ -44,7 +44,8 @@ DEFAULT_TOLERANCE = {
 ROOT = Path(__file__).resolve().parent.parent / "libraries"
 # "anchors" holds YAML anchors (&name) that kernels reuse (*name); the loader ignores its content.
 TOP_LEVEL_FIELDS = {"name", "dialect", "description", "license", "include_dirs", "sources", "compile_flags",
-                    "macros", "kernels", "anchors", "source_root", "defines", "cmake", "headers_dir", "unit_headers"}
+                    "macros", "kernels", "anchors", "source_root", "defines", "cmake", "headers_dir", "unit_headers",
+                    "unit_exclude"}
 
 
 @dataclass
@@ -134,6 +135,8 @@ class LibrarySpec(Record):
     # Kernel units: "extract" copies the declarations a kernel needs from the library's headers;
     # "include" includes those headers instead (trees whose headers build as they are).
     unit_headers: str = "extract"
+    # Types the kernels never use, kept out of units with the overloads written for them.
+    unit_exclude: list[str] = field(default_factory=list)
 
     def kernel(self, name: str) -> KernelSpec:
         for k in self.kernels:
@@ -356,6 +359,7 @@ def parse_manifest(path: Path, source_root: str | None = None) -> LibrarySpec:
         compile_flags=list(data.get("compile_flags", [])) + [f for f in _define_flags(defines)],
         macros=macros, kernels=kernels, manifest_dir="" if root == manifest_dir else str(manifest_dir), defines=defines,
         unit_headers=unit_headers,
+        unit_exclude=[str(n) for n in _as_list(data.get("unit_exclude", []) or [], file, None, "unit_exclude")],
     )
 
 

@@ -25,7 +25,7 @@ from portkern.ingest.units import TreeIndex, build_group_unit, build_unit, closu
 from portkern.library import LibrarySpec, MacroTable
 
 # Bumped whenever what a cached FileIndex holds changes.
-INGEST_VERSION = "3"
+INGEST_VERSION = "5"
 MAX_FILE_BYTES = 4 << 20
 _FORCED_KINDS = {"kernel": mac.KIND_KERNEL, "device_helper": mac.KIND_DEVICE_HELPER, "launch": mac.KIND_LAUNCH}
 
@@ -110,7 +110,7 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
                     files.add(os.path.relpath(p, root.resolve()))
     return _ingest(root, sorted(files), prof, spec.macros, spec.dialect, cache,
                    include_dirs=[root / d for d in spec.include_dirs], defines=spec.defines,
-                   header_mode=spec.unit_headers)
+                   header_mode=spec.unit_headers, exclude=spec.unit_exclude)
 
 
 def ingest_tree(root: str | Path, profile: str | None = None, macros: MacroTable | None = None,
@@ -144,7 +144,8 @@ def _discover(root: Path, patterns: list[str]) -> set[str]:
 
 def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: MacroTable | None, dialect: str,
             cache: FileCache | None, include_dirs: list[Path],
-            defines: dict[str, str | None] | None = None, header_mode: str = "extract") -> KernelCatalog:
+            defines: dict[str, str | None] | None = None, header_mode: str = "extract",
+            exclude: list[str] = ()) -> KernelCatalog:
     started = time.perf_counter()
     cache = cache if cache is not None else FileCache()
     prof = profile(profile_name)
@@ -203,7 +204,8 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
     rank, unresolved, edges = _include_order(root, files, include_dirs)
     index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved,
                       header_mode=header_mode, edges=edges,
-                      include_dirs=[os.path.relpath(d, root) for d in include_dirs], defines=dict(defines or {}))
+                      include_dirs=[os.path.relpath(d, root) for d in include_dirs], defines=dict(defines or {}),
+                      exclude=frozenset(exclude))
     dialects = _dialects(files, edges, default_dialect)
     catalog = _catalog(root, index, profile_name or "", dialects, _listed(macros) if macros else set())
     catalog.skipped = skipped + [r for f in sorted(files) for r in files[f].skipped]

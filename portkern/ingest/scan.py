@@ -233,16 +233,25 @@ class _Ctx:
     launch_macros: set[str]
     index: FileIndex
     order: int = 0
+    configured: bool = False         # branches of #if chains were blanked for the parser
 
 
 _PRAGMA_LINE = re.compile(rb"^[ \t]*#[ \t]*pragma[^\n]*", re.M)
 
 
+# ``struct ROCBLAS_EXPORT name {``: an attribute spelled through a macro (visibility, alignment)
+# between the class key and the name, which a parser that does not preprocess reads as the name.
+_CLASS_ATTRIBUTE_MACRO = re.compile(rb"\b(?:struct|class|union)\s+([A-Z_][A-Z0-9_]*)(?=\s+[A-Za-z_]\w*\s*(?:[:{]|final\b))")
+
+
 def configure(original_bytes: bytes, config: cond.Configuration | None) -> tuple[bytes, list[cond.Choice]]:
-    """The text the parser sees: pragmas blanked, and #if chains whose braces balance only per
-    configuration reduced to one branch (same length, so offsets into the original hold)."""
+    """The text the parser sees: pragmas and class attribute macros blanked, and #if chains whose
+    braces balance only per configuration reduced to one branch (same length, so offsets into the
+    original hold; units keep the original text)."""
     # A pragma between ``for(...)`` and its body is legal C++ the grammar rejects.
     blanked = _PRAGMA_LINE.sub(lambda m: b" " * len(m.group(0)), original_bytes)
+    blanked = _CLASS_ATTRIBUTE_MACRO.sub(
+        lambda m: m.group(0)[:m.start(1) - m.start(0)] + b" " * len(m.group(1)), blanked)
     if config is None:
         return blanked, []
     return cond.select_branches(blanked, config)
@@ -259,7 +268,8 @@ def scan_file(rel: str, original_bytes: bytes, table: mac.MacroTableIndex, defin
     expanded = mac.expand_declaration_macros(blanked.decode("latin-1"), positions, table)
     source = expanded.text.encode("latin-1") if expanded.expansions else blanked
     tree = parser().parse(source)
-    ctx = _Ctx(rel, source, original, expanded, table, table.names_of_kind(mac.KIND_LAUNCH), index)
+    ctx = _Ctx(rel, source, original, expanded, table, table.names_of_kind(mac.KIND_LAUNCH), index,
+               configured=bool(index.configured))
     index.dialect_hint = _dialect_hint(rel, includes, source)
     _report_errors(tree.root_node, ctx)
     _walk(tree.root_node, ctx, [], "")
@@ -430,6 +440,13 @@ def _item(node: Node, outer: Node, ctx: _Ctx, namespaces: list[str], condition: 
         return
     item.refs = _refs(outer, ctx, exclude=set(item.names) if item.kind in ("type", "alias", "variable") else set())
     item.refs -= item.locals
+    if ctx.configured:
+        # units keep every branch of the original text: macros of the branches the parser did not
+        # see are needed as well
+        item.refs |= {w for w in re.findall(r"[A-Za-z_]\w*", item.text) if w in ctx.table.defs} - item.locals
+    if item.kind == "type":
+        # the attribute macro the parser did not see is still one the declaration needs
+        item.refs |= {m.decode("latin-1") for m in _CLASS_ATTRIBUTE_MACRO.findall(item.text.encode("latin-1"))}
     item.refs -= {p.name for p in template_params}
     ctx.index.items.append(item)
 

@@ -41,6 +41,9 @@ class TreeIndex:
     edges: dict[str, list[str]] = field(default_factory=dict)     # file -> files it includes (in the tree)
     include_dirs: list[str] = field(default_factory=list)         # relative to the root, for include paths
     defines: dict[str, str | None] = field(default_factory=dict)  # the build's configuration macros
+    # Types the library's manifest says its kernels never use (float8 in a BLAS-1 library): they
+    # stay out of units, with the overloads and operators written for them.
+    exclude: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # types the tree defines: free operators travel with these, not with std::ostream and the like
@@ -107,6 +110,9 @@ def _closure(index: TreeIndex, kernel_names: list[str], extra_names: list[str] =
         k = _key(it)
         if k in selected:
             return
+        if index.exclude and (index.exclude & set(it.names) or (it.kind in ("function", "prototype")
+                                                                and index.exclude & it.refs)):
+            return
         selected[k] = it
         queue.extend(it.refs)
         for n in it.names:
@@ -147,9 +153,12 @@ def _ordered(index: TreeIndex, items: list[Item]) -> list[Item]:
     users: dict[tuple[str, int], list[tuple[str, int]]] = defaultdict(list)
     for it in items:
         k = _key(it)
-        d = {_key(o) for r in it.refs for o in by_name.get(r, ()) if _key(o) != k}
+        # a declaration naming itself (a prototype, a recursive call) is not a dependency on its twins
+        d = {_key(o) for r in it.refs if r not in it.names for o in by_name.get(r, ()) if _key(o) != k}
         if it.scope:   # an out-of-class definition follows its class
             d |= {_key(o) for o in by_name.get(it.scope, ()) if _key(o) != k}
+        if it.kind == "function":   # a definition follows its declarations (which hold the defaults)
+            d |= {_key(o) for n in it.names for o in by_name.get(n, ()) if o.kind == "prototype" and _key(o) != k}
         deps[k] = d
         for o in d:
             users[o].append(k)
