@@ -204,3 +204,19 @@ def ger(args: Args, dtype: str) -> Result:
     y = _elements(args, "y", "incy", "shifty", n)
     a += float(args["alpha"]) * np.outer(x, y)
     return {"A": flat}
+
+
+@per_batch
+def rotm_param(args: Args, dtype: str) -> Result:
+    """rotm with (flag, h11, h21, h12, h22) read from the param array (one set per batch)."""
+    p = np.asarray(args["param"], dtype=np.float64)[args.get("offset_param", 0):]
+    return rotm({**args, "flag": p[0], "h11": p[1], "h21": p[2], "h12": p[3], "h22": p[4]}, dtype)
+
+
+@per_batch
+def gemv_scal(args: Args, dtype: str) -> Result:
+    n = args["n"]
+    y = np.array(args["y"], dtype=np.float64)
+    iy = vec_index(n, args.get("incy", 1), args.get("offset_y", 0))
+    y[iy] *= float(args["beta"])
+    return {"y": y}

@@ -347,7 +347,7 @@ def _catalog(root: Path, index: TreeIndex, profile_name: str, dialects: dict[str
         if k.name not in units:
             units[k.name] = build_unit(index, k.name, k.dialect)
     counts = Counter(k.dialect for k in kernels)
-    decl_kinds = (*mac.DECLARATION_KINDS, mac.KIND_LAUNCH)
+    decl_kinds = (*mac.EXPANDED_KINDS, mac.KIND_LAUNCH)
     return KernelCatalog(
         root=str(root), profile=profile_name,
         dialect=counts.most_common(1)[0][0] if counts else "",
