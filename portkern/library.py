@@ -168,8 +168,24 @@ def _define_flags(defines: dict[str, str | None]) -> list[str]:
 
 
 def library_names(root: Path | None = None) -> list[str]:
+    """Libraries whose manifest is in ``root`` and whose sources are present (a manifest describing
+    an external tree counts once its checkout is found)."""
     root = root or ROOT
-    return sorted(p.parent.name for p in root.glob("*/library.yaml"))
+    return sorted(p.parent.name for p in root.glob("*/library.yaml") if _sources_present(p))
+
+
+def _sources_present(manifest: Path) -> bool:
+    try:
+        data = yaml.safe_load(manifest.read_text())
+    except (OSError, yaml.YAMLError):
+        return True     # a broken manifest is listed, so that loading it reports what is wrong
+    if not isinstance(data, dict) or data.get("source_root") is None:
+        return True
+    try:
+        _resolve_source_root(data, manifest.parent.resolve(), str(manifest), None)
+    except ManifestError:
+        return False
+    return True
 
 
 def library_root(name: str) -> Path:
