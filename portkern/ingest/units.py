@@ -294,9 +294,9 @@ def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: s
         own = {k.file for name in kernel_names for k in index.kernels.get(name, ()) if k.kind == "kernel"}
         own |= {i.file for name in kernel_names for i in index.instantiations.get(name, ())}
         cl, header_lines = _header_includes(index, cl, own)
-        # The build's definitions travel with the unit, so that it compiles as the library's build
-        # compiles it whatever runs the compiler (flags given as -D agree with them).
-        header_lines = [_define_line(k, v) for k, v in index.defines.items()] + header_lines
+    # The build's definitions travel with the unit, so that it compiles as the library's build
+    # compiles it whatever runs the compiler (flags given as -D agree with them).
+    header_lines = [_define_line(k, v) for k, v in index.defines.items()] + header_lines
     ordered = _ordered(index, cl.items)
     inst = _instantiation_texts(index, kernel_names, [it for it in ordered if it.kind == "instantiation"])
     files = {it.file for it in ordered}
