@@ -29,7 +29,7 @@ def _parse_defines(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="Include directory.")
 @click.option("-D", "defines", multiple=True, help="Preprocessor definition NAME or NAME=VALUE.")
 @click.option("-X", "--flag", "flags", multiple=True,
-              help="Extra compiler flag, passed as given (repeat for several), e.g. -X=-std=c++17 or --flag=-O2.")
+              help="Extra compiler flag, passed as given (repeat for several), e.g. -X -ffast-math or --flag=-O2.")
 @click.option("--lib", "lib", default=None,
               help="Library (name or library.yaml) whose build flags apply: its include folders, definitions "
                    "and compile flags, as its own build uses them.")
