@@ -9,6 +9,12 @@ launchers and explicit instantiations. Each ingest runs in a fresh process so th
 resident memory is its own.
 
     .venv/bin/python benchmarks/bench_ingest.py [--lines 120000] [--compare PATH_OF_OTHER_CHECKOUT]
+
+Measured 2026-11-29 on the shared 2-core development machine (busy; CPU seconds, one process):
+120,378 lines, 304 module headers, 3,648 kernels: all found, no skipped regions; cold 3.55 s CPU
+(34,000 lines per CPU second), warm 1.05 s CPU, peak resident memory 117 MB. The main checkout of
+the same day on the same tree: 3.83 s CPU, 117 MB (this tree does not reproduce the slow held-out
+library, whose cause is not known here).
 """
 
 from __future__ import annotations
