@@ -45,7 +45,8 @@ DEFAULT_TOLERANCE = {
 ROOT = Path(__file__).resolve().parent.parent / "libraries"
 # "anchors" holds YAML anchors (&name) that kernels reuse (*name); the loader ignores its content.
 TOP_LEVEL_FIELDS = {"name", "dialect", "description", "license", "include_dirs", "sources", "compile_flags",
-                    "macros", "kernels", "anchors"}
+                    "macros", "kernels", "anchors", "source_root", "defines", "cmake", "headers_dir", "unit_headers",
+                    "unit_exclude"}
 
 
 @dataclass
@@ -120,14 +121,23 @@ class MacroTable(Record):
 class LibrarySpec(Record):
     name: str
     dialect: str                       # "hip" | "cuda"
-    root: str                          # absolute path of the library folder
+    root: str                          # absolute path of the sources (the library folder, or source_root)
     license: str
     description: str
-    include_dirs: list[str]
+    include_dirs: list[str]            # relative to root, or absolute (headers_dir, CMake's folders)
     sources: list[str]
     compile_flags: list[str]
     macros: MacroTable
     kernels: list[KernelSpec]
+    # Folder of library.yaml and reference.py; "" means root (a library kept in libraries/).
+    manifest_dir: str = ""
+    # Configuration macros of the build (-D): NAME -> value, "" for a bare NAME, None for -U NAME.
+    defines: dict[str, str | None] = field(default_factory=dict)
+    # Kernel units: "extract" copies the declarations a kernel needs from the library's headers;
+    # "include" includes those headers instead (trees whose headers build as they are).
+    unit_headers: str = "extract"
+    # Types the kernels never use, kept out of units with the overloads written for them.
+    unit_exclude: list[str] = field(default_factory=list)
 
     def kernel(self, name: str) -> KernelSpec:
         for k in self.kernels:
@@ -138,7 +148,11 @@ class LibrarySpec(Record):
 
     @property
     def manifest_path(self) -> str:
-        return str(Path(self.root) / "library.yaml")
+        return str(Path(self.manifest_dir or self.root) / "library.yaml")
+
+    def define_flags(self) -> list[str]:
+        """The configuration as compiler flags (-DNAME, -DNAME=VALUE, -UNAME); also in compile_flags."""
+        return _define_flags(self.defines)
 
     def source_files(self) -> list[Path]:
         out: list[Path] = []
@@ -147,12 +161,32 @@ class LibrarySpec(Record):
         return out
 
     def reference(self, kernel: KernelSpec) -> Callable[..., dict[str, Any]]:
-        return _load_reference(self.root, kernel.reference, self.manifest_path, kernel.name)
+        return _load_reference(self.manifest_dir or self.root, kernel.reference, self.manifest_path, kernel.name)
+
+
+def _define_flags(defines: dict[str, str | None]) -> list[str]:
+    return [f"-U{k}" if v is None else (f"-D{k}={v}" if v != "" else f"-D{k}") for k, v in defines.items()]
 
 
 def library_names(root: Path | None = None) -> list[str]:
+    """Libraries whose manifest is in ``root`` and whose sources are present (a manifest describing
+    an external tree counts once its checkout is found)."""
     root = root or ROOT
-    return sorted(p.parent.name for p in root.glob("*/library.yaml"))
+    return sorted(p.parent.name for p in root.glob("*/library.yaml") if _sources_present(p))
+
+
+def _sources_present(manifest: Path) -> bool:
+    try:
+        data = yaml.safe_load(manifest.read_text())
+    except (OSError, yaml.YAMLError):
+        return True     # a broken manifest is listed, so that loading it reports what is wrong
+    if not isinstance(data, dict) or data.get("source_root") is None:
+        return True
+    try:
+        _resolve_source_root(data, manifest.parent.resolve(), str(manifest), None)
+    except ManifestError:
+        return False
+    return True
 
 
 def library_root(name: str) -> Path:
@@ -167,11 +201,13 @@ def library_root(name: str) -> Path:
 
 
 @lru_cache(maxsize=32)
-def _load_cached(path: str, mtime: float) -> LibrarySpec:
-    return parse_manifest(Path(path))
+def _load_cached(path: str, mtime: float, source_root: str) -> LibrarySpec:
+    return parse_manifest(Path(path), source_root=source_root or None)
 
 
-def load_library(name_or_path: str | Path) -> LibrarySpec:
+def load_library(name_or_path: str | Path, source_root: str | Path | None = None) -> LibrarySpec:
+    """The manifest of a library by name or path. ``source_root`` points a manifest that describes an
+    external tree at a checkout of it (overriding its ``source_root`` field and environment variable)."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml"):
         path = p
@@ -181,7 +217,81 @@ def load_library(name_or_path: str | Path) -> LibrarySpec:
         path = library_root(str(name_or_path)) / "library.yaml"
     if not path.exists():
         raise ManifestError(str(path), "file does not exist")
-    return _load_cached(str(path.resolve()), path.stat().st_mtime)
+    override = str(Path(source_root).resolve()) if source_root else ""
+    env = _source_root_env(path) if path.exists() else ""
+    if override and env:
+        # worker processes that load the manifest again find the same tree
+        os.environ[env] = override
+    if not override and path.exists():
+        # a manifest's environment variable is part of what it resolves to
+        override = os.environ.get(_source_root_env(path), "") if _source_root_env(path) else ""
+    return _load_cached(str(path.resolve()), path.stat().st_mtime, override)
+
+
+@lru_cache(maxsize=32)
+def _source_root_env_cached(path: str, mtime: float) -> str:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return ""
+    sr = data.get("source_root") if isinstance(data, dict) else None
+    return str(sr.get("env", "")) if isinstance(sr, dict) else ""
+
+
+def _source_root_env(path: Path) -> str:
+    return _source_root_env_cached(str(path.resolve()), path.stat().st_mtime)
+
+
+def _resolve_source_root(data: dict, manifest_dir: Path, file: str, override: str | None) -> Path:
+    """Where an external tree's sources are: the override, the manifest's environment variable, or
+    its default (relative to the manifest's folder)."""
+    raw = data.get("source_root")
+    if raw is None:
+        if override:
+            return Path(override).resolve()
+        return manifest_dir.resolve()
+    if isinstance(raw, str):
+        raw = {"default": raw}
+    if not isinstance(raw, dict) or set(raw) - {"env", "default"}:
+        raise ManifestError(file, "must be a path or a mapping with 'env' (a variable naming the folder) and "
+                            "'default' (a path relative to the manifest)", field="source_root")
+    env = str(raw.get("env", ""))
+    chosen = override or (os.environ.get(env, "") if env else "")
+    how = "the --source-root flag" if override else (f"${env}" if chosen else "")
+    if not chosen:
+        default = raw.get("default")
+        if not default:
+            raise ManifestError(file, f"no source tree given: set {env or 'source_root.default'}",
+                                field="source_root", hint=f"export {env}=path/to/checkout" if env else "")
+        chosen = str(manifest_dir / str(default))
+        how = f"source_root.default ({default})"
+    root = Path(os.path.expanduser(chosen)).resolve()
+    if not root.is_dir():
+        hint = f"point {env} (or --source-root) at a checkout of the library" if env else \
+            "point source_root at a checkout of the library"
+        raise ManifestError(file, f"source tree '{root}' (from {how}) is not a folder", field="source_root",
+                            hint=hint)
+    return root
+
+
+def _parse_defines(raw: Any, file: str) -> dict[str, str | None]:
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        out: dict[str, str | None] = {}
+        for item in raw:
+            key, eq, value = str(item).partition("=")
+            out[key.strip()] = value.strip() if eq else ""
+        raw = out
+    if not isinstance(raw, dict):
+        raise ManifestError(file, "must map NAME to a value (null: not defined) or list NAME / NAME=VALUE",
+                            field="defines")
+    result: dict[str, str | None] = {}
+    for k, v in raw.items():
+        if not isinstance(k, str) or not k.isidentifier():
+            raise ManifestError(file, f"{k!r} is not a macro name", field="defines")
+        result[k] = None if v is None else ("" if v is True else str(int(v) if isinstance(v, bool) else v))
+    return result
 
 
 # --------------------------------------------------------------------------- parsing
@@ -253,10 +363,11 @@ def _str_list(data: dict, key: str, default: list, file: str) -> list[str]:
 MAX_MESSAGE_CHARS = 1500
 
 
-def parse_manifest(path: Path) -> LibrarySpec:
-    """The LibrarySpec of a library.yaml; ManifestError (with a bounded message) for anything malformed."""
+def parse_manifest(path: Path, source_root: str | None = None) -> LibrarySpec:
+    """The LibrarySpec of a library.yaml; ManifestError (with a bounded message) for anything malformed.
+    ``source_root`` overrides where a manifest that describes an external tree finds it."""
     try:
-        return _parse_manifest(path)
+        return _parse_manifest(path, source_root)
     except ManifestError as exc:
         text = str(exc.args[0]) if exc.args else ""
         if len(text) > MAX_MESSAGE_CHARS:
@@ -265,7 +376,7 @@ def parse_manifest(path: Path) -> LibrarySpec:
         raise
 
 
-def _parse_manifest(path: Path) -> LibrarySpec:
+def _parse_manifest(path: Path, source_root: str | None = None) -> LibrarySpec:
     file = str(path)
     data = _safe_yaml(_read_manifest_text(path), file)
     if not isinstance(data, dict):
@@ -291,6 +402,31 @@ def _parse_manifest(path: Path) -> LibrarySpec:
         if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
             raise ManifestError(file, f"must be a list of macro names, got {_shown(names)}", field=f"macros.{kind}")
     macros = MacroTable(**{k: list(v) for k, v in macros_raw.items()})
+    manifest_dir = path.parent.resolve()
+    root = _resolve_source_root(data, manifest_dir, file, source_root)
+    include_dirs = _str_list(data, "include_dirs", [], file)
+    defines: dict[str, str | None] = {}
+    cmake = data.get("cmake")
+    if cmake:
+        from portkern.ingest.cmake import read_cmake
+
+        if cmake is not True and not isinstance(cmake, list):
+            raise ManifestError(file, "must be true (every CMakeLists.txt under the source root) or a list of "
+                                "CMake files", field="cmake")
+        flags = read_cmake(root, None if cmake is True else [str(c) for c in cmake])
+        defines.update(flags.defines)
+        include_dirs += [str(d) for d in flags.include_dirs if str(d) not in include_dirs]
+    defines.update(_parse_defines(data.get("defines"), file))
+    headers_dirs = data.get("headers_dir") or []
+    # headers the library's build generates (export, version), kept beside the manifest
+    for i, hdir in enumerate([headers_dirs] if isinstance(headers_dirs, str) else headers_dirs):
+        hd = (manifest_dir / str(hdir)).resolve()
+        if not hd.is_dir():
+            raise ManifestError(file, f"folder '{hdir}' does not exist beside the manifest", field="headers_dir")
+        include_dirs.insert(i, str(hd))
+    unit_headers = str(data.get("unit_headers", "extract"))
+    if unit_headers not in ("extract", "include"):
+        raise ManifestError(file, f"must be 'extract' or 'include', got {unit_headers!r}", field="unit_headers")
     kernels_raw = _as_list(_req(data, "kernels", file, None), file, None, "kernels")
     kernels = []
     seen: set[str] = set()
@@ -298,7 +434,7 @@ def _parse_manifest(path: Path) -> LibrarySpec:
         if not isinstance(kr, dict):
             raise ManifestError(file, "each kernel must be a mapping", field=f"kernels[{i}]")
         try:
-            k = _parse_kernel(kr, file, path.parent)
+            k = _parse_kernel(kr, file, root, manifest_dir)
         except ManifestError:
             raise
         except (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError) as exc:
@@ -312,15 +448,17 @@ def _parse_manifest(path: Path) -> LibrarySpec:
         seen.add(k.name)
         kernels.append(k)
     return LibrarySpec(
-        name=name, dialect=dialect, root=str(path.parent.resolve()),
+        name=name, dialect=dialect, root=str(root),
         license=str(data.get("license", "")), description=str(data.get("description", "")),
-        include_dirs=_str_list(data, "include_dirs", [], file),
-        sources=_str_list(data, "sources", ["**/*.cu", "**/*.cpp"], file),
-        compile_flags=_str_list(data, "compile_flags", [], file), macros=macros, kernels=kernels,
+        include_dirs=include_dirs, sources=_str_list(data, "sources", ["**/*.cu", "**/*.cpp"], file),
+        compile_flags=_str_list(data, "compile_flags", [], file) + list(_define_flags(defines)),
+        macros=macros, kernels=kernels, manifest_dir="" if root == manifest_dir else str(manifest_dir), defines=defines,
+        unit_headers=unit_headers,
+        unit_exclude=[str(n) for n in _as_list(data.get("unit_exclude", []) or [], file, None, "unit_exclude")],
     )
 
 
-def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
+def _parse_kernel(kr: dict, file: str, root: Path, manifest_dir: Path | None = None) -> KernelSpec:
     kname = str(_req(kr, "name", file, None))
     known_fields = {"name", "family", "file", "symbol", "dtypes", "args", "launches", "launch", "template_args",
                     "reference", "sizes", "bytes", "flops", "tunables", "defaults", "tolerance",
@@ -471,7 +609,7 @@ def _parse_kernel(kr: dict, file: str, root: Path) -> KernelSpec:
     reference = str(_req(kr, "reference", file, kname))
     if ":" not in reference:
         raise ManifestError(file, "must be 'file.py:function'", kernel=kname, field="reference")
-    _load_reference(str(root), reference, file, kname)
+    _load_reference(str(manifest_dir or root), reference, file, kname)
     bytes_moved = check(_req(kr, "bytes", file, kname), "bytes")
     flops = check(_req(kr, "flops", file, kname), "flops")
     red = kr.get("reduction_length", "")

@@ -64,3 +64,19 @@ def test_compile_error_exits_nonzero_with_the_compilers_message(workdir):
         code = main(["compile", "bad.cu", "--target", "h100"])
     assert code == 4  # a failed stage
     assert "nope" in err.getvalue() and "undefined" in err.getvalue()
+
+
+@pytest.mark.skipif(not shutil.which("clang-19") and not shutil.which("hipcc"), reason="no HIP-capable clang")
+def test_compile_passes_extra_flags_and_a_missing_include_folder_is_an_error(workdir):
+    runner = CliRunner()
+    # TILE comes only from the extra flag; the shared array's size proves it reached the compiler
+    (workdir / "inc" / "tile.h").write_text("")
+    args = ["compile", "fill.hip", "--target", "mi250x", "--entry", "fill<64>", "-I", "inc", "-D", "VALUE=1.0f",
+            "--json"]
+    res = runner.invoke(cli, [*args, "-X", "-DTILE=32", "--flag=-ffast-math"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["resources"][data["entry_map"]["fill<64>"]]["shared_bytes"] == 32 * 4
+    assert runner.invoke(cli, args).exit_code != 0       # without the flag TILE is undefined
+    missing = runner.invoke(cli, ["compile", "fill.hip", "--target", "mi250x", "-I", "nowhere"])
+    assert missing.exit_code != 0 and "nowhere" in str(missing.exception) + missing.output

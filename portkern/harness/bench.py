@@ -154,7 +154,7 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
         return estimate(kernel, sizes, dtype, target, resources, params)
     from portkern.worker import run_in_worker
 
-    job = BenchJob(runner, library.root, kernel.name, compiled, target, dict(sizes), dtype, dict(params or {}),
+    job = BenchJob(runner, library.manifest_path, kernel.name, compiled, target, dict(sizes), dtype, dict(params or {}),
                    trials, warmup, rotate, baseline, measure_copy)
     try:
         return run_in_worker(run_bench_job, job, timeout_s=timeout_s, label=f"bench {kernel.name} on {runner}",

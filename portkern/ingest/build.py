@@ -16,15 +16,16 @@ import yaml
 
 from portkern.cache import ContentStore
 from portkern.errors import ConfigError
+from portkern.ingest import conditions as cond
 from portkern.ingest import intrinsics
 from portkern.ingest import macros as mac
 from portkern.ingest.model import Instantiation, Kernel, KernelCatalog, SkippedRegion
-from portkern.ingest.scan import FileIndex, Include, Item, read_preprocessor, scan_file
+from portkern.ingest.scan import FileIndex, Include, Item, configure, read_preprocessor, scan_file
 from portkern.ingest.units import TreeIndex, build_group_unit, build_unit, closure
 from portkern.library import LibrarySpec, MacroTable
 
 # Bumped whenever what a cached FileIndex holds changes.
-INGEST_VERSION = "1"
+INGEST_VERSION = "5"
 MAX_FILE_BYTES = 4 << 20
 _FORCED_KINDS = {"kernel": mac.KIND_KERNEL, "device_helper": mac.KIND_DEVICE_HELPER, "launch": mac.KIND_LAUNCH}
 
@@ -99,7 +100,8 @@ def ingest_library(spec: LibrarySpec, cache: FileCache | None = None) -> KernelC
     root = Path(spec.root)
     prof = "rocblas" if spec.dialect == "hip" else "cuda"
     return _ingest(root, library_files(spec), prof, spec.macros, spec.dialect, cache,
-                   include_dirs=[root / d for d in spec.include_dirs])
+                   include_dirs=[root / d for d in spec.include_dirs], defines=spec.defines,
+                   header_mode=spec.unit_headers, exclude=spec.unit_exclude)
 
 
 def library_files(spec: LibrarySpec) -> list[str]:
@@ -107,7 +109,7 @@ def library_files(spec: LibrarySpec) -> list[str]:
     root = Path(spec.root)
     patterns = list(spec.sources) + [f"{d.rstrip('/')}/**/*{ext}" for d in spec.include_dirs
                                      for ext in (".h", ".hpp", ".cuh", ".hxx", ".inl")]
-    files = _discover(root, [p for p in patterns if not p.startswith("..")])
+    files = _discover(root, [p for p in patterns if not p.startswith("..") and not os.path.isabs(p)])
     # headers anywhere in the library folder may hold helpers the sources include
     files |= _discover(root, ["**/*.h", "**/*.hpp", "**/*.cuh", "**/*.hxx", "**/*.inl"])
     # include folders outside the library (another library's headers) are read too
@@ -121,14 +123,14 @@ def library_files(spec: LibrarySpec) -> list[str]:
 
 
 def ingest_tree(root: str | Path, profile: str | None = None, macros: MacroTable | None = None,
-                cache: FileCache | None = None) -> KernelCatalog:
+                cache: FileCache | None = None, defines: dict[str, str | None] | None = None) -> KernelCatalog:
     """Catalog of an arbitrary source tree (a library checkout, a CUDA kernel collection)."""
     root_path = Path(root)
     if not root_path.is_dir():
         raise ConfigError(f"ingest: '{root}' is not a directory", hint="pass the root folder of a source tree")
     prof = _profile_name(profile)
     files = _discover(root_path, globals()["profile"](prof)["sources"])
-    return _ingest(root_path, sorted(files), prof, macros, "", cache, include_dirs=[])
+    return _ingest(root_path, sorted(files), prof, macros, "", cache, include_dirs=[], defines=defines)
 
 
 def _profile_name(name: str | None) -> str | None:
@@ -150,7 +152,9 @@ def _discover(root: Path, patterns: list[str]) -> set[str]:
 
 
 def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: MacroTable | None, dialect: str,
-            cache: FileCache | None, include_dirs: list[Path]) -> KernelCatalog:
+            cache: FileCache | None, include_dirs: list[Path],
+            defines: dict[str, str | None] | None = None, header_mode: str = "extract",
+            exclude: list[str] = ()) -> KernelCatalog:
     started = time.perf_counter()
     cache = cache if cache is not None else FileCache()
     prof = profile(profile_name)
@@ -183,18 +187,23 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
     _force_kinds(table, prof, macros)
     table.resolve_kinds()
 
-    # pass 2: declarations
+    # pass 2: declarations, in the configuration the library is built with
+    config = cond.Configuration(values=dict(defines or {}), table=table)
     fingerprint = hashlib.sha1(table.fingerprint().encode()).hexdigest()[:16]
     files: dict[str, FileIndex] = {}
     for s in sources:
         if s.rel not in pre:
             continue
-        key = f"scan-{INGEST_VERSION}-{s.digest}-{fingerprint}-{hashlib.sha1(s.rel.encode()).hexdigest()[:12]}"
+        configured = configure(s.data, config)
+        # the branches chosen are all the configuration changes in a file's parse
+        chosen = hashlib.sha1(repr([(c.line, c.chosen) for c in configured[1]]).encode()).hexdigest()[:12]
+        key = (f"scan-{INGEST_VERSION}-{s.digest}-{fingerprint}-{chosen}-"
+               f"{hashlib.sha1(s.rel.encode()).hexdigest()[:12]}")
         fi = cache.get(key)
         if fi is None:
             defs, incs = pre[s.rel]
             try:
-                fi = scan_file(s.rel, s.data, table, defs, incs)
+                fi = scan_file(s.rel, s.data, table, defs, incs, configured)
             except Exception as exc:  # noqa: BLE001
                 skipped.append(SkippedRegion(s.rel, 1, 1, f"scan failed ({type(exc).__name__}: {exc})"))
                 continue
@@ -202,7 +211,10 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
         files[s.rel] = fi
 
     rank, unresolved, edges = _include_order(root, files, include_dirs)
-    index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved)
+    index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved,
+                      header_mode=header_mode, edges=edges,
+                      include_dirs=[os.path.relpath(d, root) for d in include_dirs], defines=dict(defines or {}),
+                      exclude=frozenset(exclude))
     dialects = _dialects(files, edges, default_dialect)
     catalog = _catalog(root, index, profile_name or "", dialects, _listed(macros) if macros else set())
     catalog.skipped = skipped + [r for f in sorted(files) for r in files[f].skipped]
@@ -351,7 +363,7 @@ def _catalog(root: Path, index: TreeIndex, profile_name: str, dialects: dict[str
         if k.name not in units:
             units[k.name] = build_unit(index, k.name, k.dialect)
     counts = Counter(k.dialect for k in kernels)
-    decl_kinds = (*mac.DECLARATION_KINDS, mac.KIND_LAUNCH)
+    decl_kinds = (*mac.EXPANDED_KINDS, mac.KIND_LAUNCH)
     return KernelCatalog(
         root=str(root), profile=profile_name,
         dialect=counts.most_common(1)[0][0] if counts else "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from portkern.ingest import macros as mac
@@ -74,9 +76,36 @@ def _api_launch(callee: str, arglist: Node, src: bytes, rel: str, function: str,
                       function=function, in_macro=bool(macro), macro=macro)
 
 
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _expand_argument_lists(text: str, table: mac.MacroTableIndex) -> str:
+    """Function-like macros that stand for several launch arguments (``KARGS(alpha, beta)`` for
+    ``grid, threads, 0, stream, m, n, alpha, ...``), expanded once so the arguments can be counted."""
+    out, cursor = [], 0
+    for tok in _WORD.finditer(text):
+        if tok.start() < cursor:
+            continue
+        m = table.first(tok.group(0))
+        if m is None or not m.function_like or table.kind(m.name) != mac.KIND_OTHER or "," not in m.body:
+            continue
+        j = tok.end()
+        while j < len(text) and text[j] in " \t\n":
+            j += 1
+        if j >= len(text) or text[j] != "(":
+            continue
+        scanned = mac.scan_arguments(text, j)
+        if scanned is None:
+            continue
+        args, end = scanned
+        out += [text[cursor:tok.start()], mac.substitute(m, args)]
+        cursor = end
+    return "".join(out) + text[cursor:]
+
+
 def _macro_launch(name: str, call: Node, src: bytes, rel: str, function: str, launch_macros: set[str],
                   table: mac.MacroTableIndex, line: int) -> LaunchSite | None:
-    expanded, _ = mac.expand_text(text_of(call, src), table)
+    expanded, _ = mac.expand_text(_expand_argument_lists(text_of(call, src), table), table)
     snippet = f"void portkern_launch_snippet() {{ {expanded}; }}".encode("latin-1")
     tree = parser().parse(snippet)
     stack = [tree.root_node]

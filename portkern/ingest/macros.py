@@ -21,8 +21,14 @@ KIND_KERNEL = "kernel"
 KIND_DEVICE_HELPER = "device_helper"
 KIND_LAUNCH = "launch"
 KIND_INSTANTIATION = "instantiation"
+KIND_SCOPE = "scope"
 KIND_OTHER = "other"
 DECLARATION_KINDS = (KIND_KERNEL, KIND_DEVICE_HELPER, KIND_INSTANTIATION)
+# Kinds whose invocations are expanded before parsing: declaration macros, and macros that open or
+# close a scope (``NS_BEGIN_NAMESPACE`` -> ``namespace ns {``), without which the braces never balance.
+EXPANDED_KINDS = (*DECLARATION_KINDS, KIND_SCOPE)
+_SCOPE_BODY = re.compile(r'(?:(?:inline\s+)?namespace(?:\s+[A-Za-z_][\w:]*)?\s*\{|extern\s+"C(?:\+\+)?"\s*\{|\}|;)'
+                         r'(?:\s*(?:(?:inline\s+)?namespace(?:\s+[A-Za-z_][\w:]*)?\s*\{|extern\s+"C(?:\+\+)?"\s*\{|\}|;))*')
 
 LAUNCH_CALLS = ("hipLaunchKernelGGL", "hipLaunchKernel", "hipLaunchCooperativeKernel", "hipExtLaunchKernelGGL",
                 "cudaLaunchKernel", "cudaLaunchCooperativeKernel", "hipLaunchKernelEx", "cudaLaunchKernelEx")
@@ -55,6 +61,8 @@ _HELPER_TOKENS = frozenset({"__device__", "__host__", "__forceinline__", "__attr
 def classify(body: str) -> str:
     """What a macro's replacement text builds, judged from the tokens it contains."""
     tokens = set(_IDENT.findall(body))
+    if body.count("{") != body.count("}") and _SCOPE_BODY.fullmatch(body.strip()):
+        return KIND_SCOPE
     if "<<<" in body or tokens & set(LAUNCH_CALLS):
         return KIND_LAUNCH
     if re.match(r"template\b(?!\s*<)", body.lstrip()):
@@ -132,7 +140,7 @@ class MacroTableIndex:
 
     def invocation_pattern(self) -> re.Pattern[bytes] | None:
         """Regex matching the names of declaration macros (a word search, to locate invocations)."""
-        names = self.names_of_kind(*DECLARATION_KINDS)
+        names = self.names_of_kind(*EXPANDED_KINDS)
         if not names:
             return None
         key = ("pattern", *sorted(names))
@@ -143,7 +151,7 @@ class MacroTableIndex:
     def fingerprint(self) -> str:
         """Stable text of what affects expansion, for per-file cache keys."""
         parts = []
-        for name in sorted(self.names_of_kind(*DECLARATION_KINDS)):
+        for name in sorted(self.names_of_kind(*EXPANDED_KINDS)):
             m = self.first(name)
             parts.append(f"{name}:{self.kind(name)}:{m.params if m else None}:{m.body if m else ''}")
         parts.append(repr(sorted(self.fallback.items())))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from portkern.ingest import conditions as cond
 from portkern.ingest import launches as launch_mod
 from portkern.ingest import macros as mac
 from portkern.ingest.model import Param, SharedDecl, SkippedRegion, TemplateParam
@@ -65,6 +66,8 @@ class Item:
     launch_bounds: list[str] = field(default_factory=list)
     static: bool = False
     template_args: list[str] = field(default_factory=list)  # instantiations
+    # functions: names of parameters and local variables, which are never references to the tree
+    locals: set[str] = field(default_factory=set)
 
     @property
     def qualified_name(self) -> str:
@@ -82,6 +85,8 @@ class FileIndex:
     includes: list[Include] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     skipped: list[SkippedRegion] = field(default_factory=list)
+    # #if chains reduced to one branch because their braces balance only per configuration
+    configured: list[cond.Choice] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- pass 1: preprocessor
@@ -228,23 +233,43 @@ class _Ctx:
     launch_macros: set[str]
     index: FileIndex
     order: int = 0
+    configured: bool = False         # branches of #if chains were blanked for the parser
 
 
 _PRAGMA_LINE = re.compile(rb"^[ \t]*#[ \t]*pragma[^\n]*", re.M)
 
 
+# ``struct ROCBLAS_EXPORT name {``: an attribute spelled through a macro (visibility, alignment)
+# between the class key and the name, which a parser that does not preprocess reads as the name.
+_CLASS_ATTRIBUTE_MACRO = re.compile(rb"\b(?:struct|class|union)\s+([A-Z_][A-Z0-9_]*)(?=\s+[A-Za-z_]\w*\s*(?:[:{]|final\b))")
+
+
+def configure(original_bytes: bytes, config: cond.Configuration | None) -> tuple[bytes, list[cond.Choice]]:
+    """The text the parser sees: pragmas and class attribute macros blanked, and #if chains whose
+    braces balance only per configuration reduced to one branch (same length, so offsets into the
+    original hold; units keep the original text)."""
+    # A pragma between ``for(...)`` and its body is legal C++ the grammar rejects.
+    blanked = _PRAGMA_LINE.sub(lambda m: b" " * len(m.group(0)), original_bytes)
+    blanked = _CLASS_ATTRIBUTE_MACRO.sub(
+        lambda m: m.group(0)[:m.start(1) - m.start(0)] + b" " * len(m.group(1)), blanked)
+    if config is None:
+        return blanked, []
+    return cond.select_branches(blanked, config)
+
+
 def scan_file(rel: str, original_bytes: bytes, table: mac.MacroTableIndex, defines: list[mac.MacroDef],
-              includes: list[Include]) -> FileIndex:
+              includes: list[Include], configured: tuple[bytes, list[cond.Choice]] | None = None) -> FileIndex:
+    """Declarations of one file. ``configured`` is what ``configure`` returned for it (default: no
+    configuration, pragmas blanked); units keep the original text."""
     original = original_bytes.decode("latin-1")
     index = FileIndex(file=rel, lines=original.count("\n") + 1, macros=defines, includes=includes)
-    # A pragma between ``for(...)`` and its body is legal C++ the grammar rejects; the parser gets
-    # it blanked (same length, so offsets hold) while units keep the original text.
-    blanked = _PRAGMA_LINE.sub(lambda m: b" " * len(m.group(0)), original_bytes)
+    blanked, index.configured = configured if configured is not None else configure(original_bytes, None)
     positions = _declaration_macro_positions(blanked, table)
     expanded = mac.expand_declaration_macros(blanked.decode("latin-1"), positions, table)
     source = expanded.text.encode("latin-1") if expanded.expansions else blanked
     tree = parser().parse(source)
-    ctx = _Ctx(rel, source, original, expanded, table, table.names_of_kind(mac.KIND_LAUNCH), index)
+    ctx = _Ctx(rel, source, original, expanded, table, table.names_of_kind(mac.KIND_LAUNCH), index,
+               configured=bool(index.configured))
     index.dialect_hint = _dialect_hint(rel, includes, source)
     _report_errors(tree.root_node, ctx)
     _walk(tree.root_node, ctx, [], "")
@@ -414,6 +439,14 @@ def _item(node: Node, outer: Node, ctx: _Ctx, namespaces: list[str], condition: 
     if not item.names and item.kind not in ("using",):
         return
     item.refs = _refs(outer, ctx, exclude=set(item.names) if item.kind in ("type", "alias", "variable") else set())
+    item.refs -= item.locals
+    if ctx.configured:
+        # units keep every branch of the original text: macros of the branches the parser did not
+        # see are needed as well
+        item.refs |= {w for w in re.findall(r"[A-Za-z_]\w*", item.text) if w in ctx.table.defs} - item.locals
+    if item.kind == "type":
+        # the attribute macro the parser did not see is still one the declaration needs
+        item.refs |= {m.decode("latin-1") for m in _CLASS_ATTRIBUTE_MACRO.findall(item.text.encode("latin-1"))}
     item.refs -= {p.name for p in template_params}
     ctx.index.items.append(item)
 
@@ -512,10 +545,12 @@ def _function(fn: Node, item: Item, ctx: _Ctx) -> None:
         if ctx.table.kind(e.name) in (mac.KIND_KERNEL, mac.KIND_DEVICE_HELPER):
             item.declared_by = e.name
             break
-    if fdecl is not None and item.is_global:
-        plist = fdecl.child_by_field_name("parameters")
-        if plist is not None:
-            item.params = _params(plist, src)
+    plist = fdecl.child_by_field_name("parameters") if fdecl is not None else None
+    if plist is not None:
+        params = _params(plist, src)
+        item.locals.update(p.name for p in params if p.name)
+        if item.is_global:
+            item.params = params
     body = fn.child_by_field_name("body")
     if body is None:
         return
@@ -523,6 +558,10 @@ def _function(fn: Node, item: Item, ctx: _Ctx) -> None:
     if found.get("asm"):
         item.asm = True
     for decl in found.get("decl", []):
+        for d in decl.children_by_field_name("declarator"):
+            ident = _innermost_identifier(d)
+            if ident is not None:
+                item.locals.add(text_of(ident, src))
         shared = _shared_decl(decl, src, name)
         if shared is not None:
             shared.line = decl.start_point[0] + 1

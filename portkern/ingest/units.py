@@ -33,8 +33,22 @@ class TreeIndex:
     usings: dict[str, list[Item]] = field(default_factory=lambda: defaultdict(list))
     macro_groups: dict[tuple[str, int, int], list[Item]] = field(default_factory=lambda: defaultdict(list))
     closures: dict[str, Closure] = field(default_factory=dict)
+    # How a unit gets declarations from files other than its kernels' own: "extract" copies them;
+    # "include" writes an #include of the library's header instead (a tree whose headers build as
+    # they are, with the library's include folders and definitions), for the fewest headers that
+    # bring in everything the kernels use.
+    header_mode: str = "extract"
+    edges: dict[str, list[str]] = field(default_factory=dict)     # file -> files it includes (in the tree)
+    include_dirs: list[str] = field(default_factory=list)         # relative to the root, for include paths
+    defines: dict[str, str | None] = field(default_factory=dict)  # the build's configuration macros
+    # Types the library's manifest says its kernels never use (float8 in a BLAS-1 library): they
+    # stay out of units, with the overloads and operators written for them.
+    exclude: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        # types the tree defines: free operators travel with these, not with std::ostream and the like
+        tree_types = {n for fi in self.files.values() for it in fi.items if it.kind in ("type", "alias")
+                      for n in it.names}
         for fi in self.files.values():
             for it in fi.items:
                 if it.macro:
@@ -52,7 +66,7 @@ class TreeIndex:
                         self.members[it.scope].append(it)
                     elif it.names and it.names[0].startswith("operator"):
                         # free operators travel with the types they operate on
-                        for r in it.refs:
+                        for r in it.refs & tree_types:
                             self.members[r].append(it)
                     for n in it.names:
                         if not it.scope:
@@ -96,6 +110,9 @@ def _closure(index: TreeIndex, kernel_names: list[str], extra_names: list[str] =
         k = _key(it)
         if k in selected:
             return
+        if index.exclude and (index.exclude & set(it.names) or (it.kind in ("function", "prototype")
+                                                                and index.exclude & it.refs)):
+            return
         selected[k] = it
         queue.extend(it.refs)
         for n in it.names:
@@ -136,9 +153,12 @@ def _ordered(index: TreeIndex, items: list[Item]) -> list[Item]:
     users: dict[tuple[str, int], list[tuple[str, int]]] = defaultdict(list)
     for it in items:
         k = _key(it)
-        d = {_key(o) for r in it.refs for o in by_name.get(r, ()) if _key(o) != k}
+        # a declaration naming itself (a prototype, a recursive call) is not a dependency on its twins
+        d = {_key(o) for r in it.refs if r not in it.names for o in by_name.get(r, ()) if _key(o) != k}
         if it.scope:   # an out-of-class definition follows its class
             d |= {_key(o) for o in by_name.get(it.scope, ()) if _key(o) != k}
+        if it.kind == "function":   # a definition follows its declarations (which hold the defaults)
+            d |= {_key(o) for n in it.names for o in by_name.get(n, ()) if o.kind == "prototype" and _key(o) != k}
         deps[k] = d
         for o in d:
             users[o].append(k)
@@ -212,7 +232,71 @@ def build_group_unit(index: TreeIndex, kernel_names: list[str], dialect: str,
     return unit
 
 
+def _reachable(index: TreeIndex, start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(index.edges.get(start, ()))
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            todo.extend(index.edges.get(f, ()))
+    return seen
+
+
+def _include_path(index: TreeIndex, rel: str) -> str:
+    """How a unit names a header of the tree: relative to the include folder nearest to it."""
+    best = rel
+    for d in index.include_dirs:
+        d = d.rstrip("/")
+        if d in ("", ".") or rel.startswith(d + "/"):
+            cand = rel if d in ("", ".") else rel[len(d) + 1:]
+            if len(cand) < len(best):
+                best = cand
+    return best
+
+
+def _header_includes(index: TreeIndex, cl: Closure, own_files: set[str]) -> tuple[Closure, list[str]]:
+    """Split a closure into the items of the kernels' own files and #includes of the fewest other
+    headers that provide the rest (a header another chosen header includes is left out)."""
+    needed = {it.file for it in cl.items if it.file not in own_files}
+    # what the kernels' own files include is theirs to need (macros tested in #if, for one)
+    needed |= {f for own in own_files for f in index.edges.get(own, ()) if f not in own_files}
+    included = {f for targets in index.edges.values() for f in targets}
+    # A header no file of the tree includes is not part of the library's build: the names that
+    # led to it come from code the build never compiles together with it.
+    needed = {f for f in needed if f in included or f.endswith((".c", ".cc", ".cpp", ".cu", ".hip"))}
+    covered: set[str] = set()
+    for f in needed | own_files:
+        covered |= _reachable(index, f)
+    for n in sorted(cl.macros):
+        files = [d.file for d in index.table.defs.get(n, ())]
+        if any(f in needed or f in covered or f in own_files for f in files):
+            continue
+        # a macro defined in several headers needs one of them: one the library includes somewhere
+        best = min(files, key=lambda f: (f not in included, index.file_rank.get(f, 1 << 30), f))
+        needed.add(best)
+        covered |= _reachable(index, best)
+    top = sorted((f for f in needed if f not in covered), key=lambda f: (index.file_rank.get(f, 1 << 30), f))
+    own_items = [it for it in cl.items if it.file in own_files]
+    own_macros = {n for n in cl.macros if any(d.file in own_files for d in index.table.defs.get(n, ()))}
+    return Closure(items=own_items, macros=own_macros), [f'#include "{_include_path(index, f)}"' for f in top]
+
+
+def _define_line(name: str, value: str | None) -> str:
+    if value is None:
+        return f"#undef {name}"
+    return f"#ifndef {name}\n#define {name}{' ' + value if value else ''}\n#endif"
+
+
 def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: str) -> KernelUnit:
+    header_lines: list[str] = []
+    if index.header_mode == "include":
+        own = {k.file for name in kernel_names for k in index.kernels.get(name, ()) if k.kind == "kernel"}
+        own |= {i.file for name in kernel_names for i in index.instantiations.get(name, ())}
+        cl, header_lines = _header_includes(index, cl, own)
+    # The build's definitions travel with the unit, so that it compiles as the library's build
+    # compiles it whatever runs the compiler (flags given as -D agree with them).
+    header_lines = [_define_line(k, v) for k, v in index.defines.items()] + header_lines
     ordered = _ordered(index, cl.items)
     inst = _instantiation_texts(index, kernel_names, [it for it in ordered if it.kind == "instantiation"])
     files = {it.file for it in ordered}
@@ -220,7 +304,7 @@ def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: s
                         key=lambda d: (index.file_rank.get(d.file, 1 << 30), d.line))
     files |= {d.file for d in macro_defs}
 
-    includes: list[str] = [RUNTIME_HEADER.get(dialect, RUNTIME_HEADER["hip"])]
+    includes: list[str] = [RUNTIME_HEADER.get(dialect, RUNTIME_HEADER["hip"]), *header_lines]
     for f in sorted(files, key=lambda f: index.file_rank.get(f, 1 << 30)):
         for inc in index.unresolved_includes.get(f, ()):
             line = _wrap(inc.text, inc.condition, [])

@@ -20,8 +20,13 @@ from portkern.library import KernelSpec, LibrarySpec
 
 
 def library_view(library: LibrarySpec, *fields: str) -> dict[str, Any]:
-    """The named manifest fields of a library (never its root, never its other kernels)."""
-    return {f: getattr(library, f) for f in fields}
+    """The named manifest fields of a library (never its root, never its other kernels); include folders
+    relative to the root, since a manifest may name folders that resolve to absolute paths."""
+    view = {f: getattr(library, f) for f in fields}
+    if "include_dirs" in view:
+        view["include_dirs"] = relative_dirs([os.path.join(library.root, d) for d in view["include_dirs"]],
+                                             library.root)
+    return view
 
 
 def relative_dirs(dirs: list[str], root: str) -> list[str]:

@@ -120,7 +120,8 @@ def inline_local_includes(path: Path, search_dirs: list[str], _seen: set[Path] |
 
 def _ingest_key(args: dict[str, Any]) -> dict[str, Any]:
     library, kernel = args["library"], args["kernel"]
-    return {"library": keys.library_view(library, "dialect", "sources", "include_dirs", "macros"),
+    return {"library": keys.library_view(library, "dialect", "sources", "include_dirs", "macros", "defines",
+                                         "unit_headers", "unit_exclude"),
             "kernel": kernel, "library_digest": args["library_digest"],
             "kernel_file": keys.file_digest(Path(library.root) / kernel.file)}  # the fallback reads it
 
