@@ -310,7 +310,7 @@ def _as_list(v: Any, file: str, kernel: str | None, fld: str) -> list:
 
 
 MAX_MANIFEST_BYTES = 4 << 20
-MAX_YAML_ALIASES = 100
+MAX_YAML_NODES = 200_000
 
 
 def _shown(value: Any, limit: int = 120) -> str:
@@ -336,13 +336,32 @@ def _read_manifest_text(path: Path) -> str:
         raise ManifestError(file, f"is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8") from None
 
 
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes the document has once every alias is expanded (computed without expanding)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a node that refers to itself (a recursive alias) counts once
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        total = 1
+    memo[key] = total
+    return total
+
+
 def _safe_yaml(text: str, file: str) -> Any:
-    """yaml.safe_load, refusing documents that use many aliases (a billion-laughs document)."""
+    """yaml.safe_load, refusing documents whose aliases expand into a huge value (a billion-laughs document)."""
     try:
-        aliases = sum(1 for event in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(event, yaml.AliasEvent))
-        if aliases > MAX_YAML_ALIASES:
-            raise ManifestError(file, f"uses {aliases} YAML aliases; at most {MAX_YAML_ALIASES} are accepted",
-                                hint="write the values out instead of repeating anchors")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            size = _expanded_size(node, {})
+            if size > MAX_YAML_NODES:
+                raise ManifestError(file, f"expands to {size} values through its YAML aliases; at most "
+                                    f"{MAX_YAML_NODES} are accepted",
+                                    hint="write the values out instead of nesting anchors in anchors")
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ManifestError(file, f"not valid YAML: {_shown(str(exc), 400)}") from None

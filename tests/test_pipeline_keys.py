@@ -104,9 +104,6 @@ def _computed(db: Path, run_id: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_one_reference_edit_recomputes_one_validation_and_a_moved_library_runs_from_cache(tmp_path, monkeypatch):
-    from test_pipeline_port import need
-
-    need()
     monkeypatch.setenv("PORTKERN_CACHE_DIR", str(tmp_path / "cache"))
     lib_dir = two_kernel_library(tmp_path / "a")
     runs, cache = tmp_path / "runs", tmp_path / "cache"
