@@ -239,7 +239,11 @@ def _make_line(line: str, to: str, arch: str | None, changes: set[str], compiler
     words = _split_words(body)
     words = map_flags(words, to, arch, changes)
     new_words = []
-    is_compile = ("-c" in words or "-dc" in words) and "-x" not in words
+    # A compile step: -c/-dc, or a one-step build whose inputs are sources ($< of a pattern rule, or named
+    # files with a source suffix) and no objects (-x would apply to the objects too).
+    inputs = [w for w in words if w == "$<" or Path(w).suffix in GPU_SOURCE_SUFFIXES]
+    objects = [w for w in words if w.endswith((".o", ".a", ".so")) or w in ("$^", "$+")]
+    is_compile = "-x" not in words and ("-c" in words or "-dc" in words or (bool(inputs) and not objects))
     for w in words:
         swapped = _swap_compiler_word(w, to)
         if swapped:

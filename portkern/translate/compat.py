@@ -400,3 +400,85 @@ def rule_overridable_names() -> frozenset[str]:
     its own ``__vmaxs4``...): a project-wide translation collects their definitions first."""
     tables = load_maps()
     return frozenset(tables.cache_hint_loads) | frozenset(tables.cache_hint_stores) | frozenset(SIMD_INTRINSICS)
+
+
+# ---------------------------------------------------------------- HIP-only device spellings (HIP -> CUDA)
+
+def dynamic_shared_to_cuda(src: SourceEdit) -> None:
+    """``HIP_DYNAMIC_SHARED(T, name)`` -> ``extern __shared__ __align__(16) T name[];`` (what HIP's macro
+    declares; CUDA has no macro for it)."""
+    for si in src.where("HIP_DYNAMIC_SHARED"):
+        if src.stext(si + 1) != "(" or src.stext(si - 1) in (".", "->", "::", "define"):
+            continue
+        close = src.match_close(si + 1)
+        args = src.split_args(si + 1, close) if close > 0 else []
+        if len(args) != 2:
+            continue
+        end = close + 2 if src.stext(close + 1) == ";" else close + 1
+        kind, name = (src.out_text(a, b).strip() for a, b in args)
+        src.queue_span(si, end, lambda k=kind, n=name: f"extern __shared__ __align__(16) {k} {n}[];")
+        src.count("device")
+
+
+# HIP declares atomicMax/atomicMin for float and double; CUDA only for integers. Overloads (compare and
+# swap loops that return the old value, as HIP's do) let the calls compile unchanged.
+FLOAT_ATOMICS_PREAMBLE = """\
+#ifndef PORTKERN_FLOAT_ATOMIC_MINMAX
+#define PORTKERN_FLOAT_ATOMIC_MINMAX
+// atomicMax/atomicMin on float and double, as HIP provides them (added by portkern translate).
+__device__ inline float atomicMax(float* address, float val)
+{
+    unsigned int* word = reinterpret_cast<unsigned int*>(address);
+    unsigned int old = *word;
+    while (__uint_as_float(old) < val) {
+        const unsigned int assumed = old;
+        old = atomicCAS(word, assumed, __float_as_uint(val));
+        if (old == assumed) break;
+    }
+    return __uint_as_float(old);
+}
+__device__ inline float atomicMin(float* address, float val)
+{
+    unsigned int* word = reinterpret_cast<unsigned int*>(address);
+    unsigned int old = *word;
+    while (__uint_as_float(old) > val) {
+        const unsigned int assumed = old;
+        old = atomicCAS(word, assumed, __float_as_uint(val));
+        if (old == assumed) break;
+    }
+    return __uint_as_float(old);
+}
+__device__ inline double atomicMax(double* address, double val)
+{
+    unsigned long long* word = reinterpret_cast<unsigned long long*>(address);
+    unsigned long long old = *word;
+    while (__longlong_as_double(static_cast<long long>(old)) < val) {
+        const unsigned long long assumed = old;
+        old = atomicCAS(word, assumed, static_cast<unsigned long long>(__double_as_longlong(val)));
+        if (old == assumed) break;
+    }
+    return __longlong_as_double(static_cast<long long>(old));
+}
+__device__ inline double atomicMin(double* address, double val)
+{
+    unsigned long long* word = reinterpret_cast<unsigned long long*>(address);
+    unsigned long long old = *word;
+    while (__longlong_as_double(static_cast<long long>(old)) > val) {
+        const unsigned long long assumed = old;
+        old = atomicCAS(word, assumed, static_cast<unsigned long long>(__double_as_longlong(val)));
+        if (old == assumed) break;
+    }
+    return __longlong_as_double(static_cast<long long>(old));
+}
+#endif
+"""
+
+
+def float_atomics_to_cuda(src: SourceEdit, local_names=frozenset()) -> str:
+    """The float/double atomicMax/atomicMin overloads when the file calls either and does not define its
+    own ("" otherwise)."""
+    if "atomicMax" in local_names or "atomicMin" in local_names:
+        return ""
+    calls = [si for si in src.where_any({"atomicMax", "atomicMin"} & set(src.by_text))
+             if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::")]
+    return FLOAT_ATOMICS_PREAMBLE if calls else ""

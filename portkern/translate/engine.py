@@ -70,6 +70,8 @@ def translate_with_definitions(text: str, to: str, *, launch_syntax: str = "chev
         preambles += hostapi.host_calls_to_cuda(src, cuda_version)
         preambles += [f"#include <{h}>" for h in compat.cub_functors_to_cuda(src, cuda_version)]
         compat.rocwmma_to_cuda(src)
+        compat.dynamic_shared_to_cuda(src)
+        preambles.append(compat.float_atomics_to_cuda(src, local_names))
         launch.ggl_to_chevron(src)
     src.apply_spans()
     if needs_cg_helpers:
