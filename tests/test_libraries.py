@@ -19,6 +19,7 @@ import scipy.special
 
 from portkern import expr
 from portkern.errors import ManifestError
+from portkern.harness.references import split_magnitudes
 from portkern.library import (
     ARRAY_ROLES,
     DTYPE_BYTES,
@@ -473,8 +474,12 @@ def test_every_reference_returns_every_output_with_its_shape(name: str) -> None:
         fn = lib.reference(k)
         for sizes in k.sizes_validate:
             args = _stand_in_inputs(k, sizes)
-            out = fn(args, k.dtypes[0])
+            out, magnitudes = split_magnitudes(fn(args, k.dtypes[0]))
             wanted = {a.name for a in k.args if a.role in ("output", "inout")}
+            assert set(magnitudes) <= wanted, f"{k.name}: magnitudes for {sorted(magnitudes)}"
+            for a_name, magnitude in magnitudes.items():
+                assert np.shape(magnitude) == np.shape(out[a_name]) and np.all(magnitude >= np.abs(out[a_name]) * (1 - 1e-12)), \
+                    f"{k.name}.{a_name}: a magnitude must bound the output's size"
             assert set(out) == wanted, f"{k.name}: returns {sorted(out)}, outputs are {sorted(wanted)}"
             for a in k.args:
                 if a.name in wanted:
