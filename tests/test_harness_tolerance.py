@@ -86,3 +86,26 @@ def test_gelu_far_below_zero_is_judged_against_its_input(blas):
     # The allowance is rtol x |x| (4e-5 here): a result of the wrong sign is still rejected.
     after["out"][0][:1] = np.float32(-want)
     assert check_run(k, case, after, reference).failure == "mismatch"
+
+
+def test_lu_with_a_pivot_tie_is_not_compared_but_still_guarded():
+    solver = load_library("solver")
+    k = solver.kernel("getf2")
+    case = make_case(k, {"m": 3, "n": 3}, "float32", 1)
+    # Column-major [[4, 1, 0], [2, 3, 0], [-2, 2, 1]]: after the first step rows 2 and 3 tie in column 2.
+    a = np.array([4.0, 2.0, -2.0, 1.0, 3.0, 2.0, 0.0, 0.0, 1.0])
+    case.arrays["A"].buffers[0][:9] = to_storage(a, "float32")
+    reference = call_reference(solver.reference(k), case.reference_inputs(), "float32")
+    assert set(reference) == {"__undefined__"} and "column 2" in reference["__undefined__"]
+    after = case.fresh_buffers()
+    after["ipiv"][0][:3] = [1, 3, 3]
+    after["info"][0][:1] = 0
+    result = check_run(k, case, after, reference)
+    assert result.passed and "not compared" in result.detail
+    after["A"][0][9] += 1                         # the first guard element
+    assert check_run(k, case, after, reference).failure == "out-of-bounds-write"
+    # Without a tie the reference answers as LAPACK does.
+    a[5] = 1.0
+    case.arrays["A"].buffers[0][:9] = to_storage(a, "float32")
+    reference = call_reference(solver.reference(k), case.reference_inputs(), "float32")
+    assert "__undefined__" not in reference and list(reference["ipiv"]) == [1, 2, 3]

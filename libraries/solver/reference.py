@@ -17,6 +17,10 @@ import numpy as np
 
 Args = dict[str, Any]
 Result = dict[str, Any]
+UNDEFINED = "__undefined__"     # portkern.harness.references.UNDEFINED
+# Relative gap under which two pivot candidates count as tied: rounding in the kernel's precision
+# may order them either way, and LU with another pivot order is just as correct.
+PIVOT_TIE = {"float64": 1e-9, "float32": 1e-4, "float16": 2e-2, "bfloat16": 5e-2}
 
 
 def per_batch(fn: Callable[..., Result]) -> Callable[..., Result]:
@@ -29,6 +33,9 @@ def per_batch(fn: Callable[..., Result]) -> Callable[..., Result]:
             return fn(args, dtype, xp)
         count = args[batched[0]].shape[0]
         outs = [fn({k: (v[b] if k in batched else v) for k, v in args.items()}, dtype, xp) for b in range(count)]
+        undefined = [f"batch {b}: {o[UNDEFINED]}" for b, o in enumerate(outs) if UNDEFINED in o]
+        if undefined:
+            return {UNDEFINED: "; ".join(undefined)}
         return {k: xp.stack([o[k] for o in outs]) for k in outs[0]}
 
     return wrapper
@@ -62,7 +69,14 @@ def getf2(args: Args, dtype: str, xp: Any = np) -> Result:
     ipiv = [0] * steps
     info = 0
     for j in range(steps):
-        p = j + int(xp.argmax(xp.abs(a[j:, j])))  # first maximum wins ties
+        column = xp.abs(a[j:, j])
+        p = j + int(xp.argmax(column))  # first maximum wins ties
+        # Column 0 holds the inputs themselves: the kernel sees the same values and picks the same
+        # row. Later columns are computed: a near tie there leaves the pivot order to rounding.
+        if j > 0 and column.shape[0] > 1:
+            near = int(xp.count_nonzero(column >= float(column.max()) * (1.0 - PIVOT_TIE.get(dtype, 1e-4))))
+            if near > 1 and float(column.max()) > 0.0:
+                return {UNDEFINED: f"pivot candidates in column {j + 1} tie within rounding"}
         ipiv[j] = p + 1
         if a[p, j] == 0.0:
             info = info or j + 1

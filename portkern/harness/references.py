@@ -10,6 +10,10 @@ Besides the outputs, a reference may return ``MAGNITUDES``: for an output, the p
 the quantities it is computed from (``sum |x_i * y_i|`` for a dot product, ``|alpha*x| + |y|`` for
 an axpy). A correct kernel's rounding error is proportional to that, not to the result, which can be
 much smaller when terms cancel; the checker scales its relative tolerance by the larger of the two.
+
+A reference returns ``{UNDEFINED: reason}`` instead of outputs when the inputs leave the answer
+ambiguous in finite precision (two pivot candidates that tie within rounding): the checker then
+skips the value comparison of that case (guards and inputs are still checked).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 MAGNITUDES = "__magnitudes__"
+UNDEFINED = "__undefined__"
 
 
 def takes_namespace(fn: Callable[..., Any]) -> bool:
