@@ -24,6 +24,7 @@ from typing import Any
 _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
+_MIX3 = 0xD6E8FEB86659FD93
 _MASK64 = (1 << 64) - 1
 SQRT3 = 1.7320508075688772  # sqrt(3): the Irwin-Hall sum of 4 uniforms has variance 1/3
 
@@ -75,15 +76,20 @@ def uniform(xp: Any, seed: int, stream: int, start: int, count: int) -> Any:
 def normal(xp: Any, seed: int, stream: int, start: int, count: int) -> Any:
     """float64 with mean 0 and variance 1 (Irwin-Hall of four 32-bit uniforms), |v| < 2*sqrt(3).
 
-    Each uniform is an exact float64 (32 bits), so is their sum (34 bits) and the shift by 2; the
-    scale by sqrt(3) is one correctly rounded multiplication.
+    The four uniforms are the halves of the element's word and of one more mixing round of it. Each
+    is an exact float64 (32 bits), so is their sum (34 bits) and the shift by 2; the scale by sqrt(3)
+    is one correctly rounded multiplication.
     """
-    low32 = xp.uint64(0xFFFFFFFF)
-    total = xp.zeros(count, dtype=xp.float64)
-    for half in (0, 1):
-        words = bits(xp, seed, (stream ^ ((half + 1) * _GOLDEN)) & _MASK64, start, count)
-        total += (words >> xp.uint64(32)).astype(xp.float64)
-        total += (words & low32).astype(xp.float64)
+    u64 = xp.uint64
+    low32 = u64(0xFFFFFFFF)
+    words = bits(xp, seed, stream, start, count)
+    total = (words >> u64(32)).astype(xp.float64)
+    total += (words & low32).astype(xp.float64)
+    words ^= words >> u64(29)
+    words *= u64(_MIX3)
+    words ^= words >> u64(32)
+    total += (words >> u64(32)).astype(xp.float64)
+    total += (words & low32).astype(xp.float64)
     total *= 2.0 ** -32
     total -= 2.0
     total *= SQRT3
