@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from portkern import expr
-from portkern.harness import counter
 from portkern.errors import ConfigError, ManifestError
+from portkern.harness import counter
 from portkern.library import DTYPE_BYTES, KernelSpec, instantiate, kernel_env
 
 # Elements after every buffer (and between strided batches) that a kernel must never write.
