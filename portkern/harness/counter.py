@@ -114,8 +114,7 @@ def log_uniform(xp: Any, seed: int, stream: int, start: int, count: int, max_exp
     mantissa += 1.0
     out = xp.ldexp(mantissa, exponent.astype(xp.int32))
     negative = (words & xp.uint64(1 << 11)) != xp.uint64(0)
-    out[negative] *= -1.0
-    return out
+    return xp.where(negative, -out, out)
 
 
 def permutation(xp: Any, seed: int, stream: int, count: int) -> Any:
