@@ -109,3 +109,32 @@ def test_lu_with_a_pivot_tie_is_not_compared_but_still_guarded():
     case.arrays["A"].buffers[0][:9] = to_storage(a, "float32")
     reference = call_reference(solver.reference(k), case.reference_inputs(), "float32")
     assert "__undefined__" not in reference and list(reference["ipiv"]) == [1, 2, 3]
+
+
+def test_half_precision_axpy_of_one_cancelling_element_passes(blas):
+    """y = alpha*x + y with n = 1 where alpha*x almost cancels y: a kernel that rounds alpha*x to
+    float16 before adding is correct, though its error is a large fraction of the small result."""
+    k = blas.kernel("axpy")
+    case = make_case(k, {"n": 1, "incx": 1, "incy": 1}, "float16", 11)
+    alpha = float(case.reference_args["alpha"])
+    worst = None
+    for t in np.linspace(2.0, 4.0, 128, endpoint=False):      # alpha*x in [2, 4): float16 ulp 2^-8
+        x16 = float(np.float16(t / alpha))
+        y16 = float(np.float16(-alpha * x16 + 0.021954))
+        got = float(np.float16(np.float16(np.float16(alpha) * np.float16(x16)) + np.float16(y16)))
+        error = abs(got - (alpha * x16 + y16))
+        if worst is None or error > worst[0]:
+            worst = (error, x16, y16, got)
+    error, x16, y16, got = worst
+    case.arrays["x"].buffers[0][:1] = np.float16(x16)
+    case.arrays["y"].buffers[0][:1] = np.float16(y16)
+    reference = call_reference(blas.reference(k), case.reference_inputs(), "float16")
+    want = float(reference["y"][0])
+    assert error > 0.02 * abs(want)       # more than the old tolerance, (atol + rtol) x |result|
+    after = case.fresh_buffers()
+    after["y"][0][:1] = np.float16(got)
+    assert check_run(k, case, after, reference).passed
+    only_result = {n: v for n, v in reference.items() if n != MAGNITUDES}
+    assert check_run(k, case, after, only_result).failure == "mismatch"
+    after["y"][0][:1] = np.float16(y16)          # alpha*x never added
+    assert check_run(k, case, after, reference).failure == "mismatch"
