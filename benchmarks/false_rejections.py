@@ -72,11 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     wanted = [w.strip() for w in args.kernels.split(",") if w.strip()]
+    known = all_kernels()
     kernels = []
     for w in wanted or list(LIBRARIES):
-        kernels += all_kernels((w,)) if ":" not in w else [w]
-    if not kernels:
-        parser.error(f"--kernels {args.kernels!r} names no kernel of {', '.join(LIBRARIES)}")
+        kernels += [k for k in known if k.startswith(w + ":")] if ":" not in w else [w]
+    unknown = [k for k in kernels if k not in known]
+    if unknown or not kernels:
+        parser.error(f"--kernels {args.kernels!r} names no kernel of {', '.join(LIBRARIES)}"
+                     + (f" ({', '.join(unknown[:5])} unknown)" if unknown else "") + "; use library or library:kernel")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     jobs = args.jobs or max(len(os.sched_getaffinity(0)), 1)
     started = time.monotonic()
