@@ -36,3 +36,23 @@ def test_library_kernel_matches_reference_on_the_emulator(library, kernel):
     result = validate(lib, spec, target, runner="emu", dtypes=[spec.dtypes[0]])
     assert result.wavefront == target.wavefront
     assert result.passed, f"{result.failure}: {result.detail}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not emu.available().ok, reason="no host C++ compiler for the emulator")
+def test_false_rejection_sweep_passes_an_original_kernel_and_names_bad_arguments():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    script = [sys.executable, str(root / "benchmarks" / "false_rejections.py")]
+    done = subprocess.run(script + ["--kernels", "blas:scal", "--seeds", "2", "--jobs", "1"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 seeds x 1 kernels" in done.stdout and ", 0 rejections" in done.stdout
+    bad = subprocess.run(script + ["--kernels", "nosuchlib", "--seeds", "1"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "names no kernel" in bad.stderr and "Traceback" not in bad.stderr

@@ -19,6 +19,7 @@ import scipy.special
 
 from portkern import expr
 from portkern.errors import ManifestError
+from portkern.harness.references import split_magnitudes
 from portkern.library import (
     ARRAY_ROLES,
     DTYPE_BYTES,
@@ -475,13 +476,83 @@ def test_every_reference_returns_every_output_with_its_shape(name: str) -> None:
         fn = lib.reference(k)
         for sizes in k.sizes_validate:
             args = _stand_in_inputs(k, sizes)
-            out = fn(args, k.dtypes[0])
+            out, magnitudes = split_magnitudes(fn(args, k.dtypes[0]))
             wanted = {a.name for a in k.args if a.role in ("output", "inout")}
+            assert set(magnitudes) <= wanted, f"{k.name}: magnitudes for {sorted(magnitudes)}"
+            for a_name, magnitude in magnitudes.items():
+                assert np.shape(magnitude) == np.shape(out[a_name]) and np.all(magnitude >= np.abs(out[a_name]) * (1 - 1e-12)), \
+                    f"{k.name}.{a_name}: a magnitude must bound the output's size"
             assert set(out) == wanted, f"{k.name}: returns {sorted(out)}, outputs are {sorted(wanted)}"
             for a in k.args:
                 if a.name in wanted:
                     assert np.shape(out[a.name]) == np.shape(args[a.name]), f"{k.name}.{a.name} at {sizes}"
                     assert np.all(np.isfinite(out[a.name])), f"{k.name}.{a.name} at {sizes}"
+
+
+class NamespaceArray(np.ndarray):
+    """An array of the stand-in namespace below: numpy's values, a type of its own."""
+
+
+class StandInNamespace:
+    """numpy under another name, whose functions return NamespaceArray: a reference that builds an
+    array with ``np.`` instead of ``xp.`` (or calls np.asarray on its inputs) returns plain arrays."""
+
+    def __getattr__(self, name: str):
+        attr = getattr(np, name)
+        if isinstance(attr, type) or not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            return _as_namespace(attr(*args, **kwargs))
+
+        return call
+
+
+def _as_namespace(value):
+    if isinstance(value, np.ndarray) and not isinstance(value, NamespaceArray):
+        return value.view(NamespaceArray)
+    if isinstance(value, tuple):
+        return tuple(_as_namespace(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize("name", LIBRARIES)
+def test_references_compute_in_the_namespace_they_are_given(name: str) -> None:
+    from portkern.harness.references import call_reference, takes_namespace
+
+    lib = load_library(name)
+    xp = StandInNamespace()
+    for k in lib.kernels:
+        fn = lib.reference(k)
+        assert takes_namespace(fn), f"{k.name}: the reference has no xp parameter"
+        args = _stand_in_inputs(k, k.sizes_validate[0])
+        on_host, host_magnitudes = split_magnitudes(fn(args, k.dtypes[0]))
+        given = {n: (_as_namespace(v) if isinstance(v, np.ndarray) else v) for n, v in args.items()}
+        out, magnitudes = split_magnitudes(call_reference(fn, given, k.dtypes[0], xp=xp))
+        for a_name, value in {**out, **{f"|{n}|": v for n, v in magnitudes.items()}}.items():
+            assert isinstance(value, NamespaceArray), f"{k.name}.{a_name} is {type(value).__name__}, not xp's array"
+        for a_name in on_host:
+            np.testing.assert_array_equal(np.asarray(out[a_name]), on_host[a_name], err_msg=f"{k.name}.{a_name}")
+        assert set(magnitudes) == set(host_magnitudes)
+
+
+def test_references_without_a_namespace_still_get_numpy() -> None:
+    from portkern.harness.references import call_reference
+
+    seen = {}
+
+    def legacy(args, dtype):
+        seen.update(args)
+        return {"z": args["x"] * 2}
+
+    class DeviceArrayStandIn:
+        """Like a CuPy array: not a numpy array, copied to the host by get()."""
+
+        def get(self):
+            return np.arange(4.0)
+
+    out = call_reference(legacy, {"x": DeviceArrayStandIn(), "n": 4}, "float64", xp=StandInNamespace())
+    assert type(seen["x"]) is np.ndarray and seen["n"] == 4 and np.array_equal(out["z"], [0, 2, 4, 6])
 
 
 # --------------------------------------------------------------------------- malformed manifests

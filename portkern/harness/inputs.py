@@ -22,6 +22,7 @@ import numpy as np
 
 from portkern import expr
 from portkern.errors import ConfigError, ManifestError
+from portkern.harness import counter
 from portkern.library import DTYPE_BYTES, KernelSpec, instantiate, kernel_env
 
 # Elements after every buffer (and between strided batches) that a kernel must never write.
@@ -40,12 +41,14 @@ _STORAGE = {"float16": np.float16, "bfloat16": np.uint16, "float32": np.float32,
             "int32": np.int32, "int64": np.int64, "uint32": np.uint32, "uint64": np.uint64, "int8": np.int8,
             "uint8": np.uint8}
 _BITS_VIEW = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.uint32, "float64": np.uint64}
-# Random inputs are drawn in chunks of this many elements, each chunk from its own child stream of
-# the case's seed, so large arrays fill on several threads (numpy's generators and ufuncs release the
-# GIL) and the values depend only on the seed, never on the thread count.
+# Random inputs come from a counter-based generator (portkern.harness.counter): element i of an
+# argument is a function of (seed, argument, batch, i) alone, the same on numpy and CuPy. Large arrays
+# fill in chunks of this many elements on several threads (numpy's ufuncs release the GIL).
 CHUNK_ELEMENTS = 1 << 20
-# Inits drawn directly in the storage precision (see _fill_fast): same distribution, no float64 pass.
-FAST_INITS = ("normal", "uniform", "wide")
+# Elements generated at once inside a chunk: temporaries of 64-bit words that fit in a core's cache.
+_CACHE_BLOCK = 1 << 15
+# Inits filled chunk by chunk straight into the storage buffer (see _fill_fast).
+FAST_INITS = ("normal", "uniform")
 
 
 def is_float(dtype: str) -> bool:
@@ -123,10 +126,11 @@ def poison_mask(stored: np.ndarray, dtype: str, poison_seed: int | None = None) 
     return stored == pattern[0]
 
 
-def guard_fill(count: int, dtype: str, rng: np.random.Generator) -> np.ndarray:
+def guard_fill(count: int, dtype: str, seed: int, stream: int) -> np.ndarray:
     """Random bytes for a guard zone: nothing a kernel could recognise as the harness's marker."""
     itemsize = np.dtype(_STORAGE[dtype]).itemsize
-    return np.frombuffer(rng.bytes(count * itemsize), dtype=_STORAGE[dtype]).copy()
+    words = counter.bits(np, seed, stream, 0, (count * itemsize + 7) // 8)
+    return words.view(np.uint8)[: count * itemsize].view(_STORAGE[dtype]).copy()
 
 
 def scalar_value(value: float | int, dtype: str) -> np.generic:
@@ -253,17 +257,10 @@ def _variant_scale(variant: str, dtype: str) -> float:
     return 2.0 ** math.floor(math.log2(float(info.max)) / 4)
 
 
-def _nonzero_normal(rng: np.random.Generator, count: int) -> np.ndarray:
-    v = rng.standard_normal(count)
-    _push_off_zero(v)
-    return v
-
-
-def _push_off_zero(v: np.ndarray) -> None:
+def _push_off_zero(v: Any, xp: Any = np) -> None:
     """In place: |v| < 0.05 moves 0.05 away from zero, keeping its sign (an unread or zero-filled
-    operand then always shows in the result)."""
-    small = np.flatnonzero(np.abs(v) < 0.05)
-    v[small] += np.copysign(np.asarray(0.05, dtype=v.dtype), v[small])
+    operand then always shows in the result). Adding 0.05 is one correctly rounded add everywhere."""
+    v += xp.where(xp.abs(v) < 0.05, xp.copysign(0.05, v), 0.0)
 
 
 def _worker_count() -> int:
@@ -273,19 +270,19 @@ def _worker_count() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
-def _chunked(out: np.ndarray, rng: np.random.Generator, fill) -> None:
-    """``fill(child_rng, view)`` over CHUNK_ELEMENTS-sized views of ``out``, one child stream each."""
+def _chunked(out: np.ndarray, fill) -> None:
+    """``fill(start, view)`` over CHUNK_ELEMENTS-sized views of ``out``, on several threads: the
+    values are counter-based, so they do not depend on the chunking or the thread count."""
     count = out.shape[0]
     starts = list(range(0, count, CHUNK_ELEMENTS)) or [0]
-    children = rng.spawn(len(starts))
     views = [out[s: s + CHUNK_ELEMENTS] for s in starts]
     workers = min(_worker_count(), len(views))
     if workers <= 1:
-        for child, view in zip(children, views):
-            fill(child, view)
+        for start, view in zip(starts, views):
+            fill(start, view)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done in pool.map(fill, children, views):
+        for done in pool.map(fill, starts, views):
             del done
 
 
@@ -304,43 +301,44 @@ def widen(stored: np.ndarray, dtype: str) -> np.ndarray:
     return out
 
 
-def _fill_fast(init: str, out: np.ndarray, rng: np.random.Generator, *, variant: str, dtype: str) -> bool:
-    """Fill ``out`` (storage elements of one batch) for the common float inits; False if not handled.
+def _wide_exponent(dtype: str) -> int:
+    """k of the wide variant: magnitudes 2^-k..2^k, bounded so sums of products stay inside the dtype."""
+    return int(min(8.0, math.log2(_variant_scale("huge", dtype)))) if is_float(dtype) else 8
 
-    Values are drawn in float32 for 16- and 32-bit types and in float64 for float64: the same
-    distributions as ``generate_values``, without drawing 64-bit values only to round them away.
-    Scales are powers of two, so scaling in the narrower type is exact.
-    """
+
+def float_values(xp: Any, init: str, seed: int, stream: int, start: int, count: int, *, variant: str,
+                 dtype: str) -> Any:
+    """float64 values of elements start .. start+count-1 of a "normal" / "uniform" input (``xp``:
+    numpy or cupy; the same bits on both)."""
+    if init == "normal" and variant == "wide":
+        return counter.log_uniform(xp, seed, stream, start, count, _wide_exponent(dtype))
+    if init == "normal":
+        v = counter.normal(xp, seed, stream, start, count)
+        _push_off_zero(v, xp)
+    else:  # uniform on [-1, 1), values near zero set to 0.05
+        v = counter.uniform(xp, seed, stream, start, count)
+        v *= 2.0
+        v -= 1.0
+        v = xp.where(xp.abs(v) < 0.05, 0.05, v)
+    scale = _variant_scale(variant, dtype)
+    if scale != 1.0:
+        v *= scale
+    return v
+
+
+def _fill_fast(init: str, out: np.ndarray, seed: int, stream: int, *, variant: str, dtype: str) -> bool:
+    """Fill ``out`` (storage elements of one batch) for the common float inits; False if not handled."""
     if init not in FAST_INITS or not is_float(dtype):
         return False
-    work = out if dtype in ("float32", "float64") else np.empty(out.shape[0], dtype=np.float32)
-    scale = _variant_scale(variant, dtype)
-    wide_k = min(8.0, math.log2(_variant_scale("huge", dtype)))
 
-    def fill(child: np.random.Generator, v: np.ndarray) -> None:
-        if init == "normal" and variant == "wide":
-            # Magnitudes spread over 2^-k..2^k, k bounded so sums of products stay inside the dtype.
-            child.random(out=v, dtype=v.dtype)
-            v *= 2.0 * wide_k
-            v -= wide_k
-            np.exp2(v, out=v)
-            negative = child.random(v.shape[0], dtype=v.dtype) < 0.5
-            np.negative(v, out=v, where=negative)
-            return
-        if init == "normal":
-            child.standard_normal(out=v, dtype=v.dtype)
-            _push_off_zero(v)
-        else:  # uniform on [-1, 1), values near zero set to 0.05
-            child.random(out=v, dtype=v.dtype)
-            v *= 2.0
-            v -= 1.0
-            v[np.abs(v) < 0.05] = 0.05
-        if scale != 1.0:
-            v *= scale
+    def fill(start: int, view: np.ndarray) -> None:
+        # Blocks small enough that the generator's temporaries stay in the CPU's cache.
+        for at in range(0, view.shape[0], _CACHE_BLOCK):
+            part = view[at: at + _CACHE_BLOCK]
+            part[:] = to_storage(float_values(np, init, seed, stream, start + at, part.shape[0], variant=variant,
+                                              dtype=dtype), dtype)
 
-    _chunked(work, rng, fill)
-    if work is not out:
-        out[:] = to_storage(work, dtype)
+    _chunked(out, fill)
     return True
 
 
@@ -352,48 +350,49 @@ def _square_order(count: int, arg: str, kernel: str) -> int:
     return n
 
 
-def generate_values(init: str, count: int, rng: np.random.Generator, *, variant: str, dtype: str,
-                    arg: str, kernel: str, env: dict[str, Any]) -> np.ndarray:
-    """float64 (or int64 for integer inits) values of one batch of an input array."""
-    if init == "normal":
-        if variant == "wide":
-            # Magnitudes spread over 2^-k..2^k, k bounded so sums of products stay inside the dtype.
-            k = min(8.0, math.log2(_variant_scale("huge", dtype))) if is_float(dtype) else 8.0
-            mags = np.exp2(rng.uniform(-k, k, count))
-            return np.where(rng.random(count) < 0.5, -mags, mags)
-        return _nonzero_normal(rng, count) * _variant_scale(variant, dtype)
-    if init == "uniform":
-        v = rng.uniform(-1.0, 1.0, count)
-        return np.where(np.abs(v) < 0.05, 0.05, v) * _variant_scale(variant, dtype)
+def generate_values(init: str, count: int, seed: int, stream: int, *, variant: str, dtype: str,
+                    arg: str, kernel: str, env: dict[str, Any], xp: Any = np) -> Any:
+    """float64 (or int64 for integer inits) values of one batch of an input array, from the
+    counter-based generator (element i of (seed, stream) is fixed whatever ``xp`` computes it)."""
+    if init in ("normal", "uniform"):
+        return float_values(xp, init, seed, stream, 0, count, variant=variant, dtype=dtype)
     if init == "positive":
-        return rng.uniform(0.5, 2.0, count)
+        v = counter.uniform(xp, seed, stream, 0, count)
+        v *= 1.5
+        v += 0.5
+        return v
     if init == "probabilities":
-        v = rng.uniform(0.05, 1.0, count)
-        return v / v.sum()
+        # Integer weights: their sum is exact in any order, so the division is the same everywhere.
+        weights = counter.integers(xp, seed, stream, 0, count, 1 << 16, 1 << 20)
+        return weights.astype(xp.float64) / float(int(weights.sum()))
     if init in ("spd", "diag-dominant", "unit-lower"):
         n = _square_order(count, arg, kernel)
-        a = rng.uniform(-1.0, 1.0, (n, n))
+        # Multiples of 2^-8 on [-1, 1]: every product and sum below is exact, so a @ a.T does not
+        # depend on the order a BLAS sums in.
+        a = (counter.integers(xp, seed, stream, 0, n * n, -256, 257).astype(xp.float64) / 256.0).reshape(n, n)
         if init == "spd":
-            m = a @ a.T + n * np.eye(n)
+            m = a @ a.T + n * xp.eye(n)
         elif init == "diag-dominant":
-            m = a + np.diag(np.abs(a).sum(axis=1) + 1.0)
+            m = a + xp.diag(xp.abs(a).sum(axis=1) + 1.0)
         else:
-            m = np.tril(a, -1) + np.eye(n)
+            m = xp.tril(a, -1) + xp.eye(n)
         return m.reshape(-1)
     if init == "permutation":
-        return rng.permutation(count).astype(np.int64)
+        return counter.permutation(xp, seed, stream, count)
     if init == "index":
-        return np.arange(count, dtype=np.int64)
+        return xp.arange(count, dtype=xp.int64)
     if init == "small-int":
-        v = rng.integers(-8, 9, count)
-        return np.where(v == 0, 1, v).astype(np.int64)
+        v = counter.integers(xp, seed, stream, 0, count, -8, 9)
+        return xp.where(v == 0, 1, v).astype(xp.int64)
     if init == "labels":
         classes = int(env.get("V", env.get("classes", env.get("n", 16))))
-        return rng.integers(0, max(classes, 1), count).astype(np.int64)
+        return counter.integers(xp, seed, stream, 0, count, 0, max(classes, 1))
     if init == "pivots":
         # LAPACK-style 1-based pivots: row i swaps with some row >= i.
-        n = count
-        return np.array([rng.integers(i, n) + 1 for i in range(n)], dtype=np.int64)
+        rows = xp.arange(count, dtype=xp.uint64)
+        words = counter.bits(xp, seed, stream, 0, count)
+        span = xp.maximum(xp.uint64(count) - rows, xp.uint64(1))
+        return (rows + words % span).astype(xp.int64) + 1
     raise ConfigError(f"kernel '{kernel}': argument '{arg}' has unknown init {init!r}")
 
 
@@ -402,14 +401,15 @@ def _new_buffer(count: int, dtype: str, filled_later: bool, poison_seed: int | N
     return np.empty(count, dtype=_STORAGE[dtype]) if filled_later else poison_array(count, dtype, poison_seed)
 
 
-def _apply_value_variant(target: np.ndarray, variant: str, dtype: str, rng: np.random.Generator) -> None:
+def _apply_value_variant(target: np.ndarray, variant: str, dtype: str, seed: int, stream: int) -> None:
     """In place, for float inputs: all zeros, 30 % exact zeros, or small integers (zeros included)."""
     if variant == "zeros":
         target[:] = 0
     elif variant == "sparse":
-        target[rng.random(target.shape[0]) < 0.3] = 0
+        target[counter.uniform(np, seed, stream, 0, target.shape[0]) < 0.3] = 0
     elif variant == "structured":
-        target[:] = to_storage(rng.integers(-4, 5, target.shape[0]).astype(np.float64), dtype)
+        target[:] = to_storage(counter.integers(np, seed, stream, 0, target.shape[0], -4, 5).astype(np.float64),
+                               dtype)
 
 
 def max_array_bytes() -> int:
@@ -464,10 +464,9 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
     few of many cases builds the float64 arrays of the ones it checks with ``Case.reference_inputs``.
     """
     env = kernel_env(kernel, sizes, params)
-    rng = np.random.default_rng(seed)
-    # Poison and guards from streams of their own: the input values depend on the seed alone.
-    poison_seed = int(np.random.default_rng([seed, 0x9015]).integers(0, 1 << 62))
-    guard_rng = np.random.default_rng([seed, 0x6A4D])
+    # Every argument, batch and purpose draws from its own counter stream of the seed: an input's
+    # values depend on the seed and its name, not on the other arguments or the poison and guards.
+    poison_seed = int(counter.bits(np, seed, counter.stream_id("poison"), 0, 1)[0] >> np.uint64(2))
     elem = DTYPE_BYTES[dtype]
     case = Case(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, seed=seed, variant=variant, env=env,
                 poison_seed=poison_seed)
@@ -490,12 +489,14 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
                     raise ManifestError("library.yaml", f"cannot evaluate {a.value!r}: {exc}"[:500],
                                         kernel=kernel.name, field=f"args.{a.name}.value") from None
             else:
-                v = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))
+                u = counter.uniform(np, seed, counter.stream_id(a.name, "scalar"), 0, 2)
+                v = (-1.0 if u[0] < 0.5 else 1.0) * (0.5 + 1.5 * float(u[1]))
             # The reference sees the value the kernel sees (rounded to its type).
             v = float(from_storage(to_storage(np.array([v]), adt), adt)[0]) if is_float(adt) else int(v)
             case.reference_args[a.name] = v
             if a.pointer:
-                buf = np.concatenate([to_storage(np.array([v]), adt), guard_fill(GUARD_ELEMENTS, adt, guard_rng)])
+                buf = np.concatenate([to_storage(np.array([v]), adt), guard_fill(GUARD_ELEMENTS, adt, seed,
+                                                                                 counter.stream_id(a.name, "guard"))])
                 case.arrays[a.name] = ArrayArg(a.name, "input", adt, 1, 1, "", 1, [buf], pointer_scalar=True)
             else:
                 case.scalars[a.name] = scalar_value(v, adt)
@@ -525,16 +526,17 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
             buffers = [_new_buffer(total + GUARD_ELEMENTS, adt, is_input, poison_seed)]
         arr = ArrayArg(a.name, a.role, adt, count, batches, a.batched, stride, buffers)
         if is_input:
-            for i, s in arr.used_slices():
+            for b, (i, s) in enumerate(arr.used_slices()):
                 target = buffers[i][s]
-                if not _fill_fast(a.init, target, rng, variant=variant, dtype=adt):
-                    target[:] = to_storage(generate_values(a.init, count, rng, variant=variant, dtype=adt,
+                stream = counter.stream_id(a.name, b)
+                if not _fill_fast(a.init, target, seed, stream, variant=variant, dtype=adt):
+                    target[:] = to_storage(generate_values(a.init, count, seed, stream, variant=variant, dtype=adt,
                                                            arg=a.name, kernel=kernel.name, env=env), adt)
                 if variant in ZERO_VARIANTS and a.init in _VALUE_INITS and is_float(adt):
-                    _apply_value_variant(target, variant, adt, rng)
+                    _apply_value_variant(target, variant, adt, seed, counter.stream_id(a.name, b, variant))
         for i, buf in enumerate(buffers):
-            for s in arr.guard_slices(i):
-                buf[s] = guard_fill(s.stop - s.start, adt, guard_rng)
+            for g, s in enumerate(arr.guard_slices(i)):
+                buf[s] = guard_fill(s.stop - s.start, adt, seed, counter.stream_id(a.name, i, g, "guard"))
         case.arrays[a.name] = arr
         if reference_view:
             case.reference_args[a.name] = arr.reference_placeholder() if a.role == "output" else arr.gather(buffers)

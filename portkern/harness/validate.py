@@ -29,6 +29,7 @@ import numpy as np
 from portkern.errors import CompileError, ConfigError, KernelTimeoutError, PortkernError, WorkerCrashError
 from portkern.harness.compare import check_run
 from portkern.harness.inputs import VARIANTS, ZERO_VARIANTS, Case, entries_for, make_case
+from portkern.harness.references import call_reference
 from portkern.harness.runners.base import get_runner
 from portkern.library import KernelSpec, LibrarySpec, kernel_env, load_library
 from portkern.model import CaseResult, CompileOptions, CompileResult, Record, Target, ValidationResult
@@ -317,7 +318,7 @@ def judge_case(kernel: KernelSpec, reference, plan: CasePlan, case: Case, reply:
     if isinstance(after, str):
         return _case_failed(plan, "crash", after)
     try:
-        expected = reference(case.reference_inputs(), plan.dtype)
+        expected = call_reference(reference, case.reference_inputs(), plan.dtype)
     except Exception as exc:  # the reference is library code: report it as the case's failure
         return _case_failed(plan, "reference", f"reference raised {type(exc).__name__}: {exc}")
     result = check_run(kernel, case, after, expected)
