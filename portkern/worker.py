@@ -427,6 +427,11 @@ def _prepare_child(preload: list[str]) -> str:
 
     for name in preload:
         importlib.import_module(name)
+    # A runner may name a function to run before the lockdown (a GPU driver's initialisation).
+    init = os.environ.get("PORTKERN_WORKER_INIT", "")
+    if init:
+        module, _, function = init.partition(":")
+        getattr(importlib.import_module(module), function)()
     return sandbox.install_syscall_filter()
 
 

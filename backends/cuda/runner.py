@@ -96,6 +96,12 @@ def _probe() -> tuple[bool, str, list[str]]:
     return (bool(names), "" if names else "the CUDA driver sees no GPU", names)
 
 
+def prepare_worker() -> None:
+    """Run in a fresh worker before its syscall filter goes on: the driver's initialisation makes calls
+    the filter denies (and fails with an operating-system error after it); later calls do not."""
+    CudaDriverApi().init(0)
+
+
 class CudaRunner(Runner):
     name = "cuda"
 
@@ -114,3 +120,6 @@ class CudaRunner(Runner):
 
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
         return DeviceSession(CudaDriverApi(), compiled, target)
+
+    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
+        return {**super().worker_env(compiled), "PORTKERN_WORKER_INIT": f"{__name__}:prepare_worker"}

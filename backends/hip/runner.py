@@ -83,6 +83,12 @@ def _probe() -> tuple[bool, str, list[str]]:
     return True, "", ["amd-gpu"]
 
 
+def prepare_worker() -> None:
+    """Run in a fresh worker before its syscall filter goes on: the driver's initialisation makes calls
+    the filter denies (and fails with an operating-system error after it); later calls do not."""
+    HipDriverApi().init(0)
+
+
 class HipRunner(Runner):
     name = "hip"
 
@@ -104,3 +110,6 @@ class HipRunner(Runner):
         if not avail.ok:
             raise ToolMissingError("an AMD GPU with hip-python", "running kernels on AMD GPUs", avail.reason)
         return DeviceSession(HipDriverApi(), compiled, target)
+
+    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
+        return {**super().worker_env(compiled), "PORTKERN_WORKER_INIT": f"{__name__}:prepare_worker"}
