@@ -150,7 +150,7 @@ def test_cache_cli_info_and_prune(tmp_path, capsys):
     assert "removed 1 entry" in capsys.readouterr().out
     assert stage.get(keys[0]) is None and stage.get(keys[1]) == {"status": "ok"}
 
-    assert main(["cache", "prune", "--older-than", "soon", "--cache-dir", str(tmp_path)]) == 2
+    assert main(["cache", "prune", "--older-than", "soon", "--cache-dir", str(tmp_path)]) == 3  # input error
     assert "'soon' is not a duration" in capsys.readouterr().err
     assert main(["cache", "info", "--cache-dir", str(tmp_path)]) == 0
     assert "stages" in capsys.readouterr().out

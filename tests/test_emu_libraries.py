@@ -16,10 +16,9 @@ emu = get("emu")
 def _kernels() -> list[tuple[str, str]]:
     out = []
     for name in library_names():
-        try:
-            lib = load_library(name)
-        except Exception:  # a manifest being edited is the manifest tests' concern
-            continue
+        lib = load_library(name)
+        if lib.manifest_dir:
+            continue  # an external tree's kernels build as ingested units through `port` (tests/test_rocblas_port.py)
         out += [(name, k.name) for k in lib.kernels]
     return out
 

@@ -16,6 +16,7 @@ architecture that the original does not have (``arch_branches``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -182,18 +183,28 @@ def _arch_directive(line: str) -> bool:
     return False
 
 
-def arch_branches(source: str, original: str | None = None) -> list[str]:
+def _condition_key(line: str) -> str:
+    """A directive's condition with the keyword, negation, parentheses and spacing removed: a branch
+    that tests the same condition (or its negation, as an #else written out does) has the same key."""
+    body = re.sub(r"^#\s*(?:el)?if(?:n?def)?\b", "", line)
+    return re.sub(r"[\s!()]|\bdefined\b", "", body)
+
+
+def arch_branches(source: str, original: str | None = None, library_text: str = "") -> list[str]:
     """Directives of ``source`` that branch on the emulator or the architecture (or build such a macro
     by token pasting) beyond what ``original`` has; [] when there is none.
 
     A translation rewrites the original's architecture tests one for one (``__CUDA_ARCH__`` becomes
     ``__HIP_DEVICE_COMPILE__``), so as many rewritten tests as the original had are accepted; a new
-    one, or any mention of the emulator's own macro, is not.
+    one, or any mention of the emulator's own macro, is not. Directives found anywhere in the library's
+    own files (``library_text``: a unit carries its headers' configuration tests) are known too.
     """
     original_lines = [line for line in _preprocessor_lines(original) if _arch_directive(line)] if original else []
     known = set(original_lines)
+    library_conditions = {_condition_key(line) for line in _preprocessor_lines(library_text) if _arch_directive(line)}
     mine = [line for line in _preprocessor_lines(source) if _arch_directive(line)]
-    unmatched = [line for line in mine if line not in known]
+    unmatched = [line for line in mine if line not in known and (
+        "PORTKERN" in line.upper() or _condition_key(line) not in library_conditions)]
     rewrites = max(len(original_lines) - (len(mine) - len(unmatched)), 0)
     found = [line for line in unmatched if "PORTKERN" in line.upper()]
     found += [line for line in unmatched if "PORTKERN" not in line.upper()][rewrites:]
@@ -437,6 +448,27 @@ def build(library: LibrarySpec, kernel: KernelSpec, target: Target, *, runner: s
                                       name=kernel.name)
 
 
+@functools.lru_cache(maxsize=8)
+def _library_directives_cached(root: str, files: tuple[str, ...], stamp: float) -> str:
+    lines = []
+    for rel in files:
+        try:
+            text = (Path(root) / rel).read_text(errors="replace")
+        except OSError:
+            continue
+        lines += [line for line in _preprocessor_lines(text) if _arch_directive(line)]
+    return "\n".join(lines)
+
+
+def _library_directives(lib: LibrarySpec) -> str:
+    """The architecture tests written in the library's own sources and headers."""
+    from portkern.ingest.build import library_files
+
+    files = tuple(library_files(lib))
+    stamp = max((os.stat(Path(lib.root) / f).st_mtime for f in files if (Path(lib.root) / f).exists()), default=0.0)
+    return _library_directives_cached(lib.root, files, stamp)
+
+
 def validate(library: LibrarySpec | str, kernel: KernelSpec | str, target: Target, *, runner: str = "emu",
              source: str | None = None, params: dict[str, int] | None = None, dtypes: list[str] | None = None,
              hidden: bool = True, extra: CompileOptions | None = None,
@@ -454,7 +486,7 @@ def validate(library: LibrarySpec | str, kernel: KernelSpec | str, target: Targe
             original = kernel_source(lib, spec)
         except (OSError, UnicodeDecodeError):
             original = None
-        branches = arch_branches(source, original)
+        branches = arch_branches(source, original, _library_directives(lib))
         if branches:
             return _summary(spec.name, runner, runner, target.wavefront, [], started, "arch-branch",
                             "the candidate branches on the emulator or the architecture, so what is validated "

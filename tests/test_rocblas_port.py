@@ -1,0 +1,32 @@
+"""The real rocBLAS tree (../shared/corpus/rocblas), ported through the pipeline: ingested units of its own
+kernels, built with clang for gfx942 and validated on the CPU emulator at wavefront 64."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from portkern.pipeline.run import PortOptions, port
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "rocblas"
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (CORPUS / "library").is_dir(), reason=f"the rocBLAS corpus is not at {CORPUS}")]
+MANIFEST = Path(__file__).resolve().parents[1] / "libraries" / "rocblas" / "library.yaml"
+
+
+def test_real_rocblas_kernels_validate_on_the_emulator(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROCBLAS_SRC", str(CORPUS))
+    summary = port(PortOptions(library=str(MANIFEST), target="mi300x", kernels=["scal", "axpy", "copy"], budget=0,
+                               run_id="rocblas-real", runs_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "cache")))
+    status = {k["kernel"]: k["status"] for k in summary["kernels"]}
+    assert set(status) == {"scal", "axpy", "copy"}
+    assert all(s in ("ported", "improved") for s in status.values()), status
+    con = sqlite3.connect(tmp_path / "runs" / "index.sqlite")
+    try:
+        validated = {r[0] for r in con.execute("SELECT kernel FROM stage_results WHERE run_id = 'rocblas-real' "
+                                               "AND stage = 'validate' AND status = 'ok'")}
+    finally:
+        con.close()
+    assert validated == {"scal", "axpy", "copy"}
