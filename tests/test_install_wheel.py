@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
 HIP_KERNEL = """#include <hip/hip_runtime.h>
 __global__ void axpy_kernel(int n, float a, const float* x, float* y)
