@@ -302,3 +302,15 @@ def test_stand_ins_round_trip_back_to_cuda_and_compile_with_nvcc():
                           capture_output=True, text=True, timeout=300)
     shutil.rmtree(tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_assert_gets_its_header_going_to_cuda():
+    from portkern.translate import translate_source
+
+    hip = "#include <hip/hip_runtime.h>\n__global__ void k(int n, float* x) { assert(n > 0); x[0] = n; }\n"
+    out = translate_source(hip, "cuda", filename="k.hip").text
+    assert out.count("#include <cassert>") == 1 and "cuda_runtime.h" in out
+    own = "#include <hip/hip_runtime.h>\n#include <assert.h>\n__global__ void k(int n) { assert(n > 0); }\n"
+    assert "<cassert>" not in translate_source(own, "cuda", filename="k.hip").text
+    none = "#include <hip/hip_runtime.h>\n__global__ void k(int n, float* x) { x[0] = n; }\n"
+    assert "<cassert>" not in translate_source(none, "cuda", filename="k.hip").text

@@ -482,3 +482,14 @@ def float_atomics_to_cuda(src: SourceEdit, local_names=frozenset()) -> str:
     calls = [si for si in src.where_any({"atomicMax", "atomicMin"} & set(src.by_text))
              if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::")]
     return FLOAT_ATOMICS_PREAMBLE if calls else ""
+
+
+def assert_header_for_cuda(src: SourceEdit) -> str:
+    """``hip_runtime.h`` brings ``<assert.h>`` with it and ``cuda_runtime.h`` does not: a file that calls
+    ``assert`` without including it itself gets ``#include <cassert>`` ("" otherwise)."""
+    if "assert" not in src.by_text:
+        return ""
+    if any(t.kind == "include" and ("assert" in t.text) for t in src.toks):
+        return ""
+    calls = [si for si in src.where("assert") if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::")]
+    return "#include <cassert>" if calls else ""

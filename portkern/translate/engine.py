@@ -72,6 +72,7 @@ def translate_with_definitions(text: str, to: str, *, launch_syntax: str = "chev
         compat.rocwmma_to_cuda(src)
         compat.dynamic_shared_to_cuda(src)
         preambles.append(compat.float_atomics_to_cuda(src, local_names))
+        preambles.insert(0, compat.assert_header_for_cuda(src))
         launch.ggl_to_chevron(src)
     src.apply_spans()
     if needs_cg_helpers:
