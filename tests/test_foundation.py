@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from wheelbuild import build_wheel
 
 from portkern.cli import main
 from portkern.config import load_config
@@ -164,11 +165,7 @@ def test_editable_install_imports_backends():
 
 @pytest.mark.slow
 def test_wheel_install_imports_backends(tmp_path):
-    wheel_dir = tmp_path / "wheel"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            str(REPO), "-w", str(wheel_dir)], capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stderr
-    wheel = next(wheel_dir.glob("portkern-*.whl"))
+    wheel = build_wheel(tmp_path / "wheel")
     names = zipfile.ZipFile(wheel).namelist()
     assert "portkern/backends/__init__.py" in names and "portkern/data/targets.yaml" in names
     assert not any(n.startswith("backends/") for n in names), "backends/ must install as portkern.backends"

@@ -1,6 +1,6 @@
 """The built wheel, installed outside the checkout, runs the user-facing commands.
 
-The wheel is built from this checkout (no build isolation: setuptools and wheel are test
+The wheel is built from a copy of this checkout (no build isolation: setuptools and wheel are test
 dependencies) and installed with ``--no-deps`` into a fresh virtual environment in a temporary
 folder. Its third-party dependencies are taken from the test environment's site-packages through a
 ``.pth`` file, which adds that folder to the path without running its ``.pth`` files, so the
@@ -20,6 +20,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from wheelbuild import build_wheel
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
@@ -36,14 +37,7 @@ __global__ void axpy_kernel(int n, float a, const float* x, float* y)
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     work = tmp_path_factory.mktemp("wheel")
-    dist = work / "dist"
-    build = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
-                            str(REPO)], capture_output=True, text=True, cwd=work, timeout=600)
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    # setuptools builds in the source tree; leave the checkout as it was.
-    shutil.rmtree(REPO / "build", ignore_errors=True)
-    wheels = list(dist.glob("portkern-*.whl"))
-    assert len(wheels) == 1, wheels
+    wheel = build_wheel(work)
 
     env_dir = work / "venv"
     venv.EnvBuilder(with_pip=False, symlinks=True).create(env_dir)
@@ -54,7 +48,7 @@ def installed(tmp_path_factory):
             if Path(p).is_dir()]
     (purelib / "_test_deps.pth").write_text("\n".join(deps) + "\n")
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-                              "--no-index", "-q", str(wheels[0])], capture_output=True, text=True, timeout=300)
+                              "--no-index", "-q", str(wheel)], capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stderr[-3000:]
     cwd = work / "elsewhere"
     cwd.mkdir()
