@@ -506,8 +506,9 @@ def commit_message(plan: PatchPlan) -> str:
         lead = (f"The {plan.target_dialect.upper()} translation of {plan.library.name} for {plan.target} "
                 f"(portkern run {plan.run_id}), under {plan.target_dialect}/ with its own library.yaml and "
                 "Makefile.")
-    timing = ("times are estimates from the target's roofline and the compiler's resource report "
-              "(no device)" if plan.timing == "estimate" else "times measured on the device")
+    timing = ("times are predicted by portkern's performance model, not measured (no device): each gain "
+              "claimed has the whole 90% interval of its predicted speedup above 1.0x; `portkern review RUN "
+              "--device` times them on a GPU" if plan.timing == "estimate" else "times measured on the device")
     body = [_wrap(lead), "", _wrap(f"Evidence: validated on {plan.validated_on or 'n/a'}; {timing}."), ""]
     for change in plan.changes:
         body += [change.evidence(), ""]

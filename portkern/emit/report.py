@@ -145,8 +145,8 @@ def write_report(run_dir: str | Path) -> Path:
              f"Run `{run_dir.name}`: {run.get('library')} ({run.get('source_dialect')}) for {target} "
              f"({run.get('target_dialect')}), strategy {run.get('strategy')}, budget {run.get('budget')}, "
              f"status {run.get('status')}. "
-             + ("Timings are predicted from the target's roofline and the compiler's resource report; nothing "
-                "ran on a device." if kinds == {"predicted"} else
+             + ("Timings are predicted by the performance model (the target compiler's report, the source and "
+                "the target's specs); nothing ran on a device." if kinds == {"predicted"} else
                 f"Timings are {' and '.join(sorted(kinds))}." if kinds else "Nothing was timed."), ""]
     lines += _table(["kernel", "status", "speedup", "vs vendor", "timing", "why"],
                     [[f"[{o['kernel']}](#{anchor(o['kernel'])})", f"**{o['status']}**",

@@ -99,7 +99,7 @@ def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
                   + f" (max rel err {worst:.3g})")
             if not validation.passed:
                 continue
-            bench = bench_stage(spec, library, target, params, compiled, use_device, full=False)
+            bench = bench_stage(spec, library, target, params, compiled, use_device, full=False, source=source)
             results = bench if isinstance(bench, dict) else bench.payload
             claimed = float(stored.get("score_ms") or (evs.get(cid) or {}).get("score_ms") or 0.0)
             claimed_spread = float(stored.get("spread_ms") or 0.0)

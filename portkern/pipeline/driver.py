@@ -9,7 +9,6 @@ from typing import Any
 from portkern.errors import PortkernError
 from portkern.library import LibrarySpec
 from portkern.model import Target
-from portkern.pipeline import harness_adapter
 from portkern.pipeline.dag import StageResult, Task
 from portkern.pipeline.plan import GraphPlan, KernelState
 
@@ -45,6 +44,7 @@ class SearchDriver:
         if self.on_sources:
             self.on_sources(evaluations)
         state.history.extend(evaluations)
+        state.ruled_out += sum(1 for ev in evaluations if ev.prediction and not ev.prediction.get("kept", True))
         if state.round == 1:
             state.base = evaluations[0].candidate if evaluations else None
             state.hazards = [h for h in res.payload.get("hazards") or [] if not h.get("fixed", False)]
@@ -97,29 +97,23 @@ class SearchDriver:
             if cand.id in state.candidate_ids:
                 continue
             fresh.append(cand)
-        if not self.plan.use_device and fresh:
-            fresh = self.rankable(state, fresh)
-            if not fresh:
-                return [], (f"the {self.target.name} estimate cannot tell the sweep points from the base "
-                            f"(no {self.target.vendor.upper()} GPU): {state.unranked} not compiled or validated")
         state.proposed += len(fresh)
         if not fresh:
             notes = getattr(state.ctx, "notes", [])
             return [], (notes[-1] if notes else f"strategy '{self.strategy_name}' has nothing more to try")
+        state.gate = self.gate(state)
         return fresh, ""
 
-    def rankable(self, state: KernelState, proposals: list) -> list:
-        """Without a device, drop the tunable points whose estimate cannot beat the base's (compiling and
-        validating them would tell nothing); candidates with new source are kept."""
-        base = state.history[0]
-        if not base.correct or base.score_ms <= 0:
-            return proposals          # the base failed: another point may be the only correct one
-        keep = [c for c in proposals
-                if (c.source and c.source != base.candidate.source)
-                or harness_adapter.estimate_can_beat(state.kernel, self.target, {**state.kernel.defaults, **c.params},
-                                                     base.score_ms)]
-        state.unranked += len(proposals) - len(keep)
-        return keep
+    @staticmethod
+    def gate(state: KernelState) -> dict | None:
+        """The reference new candidates must be able to beat: the best correct candidate so far, by its
+        prediction at the primary bench point (the performance model rules out the hopeless ones)."""
+        from portkern.search.base import best
+
+        ref = best(state.history)
+        if ref is None or not ref.prediction or ref.prediction.get("ms", 0) <= 0:
+            return None
+        return {"ref_ms": float(ref.prediction["ms"]), "ref_id": ref.candidate.id}
 
 
 # --------------------------------------------------------------------------- selection
@@ -186,11 +180,24 @@ def select(state: KernelState, results: dict[str, StageResult]) -> Selection:
         if base is None:
             status, reason = "failed", state.end_reason or "nothing was evaluated"
     elif base is not None and winner.candidate.id != base.candidate.id:
-        status, reason = "improved", f"{winner.candidate.id} beats the base beyond the measured spread"
+        status = "improved"
+        if predicted(winner):
+            s = base.score_ms / winner.score_ms
+            margin = 1.0 - winner.spread_ms / winner.score_ms if winner.score_ms else 0.0
+            reason = (f"{winner.candidate.id}: predicted {s:.2f}x, the whole 90% interval of the predicted "
+                      f"speedup above 1.0x (from {s * margin:.2f}x); not measured")
+        else:
+            reason = f"{winner.candidate.id} beats the base beyond the measured spread"
+    elif predicted(winner):
+        status, reason = "ported", "no candidate is predicted faster with its whole 90% interval above 1.0x"
     else:
         status, reason = "ported", "no candidate beat the base beyond the measured spread"
     failures = {ev.candidate.id: first_failure(results, ev.candidate.id) for ev in history}
     return Selection(kernel=k, status=status, reason=reason, base=base, winner=winner, failures=failures)
+
+
+def predicted(ev) -> bool:
+    return bool(ev is not None and ev.bench and ev.bench[0].method == "estimate")
 
 
 def headline(text: str, limit: int = 300) -> str:

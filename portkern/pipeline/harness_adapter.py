@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from portkern.harness.bench import bench as time_on_device
-from portkern.harness.bench import bench_passed, estimate
+from portkern.harness.bench import bench_passed
 from portkern.harness.inputs import entries_for
 from portkern.harness.runners.base import get_runner
 from portkern.harness.validate import asan_default, validate_compiled
@@ -60,41 +60,22 @@ def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Targ
 
 
 def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
-          compiled: dict[str, Any], use_device: bool, full: bool = True) -> list[BenchResult]:
+          compiled: dict[str, Any], use_device: bool, full: bool = True, source: str = "") -> list[BenchResult]:
     """Every bench size and dtype (``full``; with the vendor baseline), or the primary dtype only:
-    timed on the device, or estimated from the roofline and resources."""
-    record = CompileResult.from_dict(compiled)
+    timed on the device, or predicted by the performance model (``portkern.perfmodel``)."""
+    from portkern.perfmodel.predict import estimate_result
+
+    record = CompileResult.from_dict(compiled) if use_device else None
     out = []
     for dtype in (kernel.dtypes if full else [primary_dtype(kernel)]):
         for i, sizes in enumerate(kernel.sizes_bench):
-            if use_device:
+            if record is not None:
                 out.append(time_on_device(library, kernel, record, target, runner=target.backend,
                                           sizes=sizes, dtype=dtype, params=params, baseline=full,
                                           measure_copy=full and i == 0 and dtype == kernel.dtypes[0]))
                 continue
-            # The launch with the lowest occupancy bounds a multi-launch kernel's estimate.
-            names = entries_for(kernel, dtype, params, [sizes])
-            reports = [record.resources[record.entry_map[n]] for n in names
-                       if n in record.entry_map and record.entry_map[n] in record.resources]
-            worst = min(reports, key=lambda r: r.occupancy_fraction, default=None)
-            out.append(estimate(kernel, sizes, dtype, target, resources=worst, params=params))
+            out.append(estimate_result(kernel, sizes, dtype, target, compiled, params, source))
     return out
-
-
-def estimate_can_beat(kernel: KernelSpec, target: Target, params: dict[str, int], base_ms: float) -> bool:
-    """Whether the roofline estimate could score a candidate at ``params`` below ``base_ms``.
-
-    The estimate credits at most a fixed fraction of the roofline; a base already at that ceiling
-    cannot be beaten by a candidate doing the same work, so timing by estimate cannot rank it.
-    """
-    from portkern.harness import roofline
-
-    if not kernel.sizes_bench or base_ms <= 0:
-        return True
-    dtype = primary_dtype(kernel)
-    work = roofline.work_of(kernel, kernel.sizes_bench[0], dtype, params)
-    floor = roofline.estimate_floor_ms(work, target, dtype, launches=len(kernel.launches))
-    return floor < base_ms * (1 - 1e-9)
 
 
 def bench_failures(results: list[BenchResult]) -> list[str]:

@@ -29,7 +29,8 @@ class KernelState:
     done: bool = False
     end_reason: str = ""
     candidate_ids: set = field(default_factory=set)
-    unranked: int = 0                                    # sweep points the estimate could not rank (not run)
+    gate: dict | None = None                             # the reference a new candidate must be able to beat
+    ruled_out: int = 0                                   # candidates the performance model ruled out
 
 
 class GraphPlan:
@@ -41,6 +42,9 @@ class GraphPlan:
         self.use_device = use_device
         self.graph = TaskGraph()
         self.states: dict[str, KernelState] = {}
+        from portkern.perfmodel.predict import model_id
+
+        self.model_id = model_id()
 
     def add_kernel(self, kernel: KernelSpec, digest: str) -> KernelState:
         from portkern.search.base import Candidate
@@ -75,7 +79,7 @@ class GraphPlan:
         for cand in candidates:
             state.candidate_ids.add(cand.id)
             self.add_candidate(state, cand)
-            for stage in ("compile", "validate", "bench"):
+            for stage in ("compile", "predict", "validate", "bench"):
                 join_deps[f"{cand.id}|{stage}"] = Dep(f"{cand.id}.{stage}", RESULT)
         self.graph.add(Task(id=f"{k}/search-{state.round}", stage="search", kernel=k,
                             inputs={"candidates": [c.to_dict() for c in candidates]}, deps=join_deps,
@@ -91,6 +95,13 @@ class GraphPlan:
         cid = cand.id
         self.graph.add(Task(id=f"{cid}.compile", stage="compile", kernel=kernel.name, candidate_id=cid,
                             inputs={**common, **source_in, "library_flags": flags}, deps=dict(source_dep)))
+        # The performance model predicts from the compile; a candidate it rules out against the
+        # kernel's reference (``state.gate``, set by the search driver) is neither validated nor timed.
+        gate = state.gate if cand.parent else None
+        self.graph.add(Task(id=f"{cid}.predict", stage="predict", kernel=kernel.name, candidate_id=cid,
+                            inputs={"kernel": kernel, "target": self.target, "params": params, **source_in,
+                                    "gate": gate},
+                            deps={**source_dep, "compiled": Dep(f"{cid}.compile")}))
         gpu = {"needs_gpu": self.use_device, "accelerator_type": self.target.accelerator_type}
         # On the emulator validation needs the source, not the target binary; it still waits for the
         # target compile so that only what builds for the target is validated.
@@ -99,9 +110,12 @@ class GraphPlan:
         if not self.use_device:
             val_inputs["compiled"] = {}
         self.graph.add(Task(id=f"{cid}.validate", stage="validate", kernel=kernel.name, candidate_id=cid,
-                            inputs=val_inputs, deps={**source_dep, **compiled_dep}, after=[f"{cid}.compile"], **gpu))
+                            inputs=val_inputs, deps={**source_dep, **compiled_dep},
+                            after=[f"{cid}.compile", f"{cid}.predict"], **gpu))
         # The base is timed at every bench size and dtype beside the vendor baseline; search candidates
         # only where the score is taken (primary dtype), which keeps device time per candidate small.
+        predicted = {} if self.use_device else {"model_id": self.model_id, **source_in}
         self.graph.add(Task(id=f"{cid}.bench", stage="bench", kernel=kernel.name, candidate_id=cid,
-                            inputs={**common, "use_device": self.use_device, "full": not cand.parent},
-                            deps={"compiled": Dep(f"{cid}.compile")}, after=[f"{cid}.validate"], **gpu))
+                            inputs={**common, "use_device": self.use_device, "full": not cand.parent, **predicted},
+                            deps={"compiled": Dep(f"{cid}.compile"), **({} if self.use_device else source_dep)},
+                            after=[f"{cid}.validate"], **gpu))

@@ -267,10 +267,33 @@ def validate_stage(source: str, kernel: KernelSpec, library: LibrarySpec, target
                        reason=f"{validation.failure or 'failed'} on {where}: {validation.detail}".strip())
 
 
-@stage("bench", version=1, toolchain=("bench",), key=_run_key)
+@stage("predict", version=1, cacheable=False)
+def predict_stage(kernel: KernelSpec, target: Target, params: dict[str, int], compiled: dict[str, Any],
+                  source: str = "", gate: dict[str, Any] | None = None) -> StageResult:
+    """The performance model's prediction at the primary bench point, and whether the candidate is
+    worth validating and timing (ruled out only when its whole predicted interval loses to ``gate``)."""
+    from portkern.perfmodel.predict import RULED_OUT, current_model, decide, predict_point
+
+    if not kernel.sizes_bench:
+        return StageResult(stage="predict", task="", kernel="", payload={}, reason="no bench sizes")
+    model = current_model()
+    sizes, dtype = kernel.sizes_bench[0], primary_dtype(kernel)
+    p = predict_point(kernel, sizes, dtype, target, compiled, params, source, model)
+    keep, why = decide(p.ms, gate, model)
+    payload = {"prediction": {**p.to_dict(), "sizes": sizes, "dtype": dtype}, "keep": keep}
+    if not keep:
+        return StageResult(stage="predict", task="", kernel="", status="skipped", cause=RULED_OUT, payload=payload,
+                           reason=f"ruled out by the performance model: {why}")
+    return StageResult(stage="predict", task="", kernel="", payload=payload, reason=why)
+
+
+@stage("bench", version=2, toolchain=("bench",), key=_run_key)
 def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
-                compiled: dict[str, Any], use_device: bool, full: bool = True) -> StageResult:
-    results = harness_adapter.bench(kernel, library, target, params, compiled, use_device, full=full)
+                compiled: dict[str, Any], use_device: bool, full: bool = True, source: str = "",
+                model_id: str = "") -> StageResult:
+    """Time on the device, or predict (``model_id`` names the model, so the cache follows it)."""
+    results = harness_adapter.bench(kernel, library, target, params, compiled, use_device, full=full,
+                                    source=source)
     if not results:
         raise ConfigError(f"kernel '{kernel.name}' has no bench sizes to time",
                           hint="add sizes.bench to its library.yaml entry")
@@ -286,8 +309,8 @@ def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params
                                      if cause == "above-roofline" else ""))
     if primary.method == "estimate":
         return StageResult(stage="bench", task="", kernel="", status="estimated", payload=payload,
-                           reason=f"no {target.vendor.upper()} GPU here: estimated from the {target.name} "
-                                  f"roofline and the compiler's resource report")
+                           reason=f"no {target.vendor.upper()} GPU here: predicted by the performance model "
+                                  f"from the {target.name} compiler's report, the source and the target's specs")
     return StageResult(stage="bench", task="", kernel="", status="ok", payload=payload)
 
 
@@ -319,7 +342,11 @@ def search_stage(candidates: list[dict[str, Any]], base_source: str = "", origin
         comp = results.get(f"{cand.id}|compile")
         val = results.get(f"{cand.id}|validate")
         ben = results.get(f"{cand.id}|bench")
+        pre = results.get(f"{cand.id}|predict")
         ev = Evaluation(candidate=cand, compiled=bool(comp and comp.status == "ok"))
+        if pre is not None and pre.payload.get("prediction"):
+            ev.prediction = {**pre.payload["prediction"], "kept": bool(pre.payload.get("keep", True)),
+                             "reason": pre.reason}
         if comp is not None and comp.status == "failed":
             ev.compile_error = comp.reason
         if ev.compiled:

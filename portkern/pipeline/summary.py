@@ -59,12 +59,15 @@ def notes(run: Any, device_reason: str) -> list[str]:
         out.append(f"validate, bench: on the {target.display_name} ({device_reason})")
     else:
         out.append(f"validate: on the CPU emulator at wave{target.wavefront} ({device_reason})")
-        out.append(f"bench: estimated from the {target.name} roofline and the resource report "
-                   f"(no {target.vendor.upper()} GPU)")
-        unranked = {k: st.unranked for k, st in states.items() if st.unranked}
-        if unranked:
-            out.append(f"search: the estimate cannot rank {sum(unranked.values())} sweep point(s) of "
-                       f"{len(unranked)} kernel(s) above their base, so they were not compiled or validated")
+        out.append(f"bench: predicted, not measured (no {target.vendor.upper()} GPU)")
+    from portkern.perfmodel.predict import current_model, describe
+
+    out.append(describe(current_model(), target))
+    ruled = {k: st.ruled_out for k, st in states.items() if st.ruled_out}
+    if ruled:
+        out.append(f"search: the performance model ruled out {sum(ruled.values())} candidate(s) of {len(ruled)} "
+                   f"kernel(s) (whole predicted interval slower than the best so far): compiled, not validated "
+                   f"or timed")
     return out
 
 

@@ -44,6 +44,7 @@ class Evaluation(Record):
     spread_ms: float = 0.0
     gpu_seconds: float = 0.0             # device time spent validating and timing it (budget accounting)
     profile: dict[str, Any] = field(default_factory=dict)  # profiler counters, when a profiler ran
+    prediction: dict[str, Any] = field(default_factory=dict)  # the performance model's, before any timing
 
     @property
     def correct(self) -> bool:

@@ -1,0 +1,64 @@
+"""The analytic part of the performance model: a time from counts, before any learned correction.
+
+time = max(bytes / (bandwidth x memory efficiency), FLOPs / (peak x compute efficiency)) + launches x overhead
+
+- Memory efficiency follows Little's law: the device reaches its bandwidth only with about
+  ``bandwidth x latency`` bytes in flight. Bytes in flight = resident threads x bytes each thread has
+  outstanding (its element size, widened by vector types in the source, capped by what it moves at all).
+- Compute efficiency falls with low occupancy (too few resident waves to hide latency), a partial last
+  wave of blocks (tail), CUs left without a block (fill), and spills.
+
+The constants are coarse on purpose: the learned part (``portkern.perfmodel.model``) corrects the
+ratio to measured times; what matters here is that the formula moves in the right direction when a
+candidate changes its block size, vector width, occupancy or grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+from portkern.model import ResourceReport, Target
+
+# Memory latency a load sees under load, seconds (order of magnitude for HBM GPUs; the learned part
+# absorbs the rest). AMD's is longer through its larger fabric.
+LATENCY_S = {"nvidia": 650e-9, "amd": 900e-9}
+LAUNCH_OVERHEAD_S = 3e-6
+MAX_MEMORY_EFFICIENCY = 0.92     # copy kernels reach about this much of the data-sheet bandwidth
+MAX_COMPUTE_EFFICIENCY = 0.75    # plain FMA loops without matrix units
+SPILL_PENALTY = 0.7
+
+
+def outstanding_bytes_per_thread(f: dict[str, float]) -> float:
+    """Bytes one thread keeps in flight: its element size, x4 for vector types, x2 when unrolled."""
+    width = f["elem_bytes"] * (4.0 if f.get("src_vector", 0) > 0 else 1.0)
+    if f.get("src_unroll", 0) > 0:
+        width *= 2.0
+    per_thread = math.expm1(f["log_bytes_per_thread"])
+    return max(1.0, min(per_thread, 2.0 * width))
+
+
+def memory_efficiency(f: dict[str, float], target: Target, resident_threads: float) -> float:
+    needed = target.peak_bandwidth_gbs * 1e9 * LATENCY_S.get(target.vendor, 800e-9)
+    in_flight = resident_threads * outstanding_bytes_per_thread(f)
+    return max(0.02, MAX_MEMORY_EFFICIENCY * min(1.0, in_flight / needed))
+
+
+def compute_efficiency(f: dict[str, float]) -> float:
+    occ = f["occupancy"] if f["occupancy"] > 0 else 0.5
+    eff = MAX_COMPUTE_EFFICIENCY * min(1.0, occ / 0.25) * f["tail"] * max(f["fill"], 0.01)
+    return max(0.01, eff)
+
+
+def analytic_ms(f: dict[str, float], target: Target, geo, work, dtype: str,
+                resources: ResourceReport | None) -> float:
+    """The analytic time of one launch sequence in milliseconds (see the module docstring)."""
+    from portkern.perfmodel.features import resident_blocks
+
+    concurrent_threads = resident_blocks(target, geo, resources) * target.compute_units * geo.threads_per_block
+    resident = min(float(geo.total_threads), float(concurrent_threads))
+    mem_s = work.bytes_moved / (target.peak_bandwidth_gbs * 1e9 * memory_efficiency(f, target, resident))
+    flop_s = work.flops / (target.peak_flops_for(dtype) * compute_efficiency(f))
+    seconds = max(mem_s, flop_s)
+    if f["spills"]:
+        seconds /= SPILL_PENALTY
+    return (seconds + geo.launches * LAUNCH_OVERHEAD_S) * 1e3

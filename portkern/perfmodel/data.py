@@ -1,0 +1,129 @@
+"""Training rows for the performance model: every device timing in a runs directory.
+
+A row is one candidate timed on a GPU at one (sizes, dtype), with the features the model would have
+computed for it before timing: the run folder keeps the library inputs (``inputs/library``), the
+target (``inputs/target.json``), each candidate's source and parameters (``evaluations.json``) and its
+compile result (``<candidate>.compile.json``), so rows are rebuilt from the folder alone. Estimates are
+never rows; timings flagged as failures (above the roofline, wrong timed output) are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from portkern.errors import PortkernError
+from portkern.model import Target
+
+
+@dataclass
+class Row:
+    run_id: str
+    target: str
+    device: str
+    date: str
+    kernel: str
+    family: str
+    candidate_id: str
+    sizes: dict[str, int]
+    dtype: str
+    measured_ms: float
+    spread_ms: float
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        """Candidates compared with one another: same run, kernel, sizes and dtype."""
+        return f"{self.run_id}|{self.kernel}|{json.dumps(self.sizes, sort_keys=True)}|{self.dtype}"
+
+
+def run_folders(paths: list[str | Path]) -> list[Path]:
+    """Run folders under each path (a runs directory, or a run folder itself)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "inputs" / "target.json").is_file():
+            out.append(p)
+        elif p.is_dir():
+            out.extend(sorted(d for d in p.iterdir() if (d / "inputs" / "target.json").is_file()))
+    return out
+
+
+def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
+    from portkern.library import load_library
+    from portkern.perfmodel.features import features, resources_for
+    from portkern.pipeline.store import safe_relpath
+
+    copy = run_dir / "inputs" / "library" / "library.yaml"
+    if not copy.is_file():
+        return []
+    try:
+        library = load_library(copy)
+    except PortkernError as exc:
+        if warn:
+            warn(f"{run_dir.name}: library copy unreadable ({exc}); skipped")
+        return []
+    target = Target.from_dict(json.loads((run_dir / "inputs" / "target.json").read_text()))
+    kernels = {k.name: k for k in library.kernels}
+    rows: list[Row] = []
+    for kdir in sorted(p for p in (run_dir / "results").iterdir() if p.is_dir()):
+        kernel = kernels.get(kdir.name)
+        evs_path = kdir / "evaluations.json"
+        if kernel is None or not evs_path.is_file():
+            continue
+        for ev in json.loads(evs_path.read_text()):
+            cand = ev["candidate"]
+            if not (ev.get("validation") or {}).get("passed"):
+                continue
+            comp_path = run_dir / "results" / f"{safe_relpath(cand['id'])}.compile.json"
+            compiled = json.loads(comp_path.read_text()).get("payload", {}) if comp_path.is_file() else {}
+            params = {**kernel.defaults, **(cand.get("params") or {})}
+            for b in ev.get("bench") or []:
+                if b.get("method") != "device-events" or b.get("median_ms", 0) <= 0 or _failed(b):
+                    continue
+                res = resources_for(compiled, kernel, b["sizes"], b["dtype"], params)
+                try:
+                    f = features(kernel, b["sizes"], b["dtype"], target, res, params, cand.get("source") or "")
+                except (PortkernError, KeyError, ValueError, ZeroDivisionError) as exc:
+                    if warn:
+                        warn(f"{run_dir.name}/{cand['id']}: features failed ({exc}); skipped")
+                    continue
+                rows.append(Row(run_id=run_dir.name, target=target.name, device=b.get("device", ""),
+                                date=_date(run_dir.name), kernel=kernel.name, family=kernel.family,
+                                candidate_id=cand["id"], sizes=dict(b["sizes"]), dtype=b["dtype"],
+                                measured_ms=float(b["median_ms"]), spread_ms=float(b.get("spread_ms", 0.0)),
+                                features=f))
+    return rows
+
+
+def _failed(bench: dict[str, Any]) -> bool:
+    from portkern.harness.bench import bench_passed
+    from portkern.model import BenchResult
+
+    return not bench_passed(BenchResult.from_dict(bench))
+
+
+def _date(run_id: str) -> str:
+    stamp = run_id.rsplit("-", 1)[-1]
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 and stamp[:8].isdigit() else ""
+
+
+def load_rows(paths: list[str | Path], warn=None) -> list[Row]:
+    warn = warn or (lambda msg: print(msg, file=sys.stderr))
+    rows: list[Row] = []
+    for run in run_folders(paths):
+        rows.extend(rows_from_run(run, warn))
+    return rows
+
+
+def save_rows(rows: list[Row], path: Path) -> None:
+    """The rows as JSON lines (features included): what a shipped model was fitted on."""
+    from portkern import fsio
+
+    fsio.write_text(path, "".join(json.dumps(r.__dict__, sort_keys=True) + "\n" for r in rows))
+
+
+def read_rows_file(path: Path) -> list[Row]:
+    return [Row(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,185 @@
+"""The calibrated performance model: analytic time x learned correction, with conformal intervals.
+
+``log(measured) = log(analytic) + g(features) + error``. ``g`` is a gradient-boosted tree model fitted
+on the run store's GPU timings. Interval widths are split-conformal quantiles of held-out errors: the
+errors of leave-one-kernel-family-out predictions, so a kernel family the model has never seen is what
+the width was calibrated on. Two widths are kept:
+
+- ``q_abs``: for one candidate's time (``[t e^-q, t e^q]``);
+- ``q_pair``: for the ratio of two candidates of the same kernel at the same size (their errors are
+  correlated, so a speedup is known better than either time).
+
+A model without a fit (no data yet) is analytic only and ``calibrated`` is False: it ranks, but its
+intervals are unknown, so nothing may be selected on its word.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources as ir
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from portkern import fsio
+from portkern.errors import ConfigError
+from portkern.perfmodel.features import FEATURE_NAMES, vector
+from portkern.perfmodel.gbm import GradientBoosting
+
+COVERAGE = 0.9
+MODEL_ENV = "PORTKERN_PERFMODEL"
+FORMAT = 1
+
+
+@dataclass
+class Prediction:
+    ms: float
+    lo_ms: float
+    hi_ms: float
+    analytic_ms: float
+    calibrated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ms": self.ms, "lo_ms": self.lo_ms, "hi_ms": self.hi_ms, "analytic_ms": self.analytic_ms,
+                "calibrated": self.calibrated}
+
+
+def conformal_quantile(scores: np.ndarray, coverage: float = COVERAGE) -> float:
+    """The split-conformal quantile: the ceil((n+1) coverage)-th smallest score (inf when n is too small)."""
+    s = np.sort(np.abs(np.asarray(scores, dtype=float)))
+    n = len(s)
+    k = math.ceil((n + 1) * coverage)
+    return float(s[k - 1]) if 0 < k <= n else float("inf")
+
+
+def pair_scores(groups: list[str], measured_log: np.ndarray, predicted_log: np.ndarray) -> np.ndarray:
+    """Errors of predicted log-ratios between every two candidates of the same group."""
+    out: list[float] = []
+    by: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        by.setdefault(g, []).append(i)
+    for idx in by.values():
+        a = np.asarray(idx)
+        if len(a) < 2:
+            continue
+        dm = measured_log[a][:, None] - measured_log[a][None, :]
+        dp = predicted_log[a][:, None] - predicted_log[a][None, :]
+        iu = np.triu_indices(len(a), 1)
+        out.extend((dm - dp)[iu].tolist())
+    return np.asarray(out)
+
+
+@dataclass
+class PerfModel:
+    gbm: GradientBoosting | None = None
+    q_abs: float = float("inf")
+    q_pair: float = float("inf")
+    coverage: float = COVERAGE
+    trained_on: dict[str, Any] = field(default_factory=dict)   # rows, families, devices, runs, dates
+    path: str = ""
+
+    @property
+    def calibrated(self) -> bool:
+        return self.gbm is not None and math.isfinite(self.q_abs) and math.isfinite(self.q_pair)
+
+    # ------------------------------------------------------------------ prediction
+
+    def correction(self, feats: list[dict[str, float]]) -> np.ndarray:
+        if self.gbm is None or not feats:
+            return np.zeros(len(feats))
+        return self.gbm.predict(np.asarray([vector(f) for f in feats]))
+
+    def predict_log(self, feats: list[dict[str, float]]) -> np.ndarray:
+        base = np.asarray([f["log_analytic_ms"] for f in feats], dtype=float)
+        return base + self.correction(feats)
+
+    def predict(self, f: dict[str, float]) -> Prediction:
+        log_ms = float(self.predict_log([f])[0])
+        ms = math.exp(log_ms)
+        q = self.q_abs if self.calibrated else float("inf")
+        lo, hi = (ms * math.exp(-q), ms * math.exp(q)) if math.isfinite(q) else (0.0, float("inf"))
+        return Prediction(ms=ms, lo_ms=lo, hi_ms=hi, analytic_ms=math.exp(f["log_analytic_ms"]),
+                          calibrated=self.calibrated)
+
+    def speedup(self, base_ms: float, cand_ms: float) -> tuple[float, float, float]:
+        """(speedup, low, high) of a candidate over the base, both predicted at the same point."""
+        s = base_ms / cand_ms if cand_ms > 0 else 0.0
+        if not self.calibrated:
+            return s, 0.0, float("inf")
+        return s, s * math.exp(-self.q_pair), s * math.exp(self.q_pair)
+
+    # ------------------------------------------------------------------ fitting
+
+    @classmethod
+    def fit(cls, rows: list[Any], *, params: dict[str, Any] | None = None) -> PerfModel:
+        """Fit on measured rows (``perfmodel.data.Row``); widths from leave-one-family-out errors."""
+        from portkern.perfmodel.evaluate import cross_predict
+
+        if len(rows) < 8:
+            raise ConfigError(f"{len(rows)} measured timing(s) are too few to fit the performance model",
+                              hint="run `portkern port` on a GPU first (its timings go to the run store)")
+        cv = cross_predict(rows, params=params)
+        measured = np.log([r.measured_ms for r in rows])
+        scores = measured - cv
+        groups = [r.group for r in rows]
+        model = cls(gbm=_fit_gbm(rows, params), q_abs=conformal_quantile(scores),
+                    q_pair=conformal_quantile(pair_scores(groups, measured, cv)))
+        model.trained_on = describe(rows)
+        return model
+
+    # ------------------------------------------------------------------ files
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "features": list(FEATURE_NAMES), "coverage": self.coverage,
+                "q_abs": self.q_abs, "q_pair": self.q_pair, "trained_on": self.trained_on,
+                "gbm": self.gbm.to_dict() if self.gbm else None}
+
+    def save(self, path: str | Path) -> None:
+        fsio.write_text(Path(path), json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str = "") -> PerfModel:
+        if d.get("format") != FORMAT or list(d.get("features") or []) != list(FEATURE_NAMES):
+            raise ConfigError(f"performance model {path or '(given)'} was fitted on other features or format",
+                              hint="refit it: portkern model fit --out FILE")
+        gbm = GradientBoosting.from_dict(d["gbm"]) if d.get("gbm") else None
+        return cls(gbm=gbm, q_abs=float(d.get("q_abs", "inf")), q_pair=float(d.get("q_pair", "inf")),
+                   coverage=float(d.get("coverage", COVERAGE)), trained_on=dict(d.get("trained_on") or {}),
+                   path=path)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> PerfModel:
+        """The model at ``path``, else ``$PORTKERN_PERFMODEL``, else the one shipped with portkern,
+        else an uncalibrated analytic-only model (also what the name ``analytic`` asks for)."""
+        chosen = str(path or os.environ.get(MODEL_ENV, "")).strip()
+        if chosen == "analytic":
+            return cls()
+        if chosen:
+            p = Path(chosen)
+            try:
+                data = json.loads(p.read_text())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"cannot read performance model {p}: {exc}",
+                                  hint=f"fit one with `portkern model fit --out {p}` or unset {MODEL_ENV}") from exc
+            return cls.from_dict(data, str(p))
+        shipped = ir.files("portkern.data").joinpath("perfmodel.json")
+        if shipped.is_file():
+            return cls.from_dict(json.loads(shipped.read_text()), "portkern/data/perfmodel.json")
+        return cls()
+
+
+def _fit_gbm(rows: list[Any], params: dict[str, Any] | None) -> GradientBoosting:
+    X = np.asarray([vector(r.features) for r in rows])
+    y = np.log([r.measured_ms for r in rows]) - np.asarray([r.features["log_analytic_ms"] for r in rows])
+    return GradientBoosting(**(params or {})).fit(X, y)
+
+
+def describe(rows: list[Any]) -> dict[str, Any]:
+    return {"rows": len(rows), "kernels": sorted({r.kernel for r in rows}),
+            "families": sorted({r.family for r in rows}), "devices": sorted({r.device for r in rows}),
+            "runs": sorted({r.run_id for r in rows}), "targets": sorted({r.target for r in rows}),
+            "dates": sorted({r.date for r in rows if r.date})}
