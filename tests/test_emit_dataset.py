@@ -252,6 +252,13 @@ def test_review_passes_on_honest_run(runs):
     assert {"source", "compile", "correct", "time"} <= claims
 
 
+def test_review_device_needs_the_targets_gpu(runs, capsys):
+    """--device asks for measurements; where the target's GPU is absent it says so and exits 3."""
+    rc = main(["review", "tune", "--runs-dir", str(runs), "--device"])
+    assert rc == 3
+    assert "--device: no AMD GPU for mi300x here" in capsys.readouterr().err
+
+
 def test_review_fails_on_tampered_candidate(runs, tmp_path):
     tampered = tmp_path / "runs"
     shutil.copytree(runs, tampered)

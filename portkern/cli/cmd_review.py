@@ -13,15 +13,18 @@ from portkern.cli.output import console, emit_json, err_console, json_option
 @click.command("review")
 @click.argument("run")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(path_type=Path))
+@click.option("--device", "require_device", is_flag=True,
+              help="Time on the target's GPU and fail if there is none (a predicted claim must then fall in "
+                   "its predicted interval, and a predicted gain must hold when measured).")
 @json_option
-def command(run, runs_dir, as_json) -> None:
+def command(run, runs_dir, require_device, as_json) -> None:
     """Re-check RUN's claims: rebuild every claimed candidate, re-validate it on fresh seeds and
-    sizes, re-time it (on a device where present, else re-estimate), and exit 1 naming every claim
+    sizes, re-time it (on a device where present, else re-predict), and exit 1 naming every claim
     that does not hold."""
     from portkern.emit.review import review_run
 
     run_dir = resolve_run(run, runs_dir)
-    report = review_run(run_dir, progress=None if as_json else
+    report = review_run(run_dir, require_device=require_device, progress=None if as_json else
                         (lambda m: err_console.print(escape(m), style="dim", highlight=False)))
     if as_json:
         emit_json({**report.to_dict(), "passed": report.passed})

@@ -13,7 +13,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from portkern.errors import ConfigError
 from portkern.model import Record
 from portkern.pipeline.runread import evaluations, load_run_library, read_rows
 from portkern.targets import get_target
@@ -46,7 +48,7 @@ class ReviewReport(Record):
         return [c for c in self.checks if not c.holds]
 
 
-def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
+def review_run(run_dir: str | Path, *, progress=None, require_device: bool = False) -> ReviewReport:
     from portkern.pipeline import harness_adapter
     from portkern.pipeline.stages import bench_stage, compile_stage, primary_bench
 
@@ -56,6 +58,9 @@ def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
     library = load_run_library(run_dir, run["library"])
     target = get_target(run["target"])
     use_device, device_note = harness_adapter.device_available(target)
+    if require_device and not use_device:
+        raise ConfigError(f"--device: no {target.vendor.upper()} GPU for {target.name} here ({device_note})",
+                          hint="run the review where the target's GPU is, or leave out --device to re-predict")
     report = ReviewReport(run_id=run_dir.name, retimed_on=device_note if use_device else "estimate")
     say = progress or (lambda _msg: None)
 
@@ -106,8 +111,17 @@ def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
             now, spread = float(results.get("score_ms") or 0.0), float(results.get("spread_ms") or 0.0)
             retimed[cid] = (now, spread)
             tolerance = max(TIMING_SLACK * (claimed_spread + spread), 0.10 * claimed)
+            recorded = _recorded_primary(evs.get(cid) or {}, claimed)
             if results.get("method") == "estimate":
-                tolerance = 1e-6 * max(claimed, 1e-9)  # an estimate is deterministic: it must reproduce
+                tolerance = 1e-6 * max(claimed, 1e-9)  # a prediction is deterministic: it must reproduce
+            elif recorded.get("method") == "estimate":
+                # A predicted claim timed on a device: the measurement must fall in the predicted interval.
+                lo, hi = float(recorded.get("predicted_lo_ms") or 0.0), float(recorded.get("predicted_hi_ms") or 0.0)
+                check(name, cid, "prediction", hi > 0 and lo <= now <= hi,
+                      f"predicted {claimed:.4g} ms (90% interval {lo:.4g}-{hi:.4g}), measured {now:.4g} ms "
+                      f"± {spread:.2g} on {device_note}")
+                retimed[cid] = (now, spread)
+                continue
             holds = claimed > 0 and abs(now - claimed) <= tolerance
             check(name, cid, "time", holds,
                   f"recorded {claimed:.4g} ms, now {now:.4g} ms ± {spread:.2g} ({results.get('method')})")
@@ -118,3 +132,12 @@ def review_run(run_dir: str | Path, *, progress=None) -> ReviewReport:
             check(name, sel_id, "improvement", holds,
                   f"{b_ms:.4g} ms -> {s_ms:.4g} ms ({b_ms / s_ms if s_ms else 0:.2f}x; noise {max(s_sp, b_sp):.2g} ms)")
     return report
+
+
+def _recorded_primary(evaluation: dict[str, Any], score_ms: float) -> dict[str, Any]:
+    """The recorded timing the candidate's score came from (the bench entry at the score), or {}."""
+    bench = evaluation.get("bench") or []
+    for b in bench:
+        if abs(float(b.get("median_ms") or 0.0) - score_ms) <= 1e-9 * max(score_ms, 1e-12):
+            return b
+    return bench[0] if bench else {}
