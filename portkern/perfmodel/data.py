@@ -70,10 +70,9 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
     rows: list[Row] = []
     for kdir in sorted(p for p in (run_dir / "results").iterdir() if p.is_dir()):
         kernel = kernels.get(kdir.name)
-        evs_path = kdir / "evaluations.json"
-        if kernel is None or not evs_path.is_file():
+        if kernel is None:
             continue
-        for ev in json.loads(evs_path.read_text()):
+        for ev in _evaluations(kdir):
             cand = ev["candidate"]
             if not (ev.get("validation") or {}).get("passed"):
                 continue
@@ -96,6 +95,23 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
                                 measured_ms=float(b["median_ms"]), spread_ms=float(b.get("spread_ms", 0.0)),
                                 features=f))
     return rows
+
+
+def _evaluations(kdir: Path) -> list[dict[str, Any]]:
+    """A kernel's evaluations: ``evaluations.json`` (written when the kernel finished), else those of
+    its finished search rounds (``search-<r>.json``), so a run stopped part-way still gives its rows."""
+    final = kdir / "evaluations.json"
+    if final.is_file():
+        return json.loads(final.read_text())
+    seen: dict[str, dict[str, Any]] = {}
+    for path in sorted(kdir.glob("search-*.json")):
+        try:
+            payload = json.loads(path.read_text()).get("payload") or {}
+        except ValueError:
+            continue
+        for ev in payload.get("evaluations") or []:
+            seen.setdefault(ev["candidate"]["id"], ev)
+    return list(seen.values())
 
 
 def _failed(bench: dict[str, Any]) -> bool:
