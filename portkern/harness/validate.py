@@ -391,8 +391,6 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
                       hidden: bool = True, cases: list[CasePlan] | None = None,
                       timeout_s: float | None = None) -> ValidationResult:
     """Validate an already compiled kernel on ``runner``: launches in a sandboxed worker, checks here."""
-    from portkern.worker import run_in_worker
-
     started = time.monotonic()
     timeout_s = timeout_s if timeout_s is not None else configured_timeout_s()
     plans = cases if cases is not None else plan_cases(kernel, dtypes, hidden=hidden, params=params)
@@ -408,9 +406,8 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
                                        params=params, reference_view=False))
     job = LaunchJob(runner, compiled, target, built, [p.repeats for p in plans], [p.schedule for p in plans])
     try:
-        env = runs_on.worker_env(compiled) or None
-        replies = run_in_worker(run_launch_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}",
-                                env=env, limit_memory=runner == "emu")
+        replies = runs_on.run_job(run_launch_job, job, compiled=compiled, timeout_s=timeout_s,
+                                  label=f"{kernel.name} on {runner}")
     except KernelTimeoutError as exc:
         return _summary(kernel.name, runner, device, wave, [], started, "timeout", str(exc))
     except WorkerCrashError as exc:
