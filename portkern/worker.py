@@ -31,6 +31,7 @@ starts a fresh one. Verdicts never depend on the worker: it returns raw outputs,
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -45,7 +46,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,6 +429,7 @@ class PoolStats:
 
     calls: int = 0
     starts: int = 0
+    busy_s: float = 0.0                                    # time the key was held (its device in use)
     discarded: list[str] = field(default_factory=list)     # why each stopped worker was stopped
 
 
@@ -459,6 +461,19 @@ class WorkerPool:
         with self._cond:
             self._busy.discard(key)
             self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def lease(self, keys: Hashable | list[Hashable]) -> Iterator[Hashable]:
+        """Hold an idle key among ``keys`` (a device) for the block, without a worker that stays: a
+        caller starting fresh workers on a GPU still runs one candidate at a time on it."""
+        key = self._acquire(list(keys) if isinstance(keys, list) else [keys])
+        started = time.monotonic()
+        try:
+            yield key
+        finally:
+            stats = self.stats.setdefault(key, PoolStats())
+            stats.busy_s += time.monotonic() - started
+            self._release(key)
 
     def _discard(self, key: Hashable, why: str) -> None:
         entry = self._workers.pop(key, None)
@@ -494,8 +509,7 @@ class WorkerPool:
         same worker. ``env`` may depend on the key (a GPU's visibility variable)."""
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        key = self._acquire(list(keys) if isinstance(keys, list) else [keys])
-        try:
+        with self.lease(keys) as key:
             worker_env = dict((env(key) if callable(env) else env) or {})
             worker = self._worker(key, worker_env, _preload_of(fn, probe), timeout_s, limit_memory)
             self.stats[key].calls += 1
@@ -516,8 +530,6 @@ class WorkerPool:
             if failed is not None:
                 raise failed
             return result
-        finally:
-            self._release(key)
 
     @staticmethod
     def _probe(worker: Worker, probe: Callable[[], str] | None, timeout_s: float, label: str) -> str:

@@ -223,3 +223,33 @@ def test_the_vendor_baseline_is_measured_once_per_size_and_dtype(adv, monkeypatc
     seeds = [tuple(j.pool_seeds) for j in runner.jobs]
     assert len(set(seeds)) == len(seeds)
     hbench.clear_baselines()
+
+
+def test_prefetch_computes_in_the_background_and_reraises_failures():
+    import threading
+
+    from portkern.harness.prefetch import Prefetch
+
+    started = threading.Event()
+    release = threading.Event()
+    threads: list[str] = []
+
+    def slow() -> int:
+        threads.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+        return 1
+
+    def broken() -> int:
+        raise ZeroDivisionError("reference failed")
+
+    with Prefetch([("a", slow), ("b", broken), ("c", lambda: 3)]) as pre:
+        assert started.wait(10)                      # running while this thread is free
+        release.set()
+        assert pre.get("a") == 1 and pre.get("c") == 3
+        with pytest.raises(ZeroDivisionError, match="reference failed"):
+            pre.get("b")
+    assert threads and threads[0] != threading.current_thread().name
+    late = Prefetch([("x", lambda: 7)])
+    late.close()
+    assert late.get("x") == 7                        # cancelled or done: the value is still there

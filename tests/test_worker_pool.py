@@ -188,6 +188,16 @@ def test_device_runners_keep_their_worker_unless_configured_off(monkeypatch):
         monkeypatch.setenv("PORTKERN_VALIDATE_PERSISTENT_WORKER", "0")
         fresh = {runner.run_job(pid_of_worker, None, compiled=_compiled(), timeout_s=60, label="v") for _ in range(2)}
         assert len(fresh) == 2 and not fresh & pids
+        # Fresh workers on one device still take turns: two half-second jobs take a second.
+        start = time.monotonic()
+        threads = [threading.Thread(target=runner.run_job, args=(sleep_for, 0.5),
+                                    kwargs={"compiled": _compiled(), "timeout_s": 60, "label": "v"}) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert time.monotonic() - start >= 1.0
+        assert worker_pool().stats[("fake-device", 0)].busy_s >= 1.0
     finally:
         worker_pool().stop_all()
 

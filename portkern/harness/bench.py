@@ -26,6 +26,7 @@ from portkern.harness import roofline
 from portkern.harness.baselines import iqr
 from portkern.harness.compare import check_run
 from portkern.harness.inputs import make_case
+from portkern.harness.prefetch import Prefetch
 from portkern.harness.references import call_reference
 from portkern.harness.runners.base import get_runner
 from portkern.harness.timing import TrialPlan, relative_half_width
@@ -143,30 +144,42 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
 # --------------------------------------------------------------------------- caller side
 
 
-def _check(kernel: KernelSpec, reference: Any, job: BenchJob, runs: list[Any], flag: str) -> list[str]:
+def expected_runs(kernel: KernelSpec, reference: Any, job: BenchJob) -> Prefetch:
+    """The inputs (rebuilt here from the seeds) and float64 references of every run the worker may
+    report, computed in the background while it runs: the check run first, then the pool."""
+    def one(seed: int) -> tuple[Any, dict]:
+        case = _case(kernel, job, seed)
+        return case, call_reference(reference, case.reference_inputs(), job.dtype)
+
+    seeds = list(dict.fromkeys([job.check_seed, *job.pool_seeds]))
+    return Prefetch([(seed, functools.partial(one, seed)) for seed in seeds])
+
+
+def _check(kernel: KernelSpec, expected: Prefetch, job: BenchJob, runs: list[Any], flag: str) -> list[str]:
     """Check each run the worker reported against inputs rebuilt here from its seed."""
     from portkern.harness.validate import _buffers_from_reply
 
-    expected_by_seed: dict[int, Any] = {}
-    cases: dict[int, Any] = {}
     for run in runs:
         seed = run.get("seed") if isinstance(run, dict) else None
         if not isinstance(seed, int) or (seed not in job.pool_seeds and seed != job.check_seed):
             return [f"{flag}: crash (the worker reported a run on inputs it was not given)"]
-        if seed not in cases:
-            cases[seed] = _case(kernel, job, seed)
-            expected_by_seed[seed] = call_reference(reference, cases[seed].reference_inputs(), job.dtype)
-        after = _buffers_from_reply(cases[seed], run)
+        case, want = expected.get(seed)
+        after = _buffers_from_reply(case, run)
         if isinstance(after, str):
             return [f"{flag}: crash ({after})"]
-        res = check_run(kernel, cases[seed], after, expected_by_seed[seed])
+        res = check_run(kernel, case, after, want)
         if not res.passed:
             return [f"{flag}: {res.failure} (seed {seed}) {res.detail}"[:300]]
     return []
 
 
-def judge_bench(kernel: KernelSpec, reference: Any, job: BenchJob, reply: Any) -> BenchResult:
-    """The BenchResult of a timing worker's raw reply: the times, and every check made here."""
+def judge_bench(kernel: KernelSpec, reference: Any, job: BenchJob, reply: Any,
+                expected: Prefetch | None = None) -> BenchResult:
+    """The BenchResult of a timing worker's raw reply: the times, and every check made here
+    (``expected``: the references computed while the worker ran, from ``expected_runs``)."""
+    if expected is None:
+        with expected_runs(kernel, reference, job) as mine:
+            return judge_bench(kernel, reference, job, reply, mine)
     bad = BenchResult(kernel=kernel.name, sizes=dict(job.sizes), dtype=job.dtype, method="device-events",
                       device=job.target.display_name, median_ms=0.0, spread_ms=0.0)
     times = reply.get("times_ms") if isinstance(reply, dict) else None
@@ -178,8 +191,8 @@ def judge_bench(kernel: KernelSpec, reference: Any, job: BenchJob, reply: Any) -
     if len(reply["timed"]) != min(max(job.rotate, 1), len(times)):
         bad.flags = ["crash: the timing worker did not report every timed buffer"]
         return bad
-    flags = _check(kernel, reference, job, reply["timed"], "timed-output-wrong")
-    flags += _check(kernel, reference, job, [reply["fresh"]], "changed-input-wrong")
+    flags = _check(kernel, expected, job, reply["timed"], "timed-output-wrong")
+    flags += _check(kernel, expected, job, [reply["fresh"]], "changed-input-wrong")
     width = relative_half_width(times, job.plan.confidence)
     if job.plan.fraction > 0 and width > job.plan.fraction:
         flags.append(f"noisy: the median's {job.plan.confidence:.0%} interval is within ±{width:.1%} after "
@@ -274,14 +287,16 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
                    pool_seeds=[fresh_seed() for _ in range(max(rotate, 1) + 1)], check_seed=fresh_seed(),
                    plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
                    baseline=baseline and known is None, measure_copy=measure_copy)
-    try:
-        reply = runs_on.run_job(run_bench_job, job, compiled=compiled, timeout_s=timeout_s,
-                                label=f"bench {kernel.name} on {runner}")
-    except (KernelTimeoutError, WorkerCrashError) as exc:
-        return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
-                           device=target.display_name, median_ms=0.0, spread_ms=0.0,
-                           flags=[f"{exc.cause}: {str(exc)[-300:]}"])
-    result = judge_bench(kernel, library.reference(kernel), job, reply)
+    reference = library.reference(kernel)
+    with expected_runs(kernel, reference, job) as expected:
+        try:
+            reply = runs_on.run_job(run_bench_job, job, compiled=compiled, timeout_s=timeout_s,
+                                    label=f"bench {kernel.name} on {runner}")
+        except (KernelTimeoutError, WorkerCrashError) as exc:
+            return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
+                               device=target.display_name, median_ms=0.0, spread_ms=0.0,
+                               flags=[f"{exc.cause}: {str(exc)[-300:]}"])
+        result = judge_bench(kernel, reference, job, reply, expected)
     if job.baseline:
         _note_baseline(key, reply)
     if baseline:

@@ -101,13 +101,19 @@ class Runner(abc.ABC):
         """``fn(job)`` in a sandboxed worker: a fresh one, or this runner's worker that stays."""
         from portkern import worker
 
-        if self.persistent_worker and persistent_workers_enabled():
-            keys = [(self.name, index) for index in range(max(self.device_count(), 1))]
+        if not self.persistent_worker:
+            return worker.run_in_worker(fn, job, timeout_s=timeout_s, label=label,
+                                        env=self.worker_env(compiled) or None, limit_memory=self.limit_worker_memory)
+        keys = [(self.name, index) for index in range(max(self.device_count(), 1))]
+        if persistent_workers_enabled():
             return worker.pooled_call(keys, fn, job, timeout_s=timeout_s, label=label,
                                       env=lambda key: self.worker_env(compiled, device_index=key[1]),
                                       probe=self.worker_probe(), limit_memory=self.limit_worker_memory)
-        return worker.run_in_worker(fn, job, timeout_s=timeout_s, label=label,
-                                    env=self.worker_env(compiled) or None, limit_memory=self.limit_worker_memory)
+        # Fresh workers, still one candidate at a time per device (timings must not overlap).
+        with worker.worker_pool().lease(keys) as key:
+            return worker.run_in_worker(fn, job, timeout_s=timeout_s, label=label,
+                                        env=self.worker_env(compiled, device_index=key[1]) or None,
+                                        limit_memory=self.limit_worker_memory)
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = CompileOptions.from_dict(extra.to_dict()) if extra else CompileOptions()
