@@ -488,7 +488,9 @@ class WorkerPool:
     def _worker(self, key: Hashable, env: dict[str, str], preload: tuple[str, ...], timeout_s: float,
                 limit_memory: bool) -> Worker:
         entry = self._workers.get(key)
-        setup = (tuple(sorted(env.items())), preload, limit_memory)
+        # What a worker preloads is not part of its setup: a job module it lacks is imported when
+        # the job arrives, so validation and timing jobs share one worker.
+        setup = (tuple(sorted(env.items())), limit_memory)
         if entry is not None:
             worker, had = entry
             if had == setup and not worker.broken and worker.alive():
@@ -504,14 +506,16 @@ class WorkerPool:
     def call(self, keys: Hashable | list[Hashable], fn: Callable[..., Any], *args: Any, timeout_s: float, label: str,
              env: dict[str, str] | Callable[[Hashable], dict[str, str]] | None = None,
              probe: Callable[[], str] | None = None, probe_timeout_s: float = 60.0,
-             limit_memory: bool = False) -> Any:
+             limit_memory: bool = False, preload: tuple[str, ...] = ()) -> Any:
         """``fn(*args)`` in the worker of an idle key among ``keys``; ``probe()`` runs after it in the
-        same worker. ``env`` may depend on the key (a GPU's visibility variable)."""
+        same worker. ``env`` may depend on the key (a GPU's visibility variable); ``preload`` names
+        modules a new worker imports before its syscall filter, besides those of ``fn`` and ``probe``."""
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
         with self.lease(keys) as key:
             worker_env = dict((env(key) if callable(env) else env) or {})
-            worker = self._worker(key, worker_env, _preload_of(fn, probe), timeout_s, limit_memory)
+            modules = tuple(dict.fromkeys([*preload, *_preload_of(fn, probe)]))
+            worker = self._worker(key, worker_env, modules, timeout_s, limit_memory)
             self.stats[key].calls += 1
             try:
                 result = worker.call(fn, args, timeout_s, label, keep_on_error=True)

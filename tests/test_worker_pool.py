@@ -82,6 +82,13 @@ def test_one_worker_serves_many_calls(pool):
     assert pool.worker_pids() == {"gpu0": pids.pop()}
 
 
+def test_jobs_from_different_modules_share_the_worker(pool):
+    first = _call(pool, pid_of_worker, preload=("portkern.harness.validate",))
+    assert _call(pool, device_health) == ""                 # a job of another (portkern) module
+    assert _call(pool, pid_of_worker, preload=("portkern.harness.bench",)) == first
+    assert pool.stats["gpu0"].starts == 1
+
+
 def test_a_crash_fails_the_call_and_the_next_call_gets_a_fresh_worker(pool):
     first = _call(pool, pid_of_worker)
     with pytest.raises(WorkerCrashError) as info:

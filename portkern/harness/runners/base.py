@@ -61,6 +61,8 @@ class Runner(abc.ABC):
     name: str = ""
     times_on_device: bool = True             # False: a timing is an estimate (the emulator)
     persistent_worker: bool = False          # True: one worker per device serves many candidates
+    # Modules a worker that stays imports before its syscall filter: every job it will be sent.
+    worker_jobs: tuple[str, ...] = ("portkern.harness.validate", "portkern.harness.bench")
     limit_worker_memory: bool = False        # address-space limit (not for GPU runtimes' huge reservations)
 
     def __init__(self, backend: Backend):
@@ -108,7 +110,8 @@ class Runner(abc.ABC):
         if persistent_workers_enabled():
             return worker.pooled_call(keys, fn, job, timeout_s=timeout_s, label=label,
                                       env=lambda key: self.worker_env(compiled, device_index=key[1]),
-                                      probe=self.worker_probe(), limit_memory=self.limit_worker_memory)
+                                      probe=self.worker_probe(), limit_memory=self.limit_worker_memory,
+                                      preload=self.worker_jobs)
         # Fresh workers, still one candidate at a time per device (timings must not overlap).
         with worker.worker_pool().lease(keys) as key:
             return worker.run_in_worker(fn, job, timeout_s=timeout_s, label=label,
