@@ -338,13 +338,13 @@ class DeviceSession(Session):
     def close(self) -> None:
         """Free the flush buffer, the stream and the module: the worker may serve another candidate.
         A failure here (a context already broken) is left to the worker's device check."""
-        steps = [lambda: self.api.free(self._flush[0])] if self._flush is not None else []
-        steps += [lambda: self.api.call("stream_destroy", self.stream),
-                  lambda: self.api.call("module_unload", self.module)]
-        self._flush = None
-        for step in steps:
+        flush, self._flush = self._flush, None
+        releases = [lambda: self.api.free(flush[0])] if flush is not None else []
+        releases += [lambda: self.api.call("stream_destroy", self.stream),
+                     lambda: self.api.call("module_unload", self.module)]
+        for release in releases:
             try:
-                step()
+                release()
             except LaunchError:
                 continue
 
