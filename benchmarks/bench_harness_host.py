@@ -1,8 +1,9 @@
 """Host-side cost of the device benchmark: input sets, float64 references, output checks.
 
-Times, on the CPU only, what ``run_bench_job`` does around the device work for a few blas
+Times, on the CPU only, what a device timing does around the device work for a few blas
 configurations: building an input case (``make_case``), the float64 reference of one case, the
-check of one honest run, and the whole host side of ``run_bench_job`` with the device replaced by
+check of one honest run, and the whole host side of ``run_bench_job`` plus the caller's checks
+(``judge_bench``) with the device replaced by
 HostStandInSession (host memory; its own time, which includes computing the outputs an honest
 kernel would leave, is measured and subtracted). Prints seconds.
 
@@ -89,7 +90,7 @@ class HostStandInSession:
     def free(self, dev):
         dev.pop("buffers", None)
 
-    def time_trials(self, work, pool, *, trials, warmup, flush_bytes):
+    def time_trials(self, work, pool, *, trials, warmup, flush_bytes, plan=None):
         last = [-1] * len(work)
         for t in range(trials):
             last[t % len(work)] = t % len(pool)
@@ -148,9 +149,12 @@ def measure(name: str, lib: Any, dtype: str, repeat: int, whole_job: bool) -> tu
                                  entry_symbols=[], entry_map={}, resources={}, log="", compiler="",
                                  options=CompileOptions(), cache_key="")
         job = hbench.BenchJob("cuda", lib.root, kname, compiled, get_target("h200"), dict(sizes), dtype, params,
-                              trials=50, warmup=5, rotate=3, baseline=False, measure_copy=False)
+                              pool_seeds=[101, 102, 103, 104], check_seed=105,
+                              plan=hbench.TrialPlan(min_trials=50, max_trials=50, fraction=0.0), warmup=5, rotate=3,
+                              baseline=False, measure_copy=False)
         start = time.perf_counter()
-        result = hbench.run_bench_job(job)
+        # The worker's side, then the checks its caller makes on the raw reply.
+        result = hbench.judge_bench(kernel, reference, job, hbench.run_bench_job(job))
         job_s = time.perf_counter() - start - session.seconds
     finally:
         hbench.get_runner = original

@@ -37,11 +37,14 @@ DEFAULTS: dict[str, Any] = {
     },
     "search": {"strategy": "sweep", "max_candidates": 16, "max_model_calls": 16,
                "max_gpu_seconds": 300.0, "max_wall_seconds": 1800.0},
-    "validate": {"seeds": 2, "timeout_s": 120.0},
+    # persistent_worker: one sandboxed worker per GPU serves many candidates (false: a fresh one per call).
+    "validate": {"seeds": 2, "timeout_s": 120.0, "persistent_worker": True},
     # Compiler overrides: a path or a name on PATH ("" = discover). Empty rocm_device_libs = search.
     # cuda_compiler: "auto" (nvcc when present, else NVRTC) | "nvcc" | "nvrtc".
     "compile": {"nvcc": "", "hip_clang": "", "nvdisasm": "", "rocm_device_libs": "", "cuda_compiler": "auto"},
-    "bench": {"warmup": 10, "trials": 50},
+    # Adaptive timing: trials until the median's 95% interval lies within ci_fraction of it, between
+    # min_trials and max_trials.
+    "bench": {"warmup": 10, "trials": 50, "ci_fraction": 0.02, "min_trials": 10, "max_trials": 200},
 }
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}

@@ -148,9 +148,13 @@ def compiler_limits(timeout_s: float) -> Limits:
                   file_bytes=1 * GiB, extra_processes=None)
 
 
-def worker_limits(timeout_s: float, *, limit_memory: bool) -> Limits:
+def worker_limits(timeout_s: float, *, limit_memory: bool, limit_cpu: bool = True) -> Limits:
     """Limits for a worker; ``limit_memory`` is False for runtimes that reserve huge address ranges
-    (GPU drivers, AddressSanitizer's shadow memory)."""
+    (GPU drivers, AddressSanitizer's shadow memory); ``limit_cpu`` is False for a worker that stays
+    (CPU seconds add up over its calls; each call has its own wall-clock limit instead)."""
+    if not limit_cpu:
+        memory = _env_bytes("PORTKERN_WORKER_MEMORY_BYTES", max(8 * GiB, _total_memory_bytes() // 2))
+        return Limits(cpu_seconds=None, address_space_bytes=memory if limit_memory else None)
     cpus = os.cpu_count() or 1
     memory = None
     if limit_memory:

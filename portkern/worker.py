@@ -18,11 +18,20 @@ child sends, the parent only parses data.
 A ``Worker`` serves one candidate: ``run_in_worker`` starts one per call and stops it after. A
 caller that keeps a worker for several calls of the same candidate (validation, then timing) uses
 ``Worker`` directly; after any failure the worker is discarded, never reused.
+
+A worker that stays (``WorkerPool``, ``pooled_call``) serves many candidates, one at a time, under one
+key (a GPU: backend and device index); it is for code that cannot run on the host (device binaries
+loaded with cuModuleLoad/hipModuleLoad), so one candidate cannot leave host state for the next. Each
+call is followed by a probe (a top-level function returning '' when the worker's device still works,
+else why not). A timeout, a crash, a broken reply or a failed probe (a sticky device error such as an
+illegal address) kills that worker only; the call fails with the reason and the next call on that key
+starts a fresh one. Verdicts never depend on the worker: it returns raw outputs, as above.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -37,7 +46,8 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -246,7 +256,7 @@ class Worker:
     """One sandboxed worker process for one candidate, talking over a pair of pipes."""
 
     def __init__(self, env: dict[str, str] | None = None, *, timeout_s: float = 600.0, limit_memory: bool = False,
-                 preload: tuple[str, ...] = ()):
+                 preload: tuple[str, ...] = (), limit_cpu: bool = True):
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         self._log = tempfile.TemporaryFile()
@@ -254,7 +264,7 @@ class Worker:
         extra = dict(env or {})
         if "asan" in extra.get("LD_PRELOAD", ""):
             limit_memory = False           # AddressSanitizer reserves terabytes of shadow address space
-        limits = sandbox.worker_limits(timeout_s, limit_memory=limit_memory)
+        limits = sandbox.worker_limits(timeout_s, limit_memory=limit_memory, limit_cpu=limit_cpu)
         command, preexec = limits.wrap([*sandbox.network_namespace_prefix(), sys.executable, "-m",
                                         "portkern.worker", str(to_child_r), str(from_child_w), *preload])
         self.broken = False
@@ -287,7 +297,10 @@ class Worker:
         self._log.seek(0, os.SEEK_END)
         return self._log.tell()
 
-    def call(self, fn: Callable[..., Any], args: tuple, timeout_s: float, label: str) -> Any:
+    def call(self, fn: Callable[..., Any], args: tuple, timeout_s: float, label: str, *,
+             keep_on_error: bool = False) -> Any:
+        """``fn(*args)`` in the worker. An error reply marks the worker broken unless ``keep_on_error``
+        (a worker that stays: its caller probes it and decides)."""
         if self.broken:
             raise WorkerCrashError(f"{label}: this worker failed before and is not reused")
         payload = pickle.dumps({"sys_path": list(sys.path), "call": pickle.dumps((fn, args))})
@@ -318,7 +331,7 @@ class Worker:
             raise WorkerCrashError(f"{label}: the worker broke the reply protocol ({exc})") from None
         if status == "ok":
             return value
-        self.broken = True
+        self.broken = self.broken or not keep_on_error
         raise _rebuild_error(value, label)
 
     def alive(self) -> bool:
@@ -405,8 +418,165 @@ def run_in_worker(fn: Callable[..., Any], *args: Any, timeout_s: float, label: s
             _live.discard(worker)
 
 
+def _preload_of(*fns: Callable[..., Any] | None) -> tuple[str, ...]:
+    names = [fn.__module__ for fn in fns if fn is not None and fn.__module__.startswith("portkern.")]
+    return tuple(dict.fromkeys(names))
+
+
+@dataclass
+class PoolStats:
+    """What a pool did under one key: calls served and workers started (restarts = starts - 1)."""
+
+    calls: int = 0
+    starts: int = 0
+    busy_s: float = 0.0                                    # time the key was held (its device in use)
+    discarded: list[str] = field(default_factory=list)     # why each stopped worker was stopped
+
+
+class WorkerPool:
+    """Sandboxed workers that stay, one per key; a key serves one call at a time.
+
+    ``call(keys, fn, *args, ...)`` runs on whichever of ``keys`` is idle (several GPUs: one key each),
+    waiting for one when all are busy. See the module docstring for what kills a worker.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy: set[Hashable] = set()
+        self._workers: dict[Hashable, tuple[Worker, tuple]] = {}
+        self.stats: dict[Hashable, PoolStats] = {}
+
+    def _acquire(self, keys: list[Hashable]) -> Hashable:
+        with self._cond:
+            while True:
+                idle = [k for k in keys if k not in self._busy]
+                if idle:
+                    # A key whose worker is already running first: it costs no start.
+                    key = next((k for k in idle if k in self._workers), idle[0])
+                    self._busy.add(key)
+                    return key
+                self._cond.wait()
+
+    def _release(self, key: Hashable) -> None:
+        with self._cond:
+            self._busy.discard(key)
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def lease(self, keys: Hashable | list[Hashable]) -> Iterator[Hashable]:
+        """Hold an idle key among ``keys`` (a device) for the block, without a worker that stays: a
+        caller starting fresh workers on a GPU still runs one candidate at a time on it."""
+        key = self._acquire(list(keys) if isinstance(keys, list) else [keys])
+        started = time.monotonic()
+        try:
+            yield key
+        finally:
+            stats = self.stats.setdefault(key, PoolStats())
+            stats.busy_s += time.monotonic() - started
+            self._release(key)
+
+    def _discard(self, key: Hashable, why: str) -> None:
+        entry = self._workers.pop(key, None)
+        if entry is None:
+            return
+        worker = entry[0]
+        self.stats.setdefault(key, PoolStats()).discarded.append(why[:300])
+        with _live_lock:
+            _live.discard(worker)
+        worker.kill()
+
+    def _worker(self, key: Hashable, env: dict[str, str], preload: tuple[str, ...], timeout_s: float,
+                limit_memory: bool) -> Worker:
+        entry = self._workers.get(key)
+        # What a worker preloads is not part of its setup: a job module it lacks is imported when
+        # the job arrives, so validation and timing jobs share one worker.
+        setup = (tuple(sorted(env.items())), limit_memory)
+        if entry is not None:
+            worker, had = entry
+            if had == setup and not worker.broken and worker.alive():
+                return worker
+            self._discard(key, "its setup changed" if had != setup else "it was no longer usable")
+        worker = Worker(env or None, timeout_s=timeout_s, limit_memory=limit_memory, preload=preload, limit_cpu=False)
+        with _live_lock:
+            _live.add(worker)
+        self._workers[key] = (worker, setup)
+        self.stats.setdefault(key, PoolStats()).starts += 1
+        return worker
+
+    def call(self, keys: Hashable | list[Hashable], fn: Callable[..., Any], *args: Any, timeout_s: float, label: str,
+             env: dict[str, str] | Callable[[Hashable], dict[str, str]] | None = None,
+             probe: Callable[[], str] | None = None, probe_timeout_s: float = 60.0,
+             limit_memory: bool = False, preload: tuple[str, ...] = ()) -> Any:
+        """``fn(*args)`` in the worker of an idle key among ``keys``; ``probe()`` runs after it in the
+        same worker. ``env`` may depend on the key (a GPU's visibility variable); ``preload`` names
+        modules a new worker imports before its syscall filter, besides those of ``fn`` and ``probe``."""
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        with self.lease(keys) as key:
+            worker_env = dict((env(key) if callable(env) else env) or {})
+            modules = tuple(dict.fromkeys([*preload, *_preload_of(fn, probe)]))
+            worker = self._worker(key, worker_env, modules, timeout_s, limit_memory)
+            self.stats[key].calls += 1
+            try:
+                result = worker.call(fn, args, timeout_s, label, keep_on_error=True)
+            except (KernelTimeoutError, WorkerCrashError) as exc:
+                self._discard(key, f"{type(exc).__name__}: {exc}")
+                raise
+            except PortkernError as exc:      # raised by the job: the worker may still be sound
+                failed: PortkernError | None = exc
+            else:
+                failed = None
+            reason = self._probe(worker, probe, probe_timeout_s, label)
+            if reason:
+                self._discard(key, reason)
+                raise WorkerCrashError(f"{label}: the device was left unusable ({reason}); its worker was "
+                                       "stopped and the next call starts a fresh one") from failed
+            if failed is not None:
+                raise failed
+            return result
+
+    @staticmethod
+    def _probe(worker: Worker, probe: Callable[[], str] | None, timeout_s: float, label: str) -> str:
+        if probe is None:
+            return ""
+        try:
+            answer = worker.call(probe, (), timeout_s, f"{label} (device check)")
+        except PortkernError as exc:
+            return str(exc).splitlines()[0][:500] or type(exc).__name__
+        if not isinstance(answer, str):
+            return "the device check returned no verdict"
+        return answer[:500]
+
+    def worker_pids(self) -> dict[Hashable, int]:
+        """Process id of each running worker (for tests and reports)."""
+        return {k: w.proc.pid for k, (w, _) in self._workers.items() if w.alive()}
+
+    def stop_all(self) -> None:
+        with self._cond:
+            entries = list(self._workers.items())
+            self._workers.clear()
+        for _key, (worker, _) in entries:
+            with _live_lock:
+                _live.discard(worker)
+            worker.stop()
+
+
+_pool = WorkerPool()
+
+
+def worker_pool() -> WorkerPool:
+    """The process's pool of workers that stay (one per GPU)."""
+    return _pool
+
+
+def pooled_call(keys: Hashable | list[Hashable], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``worker_pool().call(...)``."""
+    return _pool.call(keys, fn, *args, **kwargs)
+
+
 def shutdown_workers() -> None:
-    """Stop every worker still running (also done at interpreter exit)."""
+    """Stop every worker still running, pooled ones included (also done at interpreter exit)."""
+    _pool.stop_all()
     with _live_lock:
         workers = list(_live)
         _live.clear()

@@ -45,7 +45,7 @@ def _bench(adv, target, name):
     k = adv.kernel(name)
     compiled = build(adv, k, target, runner="cuda", dtypes=["float32"])
     return bench(adv, k, compiled, target, runner="cuda", sizes=k.sizes_bench[0], dtype="float32", trials=30,
-                 warmup=3, baseline=False, measure_copy=True)
+                 warmup=3, baseline=False, measure_copy=True, ci_fraction=0.0)
 
 
 def test_honest_kernel_validates_and_times_on_the_gpu(adv, target):
@@ -81,3 +81,38 @@ def test_a_time_beating_the_roofline_is_flagged_not_celebrated(adv, target):
     timing = _bench(adv, target, "overclaimed_work")
     assert "above-roofline" in timing.flags and not bench_passed(timing)
     assert timing.gbs > target.peak_bandwidth_gbs
+
+
+def _worker_pid() -> int:
+    from portkern.worker import worker_pool
+
+    return worker_pool().worker_pids().get(("cuda", 0), 0)
+
+
+def test_one_worker_serves_many_candidates_and_a_faulting_one_replaces_it(adv, target, monkeypatch):
+    monkeypatch.delenv("PORTKERN_VALIDATE_PERSISTENT_WORKER", raising=False)
+    k = adv.kernel("honest_axpby")
+    compiled = build(adv, k, target, runner="cuda")
+    assert validate_compiled(adv, k, compiled, target, runner="cuda").passed
+    first = _worker_pid()
+    assert first and bench_passed(_bench(adv, target, "honest_axpby"))      # timing shares the worker
+    assert validate_compiled(adv, k, compiled, target, runner="cuda").passed
+    assert _worker_pid() == first
+    # A write far outside any allocation: CUDA_ERROR_ILLEGAL_ADDRESS, which breaks the context for good.
+    source = (ADVERSARIAL / "honest.cu").read_text().replace("z[i] = a * x[i] + y[i];",
+                                                              "z[i + (1LL << 40)] = a * x[i] + y[i];")
+    faulty = build(adv, k, target, runner="cuda", source=source)
+    res = validate_compiled(adv, k, faulty, target, runner="cuda")
+    assert not res.passed and "ILLEGAL_ADDRESS" in (res.detail + "".join(c.detail for c in res.cases)), res.detail
+    assert _worker_pid() != first
+    assert validate_compiled(adv, k, compiled, target, runner="cuda").passed     # a fresh, healthy worker
+
+
+def test_adaptive_timing_stops_once_the_median_is_known(adv, target):
+    k = adv.kernel("honest_axpby")
+    compiled = build(adv, k, target, runner="cuda", dtypes=["float32"])
+    timing = bench(adv, k, compiled, target, runner="cuda", sizes=k.sizes_bench[0], dtype="float32", trials=400,
+                   warmup=3, baseline=False, measure_copy=False, ci_fraction=0.02, min_trials=10)
+    assert bench_passed(timing), timing.flags
+    assert 10 <= timing.trials <= 400
+    assert timing.trials < 400 or any(f.startswith("noisy") for f in timing.flags)

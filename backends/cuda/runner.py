@@ -12,9 +12,8 @@ from typing import Any
 from portkern.backends.cuda.baseline import time_cublas
 
 from portkern.harness.baselines import BaselineTiming
-from portkern.harness.runners.base import Runner, Session
-from portkern.harness.runners.device import DeviceSession, DriverApi
-from portkern.model import Availability, CompileOptions, CompileResult, Target
+from portkern.harness.runners.device import DeviceRunner, DriverApi
+from portkern.model import Availability, CompileOptions, Target
 
 _INSTALL = "pip install 'portkern[cuda]' (cuda-python) on a machine with an NVIDIA driver"
 
@@ -34,20 +33,25 @@ class CudaDriverApi(DriverApi):
              "memset_d8_async": "cuMemsetD8Async", "d2d_async": "cuMemcpyDtoDAsync",
              "module_load_data": "cuModuleLoadData", "module_get_function": "cuModuleGetFunction",
              "stream_sync": "cuStreamSynchronize", "event_record": "cuEventRecord",
-             "event_destroy": "cuEventDestroy", "event_elapsed": "cuEventElapsedTime"}
+             "event_destroy": "cuEventDestroy", "event_elapsed": "cuEventElapsedTime",
+             "ctx_sync": "cuCtxSynchronize", "stream_destroy": "cuStreamDestroy", "module_unload": "cuModuleUnload"}
 
     def __init__(self) -> None:
         super().__init__(_driver_module())
         if not hasattr(self.mod, "cuEventElapsedTime") and hasattr(self.mod, "cuEventElapsedTime_v2"):
             self.NAMES = dict(self.NAMES, event_elapsed="cuEventElapsedTime_v2")
         self._device: Any = None
+        self._ctx: Any = None
 
     def init(self, device_index: int) -> None:
+        if self._ctx is not None:             # once per process: a worker that stays keeps its context
+            self.call("cuCtxSetCurrent", self._ctx)
+            return
         self.call("cuInit", 0)
         self._device = self.call("cuDeviceGet", device_index)
         # The primary context is the one the CUDA runtime (and so CuPy / PyTorch baselines) uses too.
-        ctx = self.call("cuDevicePrimaryCtxRetain", self._device)
-        self.call("cuCtxSetCurrent", ctx)
+        self._ctx = self.call("cuDevicePrimaryCtxRetain", self._device)
+        self.call("cuCtxSetCurrent", self._ctx)
 
     def device_name(self) -> str:
         raw = self.call("cuDeviceGetName", 256, self._device)
@@ -96,14 +100,10 @@ def _probe() -> tuple[bool, str, list[str]]:
     return (bool(names), "" if names else "the CUDA driver sees no GPU", names)
 
 
-def prepare_worker() -> None:
-    """Run in a fresh worker before its syscall filter goes on: the driver's initialisation makes calls
-    the filter denies (and fails with an operating-system error after it); later calls do not."""
-    CudaDriverApi().init(0)
-
-
-class CudaRunner(Runner):
+class CudaRunner(DeviceRunner):
     name = "cuda"
+    driver_class = CudaDriverApi
+    visible_devices_variable = "CUDA_VISIBLE_DEVICES"
 
     def available(self) -> Availability:
         ok, reason, names = _probe()
@@ -117,9 +117,3 @@ class CudaRunner(Runner):
         opts = super().compile_options(target, entries, extra)
         opts.code_type = opts.code_type or "cubin"
         return opts
-
-    def open_session(self, compiled: CompileResult, target: Target) -> Session:
-        return DeviceSession(CudaDriverApi(), compiled, target)
-
-    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
-        return {**super().worker_env(compiled), "PORTKERN_WORKER_INIT": f"{__name__}:prepare_worker"}

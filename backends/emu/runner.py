@@ -62,6 +62,7 @@ class EmuSession(Session):
 class EmuRunner(Runner):
     name = "emu"
     times_on_device = False
+    limit_worker_memory = True     # candidates are host code: a fresh, memory-limited worker per call
 
     def device_label(self, compiled: CompileResult, target: Target) -> str:
         return (f"cpu-emulator (wave{self.wavefront(compiled, target)}; "
@@ -78,9 +79,9 @@ class EmuRunner(Runner):
         opts.wavefront = opts.wavefront or target.wavefront
         return opts
 
-    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
+    def worker_env(self, compiled: CompileResult, device_index: int = 0) -> dict[str, str]:
         # A sanitizer build needs its runtime preloaded into the worker.
-        return {**super().worker_env(compiled), **self.backend.worker_env(compiled)}
+        return {**super().worker_env(compiled, device_index), **self.backend.worker_env(compiled)}
 
     def open_session(self, compiled: CompileResult, target: Target) -> Session:
         return EmuSession(self.backend, compiled, target)

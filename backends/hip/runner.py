@@ -16,8 +16,8 @@ from portkern.backends.hip.baseline import time_rocblas
 
 from portkern.errors import ToolMissingError
 from portkern.harness.baselines import BaselineTiming
-from portkern.harness.runners.base import Runner, Session
-from portkern.harness.runners.device import DeviceSession, DriverApi
+from portkern.harness.runners.base import Session
+from portkern.harness.runners.device import DeviceRunner, DriverApi
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 
 _INSTALL = "pip install 'portkern[rocm]' (hip-python matching the ROCm version) on a machine with ROCm"
@@ -36,15 +36,20 @@ class HipDriverApi(DriverApi):
              "memset_d8_async": "hipMemsetD8Async", "d2d_async": "hipMemcpyDtoDAsync",
              "module_load_data": "hipModuleLoadData", "module_get_function": "hipModuleGetFunction",
              "stream_sync": "hipStreamSynchronize", "event_record": "hipEventRecord",
-             "event_destroy": "hipEventDestroy", "event_elapsed": "hipEventElapsedTime"}
+             "event_destroy": "hipEventDestroy", "event_elapsed": "hipEventElapsedTime",
+             "ctx_sync": "hipDeviceSynchronize", "stream_destroy": "hipStreamDestroy",
+             "module_unload": "hipModuleUnload"}
 
     def __init__(self) -> None:
         super().__init__(_hip_module())
         self._index = 0
+        self._ready = False
 
     def init(self, device_index: int) -> None:
+        if not self._ready:                   # once per process: a worker that stays keeps its device
+            self.call("hipInit", 0)
+            self._ready = True
         self._index = device_index
-        self.call("hipInit", 0)
         self.call("hipSetDevice", device_index)
 
     def device_name(self) -> str:
@@ -83,14 +88,10 @@ def _probe() -> tuple[bool, str, list[str]]:
     return True, "", ["amd-gpu"]
 
 
-def prepare_worker() -> None:
-    """Run in a fresh worker before its syscall filter goes on: the driver's initialisation makes calls
-    the filter denies (and fails with an operating-system error after it); later calls do not."""
-    HipDriverApi().init(0)
-
-
-class HipRunner(Runner):
+class HipRunner(DeviceRunner):
     name = "hip"
+    driver_class = HipDriverApi
+    visible_devices_variable = "HIP_VISIBLE_DEVICES"
 
     def available(self) -> Availability:
         ok, reason, names = _probe()
@@ -109,7 +110,4 @@ class HipRunner(Runner):
         avail = self.available()
         if not avail.ok:
             raise ToolMissingError("an AMD GPU with hip-python", "running kernels on AMD GPUs", avail.reason)
-        return DeviceSession(HipDriverApi(), compiled, target)
-
-    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
-        return {**super().worker_env(compiled), "PORTKERN_WORKER_INIT": f"{__name__}:prepare_worker"}
+        return super().open_session(compiled, target)

@@ -1,24 +1,35 @@
 """Timing: device events after warm-up, L2 flushed between trials, rotating input buffers.
 
 Every timed call runs on inputs copied in just before it (a pool of seeded sets rotating through
-the work buffers, outputs poisoned), outside the timed region. After timing, the harness
-synchronises only its own stream and checks what the last timed call in each work buffer left, then
-runs once more on fresh inputs. A kernel that caches, defers work to another stream or skips calls
-fails here even when its first validation passed. Without a device, the result is an
-estimate from the roofline and the compiler's resource report, labelled method="estimate".
+the work buffers, outputs poisoned), outside the timed region. After timing, the worker
+synchronises only its own stream and returns what the last timed call in each work buffer left,
+then runs once more on fresh inputs. The caller rebuilds those inputs from their seeds and checks
+every run here, never in the worker: a kernel that caches, defers work to another stream or skips
+calls fails here even when its first validation passed. Trials go on until the median's 95%
+interval is within ``bench.ci_fraction`` of it, or ``bench.max_trials`` (``portkern.harness.timing``).
+Without a device, the result is an estimate from the roofline and the compiler's resource report,
+labelled method="estimate".
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import statistics
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from portkern.errors import KernelTimeoutError, WorkerCrashError
+from portkern.errors import ConfigError, KernelTimeoutError, WorkerCrashError
 from portkern.harness import roofline
 from portkern.harness.baselines import iqr
 from portkern.harness.compare import check_run
 from portkern.harness.inputs import make_case
+from portkern.harness.prefetch import Prefetch
+from portkern.harness.references import call_reference
 from portkern.harness.runners.base import get_runner
+from portkern.harness.timing import TrialPlan, relative_half_width
 from portkern.harness.validate import fresh_seed
 from portkern.library import KernelSpec, LibrarySpec, load_library
 from portkern.model import BenchResult, CompileResult, ResourceReport, Target
@@ -45,6 +56,8 @@ def bench_passed(result: BenchResult) -> bool:
 
 @dataclass
 class BenchJob:
+    """What a timing worker gets: the binary, the seeds of its input sets, the timing plan."""
+
     runner: str
     library_root: str
     kernel: str
@@ -53,81 +66,189 @@ class BenchJob:
     sizes: dict[str, int]
     dtype: str
     params: dict[str, int] = field(default_factory=dict)
-    trials: int = 50
+    pool_seeds: list[int] = field(default_factory=list)   # one input set per seed, rotated through the trials
+    check_seed: int = 0                                    # a last run on fresh inputs, after the timing
+    plan: TrialPlan = field(default_factory=TrialPlan)
     warmup: int = 5
     rotate: int = 3
     baseline: bool = True
     measure_copy: bool = True
 
 
-def _check_all(kernel: KernelSpec, reference, cases_after, flag: str) -> list[str]:
-    flags = []
-    expected_by_case: dict[int, dict] = {}
-    for case, after in cases_after:
-        # Float64 views of a case's inputs are built only for checked cases, and its reference once.
-        if id(case) not in expected_by_case:
-            expected_by_case[id(case)] = reference(case.reference_inputs(), case.dtype)
-        res = check_run(kernel, case, after, expected_by_case[id(case)])
-        if not res.passed:
-            flags.append(f"{flag}: {res.failure} (seed {case.seed}) {res.detail}"[:300])
-            break
-    return flags
-
-
-def _pool_case(kernel: KernelSpec, job: BenchJob):
+def _case(kernel: KernelSpec, job: BenchJob, seed: int):
     # Float64 reference views are left out: most pool entries are never checked.
-    return make_case(kernel, job.sizes, job.dtype, fresh_seed(), params=job.params, reference_view=False)
+    return make_case(kernel, job.sizes, job.dtype, seed, params=job.params, reference_view=False)
 
 
-def run_bench_job(job: BenchJob) -> BenchResult:
-    """Top-level (picklable) worker entry: time one kernel at one size on the device."""
-    library = load_library(job.library_root)
-    kernel = library.kernel(job.kernel)
-    reference = library.reference(kernel)
+@functools.lru_cache(maxsize=8)
+def _library(root: str, stamp: float) -> LibrarySpec:
+    return load_library(root)
+
+
+def _worker_library(root: str) -> LibrarySpec:
+    # A worker that stays times many candidates of one library: parse its manifest once per change.
+    try:
+        stamp = os.stat(root).st_mtime if os.path.isfile(root) else os.stat(Path(root) / "library.yaml").st_mtime
+    except OSError:
+        stamp = 0.0
+    return _library(root, stamp)
+
+
+def run_bench_job(job: BenchJob) -> dict[str, Any]:
+    """Top-level (picklable) worker entry: time one kernel at one size on the device.
+
+    Returns raw facts only: the trial times, and the buffers of every checked run with the seed of its
+    inputs ({"seed": s, "buffers": {...}}). Every check is made by the caller (``judge_bench``).
+    """
+    kernel = _worker_library(job.library_root).kernel(job.kernel)
     runner = get_runner(job.runner)
     session = runner.open_session(job.compiled, job.target)
     flush_bytes = 2 * job.target.last_level_cache_bytes
+    out: dict[str, Any] = {"device": session.device}
     try:
-        # Pool: input sets (outputs poisoned), each from its own fresh seed, copied into the work slots
-        # before each trial. Uploads only read the host buffers, so the cases' own buffers go up uncopied.
+        # Pool: one input set per seed (outputs poisoned), copied into the work slots before each
+        # trial. Uploads only read the host buffers, so the cases' own buffers go up uncopied.
         pool = []
-        for _ in range(max(job.rotate, 1) + 1):
-            case = _pool_case(kernel, job)
+        for seed in job.pool_seeds:
+            case = _case(kernel, job, seed)
             pool.append((case, session.upload(case, case.host_buffers())))
         work = [(pool[0][0], session.upload(pool[0][0], pool[0][0].host_buffers()))
                 for _ in range(max(job.rotate, 1))]
-        flags: list[str] = []
         try:
-            times, last_content = session.time_trials(work, pool, trials=job.trials, warmup=job.warmup,
-                                                      flush_bytes=flush_bytes)
-            # Each work slot's last timed call ran on a known pool entry: its outputs must match that entry.
-            checks = [(pool[p][0], session.download(pool[p][0], dev))
-                      for (_, dev), p in zip(work, last_content) if p >= 0]
-            flags += _check_all(kernel, reference, checks, "timed-output-wrong")
+            times, last_content = session.time_trials(work, pool, trials=job.plan.max_trials, warmup=job.warmup,
+                                                      flush_bytes=flush_bytes, plan=job.plan)
+            out["times_ms"] = times
+            # Each work slot's last timed call ran on a known pool entry: the caller checks against it.
+            out["timed"] = [{"seed": job.pool_seeds[p], "buffers": session.download(pool[p][0], dev)}
+                            for (_, dev), p in zip(work, last_content) if p >= 0]
         finally:
             for _, dev in pool + work:
                 session.free(dev)
-        case = _pool_case(kernel, job)
-        flags += _check_all(kernel, reference, [(case, session.run(case, case.fresh_buffers()))],
-                            "changed-input-wrong")
-        copy_gbs = session.copy_bandwidth_gbs(COPY_PROBE_BYTES) if job.measure_copy else 0.0
-        result = BenchResult(kernel=kernel.name, sizes=dict(job.sizes), dtype=job.dtype, method="device-events",
-                             device=session.device, median_ms=statistics.median(times), spread_ms=iqr(times),
-                             trials=len(times), flags=flags, measured_copy_gbs=copy_gbs)
-        roofline.fill_figures(result, roofline.work_of(kernel, job.sizes, job.dtype, job.params), job.target,
-                              copy_gbs)
+        case = _case(kernel, job, job.check_seed)
+        out["fresh"] = {"seed": job.check_seed, "buffers": session.run(case, case.fresh_buffers())}
+        out["copy_gbs"] = session.copy_bandwidth_gbs(COPY_PROBE_BYTES) if job.measure_copy else 0.0
         if job.baseline:
             try:
-                base = runner.baseline(kernel.family, job.sizes, job.dtype, trials=job.trials, warmup=job.warmup,
-                                       flush_bytes=flush_bytes)
+                base = runner.baseline(kernel.family, job.sizes, job.dtype, trials=job.plan.max_trials,
+                                       warmup=job.warmup, flush_bytes=flush_bytes)
             except Exception as exc:  # a vendor routine missing for this dtype is a note, not a failure
-                result.baseline_name = f"unavailable ({type(exc).__name__}: {exc})"[:120]
+                out["baseline"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
             else:
-                if base is not None:
-                    result.baseline_name, result.baseline_median_ms = base.name, base.median_ms
-        return result
+                out["baseline"] = None if base is None else {"name": base.name, "median_ms": base.median_ms,
+                                                            "spread_ms": base.spread_ms}
+        return out
     finally:
         session.close()
+
+
+# --------------------------------------------------------------------------- caller side
+
+
+def expected_runs(kernel: KernelSpec, reference: Any, job: BenchJob) -> Prefetch:
+    """The inputs (rebuilt here from the seeds) and float64 references of every run the worker may
+    report, computed in the background while it runs: the check run first, then the pool."""
+    def one(seed: int) -> tuple[Any, dict]:
+        case = _case(kernel, job, seed)
+        return case, call_reference(reference, case.reference_inputs(), job.dtype)
+
+    seeds = list(dict.fromkeys([job.check_seed, *job.pool_seeds]))
+    return Prefetch([(seed, functools.partial(one, seed)) for seed in seeds])
+
+
+def _check(kernel: KernelSpec, expected: Prefetch, job: BenchJob, runs: list[Any], flag: str) -> list[str]:
+    """Check each run the worker reported against inputs rebuilt here from its seed."""
+    from portkern.harness.validate import _buffers_from_reply
+
+    for run in runs:
+        seed = run.get("seed") if isinstance(run, dict) else None
+        if not isinstance(seed, int) or (seed not in job.pool_seeds and seed != job.check_seed):
+            return [f"{flag}: crash (the worker reported a run on inputs it was not given)"]
+        case, want = expected.get(seed)
+        after = _buffers_from_reply(case, run)
+        if isinstance(after, str):
+            return [f"{flag}: crash ({after})"]
+        res = check_run(kernel, case, after, want)
+        if not res.passed:
+            return [f"{flag}: {res.failure} (seed {seed}) {res.detail}"[:300]]
+    return []
+
+
+def judge_bench(kernel: KernelSpec, reference: Any, job: BenchJob, reply: Any,
+                expected: Prefetch | None = None) -> BenchResult:
+    """The BenchResult of a timing worker's raw reply: the times, and every check made here
+    (``expected``: the references computed while the worker ran, from ``expected_runs``)."""
+    if expected is None:
+        with expected_runs(kernel, reference, job) as mine:
+            return judge_bench(kernel, reference, job, reply, mine)
+    bad = BenchResult(kernel=kernel.name, sizes=dict(job.sizes), dtype=job.dtype, method="device-events",
+                      device=job.target.display_name, median_ms=0.0, spread_ms=0.0)
+    times = reply.get("times_ms") if isinstance(reply, dict) else None
+    if not (isinstance(times, list) and times and all(isinstance(t, (int, float)) for t in times)
+            and isinstance(reply.get("timed"), list) and isinstance(reply.get("fresh"), dict)):
+        bad.flags = ["crash: the timing worker's reply is malformed"]
+        return bad
+    times = [float(t) for t in times]
+    if len(reply["timed"]) != min(max(job.rotate, 1), len(times)):
+        bad.flags = ["crash: the timing worker did not report every timed buffer"]
+        return bad
+    flags = _check(kernel, expected, job, reply["timed"], "timed-output-wrong")
+    flags += _check(kernel, expected, job, [reply["fresh"]], "changed-input-wrong")
+    width = relative_half_width(times, job.plan.confidence)
+    if job.plan.fraction > 0 and width > job.plan.fraction:
+        flags.append(f"noisy: the median's {job.plan.confidence:.0%} interval is within ±{width:.1%} after "
+                     f"{len(times)} trials (wanted ±{job.plan.fraction:.1%})")
+    copy_gbs = float(reply.get("copy_gbs") or 0.0)
+    result = BenchResult(kernel=kernel.name, sizes=dict(job.sizes), dtype=job.dtype, method="device-events",
+                         device=str(reply.get("device") or job.target.display_name),
+                         median_ms=statistics.median(times), spread_ms=iqr(times), trials=len(times), flags=flags,
+                         measured_copy_gbs=copy_gbs)
+    roofline.fill_figures(result, roofline.work_of(kernel, job.sizes, job.dtype, job.params), job.target, copy_gbs)
+    return result
+
+
+# The vendor baseline of a (runner, device, family, sizes, dtype), measured once per process (a run).
+_baselines: dict[tuple, tuple[str, float]] = {}
+_baselines_lock = threading.Lock()
+
+
+def _baseline_key(runner: str, target: Target, kernel: KernelSpec, sizes: dict[str, int], dtype: str) -> tuple:
+    return runner, target.name, kernel.family, tuple(sorted(sizes.items())), dtype
+
+
+def _note_baseline(key: tuple, reply: Any) -> None:
+    base = reply.get("baseline") if isinstance(reply, dict) else None
+    if isinstance(base, dict) and "error" in base:
+        entry = (f"unavailable ({base['error']})"[:120], 0.0)
+    elif isinstance(base, dict) and isinstance(base.get("median_ms"), (int, float)):
+        entry = (str(base.get("name", ""))[:120], float(base["median_ms"]))
+    else:
+        entry = ("", 0.0)
+    with _baselines_lock:
+        _baselines[key] = entry
+
+
+def clear_baselines() -> None:
+    """Forget the measured vendor baselines (a new run on possibly another device state)."""
+    with _baselines_lock:
+        _baselines.clear()
+
+
+def timing_plan(trials: int | None = None, ci_fraction: float | None = None,
+                min_trials: int | None = None) -> TrialPlan:
+    """The adaptive timing plan: bench.min_trials, bench.max_trials and bench.ci_fraction from the
+    configuration, each overridden by an argument given here (``trials`` is the cap)."""
+    from portkern.config import load_config
+
+    cfg = load_config()["bench"]
+    fraction = float(cfg["ci_fraction"] if ci_fraction is None else ci_fraction)
+    if fraction < 0 or fraction >= 1:
+        raise ConfigError(f"bench.ci_fraction must be in [0, 1), got {fraction}",
+                          hint="0.02 stops when the median is known within 2%; 0 always runs max_trials")
+    cap = int(cfg["max_trials"] if trials is None else trials)
+    least = int(cfg["min_trials"] if min_trials is None else min_trials)
+    if cap < 1 or least < 1:
+        raise ConfigError(f"bench.max_trials and bench.min_trials must be at least 1, got {cap} and {least}")
+    return TrialPlan(min_trials=least, max_trials=cap, fraction=fraction)
 
 
 def estimate(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target: Target,
@@ -142,24 +263,44 @@ def estimate(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target: Targ
 
 
 def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, target: Target, *,
-          runner: str, sizes: dict[str, int], dtype: str, params: dict[str, int] | None = None, trials: int = 50,
-          warmup: int = 5, rotate: int = 3, baseline: bool = True, measure_copy: bool = True,
-          timeout_s: float = 600.0) -> BenchResult:
-    """Time a compiled kernel on ``runner`` (device runners, in a worker) or estimate it (emulator)."""
-    if not get_runner(runner).times_on_device:
+          runner: str, sizes: dict[str, int], dtype: str, params: dict[str, int] | None = None,
+          trials: int | None = None, warmup: int = 5, rotate: int = 3, baseline: bool = True,
+          measure_copy: bool = True, timeout_s: float = 600.0, ci_fraction: float | None = None,
+          min_trials: int | None = None) -> BenchResult:
+    """Time a compiled kernel on ``runner`` (device runners, in a worker) or estimate it (emulator).
+
+    Trials run until the median's interval is within ``ci_fraction`` (or up to ``trials``); the
+    configuration gives what is not passed. The vendor baseline is measured once per size and dtype
+    in this process and reused for later candidates.
+    """
+    runs_on = get_runner(runner)
+    if not runs_on.times_on_device:
         resources = None
         if compiled.resources:
             first_entry = compiled.entry_map.get(compiled.options.entries[0]) if compiled.options.entries else None
             resources = compiled.resources.get(first_entry or "", next(iter(compiled.resources.values())))
         return estimate(kernel, sizes, dtype, target, resources, params)
-    from portkern.worker import run_in_worker
-
+    key = _baseline_key(runner, target, kernel, sizes, dtype)
+    with _baselines_lock:
+        known = _baselines.get(key) if baseline else None
     job = BenchJob(runner, library.manifest_path, kernel.name, compiled, target, dict(sizes), dtype, dict(params or {}),
-                   trials, warmup, rotate, baseline, measure_copy)
-    try:
-        return run_in_worker(run_bench_job, job, timeout_s=timeout_s, label=f"bench {kernel.name} on {runner}",
-                             env=get_runner(runner).worker_env(compiled) or None)
-    except (KernelTimeoutError, WorkerCrashError) as exc:
-        return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
-                           device=target.display_name, median_ms=0.0, spread_ms=0.0,
-                           flags=[f"{exc.cause}: {str(exc)[-300:]}"])
+                   pool_seeds=[fresh_seed() for _ in range(max(rotate, 1) + 1)], check_seed=fresh_seed(),
+                   plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
+                   baseline=baseline and known is None, measure_copy=measure_copy)
+    reference = library.reference(kernel)
+    with expected_runs(kernel, reference, job) as expected:
+        try:
+            reply = runs_on.run_job(run_bench_job, job, compiled=compiled, timeout_s=timeout_s,
+                                    label=f"bench {kernel.name} on {runner}")
+        except (KernelTimeoutError, WorkerCrashError) as exc:
+            return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
+                               device=target.display_name, median_ms=0.0, spread_ms=0.0,
+                               flags=[f"{exc.cause}: {str(exc)[-300:]}"])
+        result = judge_bench(kernel, reference, job, reply, expected)
+    if job.baseline:
+        _note_baseline(key, reply)
+    if baseline:
+        with _baselines_lock:
+            name, median_ms = _baselines.get(key, ("", 0.0))
+        result.baseline_name, result.baseline_median_ms = name, median_ms
+    return result

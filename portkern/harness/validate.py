@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import numpy as np
 from portkern.errors import CompileError, ConfigError, KernelTimeoutError, PortkernError, WorkerCrashError
 from portkern.harness.compare import check_run
 from portkern.harness.inputs import VARIANTS, ZERO_VARIANTS, Case, entries_for, make_case
+from portkern.harness.prefetch import Prefetch
 from portkern.harness.references import call_reference
 from portkern.harness.runners.base import get_runner
 from portkern.library import KernelSpec, LibrarySpec, kernel_env, load_library
@@ -327,15 +329,17 @@ def _buffers_from_reply(case: Case, reply: object) -> dict[str, list[np.ndarray]
     return got
 
 
-def judge_case(kernel: KernelSpec, reference, plan: CasePlan, case: Case, reply: object) -> CaseResult:
-    """Check one case's run (in this process): layout, then compare.check_run against the reference."""
+def judge_case(kernel: KernelSpec, reference, plan: CasePlan, case: Case, reply: object,
+               expected_of: Callable[[], dict] | None = None) -> CaseResult:
+    """Check one case's run (in this process): layout, then compare.check_run against the reference
+    (``expected_of()`` when given: the reference computed while the worker ran)."""
     if isinstance(reply, dict) and "error" in reply:
         return _case_failed(plan, str(reply.get("error") or "launch"), str(reply.get("message", "")))
     after = _buffers_from_reply(case, reply)
     if isinstance(after, str):
         return _case_failed(plan, "crash", after)
     try:
-        expected = call_reference(reference, case.reference_inputs(), plan.dtype)
+        expected = expected_of() if expected_of else call_reference(reference, case.reference_inputs(), plan.dtype)
     except Exception as exc:  # the reference is library code: report it as the case's failure
         return _case_failed(plan, "reference", f"reference raised {type(exc).__name__}: {exc}")
     result = check_run(kernel, case, after, expected)
@@ -391,8 +395,6 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
                       hidden: bool = True, cases: list[CasePlan] | None = None,
                       timeout_s: float | None = None) -> ValidationResult:
     """Validate an already compiled kernel on ``runner``: launches in a sandboxed worker, checks here."""
-    from portkern.worker import run_in_worker
-
     started = time.monotonic()
     timeout_s = timeout_s if timeout_s is not None else configured_timeout_s()
     plans = cases if cases is not None else plan_cases(kernel, dtypes, hidden=hidden, params=params)
@@ -407,10 +409,23 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
             _copy_ends(case, make_case(kernel, plan.sizes, plan.dtype, plan.same_ends_as, variant=plan.variant,
                                        params=params, reference_view=False))
     job = LaunchJob(runner, compiled, target, built, [p.repeats for p in plans], [p.schedule for p in plans])
+    # The references are computed here while the worker runs the candidate.
+    with Prefetch([(i, functools.partial(_expected, reference, case, plan.dtype))
+                   for i, (plan, case) in enumerate(zip(plans, built))]) as prefetch:
+        return _run_and_judge(kernel, runner, runs_on, job, plans, built, reference, prefetch, device, wave,
+                              started, timeout_s)
+
+
+def _expected(reference, case: Case, dtype: str) -> dict:
+    return call_reference(reference, case.reference_inputs(), dtype)
+
+
+def _run_and_judge(kernel: KernelSpec, runner: str, runs_on, job: LaunchJob, plans: list[CasePlan], built: list[Case],
+                   reference, prefetch: Prefetch, device: str, wave: int, started: float,
+                   timeout_s: float) -> ValidationResult:
     try:
-        env = runs_on.worker_env(compiled) or None
-        replies = run_in_worker(run_launch_job, job, timeout_s=timeout_s, label=f"{kernel.name} on {runner}",
-                                env=env, limit_memory=runner == "emu")
+        replies = runs_on.run_job(run_launch_job, job, compiled=job.compiled, timeout_s=timeout_s,
+                                  label=f"{kernel.name} on {runner}")
     except KernelTimeoutError as exc:
         return _summary(kernel.name, runner, device, wave, [], started, "timeout", str(exc))
     except WorkerCrashError as exc:
@@ -419,8 +434,8 @@ def validate_compiled(library: LibrarySpec, kernel: KernelSpec, compiled: Compil
         return _summary(kernel.name, runner, device, wave, [], started, "crash", str(exc)[-4000:] + note)
     if not isinstance(replies, list) or len(replies) > len(plans):
         return _summary(kernel.name, runner, device, wave, [], started, "crash", "malformed reply from the worker")
-    results = [judge_case(kernel, reference, plan, case, reply)
-               for plan, case, reply in zip(plans, built, replies)]
+    results = [judge_case(kernel, reference, plan, case, reply, prefetch.getter(i))
+               for i, (plan, case, reply) in enumerate(zip(plans, built, replies))]
     if len(replies) < len(plans) and all(r.passed for r in results):
         return _summary(kernel.name, runner, device, wave, results, started, "crash",
                         f"the worker stopped after {len(replies)} of {len(plans)} cases")

@@ -4,11 +4,19 @@ A runner turns a Case into the buffers the kernel left behind. Each backend fold
 (``backends/<name>/runner.py``: the emulator's CPU runner, the CUDA and HIP device runners, which share
 ``device.py``); ``get_runner(name)`` asks the backend of that name. Sessions live only inside a worker
 process (contract 5): the caller never loads device code.
+
+Jobs go to a worker through ``Runner.run_job``. A runner whose candidates are host code (the
+emulator) gets a fresh worker per call. A device runner (``persistent_worker``) keeps one worker per
+GPU across candidates: its context, loaded runtime and libraries stay, each candidate's module is
+unloaded after its call, and a probe after each call (``worker_probe``) stops a worker whose device
+was left unusable. ``validate.persistent_worker: false`` in portkern.yaml (or
+``PORTKERN_VALIDATE_PERSISTENT_WORKER=0``) gives every call a fresh worker again.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,9 +50,20 @@ class Session(abc.ABC):
         """Free what the session holds."""
 
 
+def persistent_workers_enabled() -> bool:
+    """validate.persistent_worker from portkern.yaml or PORTKERN_VALIDATE_PERSISTENT_WORKER."""
+    from portkern.config import load_config
+
+    return bool(load_config()["validate"]["persistent_worker"])
+
+
 class Runner(abc.ABC):
     name: str = ""
     times_on_device: bool = True             # False: a timing is an estimate (the emulator)
+    persistent_worker: bool = False          # True: one worker per device serves many candidates
+    # Modules a worker that stays imports before its syscall filter: every job it will be sent.
+    worker_jobs: tuple[str, ...] = ("portkern.harness.validate", "portkern.harness.bench")
+    limit_worker_memory: bool = False        # address-space limit (not for GPU runtimes' huge reservations)
 
     def __init__(self, backend: Backend):
         self.backend = backend               # the backend that builds what this runner loads
@@ -64,10 +83,40 @@ class Runner(abc.ABC):
         """The wavefront width the binary runs with."""
         return target.wavefront
 
-    def worker_env(self, compiled: CompileResult) -> dict[str, str]:
-        """Environment the worker process needs to load ``compiled``: by default the backend path, so a
-        worker finds a backend that lives outside the tree (workers are reused per environment)."""
+    def worker_env(self, compiled: CompileResult, device_index: int = 0) -> dict[str, str]:
+        """Environment the worker process needs to load ``compiled`` on device ``device_index``: by
+        default the backend path, so a worker finds a backend that lives outside the tree (a worker
+        that stays is restarted when this changes)."""
         return backends.worker_env()
+
+    def device_count(self) -> int:
+        """Devices this runner can use at once (one worker that stays per device)."""
+        return 1
+
+    def worker_probe(self) -> Callable[[], str] | None:
+        """A top-level function run in a worker that stays after each call: '' while its device still
+        works, else why not (a sticky error). None: no check."""
+        return None
+
+    def run_job(self, fn: Callable[[Any], Any], job: Any, *, compiled: CompileResult, timeout_s: float,
+                label: str) -> Any:
+        """``fn(job)`` in a sandboxed worker: a fresh one, or this runner's worker that stays."""
+        from portkern import worker
+
+        if not self.persistent_worker:
+            return worker.run_in_worker(fn, job, timeout_s=timeout_s, label=label,
+                                        env=self.worker_env(compiled) or None, limit_memory=self.limit_worker_memory)
+        keys = [(self.name, index) for index in range(max(self.device_count(), 1))]
+        if persistent_workers_enabled():
+            return worker.pooled_call(keys, fn, job, timeout_s=timeout_s, label=label,
+                                      env=lambda key: self.worker_env(compiled, device_index=key[1]),
+                                      probe=self.worker_probe(), limit_memory=self.limit_worker_memory,
+                                      preload=self.worker_jobs)
+        # Fresh workers, still one candidate at a time per device (timings must not overlap).
+        with worker.worker_pool().lease(keys) as key:
+            return worker.run_in_worker(fn, job, timeout_s=timeout_s, label=label,
+                                        env=self.worker_env(compiled, device_index=key[1]) or None,
+                                        limit_memory=self.limit_worker_memory)
 
     def compile_options(self, target: Target, entries: list[str], extra: CompileOptions | None) -> CompileOptions:
         opts = CompileOptions.from_dict(extra.to_dict()) if extra else CompileOptions()

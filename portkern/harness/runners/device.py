@@ -3,13 +3,19 @@
 Both vendors' Python bindings (cuda-python's driver API, hip-python) return ``(error, value...)``
 tuples from functions with parallel names, so a vendor is a table of names plus the few calls whose
 signatures differ. Everything else — buffers with guards, launches on the harness's own stream,
-event timing with an L2 flush between trials — lives here once.
+event timing with an L2 flush between trials, the worker that stays per GPU — lives here once.
+
+A device worker initialises its driver once (``prepare_worker``, before the syscall filter goes on)
+and keeps it for every candidate it serves: a session loads the candidate's module and unloads it
+on close. After each call ``device_health`` synchronises the context: a sticky error (an illegal
+address, a launch failure) leaves every later call failing, so the worker is stopped and restarted.
 """
 
 from __future__ import annotations
 
 import abc
 import ctypes
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +24,8 @@ from portkern.backends.base import Program
 
 from portkern.errors import LaunchError, LoadError
 from portkern.harness.inputs import Case
-from portkern.harness.runners.base import Session, kernel_args
+from portkern.harness.runners.base import Runner, Session, kernel_args
+from portkern.harness.timing import TrialPlan, adaptive_trials
 from portkern.model import CompileResult, Target
 
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
@@ -90,6 +97,10 @@ class DriverApi(abc.ABC):
     def allow_dynamic_shared(self, fn: Any, nbytes: int) -> None: ...
 
     # Calls with the same shape for both vendors.
+    def synchronize(self) -> None:
+        """Wait for all work on the device; raises LaunchError with a sticky error's name."""
+        self.call("ctx_sync")
+
     def free(self, ptr: int) -> None:
         self.call("free", self.dptr(ptr))
 
@@ -258,33 +269,46 @@ class DeviceSession(Session):
                     self.api.copy_async(d, s, host.nbytes, self.stream)
 
     def time_trials(self, work: list[tuple[Case, DeviceBuffers]], pool: list[tuple[Case, DeviceBuffers]], *,
-                    trials: int, warmup: int, flush_bytes: int) -> tuple[list[float], list[int]]:
+                    trials: int, warmup: int, flush_bytes: int,
+                    plan: TrialPlan | None = None) -> tuple[list[float], list[int]]:
         """Milliseconds of each trial and, per work slot, the pool index its last trial ran on.
 
         Trial t runs in work slot t % len(work) (rotating addresses) on the contents of pool entry
         t % len(pool), copied in before the trial with outputs poisoned: every timed call sees inputs it
         has not seen in that buffer, so skipping, caching or deferring work shows in the outputs.
         Untimed, before each trial: the copy, then a write larger than the last-level cache.
+        Without ``plan``, exactly ``trials`` trials; with one, batches until its interval is narrow
+        enough (``trials`` is then ignored for the plan's own cap).
         """
         flush_ptr, _ = self.flush_buffer(flush_bytes)
         for w in range(warmup):
             case, dev = work[w % len(work)]
             self.launch_all(case, dev)
         last_content = [-1] * len(work)
-        events = [(self.api.event_create(), self.api.event_create()) for _ in range(trials)]
-        for t, (start, end) in enumerate(events):
-            case, dev = work[t % len(work)]
-            p = t % len(pool)
-            self.copy_contents(case, dev, pool[p][1])
-            last_content[t % len(work)] = p
-            self.api.memset_async(flush_ptr, t & 0xFF, flush_bytes, self.stream)
-            self.api.event_record(start, self.stream)
-            # By-value arguments (alpha, beta, ...) belong to the pool entry, like the buffer contents.
-            self.launch_all(pool[p][0], dev)
-            self.api.event_record(end, self.stream)
-        self.sync()
-        times = [self.api.elapsed_ms(s, e) for s, e in events]
-        self._destroy(events)
+        done = 0
+
+        def run_batch(count: int) -> list[float]:
+            nonlocal done
+            events = [(self.api.event_create(), self.api.event_create()) for _ in range(count)]
+            try:
+                for start, end in events:
+                    t = done
+                    done += 1
+                    case, dev = work[t % len(work)]
+                    p = t % len(pool)
+                    self.copy_contents(case, dev, pool[p][1])
+                    last_content[t % len(work)] = p
+                    self.api.memset_async(flush_ptr, t & 0xFF, flush_bytes, self.stream)
+                    self.api.event_record(start, self.stream)
+                    # By-value arguments (alpha, beta, ...) belong to the pool entry, like the buffer contents.
+                    self.launch_all(pool[p][0], dev)
+                    self.api.event_record(end, self.stream)
+                self.sync()
+                return [self.api.elapsed_ms(s, e) for s, e in events]
+            finally:
+                self._destroy(events)
+
+        times = adaptive_trials(run_batch, plan or TrialPlan(min_trials=trials, max_trials=trials, fraction=0.0))
         return times, last_content
 
     def _destroy(self, events: list[tuple[Any, Any]]) -> None:
@@ -312,9 +336,17 @@ class DeviceSession(Session):
         return 2.0 * nbytes / (best_ms * 1e-3) / 1e9
 
     def close(self) -> None:
-        if self._flush is not None:
-            self.api.free(self._flush[0])
-            self._flush = None
+        """Free the flush buffer, the stream and the module: the worker may serve another candidate.
+        A failure here (a context already broken) is left to the worker's device check."""
+        flush, self._flush = self._flush, None
+        releases = [lambda: self.api.free(flush[0])] if flush is not None else []
+        releases += [lambda: self.api.call("stream_destroy", self.stream),
+                     lambda: self.api.call("module_unload", self.module)]
+        for release in releases:
+            try:
+                release()
+            except LaunchError:
+                continue
 
 
 class DeviceProgram(Program):
@@ -352,3 +384,75 @@ class DeviceProgram(Program):
         finally:
             self.api.call("event_destroy", start)
             self.api.call("event_destroy", end)
+
+
+# --------------------------------------------------------------------------- the device worker
+
+# This worker process's driver per vendor class, initialised once (a worker that stays keeps it).
+_drivers: dict[type, DriverApi] = {}
+DRIVER_VARIABLE = "PORTKERN_WORKER_DRIVER"
+
+
+def driver(cls: type[DriverApi], device_index: int = 0) -> DriverApi:
+    """The process's initialised driver of class ``cls``."""
+    api = _drivers.get(cls)
+    if api is None:
+        api = cls()
+        api.init(device_index)
+        _drivers[cls] = api
+    return api
+
+
+def prepare_worker() -> None:
+    """Run in a fresh worker before its syscall filter goes on (PORTKERN_WORKER_INIT): the driver's
+    initialisation makes calls the filter denies (and fails with an operating-system error after it);
+    later calls do not. The driver class is named by PORTKERN_WORKER_DRIVER ("module:Class")."""
+    import importlib
+    import os
+
+    module, _, name = os.environ[DRIVER_VARIABLE].partition(":")
+    driver(getattr(importlib.import_module(module), name))
+
+
+def device_health() -> str:
+    """'' while every driver of this worker still works, else the driver's error (run after each call)."""
+    for api in _drivers.values():
+        try:
+            api.synchronize()
+        except LaunchError as exc:
+            return exc.message
+    return ""
+
+
+class DeviceRunner(Runner):
+    """A GPU runner: sessions on ``driver_class``'s device, one worker that stays per device."""
+
+    persistent_worker = True
+    driver_class: type[DriverApi] = DriverApi
+    visible_devices_variable = ""            # the vendor's device-visibility variable
+
+    def driver(self) -> DriverApi:
+        return driver(self.driver_class)
+
+    def open_session(self, compiled: CompileResult, target: Target) -> Session:
+        return DeviceSession(self.driver(), compiled, target)
+
+    def device_count(self) -> int:
+        avail = self.available()
+        return max(len(avail.devices), 1) if avail.ok else 1
+
+    def worker_probe(self) -> Callable[[], str] | None:
+        return device_health
+
+    def worker_env(self, compiled: CompileResult, device_index: int = 0) -> dict[str, str]:
+        env = {**super().worker_env(compiled, device_index),
+               "PORTKERN_WORKER_INIT": f"{__name__}:prepare_worker",
+               DRIVER_VARIABLE: f"{self.driver_class.__module__}:{self.driver_class.__name__}"}
+        if self.visible_devices_variable:
+            # Each worker sees its own GPU only, as device 0.
+            import os
+
+            visible = [v for v in os.environ.get(self.visible_devices_variable, "").split(",") if v.strip()]
+            env[self.visible_devices_variable] = visible[device_index] if device_index < len(visible) \
+                else str(device_index)
+        return env
