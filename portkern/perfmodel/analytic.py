@@ -16,6 +16,7 @@ candidate changes its block size, vector width, occupancy or grid.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from portkern.model import ResourceReport, Target
 
@@ -49,11 +50,17 @@ def compute_efficiency(f: dict[str, float]) -> float:
     return max(0.01, eff)
 
 
+def resident_blocks(target: Target, geo: Any, resources: ResourceReport | None) -> int:
+    """Blocks of this launch one CU/SM holds at once (at least one)."""
+    waves_per_block = max(1, math.ceil(geo.threads_per_block / target.wavefront))
+    occ = resources.occupancy_fraction if resources is not None and resources.occupancy_fraction > 0 else 1.0
+    resident_waves = max(waves_per_block, int(round(occ * target.max_waves_per_cu)))
+    return max(1, min(target.max_blocks_per_cu, resident_waves // waves_per_block))
+
+
 def analytic_ms(f: dict[str, float], target: Target, geo, work, dtype: str,
                 resources: ResourceReport | None) -> float:
     """The analytic time of one launch sequence in milliseconds (see the module docstring)."""
-    from portkern.perfmodel.features import resident_blocks
-
     concurrent_threads = resident_blocks(target, geo, resources) * target.compute_units * geo.threads_per_block
     resident = min(float(geo.total_threads), float(concurrent_threads))
     mem_s = work.bytes_moved / (target.peak_bandwidth_gbs * 1e9 * memory_efficiency(f, target, resident))

@@ -20,24 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from portkern.perfmodel.model import COVERAGE, _fit_gbm, conformal_quantile, pair_scores
-
-
-def cross_predict(rows: list[Any], params: dict[str, Any] | None = None) -> np.ndarray:
-    """Leave-one-family-out predicted log times (one family alone: analytic only)."""
-    from portkern.perfmodel.features import vector
-
-    families = sorted({r.family for r in rows})
-    out = np.asarray([r.features["log_analytic_ms"] for r in rows], dtype=float)
-    if len(families) < 2:
-        return out
-    fam = np.asarray([r.family for r in rows])
-    for f in families:
-        train = [r for r in rows if r.family != f]
-        gbm = _fit_gbm(train, params)
-        idx = np.flatnonzero(fam == f)
-        out[idx] += gbm.predict(np.asarray([vector(rows[i].features) for i in idx]))
-    return out
+from portkern.perfmodel.model import COVERAGE, conformal_quantile, cross_predict, pair_scores
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

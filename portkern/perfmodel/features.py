@@ -22,6 +22,7 @@ from typing import Any
 
 from portkern.library import DTYPE_BYTES, KernelSpec, kernel_env
 from portkern.model import ResourceReport, Target
+from portkern.perfmodel.analytic import analytic_ms, resident_blocks
 
 # Vendor instruction classes -> neutral ones. SASS classes come from backends/cuda/cubin.py,
 # AMDGPU ISA classes from backends/hip/amdgpu.py.
@@ -107,20 +108,11 @@ def source_counts(source: str) -> dict[str, float]:
     return {name: float(len(rx.findall(text))) for name, rx in _SOURCE_COUNTS.items()}
 
 
-def resident_blocks(target: Target, geo: Geometry, resources: ResourceReport | None) -> int:
-    """Blocks of this launch one CU/SM holds at once (at least one)."""
-    waves_per_block = max(1, math.ceil(geo.threads_per_block / target.wavefront))
-    occ = resources.occupancy_fraction if resources is not None and resources.occupancy_fraction > 0 else 1.0
-    resident_waves = max(waves_per_block, int(round(occ * target.max_waves_per_cu)))
-    return max(1, min(target.max_blocks_per_cu, resident_waves // waves_per_block))
-
-
 def features(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target: Target,
              resources: ResourceReport | None, params: dict[str, int] | None = None,
              source: str = "") -> dict[str, float]:
     """The feature vector of one candidate at one bench point (see ``FEATURE_NAMES``)."""
     from portkern.harness import roofline
-    from portkern.perfmodel.analytic import analytic_ms
 
     work = roofline.work_of(kernel, sizes, dtype, params)
     geo = geometry(kernel, sizes, params, dtype)

@@ -117,8 +117,6 @@ class PerfModel:
     @classmethod
     def fit(cls, rows: list[Any], *, params: dict[str, Any] | None = None) -> PerfModel:
         """Fit on measured rows (``perfmodel.data.Row``); widths from leave-one-family-out errors."""
-        from portkern.perfmodel.evaluate import cross_predict
-
         if len(rows) < 8:
             raise ConfigError(f"{len(rows)} measured timing(s) are too few to fit the performance model",
                               hint="run `portkern port` on a GPU first (its timings go to the run store)")
@@ -176,6 +174,21 @@ def _fit_gbm(rows: list[Any], params: dict[str, Any] | None) -> GradientBoosting
     X = np.asarray([vector(r.features) for r in rows])
     y = np.log([r.measured_ms for r in rows]) - np.asarray([r.features["log_analytic_ms"] for r in rows])
     return GradientBoosting(**(params or {})).fit(X, y)
+
+
+def cross_predict(rows: list[Any], params: dict[str, Any] | None = None) -> np.ndarray:
+    """Leave-one-family-out predicted log times (one family alone: analytic only)."""
+    families = sorted({r.family for r in rows})
+    out = np.asarray([r.features["log_analytic_ms"] for r in rows], dtype=float)
+    if len(families) < 2:
+        return out
+    fam = np.asarray([r.family for r in rows])
+    for f in families:
+        train = [r for r in rows if r.family != f]
+        gbm = _fit_gbm(train, params)
+        idx = np.flatnonzero(fam == f)
+        out[idx] += gbm.predict(np.asarray([vector(rows[i].features) for i in idx]))
+    return out
 
 
 def describe(rows: list[Any]) -> dict[str, Any]:
