@@ -4,7 +4,7 @@
     python benchmarks/bench_throughput.py --target h200 --kernels dot,iamax,gemm --budget 6 --json out.json
 
 Runs one `portkern port` in this process from an empty stage cache (a temporary runs folder and cache,
-removed after), so every candidate is compiled, validated and timed (or estimated) for real. A
+removed after; ``--keep DIR`` keeps the run folder), so every candidate is compiled, validated and timed (or estimated) for real. A
 candidate is verified when its validation passed and its timing was accepted (on the emulator:
 estimated). Where the time goes:
 
@@ -66,8 +66,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     kernels = [k for k in args.kernels.split(",") if k]
     before = _pool_snapshot()
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
+        runs_dir = Path(args.keep) / "runs" if args.keep else Path(tmp) / "runs"
         options = PortOptions(library=args.lib, target=target.name, kernels=kernels, budget=args.budget,
-                              strategy=args.strategy, run_id="throughput", runs_dir=str(Path(tmp) / "runs"),
+                              strategy=args.strategy, run_id=args.run_id, runs_dir=str(runs_dir),
                               cache_dir=str(Path(tmp) / "cache"), max_workers=args.max_workers)
         run = _port_run_class(force_emulator=not use_device)(options)
         start = time.perf_counter()
@@ -151,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=("auto", "emu", "device"), default="auto")
     ap.add_argument("--max-workers", type=int, default=0, help="host threads for CPU stages (0 = cores)")
     ap.add_argument("--json", default="", metavar="OUT", help="also write the figures as JSON to OUT")
+    ap.add_argument("--keep", default="", metavar="DIR",
+                    help="keep the run folder under DIR/runs (its device timings train the performance model)")
+    ap.add_argument("--run-id", default="throughput", help="run folder name (default throughput)")
     args = ap.parse_args(argv)
     if args.budget < 0:
         ap.error(f"--budget must be 0 or more, got {args.budget}")
