@@ -226,3 +226,20 @@ def test_cli_ask_prints_the_reply(monkeypatch, tmp_path):
     call = json.loads(out.output)
     assert call["reply"] == "four" and call["kind"] == "ask" and call["tokens_out"] >= 1
     assert server.chat_bodies()[0]["messages"] == [{"role": "user", "content": "two plus two?"}]
+
+
+def test_a_missing_provider_package_means_no_model_not_a_failed_run(monkeypatch):
+    """Without the provider's client package, connect() says why and the search goes on without a model."""
+    import importlib
+
+    from portkern.errors import ToolMissingError
+
+    connect_mod = importlib.import_module("portkern.llm.connect")
+
+    def missing(*_a, **_k):
+        raise ToolMissingError("the `ollama` Python package", "the Ollama model provider", "pip install 'portkern[llm]'")
+
+    monkeypatch.setattr(connect_mod, "make_provider", missing)
+    conn = connect_mod.connect({"llm": {"provider": "ollama", "model": "m"}})
+    assert conn.client is None
+    assert "ollama" in conn.skip_reason and "pip install" in conn.skip_reason and "\n" not in conn.skip_reason

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portkern.errors import ConfigError, ModelError
+from portkern.errors import ConfigError, ModelError, ToolMissingError
 from portkern.llm.cache import ResponseCache
 from portkern.llm.client import LLMClient
 from portkern.llm.providers.base import Provider, ProviderUnavailable, RetryableError
@@ -95,7 +95,12 @@ def probe(config: dict[str, Any] | None = None, *, provider: Provider | None = N
                            message="model stages are off (llm.provider: none); set llm.provider to "
                                    "ollama or openai to use a model")
     own = provider is None
-    provider = provider or make_provider(llm, timeout_s=min(PROBE_TIMEOUT_S, float(llm.get("timeout_s", 120.0))))
+    if provider is None:
+        try:
+            provider = make_provider(llm, timeout_s=min(PROBE_TIMEOUT_S, float(llm.get("timeout_s", 120.0))))
+        except ToolMissingError as exc:   # the provider's client package is not installed: no model, a note
+            return ProbeResult(provider=name, url=str(llm.get("url", "")), model=str(llm.get("model", "")),
+                               reachable=False, message=str(exc).splitlines()[0] + (f" ({exc.hint})" if exc.hint else ""))
     assert provider is not None
     result = ProbeResult(provider=name, url=provider.url, model=provider.model, reachable=False)
     try:
