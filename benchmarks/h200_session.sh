@@ -5,7 +5,8 @@
 #
 #   OUT=results-folder bash benchmarks/h200_session.sh [port-seconds] [kernels] [strategy] [budget]
 #
-# Every figure lands under $OUT (gpu.txt, gpu-tests.txt, throughput.{txt,json}, runs/, eval.txt).
+# Every figure lands under $OUT (gpu.txt, gpu-tests.txt, throughput.{txt,json}, runs.tgz, eval.txt);
+# SKIP_GPU_TESTS=1 leaves the GPU tests out.
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
 LIMIT=${1:-360}
@@ -28,3 +29,5 @@ echo "throughput exit $?" >> "$OUT/throughput.txt"
 tail -15 "$OUT/throughput.txt"
 python -m portkern model eval "$OUT/runs" > "$OUT/eval.txt" 2>&1
 cat "$OUT/eval.txt"
+# The run folder nests deeper than the transfer back keeps: pack it.
+tar czf "$OUT/runs.tgz" -C "$OUT" runs && rm -rf "$OUT/runs"
