@@ -138,3 +138,8 @@ def test_port_refine_stays_within_its_budget_and_records_every_model_call(tmp_pa
     section = report[report.index("## Model calls"):]
     assert "3 call(s) to stand-in" in section and section.count("| scal | optimize |") == 3
     assert "**does not compile**" in section and "**wrong**" in section and "time limit" in section
+    records = [json.loads(line) for line in (runs / "bounded" / "emit" / "records.jsonl").read_text().splitlines()]
+    calls = [r for r in records if r["record_type"] == "model_call"]
+    assert [r["outcome"] for r in calls] == outcomes and all(r["prompt"] and r["kind"] == "optimize" for r in calls)
+    assert calls[0]["cut"].startswith("time limit") and calls[0]["reply"].startswith("thinking")
+    assert calls[1]["candidate"] == "scal/refine-2" and "alpha + alpha" in calls[1]["reply"]
