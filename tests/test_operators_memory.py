@@ -129,6 +129,8 @@ def test_cache_hints_leave_shared_memory_and_written_inputs_alone():
     body = kernel_text(rw.source, "gemvn_kernel")
     assert "portkern_load_ro(&Ab[row + int64_t(col) * lda])" in body and "portkern_load_ro(&xb[" in body
     assert "partial[ty][tx] = sum;" in body and "sum += partial[j][tx];" in body      # shared memory
+    # trsv's blocks wait on each other through atomics and volatile reads: no hint may change what they see
+    assert get_operator("cache-hints").apply(blas_unit("trsv_lower"), 3, MI300X) is None
     axpy = get_operator("cache-hints").apply(blas_unit("axpy"), 3, MI300X)
     assert "yb[int64_t(tid) * incy] += alpha * portkern_load_ro(&xb[int64_t(tid) * incx]);" in axpy.source
 

@@ -7,7 +7,8 @@
   evict-first) or a non-temporal store (HIP/clang ``__builtin_nontemporal_store``).
 
 Only pointers that are kernel parameters, or locals computed from a parameter (the batch pointer of
-``load_ptr_batch(x, ...)``), are hinted: never shared memory or registers. The hints go through small
+``load_ptr_batch(x, ...)``), are hinted: never shared memory or registers; and a kernel whose blocks
+communicate through memory (atomics, fences, volatile) is left alone. The hints go through small
 overloaded helpers, so element types without a hinted spelling (``__half``) keep plain accesses. A
 hint changes no value unless a const input aliases an output the kernel writes (BLAS forbids it):
 checked by validation, not correct by construction.
@@ -15,12 +16,15 @@ checked by validation, not correct by construction.
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from portkern.model import Target
 from portkern.search.operators.base import Edit, KernelDef, KernelUnit, Operator, Rewrite, text, walk
 
 _LOADS, _STORES = 1, 2
+_COMMUNICATES = re.compile(r"\batomic\w*|__threadfence\w*|\bvolatile\b|__hip_atomic\w*")
 _SPELLING = {
     "cuda": ("__ldg(p)", "__stcs(p, v)"),
     "hip": ("__builtin_nontemporal_load(p)", "__builtin_nontemporal_store(v, p)"),
@@ -126,6 +130,8 @@ class CacheHints(Operator):
                                     lambda names: f"{what} in {', '.join(names)}", prelude=prelude(unit.dialect))
 
     def _rewrite(self, kernel: KernelDef, data: bytes, arg: int) -> list[Edit] | None:
+        if _COMMUNICATES.search(text(kernel.body, data)):
+            return None                      # blocks talk through memory: a hinted access may not see the others
         pointers = _global_pointers(kernel, data)
         loads = self._loads(kernel, data, pointers) if arg & _LOADS else []
         if not arg & _STORES:
