@@ -143,3 +143,19 @@ def test_port_refine_stays_within_its_budget_and_records_every_model_call(tmp_pa
     assert [r["outcome"] for r in calls] == outcomes and all(r["prompt"] and r["kind"] == "optimize" for r in calls)
     assert calls[0]["cut"].startswith("time limit") and calls[0]["reply"].startswith("thinking")
     assert calls[1]["candidate"] == "scal/refine-2" and "alpha + alpha" in calls[1]["reply"]
+
+
+def test_the_ollama_provider_keeps_the_same_time_limit():
+    """Ollama's wire format through the official client, against the Ollama stand-in holding its reply back."""
+    from llm_server import FakeOllamaServer
+
+    from portkern.llm.providers.ollama import OllamaProvider
+
+    with FakeOllamaServer(reply="```cpp\n__global__ void k() {}\n```", delay_s=3.0) as server:
+        client = LLMClient(OllamaProvider(server.url, "qwen2.5-coder:7b", timeout_s=30.0), retries=2,
+                           recorder=MemoryRecorder(), call_seconds=0.8)
+        t0 = time.monotonic()
+        call = client.ask("ask", "say something").call
+        assert time.monotonic() - t0 < 2.5
+        assert call.cut == "time limit (0.8 s)" and call.reply == "" and call.attempts == 1
+        assert server.chat_bodies()[0]["stream"] is True
