@@ -77,7 +77,7 @@ def identity_pairs(records: list[dict[str, Any]]) -> int:
 
 def _all_code(rec: dict[str, Any]) -> list[str]:
     keys = ("source_code", "target_code", "broken_code", "fixed_code", "before_code", "after_code", "chosen",
-            "rejected", "code")
+            "rejected", "code", "prompt", "reply")
     return [rec[k] for k in keys if isinstance(rec.get(k), str)]
 
 
