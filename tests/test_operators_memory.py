@@ -69,9 +69,22 @@ def test_vectorize_refuses_what_it_cannot_prove_elementwise(body):
     assert op.apply(_unit(body), 4, MI300X) is None
 
 
-@pytest.mark.parametrize("kernel", ["axpy_unit_stride", "dot", "gemv_n"])
+@pytest.mark.parametrize("kernel", ["axpy_unit_stride", "iamax", "gemv_n"])
 def test_vectorize_does_not_apply_to_other_shapes(kernel):
+    # two elements per thread already; an index used as a value (iamax); a 2-D block
     assert get_operator("vectorize").apply(blas_unit(kernel), 2, MI300X) is None
+
+
+def test_vectorize_walks_a_reductions_grid_stride_loop_in_groups():
+    rw = get_operator("vectorize").apply(blas_unit("dot"), 4, H100)
+    body = kernel_text(rw.source, "dot_kernel_part1")
+    assert ("for(int64_t i_first = int64_t(blockIdx.x * NB + threadIdx.x) * 4; i_first < n; "
+            "i_first += int64_t(gridDim.x * NB) * 4)") in body
+    assert "sum += blas_convert<Tex>(xb_lanes[i_lane]) * blas_convert<Tex>(yb_lanes[i_lane]);" in body
+    assert "portkern_vstore" not in body                      # a reduction stores nothing in the loop
+    assert "for(I i = blockIdx.x * NB + threadIdx.x; i < n; i += gridDim.x * NB)" not in body
+    # the shared finalize kernel's loop steps by NB, not by the grid: left alone
+    assert "for(I i = threadIdx.x; i < n_blocks; i += NB)" in rw.source
 
 
 # --------------------------------------------------------------------------- warp-reduce
@@ -157,6 +170,8 @@ CASES = [
     ("copy", "float64", [("vectorize", 4), ("cache-hints", 3)]),
     ("axpy_batched", "float16", [("vectorize", 4), ("cache-hints", 1)]),
     ("dot", "float32", [("warp-reduce", 0), ("cache-hints", 1)]),
+    ("dot_strided_batched", "float32", [("vectorize", 4), ("warp-reduce", 0)]),
+    ("asum", "float64", [("vectorize", 2)]),
     ("nrm2", "float64", [("warp-reduce", 0), ("unroll", 4)]),
     ("gemv_t", "float32", [("warp-reduce", 0)]),
 ]
@@ -178,18 +193,23 @@ def test_rewritten_blas_kernels_compile_and_validate_at_the_target_width(kernel,
     assert result.passed, f"{applied.labels}: {result.failure}: {result.detail}"
 
 
+PLANTED = [("scal", "xb_lanes[tid_lane] *= alpha;", "xb_lanes[tid_lane] *= alpha + alpha;"),
+           ("dot", "sum += blas_convert<Tex>(xb_lanes[i_lane])", "sum += 2 * blas_convert<Tex>(xb_lanes[i_lane])")]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target", [MI300X, H100], ids=lambda t: t.name)
-def test_the_vector_path_is_what_validation_runs(target):
+@pytest.mark.parametrize("kernel,good,bad", PLANTED, ids=[p[0] for p in PLANTED])
+def test_the_vector_path_is_what_validation_runs(kernel, good, bad, target):
     """A fault planted in the vector path alone fails validation in float32: the checks let the
     harness's buffers through, so the vector loads and stores are exercised, not only the scalar path."""
     missing = _toolchains_missing(target)
     if missing:
         pytest.skip(missing)
-    rw = get_operator("vectorize").apply(blas_unit("scal", target.dialect), 4, target)
-    broken = rw.source.replace("xb_lanes[tid_lane] *= alpha;", "xb_lanes[tid_lane] *= alpha + alpha;")
+    rw = get_operator("vectorize").apply(blas_unit(kernel, target.dialect), 4, target)
+    broken = rw.source.replace(good, bad)
     assert broken != rw.source
-    _, result = _compile_and_validate("scal", target, broken, "float32")
+    _, result = _compile_and_validate(kernel, target, broken, "float32")
     assert not result.passed and result.wavefront == target.wavefront
 
 

@@ -47,7 +47,7 @@ def _index_multiplier(expr: str) -> str | None:
     return None
 
 
-def _index_declaration(stmt: Node, data: bytes) -> tuple[str, str, str, str] | None:
+def index_declaration(stmt: Node, data: bytes) -> tuple[str, str, str, str] | None:
     """(type, name, index expression, multiplier) of ``[const] T name = blockIdx.x * M + threadIdx.x;``."""
     if stmt.type != "declaration":
         return None
@@ -103,7 +103,7 @@ def elementwise(kernel: KernelDef, data: bytes, unit: KernelUnit) -> Elementwise
     """The kernel's elementwise shape, or None when it has another one."""
     stmts = [c for c in kernel.body.named_children if c.type != "comment"]
     for i, stmt in enumerate(stmts):
-        decl = _index_declaration(stmt, data)
+        decl = index_declaration(stmt, data)
         if decl is None:
             continue
         type_text, name, index, mult = decl

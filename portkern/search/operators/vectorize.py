@@ -11,6 +11,11 @@ it is (the groups of the surplus threads start past the bound). Per thread, at r
 - scalar path otherwise (unaligned pointers, strides other than 1, and the tail past the last whole
   group): the original statements, once per index of the group that is below the bound.
 
+A reduction's grid-stride loop ``for(I i = blockIdx.x * M + threadIdx.x; i < bound; i += gridDim.x * M)``
+whose body only reads arrays at ``i`` (and accumulates into registers) walks groups of V consecutive
+indices the same way: the groups partition the range, so every index is read once, though the
+additions come in another order (validated within the reduction tolerance).
+
 Element types without a native vector (``__half``) take V scalar accesses in the vector path too. The
 body must be declarations of pointers and values that do not use the index, then statements whose
 every use of the index is an array subscript ``p[i]``, ``p[int64_t(i) * s]`` (one form per array),
@@ -22,6 +27,7 @@ forbids) could differ from the original: checked by validation, not correct by c
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -36,7 +42,13 @@ from portkern.search.operators.base import (
     text,
     walk,
 )
-from portkern.search.operators.elementwise import Elementwise, elementwise
+from portkern.search.operators.elementwise import (
+    Elementwise,
+    block_size_matches,
+    elementwise,
+    index_declaration,
+    writes,
+)
 
 # Emitted once per unit (the first line marks it; a preprocessor guard would read as an architecture branch).
 PRELUDE = """// portkern vectorize helpers: V-element loads/stores, native vector types where there is one
@@ -213,7 +225,7 @@ def _accesses(stmts: list[Node], name: str, data: bytes) -> dict[str, _Access] |
             else:
                 acc.read = True
     index_uses = sum(1 for s in stmts for n in walk(s) if n.type == "identifier" and text(n, data) == name)
-    if uses == 0 or index_uses != uses or not any(a.written for a in accesses.values()):
+    if uses == 0 or index_uses != uses:
         return None
     return accesses
 
@@ -256,12 +268,17 @@ class Vectorize(Operator):
             return None
         return self.rewrite_kernels(
             unit, arg, lambda kernel, data: self._rewrite(kernel, data, unit, arg),
-            lambda names: f"{arg} elements per thread in {', '.join(names)}: {arg}-wide vector loads/stores where "
-                          f"aligned with stride 1, scalar otherwise and for the tail", prelude=PRELUDE)
+            lambda names: f"{arg} consecutive elements per thread (and per step of a grid-stride loop) in "
+                          f"{', '.join(names)}: {arg}-wide vector accesses where aligned with stride 1, scalar "
+                          f"otherwise and for the tail", prelude=PRELUDE)
 
     def _rewrite(self, kernel: KernelDef, data: bytes, unit: KernelUnit, arg: int) -> list[Edit] | None:
         shape = elementwise(kernel, data, unit)
-        if shape is None or shape.then.type != "compound_statement":
+        if shape is None:
+            loops = [e for loop in _grid_stride_loops(kernel, data, unit)
+                     for e in (self._loop_edits(loop, data, arg) or [])]
+            return loops or None
+        if shape.then.type != "compound_statement":
             return None
         body = [c for c in shape.then.named_children if c.type != "comment"]
         name = shape.name
@@ -270,7 +287,7 @@ class Vectorize(Operator):
         if any(s.type != "declaration" for s in prefix):
             return None
         accesses = _accesses(work, name, data)
-        if accesses is None:
+        if accesses is None or not any(a.written for a in accesses.values()):
             return None
         return self._edits(shape, prefix, work, accesses, data, arg)
 
@@ -306,3 +323,76 @@ class Vectorize(Operator):
         block += [f"{i3}}}", f"{i2}}}", "}"]
         return [Edit(shape.index_stmt.start_byte, shape.index_stmt.end_byte, f"\n{ind}".join(lines)),
                 Edit(shape.guard.start_byte, shape.guard.end_byte, f"\n{ind}".join(block))]
+
+    def _loop_edits(self, loop: _Loop, data: bytes, arg: int) -> list[Edit] | None:
+        """A grid-stride loop that only reads arrays at its index walks groups of V consecutive indices."""
+        body = loop.body
+        work = [c for c in body.named_children if c.type != "comment"] if body.type == "compound_statement" else [body]
+        accesses = _accesses(work, loop.name, data)
+        if accesses is None or any(a.written for a in accesses.values()):
+            return None
+        name, bound, ind, step = loop.name, loop.bound, indent_of(loop.node, data), "    "
+        first, lane, k = f"{name}_first", f"{name}_lane", f"{name}_k"
+        checks = [f"{first} + {arg} <= {bound}"]
+        checks += [f"{a.stride} == 1" for a in accesses.values() if a.stride != "1"]
+        checks += [f"portkern_vec_aligned<{arg}>({a.array} + {first})" for a in accesses.values()]
+        lines = [f"// vectorize({arg}): {arg} consecutive elements per thread and step",
+                 f"for(int64_t {first} = int64_t({loop.start}) * {arg}; {first} < {bound}; "
+                 f"{first} += int64_t({loop.step}) * {arg})", "{",
+                 f"{step}if({(' &&' + chr(10) + ind + step + '   ').join(checks)})", f"{step}{{"]
+        for a in accesses.values():
+            lines.append(f"{step * 2}typename portkern_pointee<decltype({a.array})>::type {a.array}_lanes[{arg}];")
+            lines.append(f"{step * 2}portkern_vload<{arg}>({a.array} + {first}, {a.array}_lanes);")
+        lines += [f"{step * 2}for(int {lane} = 0; {lane} < {arg}; ++{lane})", f"{step * 2}{{"]
+        lines += [f"{step * 3}{s}" for s in _lanes(work, accesses, name, lane, data)]
+        lines += [f"{step * 2}}}", f"{step}}}", f"{step}else", f"{step}{{",
+                  f"{step * 2}for(int64_t {k} = {first}; {k} < {first} + {arg} && {k} < {bound}; ++{k})",
+                  f"{step * 2}{{", f"{step * 3}const {loop.type_text} {name} = {loop.type_text}({k});"]
+        lines += [f"{step * 3}{text(s, data)}" for s in work]
+        lines += [f"{step * 2}}}", f"{step}}}", "}"]
+        return [Edit(loop.node.start_byte, loop.node.end_byte, f"\n{ind}".join(lines))]
+
+
+@dataclass
+class _Loop:
+    node: Node                           # the for statement
+    type_text: str                       # the index's type
+    name: str                            # the index
+    start: str                           # blockIdx.x * M + threadIdx.x
+    step: str                            # gridDim.x * M
+    bound: str
+    body: Node
+
+
+def _grid_stride_loops(kernel: KernelDef, data: bytes, unit: KernelUnit) -> list[_Loop]:
+    """``for(I i = blockIdx.x * M + threadIdx.x; i < bound; i += gridDim.x * M)`` loops at the top level of
+    the kernel's body, M being the launch's block size (so the threads' indices cover every index)."""
+    out = []
+    for node in kernel.body.named_children:
+        if node.type != "for_statement":
+            continue
+        init, cond, update, body = (node.child_by_field_name(f) for f in ("initializer", "condition", "update", "body"))
+        if init is None or cond is None or update is None or body is None or init.type != "declaration":
+            continue
+        decl = index_declaration(init, data)
+        if decl is None or not block_size_matches(decl[3], unit.launches, kernel.name):
+            continue
+        type_text, name, start, mult = decl
+        if cond.type != "binary_expression" or text(cond.child_by_field_name("left"), data) != name or \
+                text(cond.child_by_field_name("operator"), data) != "<":
+            continue
+        bound = text(cond.child_by_field_name("right"), data)
+        if name in identifiers_of(cond.child_by_field_name("right"), data):
+            continue
+        if update.type != "assignment_expression" or text(update.child_by_field_name("left"), data) != name or \
+                text(update.child_by_field_name("operator"), data) != "+=":
+            continue
+        step = _SPACE.sub("", text(update.child_by_field_name("right"), data))
+        if step not in (f"gridDim.x*{mult}", f"{mult}*gridDim.x"):
+            continue
+        if writes(body, name, data) or any(n.type in ("break_statement", "continue_statement", "return_statement",
+                                                        "goto_statement") for n in walk(body)):
+            continue
+        out.append(_Loop(node=node, type_text=re.sub(r"^\s*const\s+", "", type_text), name=name, start=start,
+                         step=f"gridDim.x * {mult}", bound=bound, body=body))
+    return out
