@@ -85,7 +85,7 @@ def run(folder: Path, trials: int) -> int:
     target = target_for_device(avail.devices[0]) or get_target("h200")
     lib = load_library(folder / "blas-cuda")
     rows = []
-    print(f"| kernel | candidate | validation | median ms | IQR ms | GB/s | vs base | cuBLAS ms | cuBLAS / ours |")
+    print("| kernel | candidate | validation | median ms | IQR ms | GB/s | vs base | cuBLAS ms | cuBLAS / ours |")
     print("|---|---|---|---|---|---|---|---|---|")
     base_ms: dict[str, float] = {}
     for v in json.loads((folder / "variants.json").read_text()):
