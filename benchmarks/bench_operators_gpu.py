@@ -30,6 +30,7 @@ SEQUENCES = {
     "dot": [[("warp-reduce", 32)], [("vectorize", 4)], [("vectorize", 4), ("warp-reduce", 32)]],
     "nrm2": [[("vectorize", 4), ("warp-reduce", 32)]],
     "asum": [[("vectorize", 4), ("warp-reduce", 32)]],
+    "iamax": [[("vectorize", 4)]],
 }
 
 

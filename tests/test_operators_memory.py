@@ -59,7 +59,6 @@ def test_vectorize_loads_no_array_that_is_only_stored():
 
 @pytest.mark.parametrize("body", [
     "x[i] = x[i] > 0 ? (x[i + 1] = 1.0f) : 0.0f;",     # a store nested in an expression, another index form
-    "x[i] = float(i);",                                # the index used as a value
     "x[2 * i + 1] = 0.0f;",                            # not a unit-stride form
     "float* p = &x[i]; *p = 1.0f;",                    # an address taken
 ])
@@ -69,9 +68,17 @@ def test_vectorize_refuses_what_it_cannot_prove_elementwise(body):
     assert op.apply(_unit(body), 4, MI300X) is None
 
 
-@pytest.mark.parametrize("kernel", ["axpy_unit_stride", "iamax", "gemv_n"])
+def test_vectorize_declares_the_index_in_each_lane_where_it_is_used_as_a_value():
+    rw = get_operator("vectorize").apply(_unit("x[i] = float(i);"), 4, MI300X)
+    assert "const int i = int(i_first + i_lane);\n                x_lanes[i_lane] = float(i);" in rw.source
+    loop = get_operator("vectorize").apply(blas_unit("iamax"), 4, MI300X).source
+    assert "const I i = I(i_first + i_lane);" in loop and "blas_abs(T(xb_lanes[i_lane]))" in loop
+    assert "if(best.index < 0 || v > best.value)" in loop             # control flow kept, lane by lane
+
+
+@pytest.mark.parametrize("kernel", ["axpy_unit_stride", "gemv_n"])
 def test_vectorize_does_not_apply_to_other_shapes(kernel):
-    # two elements per thread already; an index used as a value (iamax); a 2-D block
+    # two elements per thread already; a 2-D block
     assert get_operator("vectorize").apply(blas_unit(kernel), 2, MI300X) is None
 
 
@@ -172,6 +179,7 @@ CASES = [
     ("dot", "float32", [("warp-reduce", 0), ("cache-hints", 1)]),
     ("dot_strided_batched", "float32", [("vectorize", 4), ("warp-reduce", 0)]),
     ("asum", "float64", [("vectorize", 2)]),
+    ("iamax", "float32", [("vectorize", 4), ("unroll", 4)]),
     ("nrm2", "float64", [("warp-reduce", 0), ("unroll", 4)]),
     ("gemv_t", "float32", [("warp-reduce", 0)]),
 ]

@@ -12,15 +12,16 @@ it is (the groups of the surplus threads start past the bound). Per thread, at r
   group): the original statements, once per index of the group that is below the bound.
 
 A reduction's grid-stride loop ``for(I i = blockIdx.x * M + threadIdx.x; i < bound; i += gridDim.x * M)``
-whose body only reads arrays at ``i`` (and accumulates into registers) walks groups of V consecutive
+whose body only reads arrays at ``i`` (any statements; it accumulates into registers, and may use
+``i`` as a value, as iamax does) walks groups of V consecutive
 indices the same way: the groups partition the range, so every index is read once, though the
 additions come in another order (validated within the reduction tolerance).
 
 Element types without a native vector (``__half``) take V scalar accesses in the vector path too. The
 body must be declarations of pointers and values that do not use the index, then statements whose
-every use of the index is an array subscript ``p[i]``, ``p[int64_t(i) * s]`` (one form per array),
-and whose every store is a whole statement ``p[...] = ...`` / ``p[...] op= ...``: each element's
-result then depends on that element only. Lanes run in order, so overlapping arrays (which BLAS
+every array subscript by the index is ``p[i]`` or ``p[int64_t(i) * s]`` (one form per array), and
+whose every store is a whole statement ``p[...] = ...`` / ``p[...] op= ...``: each element's result
+then depends on that element (and its index, which each lane declares as before) only. Lanes run in order, so overlapping arrays (which BLAS
 forbids) could differ from the original: checked by validation, not correct by construction.
 """
 
@@ -180,13 +181,15 @@ class _Access:
         self.written = False
 
 
-def _accesses(stmts: list[Node], name: str, data: bytes) -> dict[str, _Access] | None:
-    """Per array: its stride and whether it is read and written; None when the statements use the index
-    any other way than as such subscripts, or store anything but a whole statement."""
+def _accesses(stmts: list[Node], name: str, data: bytes, *,
+              any_statement: bool = False) -> tuple[dict[str, _Access], bool] | None:
+    """Per array: its stride and whether it is read and written, and whether the index is also used as a
+    value; None when an array is indexed by it in another form, or anything but a whole statement stores
+    to an array. ``any_statement``: control flow is allowed (for loops that store to no array)."""
     accesses: dict[str, _Access] = {}
     uses = 0
     for stmt in stmts:
-        if stmt.type not in ("declaration", "expression_statement"):
+        if not any_statement and stmt.type not in ("declaration", "expression_statement"):
             return None
         top = stmt.named_children[0] if stmt.type == "expression_statement" and stmt.named_child_count else None
         for node in walk(stmt):
@@ -225,9 +228,9 @@ def _accesses(stmts: list[Node], name: str, data: bytes) -> dict[str, _Access] |
             else:
                 acc.read = True
     index_uses = sum(1 for s in stmts for n in walk(s) if n.type == "identifier" and text(n, data) == name)
-    if uses == 0 or index_uses != uses:
+    if uses == 0:
         return None
-    return accesses
+    return accesses, index_uses != uses
 
 
 def identifiers_of(node: Node, data: bytes) -> set[str]:
@@ -286,13 +289,14 @@ class Vectorize(Operator):
         prefix, work = body[:split], body[split:]
         if any(s.type != "declaration" for s in prefix):
             return None
-        accesses = _accesses(work, name, data)
-        if accesses is None or not any(a.written for a in accesses.values()):
+        found = _accesses(work, name, data)
+        if found is None or not any(a.written for a in found[0].values()):
             return None
-        return self._edits(shape, prefix, work, accesses, data, arg)
+        return self._edits(shape, prefix, work, found, data, arg)
 
-    def _edits(self, shape: Elementwise, prefix: list[Node], work: list[Node], accesses: dict[str, _Access],
-               data: bytes, arg: int) -> list[Edit]:
+    def _edits(self, shape: Elementwise, prefix: list[Node], work: list[Node],
+               found: tuple[dict[str, _Access], bool], data: bytes, arg: int) -> list[Edit]:
+        accesses, as_value = found
         name, bound = shape.name, shape.bound
         first, lane, k = f"{name}_first", f"{name}_lane", f"{name}_k"
         ind = indent_of(shape.index_stmt, data)
@@ -312,6 +316,8 @@ class Vectorize(Operator):
             if a.read:
                 block.append(f"{i3}portkern_vload<{arg}>({a.array} + {first}, {a.array}_lanes);")
         block += [f"{i3}for(int {lane} = 0; {lane} < {arg}; ++{lane})", f"{i3}{{"]
+        if as_value:
+            block.append(f"{i4}const {loop_type} {name} = {loop_type}({first} + {lane});")
         block += [f"{i4}{s}" for s in _lanes(work, accesses, name, lane, data)]
         block.append(f"{i3}}}")
         block += [f"{i3}portkern_vstore<{arg}>({a.array} + {first}, {a.array}_lanes);"
@@ -328,9 +334,10 @@ class Vectorize(Operator):
         """A grid-stride loop that only reads arrays at its index walks groups of V consecutive indices."""
         body = loop.body
         work = [c for c in body.named_children if c.type != "comment"] if body.type == "compound_statement" else [body]
-        accesses = _accesses(work, loop.name, data)
-        if accesses is None or any(a.written for a in accesses.values()):
+        found = _accesses(work, loop.name, data, any_statement=True)
+        if found is None or any(a.written for a in found[0].values()):
             return None
+        accesses, as_value = found
         name, bound, ind, step = loop.name, loop.bound, indent_of(loop.node, data), "    "
         first, lane, k = f"{name}_first", f"{name}_lane", f"{name}_k"
         checks = [f"{first} + {arg} <= {bound}"]
@@ -344,6 +351,8 @@ class Vectorize(Operator):
             lines.append(f"{step * 2}typename portkern_pointee<decltype({a.array})>::type {a.array}_lanes[{arg}];")
             lines.append(f"{step * 2}portkern_vload<{arg}>({a.array} + {first}, {a.array}_lanes);")
         lines += [f"{step * 2}for(int {lane} = 0; {lane} < {arg}; ++{lane})", f"{step * 2}{{"]
+        if as_value:
+            lines.append(f"{step * 3}const {loop.type_text} {name} = {loop.type_text}({first} + {lane});")
         lines += [f"{step * 3}{s}" for s in _lanes(work, accesses, name, lane, data)]
         lines += [f"{step * 2}}}", f"{step}}}", f"{step}else", f"{step}{{",
                   f"{step * 2}for(int64_t {k} = {first}; {k} < {first} + {arg} && {k} < {bound}; ++{k})",
