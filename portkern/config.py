@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
         "openai_base_url": "",          # e.g. http://127.0.0.1:8000/v1
         "api_key": "",
         "timeout_s": 120.0,
+        "call_seconds": 120.0,          # one model call, retries included; a streamed reply is cut there
         "retries": 3,
         "concurrency": 2,
         "temperature": 0.2,

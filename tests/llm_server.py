@@ -147,3 +147,104 @@ def gemma_model_path(dest_dir: Path) -> Path | None:
 def llama_server_missing() -> str:
     """Why the real server cannot be started here ("" when it can)."""
     return testserver.missing()
+
+
+class SlowOpenAIStandIn:
+    """A real HTTP server on loopback that stands in for a slow OpenAI-compatible model server: it serves
+    /v1/models and streams canned /v1/chat/completions replies (server-sent events) one word every
+    ``token_s`` seconds, after ``silent_s`` seconds of silence. ``reply`` is a string or a function of
+    the request body (returning the text, or the text and its own seconds per word); ``endless`` keeps streaming words until the client goes away; ``honour_max_tokens``
+    stops at the request's max_tokens as a real server does (off: it ignores the limit)."""
+
+    def __init__(self, reply: Any = "", *, token_s: float = 0.0, silent_s: float = 0.0, endless: bool = False,
+                 honour_max_tokens: bool = False, model: str = "stand-in") -> None:
+        self.reply, self.token_s, self.silent_s = reply, token_s, silent_s
+        self.endless, self.honour_max_tokens, self.model = endless, honour_max_tokens, model
+        self.chat_bodies: list[dict[str, Any]] = []
+        self.disconnects = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> SlowOpenAIStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _reply(self, body: dict[str, Any]) -> tuple[str, float]:
+        reply = self.reply(body) if callable(self.reply) else self.reply
+        return reply if isinstance(reply, tuple) else (reply, self.token_s)
+
+    def _words(self, body: dict[str, Any], text: str):
+        words = [w + " " for w in text.split(" ")] if text else []
+        words = [w.replace(" \n", "\n") for w in words]
+        n = 0
+        while True:
+            for w in words:
+                if self.honour_max_tokens and body.get("max_tokens") and n >= body["max_tokens"]:
+                    return
+                n += 1
+                yield w
+            if not self.endless or not words:
+                return
+
+    def _handler(self):
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _json(self, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") == "/v1/models":
+                    self._json({"object": "list", "data": [{"id": outer.model, "object": "model"}]})
+                else:
+                    self.send_error(404)
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self.send_error(404)
+                    return
+                outer.chat_bodies.append(body)
+                time.sleep(outer.silent_s)
+                reply, token_s = outer._reply(body)
+                if not body.get("stream"):
+                    text = "".join(outer._words(body, reply))
+                    self._json({"model": outer.model, "choices": [{"message": {"role": "assistant", "content": text}}],
+                                "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split())}})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for word in outer._words(body, reply):
+                        event = {"model": outer.model, "choices": [{"index": 0, "delta": {"content": word}}]}
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                        self.wfile.flush()
+                        time.sleep(token_s)
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    outer.disconnects += 1
+                self.close_connection = True
+
+        return Handler

@@ -61,7 +61,9 @@ def test_chat_is_accounted_recorded_and_cached(llama_server, tmp_path):
     second = c.ask("ask", "Name one GPU vendor.")
     call = first.call
     assert call.error == "" and call.attempts == 1 and not call.cached
-    assert call.tokens_in > 0 and 0 < call.tokens_out <= 24 and call.seconds > 0
+    # llama.cpp's server reports no usage in a stream: the prompt's tokens are unknown (0), the reply's counted
+    assert call.tokens_in == 0 and 0 < call.tokens_out <= 24 and call.seconds > 0
+    assert call.cut == ""                  # the server stopped at the max_tokens it was sent: not cut
     assert call.params == {"temperature": 0.0, "seed": 11, "max_tokens": 24}
     assert second.call.cached and second.call.reply == call.reply and second.call.attempts == 0
     assert c.usage.calls == 2 and c.usage.cached_calls == 1 and c.usage.tokens_out == call.tokens_out
@@ -112,7 +114,7 @@ def test_refine_drives_the_real_model_and_records_every_call(llama_server, tmp_p
     ctx = context(llm=client(llama_server, tmp_path, recorder, max_tokens=64), budget={"max_model_calls": 2})
     drive(get_strategy("refine"), ctx)
     assert [c.kind for c in recorder.calls] == ["optimize", "optimize"]
-    assert all(c.accepted == (c.reject_reason == "") and c.tokens_in > 100 for c in recorder.calls)
+    assert all(c.accepted == (c.reject_reason == "") and c.tokens_out > 0 for c in recorder.calls)
     assert "Make this correct HIP kernel unit faster" in recorder.calls[0].prompt
     assert recorder.calls[0].params["seed"] != recorder.calls[1].params["seed"]
     assert any("model-call budget spent (2/2)" in n for n in ctx.notes)

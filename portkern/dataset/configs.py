@@ -166,6 +166,20 @@ def _cols_hard_cases():
             "reason": _str(), "compiled": _v("bool"), "correct": _v("bool"), "errors": [_str()], "hazards": _str()}
 
 
+def _model_call_row(rec: dict[str, Any]) -> dict[str, Any]:
+    return {"kernel": rec["provenance"]["kernel"], "kind": rec["kind"], "model": rec["model"],
+            "prompt": rec["prompt"], "reply": rec["reply"], "params": json.dumps(rec["params"], sort_keys=True),
+            "outcome": rec["outcome"], "cut": rec["cut"], "reject_reason": rec["reject_reason"],
+            "error": rec["error"], "tokens_in": rec["tokens_in"], "tokens_out": rec["tokens_out"],
+            "seconds": float(rec["seconds"])}
+
+
+def _cols_model_calls():
+    return {"kernel": _str(), "kind": _str(), "model": _str(), "prompt": _str(), "reply": _str(), "params": _str(),
+            "outcome": _str(), "cut": _str(), "reject_reason": _str(), "error": _str(), "tokens_in": _v("int64"),
+            "tokens_out": _v("int64"), "seconds": _v("float64")}
+
+
 CONFIGS: tuple[ConfigSpec, ...] = (
     ConfigSpec("sft", "chat conversations (system/user/assistant): verified translations, validated repairs, "
                "measured optimizations", lambda r: r["record_type"] in ("translation", "repair", "optimization"),
@@ -184,6 +198,9 @@ CONFIGS: tuple[ConfigSpec, ...] = (
     ConfigSpec("performance_predicted", "as performance, but the time is a roofline prediction, not a measurement",
                lambda r: r["record_type"] == "performance" and r["timing_kind"] == "predicted",
                _performance_row, _cols_performance),
+    ConfigSpec("model_calls", "every request to the model, its reply and what became of it (failed, no code, "
+               "does not compile, wrong, slower, not faster, faster, correct, not evaluated)",
+               lambda r: r["record_type"] == "model_call", _model_call_row, _cols_model_calls),
     ConfigSpec("hard_cases", "translations that failed validation or kept hazards the rules could not fix",
                lambda r: r["record_type"] == "translation" and not r["verified"], _hard_case_row, _cols_hard_cases),
 )

@@ -53,6 +53,8 @@ def code_key(rec: dict[str, Any]) -> str:
                 + rec["after_code"] + json.dumps(rec.get("after_params", {}), sort_keys=True))
     if kind == "preference":
         return rec["chosen"] + "\n>\n" + rec["rejected"]
+    if kind == "model_call":
+        return rec["prompt"] + "\n=>\n" + rec["reply"] + json.dumps(rec.get("params", {}), sort_keys=True)
     # the same source at other parameter values, sizes or on another target is another measurement
     return (rec["code"] + json.dumps(rec.get("params", {}), sort_keys=True) + json.dumps(rec.get("sizes", {}), sort_keys=True)
             + rec.get("dtype", "") + rec["target"] + rec.get("timing_kind", ""))
@@ -75,7 +77,7 @@ def identity_pairs(records: list[dict[str, Any]]) -> int:
 
 def _all_code(rec: dict[str, Any]) -> list[str]:
     keys = ("source_code", "target_code", "broken_code", "fixed_code", "before_code", "after_code", "chosen",
-            "rejected", "code")
+            "rejected", "code", "prompt", "reply")
     return [rec[k] for k in keys if isinstance(rec.get(k), str)]
 
 
@@ -152,7 +154,7 @@ def dedup(records: list[dict], threshold: float = 0.9) -> tuple[list[dict], dict
             stats[f"exact_duplicates:{rec['record_type']}"] += 1
             continue
         seen.add(exact)
-        if rec["record_type"] not in ("performance", "optimization"):
+        if rec["record_type"] not in ("performance", "optimization", "model_call"):
             mh = _minhash(key)
             index = lsh[rec["record_type"]]
             if index.query(mh):

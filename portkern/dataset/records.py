@@ -219,6 +219,21 @@ class RecordBuilder:
         out += self._preferences(kernel, evaluations, h)
         return out
 
+    def model_calls(self, calls: list[dict[str, Any]]) -> list[dict]:
+        """One record per model call of the run (``model/calls.json``), whatever became of it."""
+        out = []
+        for call in calls:
+            if not call.get("prompt") or call.get("kernel") not in self.run.kernels:
+                self.skip("model call without a prompt or a kernel of the run")
+                continue
+            body = {k: call.get(k, d) for k, d in (("call_id", ""), ("kind", ""), ("model", ""), ("prompt", ""),
+                                                    ("reply", ""), ("params", {}), ("outcome", "not evaluated"),
+                                                    ("cut", ""), ("reject_reason", ""), ("error", ""),
+                                                    ("candidate", ""), ("tokens_in", 0), ("tokens_out", 0),
+                                                    ("seconds", 0.0), ("cached", False))}
+            out.append(self.header("model_call", call["kernel"], body, device="none", model=call.get("model", "")))
+        return out
+
     def _translation(self, kernel: str, translation: dict[str, Any], base: dict[str, Any],
                      h: dict[str, str]) -> dict | None:
         original = translation.get("original") or ""
@@ -345,6 +360,7 @@ def build_run_records(run_dir: str | Path, skipped: dict[str, int] | None = None
             translation = {"original": ingest.get("source", ""), "translated": payload.get("source", ""),
                            "hazards": payload.get("hazards", [])}
         records += builder.for_kernel(kernel, evals, translation, file_sha256=ingest.get("file_sha256", ""))
+    records += builder.model_calls(_json(run.run_dir / "model" / "calls.json") or [])
     if skipped is not None:
         for why, n in builder.skipped.items():
             skipped[why] = skipped.get(why, 0) + n

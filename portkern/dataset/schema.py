@@ -13,7 +13,7 @@ from referencing import Registry, Resource
 from portkern.errors import PortkernError
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "datasets" / "schema"
-RECORD_TYPES = ("translation", "repair", "optimization", "preference", "performance")
+RECORD_TYPES = ("translation", "repair", "optimization", "preference", "performance", "model_call")
 
 
 class RecordSchemaError(PortkernError):

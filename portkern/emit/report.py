@@ -189,6 +189,7 @@ def write_report(run_dir: str | Path) -> Path:
         figures += ["### Speedup per kernel", "", "![speedup](plots/speedup.png)", ""]
     if figures:
         lines += ["## Plots", "", *figures]
+    lines += _model_section(summ)
     lines += _stages_section(summ)
     lines += _toolchain_section(run, summ)
     out = run_dir / "emit" / "report.md"
@@ -294,6 +295,23 @@ def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, se
     if plots.time_vs_size(name, base, sel if sel is not base else None, plot):
         lines += [f"![{name}: time against size](plots/{plot.name})", ""]
     return lines
+
+
+def _model_section(summ: dict[str, Any]) -> list[str]:
+    """Every model call and what became of it (runs whose strategy uses a model)."""
+    model = summ.get("model")
+    if model is None:
+        return []
+    lines = ["## Model calls", ""]
+    if not model.get("calls"):
+        return lines + ["No model call was made (the notes above say why).", ""]
+    lines += [f"{model['calls']} call(s) to {model.get('model') or 'the model'}, {model['seconds']:.1f} s, "
+              f"{model['tokens_out']} tokens out; " + ", ".join(f"{n} {o}" for o, n in sorted(model["outcomes"].items())),
+              ""]
+    lines += _table(["kernel", "kind", "candidate", "outcome", "s", "tokens out", "cut", "why"],
+                    [[c["kernel"], c["kind"], c["candidate"] or "—", f"**{c['outcome']}**", f"{c['seconds']:.1f}",
+                      c["tokens_out"], c["cut"] or "—", clean_reason(c["why"])[:140] or "—"] for c in model["list"]])
+    return lines + [""]
 
 
 def _stages_section(summ: dict) -> list[str]:

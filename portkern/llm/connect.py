@@ -155,7 +155,8 @@ def connect(config: dict[str, Any] | None = None, *, run_id: str = "", recorder:
                        concurrency=int(llm.get("concurrency", 2)), temperature=float(llm.get("temperature", 0.2)),
                        seed=int(llm.get("seed", 1234)), max_tokens=int(llm.get("max_tokens", 2048)),
                        cache=ResponseCache(cache_dir) if cache_dir else None, recorder=recorder,
-                       system_prompt=system_prompt)
+                       system_prompt=system_prompt,
+                       call_seconds=float(llm.get("call_seconds", llm.get("timeout_s", 120.0))))
     return Connection(client=client, probe=result)
 
 

@@ -37,6 +37,7 @@ class ModelCall(Record):
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     kernel: str = ""
     candidate: str = ""                  # id of the candidate built from the reply ("" = none)
+    cut: str = ""                        # why the reply was cut short (time or token limit; "" = it ended)
 
 
 @dataclass
@@ -50,12 +51,14 @@ class Usage(Record):
     tokens_in: int = 0
     tokens_out: int = 0
     seconds: float = 0.0
+    cut_replies: int = 0
 
     def add(self, call: ModelCall) -> None:
         self.calls += 1
         self.cached_calls += int(call.cached)
         self.failed_calls += int(bool(call.error))
         self.rejected_replies += int(bool(call.reject_reason))
+        self.cut_replies += int(bool(call.cut))
         if not call.cached:
             self.tokens_in += call.tokens_in
             self.tokens_out += call.tokens_out

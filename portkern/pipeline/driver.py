@@ -11,6 +11,7 @@ from portkern.library import LibrarySpec
 from portkern.model import Target
 from portkern.pipeline.dag import StageResult, Task
 from portkern.pipeline.plan import GraphPlan, KernelState
+from portkern.search.budget import run_budget
 
 MAX_ROUNDS = 64  # a strategy that never says "done" still ends
 
@@ -78,8 +79,7 @@ class SearchDriver:
         if left <= 0:
             return [], f"candidate budget spent ({state.proposed}/{self.budget})"
         if state.ctx is None:
-            search_cfg = dict(self.search_config)
-            search_cfg["max_candidates"] = self.budget
+            search_cfg = {**self.search_config, **run_budget(self.budget, self.search_config)}
             state.ctx = SearchContext(kernel=state.kernel, library=self.library, target=self.target,
                                       dialect=self.target.dialect, base=state.base, hazards=state.hazards,
                                       budget={k: v for k, v in search_cfg.items() if k != "strategy"},

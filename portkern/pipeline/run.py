@@ -249,8 +249,12 @@ class PortRun:
 
     def _emit(self) -> StageResult:
         evaluations = {ev.candidate.id: ev for st in self.states.values() for ev in st.history}
-        self.store.record_model_calls(model_call_rows(self.run_id, self.recorder.calls if self.recorder else [],
-                                                      evaluations))
+        calls = self.recorder.calls if self.recorder else []
+        rows = model_call_rows(self.run_id, calls, evaluations)
+        self.store.record_model_calls(rows)
+        if self.recorder is not None:   # every call with its prompt, reply and outcome, for the dataset
+            self.folder.write_json("model/calls.json", [{**c.to_dict(), "outcome": r["outcome"]}
+                                                        for c, r in zip(calls, rows)])
         t0 = time.perf_counter()
         try:
             out = run_emitters(self.folder.path, self.store)

@@ -13,6 +13,7 @@ from typing import Any
 
 from portkern import fsio
 from portkern.errors import StoreError
+from portkern.search.outcomes import call_outcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -235,17 +236,16 @@ def timing_row(run_id: str, ev: Any, b: Any) -> dict[str, Any]:
 
 
 def model_call_rows(run_id: str, calls: list[Any], evaluations: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``model_calls`` rows; a call's outcome follows its candidate's evaluation (by candidate id)."""
+    """The ``model_calls`` rows; a call's outcome follows its candidate's evaluation (by candidate id),
+    in the words of ``portkern.search.outcomes``; a reply cut at a limit says so in its reject reason."""
     rows = []
     for call in calls:
-        outcome = "rejected" if call.reject_reason else ("failed" if call.error else "replied")
-        ev = evaluations.get(call.candidate) if call.candidate else None
-        if ev is not None:
-            outcome = "accepted" if ev.correct else ("incorrect" if ev.compiled else "compile-failed")
+        reason = call.reject_reason + (f" (reply cut: {call.cut})" if call.cut else "")
         rows.append({"run_id": run_id, "call_id": call.call_id, "candidate_id": call.candidate,
                      "kernel": call.kernel, "prompt_kind": call.kind, "model": call.model,
                      "provider": call.provider, "prompt_sha256": sha256_text(call.prompt),
                      "tokens_in": call.tokens_in, "tokens_out": call.tokens_out, "seconds": call.seconds,
                      "cached": int(call.cached), "accepted": int(call.accepted),
-                     "reject_reason": call.reject_reason, "error": call.error, "outcome": outcome})
+                     "reject_reason": reason.strip(), "error": call.error,
+                     "outcome": call_outcome(call, evaluations)})
     return rows

@@ -12,6 +12,7 @@ from typing import Any
 from portkern.pipeline.dag import StageResult
 from portkern.pipeline.kernels import primary_dtype
 from portkern.pipeline.store import utc_now
+from portkern.search.outcomes import model_summary
 
 
 class StageCounts:
@@ -71,6 +72,25 @@ def notes(run: Any, device_reason: str) -> list[str]:
     return out
 
 
+def model_entry(run: Any) -> dict[str, Any] | None:
+    """Every model call of the run and its outcome (None when the strategy uses no model)."""
+    if getattr(run, "recorder", None) is None:
+        return None
+    evaluations = {ev.candidate.id: ev for st in run.plan.states.values() for ev in st.history}
+    llm = getattr(run, "llm", None)
+    return model_summary(run.recorder.calls, evaluations, model=llm.model if llm is not None else "")
+
+
+def model_note(model: dict[str, Any] | None) -> list[str]:
+    """One line on the model calls, for the summary's notes."""
+    if not model or not model["calls"]:
+        return []
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(model["outcomes"].items(), key=lambda x: (-x[1], x[0])))
+    cut = f", {model['cut']} cut at a limit" if model["cut"] else ""
+    return [f"model: {model['calls']} call(s) to {model['model'] or 'the model'} in {model['seconds']:.1f} s, "
+            f"{model['tokens_out']} tokens out{cut}: {outcomes}"]
+
+
 def kernel_entries(states: dict[str, Any], selections: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for k, st in states.items():
@@ -87,12 +107,14 @@ def kernel_entries(states: dict[str, Any], selections: dict[str, Any]) -> list[d
 def build_summary(run: Any, counts: StageCounts, selections: dict[str, Any], *, toolchain: dict[str, str],
                   device_reason: str, wall_s: float) -> dict[str, Any]:
     """The summary of a PortRun (pipeline.run) whose stages are counted in ``counts``."""
+    model = model_entry(run)
     return {
         "run_id": run.run_id, "library": run.library.name, "target": run.target.name,
         "run_dir": str(run.folder.path), "store": str(run.store.path), "finished_at": utc_now(),
         "executor": run.options.executor, "strategy": run.options.strategy, "budget": run.options.budget,
         "use_device": run.use_device, "toolchain": toolchain,
         **counts.to_dict(),
-        "notes": notes(run, device_reason), "kernels": kernel_entries(run.plan.states, selections),
+        "notes": notes(run, device_reason) + model_note(model),
+        "kernels": kernel_entries(run.plan.states, selections), "model": model,
         "wall_seconds": round(wall_s, 3),
     }

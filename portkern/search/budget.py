@@ -1,8 +1,11 @@
 """Search budgets: candidates, model calls, GPU seconds, wall time.
 
 Limits come from ``SearchContext.budget`` (keys as in the ``search`` config section); anything not
-given falls back to the configured defaults. A strategy asks ``exhausted()`` before each proposal
-and clips what it proposes to ``candidates_left()``.
+given falls back to the configured defaults. ``--budget N`` bounds all of them together per kernel
+(``run_budget``): N candidates, at most two model calls per candidate (a reply may be rejected),
+and a wall time of ``WALL_SECONDS_PER_CANDIDATE`` per candidate and the base, each no more than
+configured. A strategy asks ``exhausted()`` before each proposal, clips what it proposes to
+``candidates_left()``, and gives a model call no more time than ``wall_seconds_left()``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from portkern.search.base import Evaluation
+
+MODEL_CALLS_PER_CANDIDATE = 2
+WALL_SECONDS_PER_CANDIDATE = 240.0
 
 
 @dataclass
@@ -27,6 +33,17 @@ class Budget:
         data = data or {}
         kwargs = {f.name: type(getattr(cls, f.name))(data[f.name]) for f in fields(cls) if f.name in data}
         return cls(**kwargs)
+
+
+def run_budget(candidates: int, search_config: dict[str, Any] | None = None) -> dict[str, float]:
+    """The per-kernel limits of ``--budget candidates``: candidates, model calls and wall time together
+    (never more than ``search_config`` allows), GPU seconds as configured."""
+    configured = Budget.from_dict({k: v for k, v in (search_config or {}).items() if k != "strategy"})
+    n = max(0, int(candidates))
+    return {"max_candidates": n,
+            "max_model_calls": min(configured.max_model_calls, MODEL_CALLS_PER_CANDIDATE * n),
+            "max_gpu_seconds": configured.max_gpu_seconds,
+            "max_wall_seconds": min(configured.max_wall_seconds, WALL_SECONDS_PER_CANDIDATE * (n + 1))}
 
 
 class BudgetTracker:
@@ -45,6 +62,9 @@ class BudgetTracker:
     @staticmethod
     def gpu_seconds(history: list[Evaluation]) -> float:
         return sum(ev.gpu_seconds for ev in history)
+
+    def wall_seconds_left(self) -> float:
+        return max(0.0, self.budget.max_wall_seconds - self.wall_seconds())
 
     def candidates_left(self) -> int:
         return max(0, self.budget.max_candidates - self.candidates)

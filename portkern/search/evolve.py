@@ -118,8 +118,8 @@ class EvolveStrategy(ModelDrivenStrategy):
         # The client's semaphore bounds how many of these reach the server at once.
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             results = list(pool.map(lambda j: ask_model(ctx, None, kind=j[0], prompt=j[1], parent=j[2],
-                                                        candidate_id=j[3], seed=j[4],
-                                                        temperature=self.temperature), jobs))
+                                                        candidate_id=j[3], seed=j[4], temperature=self.temperature,
+                                                        time_limit_s=st.tracker.wall_seconds_left()), jobs))
         children = [c for c in results if c is not None]
         st.tracker.candidates += len(children)
         ctx.notes.append(f"{self.name}: generation {st.generation}: {len(children)} of {len(jobs)} replies accepted "

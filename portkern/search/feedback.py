@@ -80,22 +80,26 @@ def _device_macros(ctx: SearchContext) -> tuple[str, ...]:
 
 
 def ask_model(ctx: SearchContext, tracker: BudgetTracker | None, *, kind: str, prompt: str, parent: Candidate,
-              candidate_id: str, seed: int | None = None, temperature: float | None = None) -> Candidate | None:
+              candidate_id: str, seed: int | None = None, temperature: float | None = None,
+              time_limit_s: float | None = None) -> Candidate | None:
     """One model call; a Candidate when the reply passes the reply checks, else None (noted in ctx.notes).
-    ``tracker`` None: the caller counts the call itself (parallel callers count up front)."""
+    ``tracker`` None: the caller counts the call itself (parallel callers count up front). The call gets
+    no more time than ``time_limit_s``, or what is left of the tracker's wall time."""
     client = ctx.llm
     if tracker is not None:
         tracker.model_calls += 1
+        time_limit_s = tracker.wall_seconds_left() if time_limit_s is None else time_limit_s
     check = reply_checker(symbol=ctx.kernel.symbol, original=parent.source, dialect=ctx.dialect,
                           device_macros=_device_macros(ctx))
     try:
         answer = client.ask(kind, prompt, check=check, seed=seed, temperature=temperature,
-                            kernel=ctx.kernel.name, candidate=candidate_id)
+                            kernel=ctx.kernel.name, candidate=candidate_id, time_limit_s=time_limit_s)
     except ModelError as exc:
         ctx.notes.append(f"{candidate_id}: model call failed: {exc.message}")
         return None
     if not answer.accepted:
-        ctx.notes.append(f"{candidate_id}: reply rejected: {answer.call.reject_reason}")
+        cut = f" (reply cut: {answer.call.cut})" if answer.call.cut else ""
+        ctx.notes.append(f"{candidate_id}: reply rejected: {answer.call.reject_reason}{cut}")
         return None
     return Candidate(id=candidate_id, kernel=parent.kernel, source=answer.code, params=dict(parent.params),
                      origin=ORIGIN_OF_KIND[kind], parent=parent.id, prompt_kind=kind, prompt=prompt,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from portkern.errors import ToolMissingError
-from portkern.llm.providers.base import ChatReply, Provider, ProviderUnavailable, RetryableError
+from portkern.llm.providers.base import (
+    ChatReply,
+    Chunk,
+    Provider,
+    ProviderUnavailable,
+    RetryableError,
+    collect_stream,
+)
 
 
 def _client_module():
@@ -47,15 +55,29 @@ class OllamaProvider(Provider):
         except (ConnectionError, httpx.TransportError) as exc:
             raise RetryableError(f"ollama at {self.url}: {type(exc).__name__}: {exc}") from exc
 
-    def chat(self, messages: list[dict[str, str]], params: dict[str, Any]) -> ChatReply:
+    def chat(self, messages: list[dict[str, str]], params: dict[str, Any], *,
+             time_limit_s: float | None = None) -> ChatReply:
         options = {"temperature": params.get("temperature"), "seed": params.get("seed"),
                    "num_predict": params.get("max_tokens")}
         if params.get("num_ctx"):
             options["num_ctx"] = params["num_ctx"]
-        reply = self._call(self._client.chat, model=self.model, messages=messages, stream=False,
-                           options={k: v for k, v in options.items() if v is not None})
-        return ChatReply(text=reply.message.content or "", tokens_in=reply.prompt_eval_count or 0,
-                         tokens_out=reply.eval_count or 0, model=reply.model or self.model)
+
+        opened: list[Any] = []
+
+        def chunks() -> Iterator[Chunk]:
+            stream = self._call(self._client.chat, model=self.model, messages=messages, stream=True,
+                                options={k: v for k, v in options.items() if v is not None})
+            opened.append(stream)
+            while True:
+                part = self._call(next, stream, None)
+                if part is None:
+                    return
+                yield Chunk(text=part.message.content or "" if part.message else "",
+                            tokens_in=part.prompt_eval_count if part.done else None,
+                            tokens_out=part.eval_count if part.done else None, model=part.model or "")
+
+        return collect_stream(chunks, time_limit_s=time_limit_s, max_tokens=params.get("max_tokens"),
+                              close=lambda: opened and opened[0].close(), model=self.model)
 
     def list_models(self) -> list[str]:
         listing = self._call(self._client.list)

@@ -1,6 +1,7 @@
 """Transformation operators: source-to-source rewrites of a kernel unit on its syntax tree.
 
-Each operator lives in its own module, registers itself by subclassing ``Operator`` (name, one-line
+Each operator lives in its own module of this folder (imported here, so a new file is a new
+operator), registers itself by subclassing ``Operator`` (name, one-line
 description, the vendors it applies to, whether it is correct by construction) and returns None
 where it does not apply. A candidate built from operators records its sequence of steps, e.g.
 ``grid-stride(4) + unroll(2)``, so the patch, the report and the dataset can say what was done.
@@ -8,12 +9,17 @@ where it does not apply. A candidate built from operators records its sequence o
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 
 from portkern.errors import ConfigError
 from portkern.model import Target
-from portkern.search.operators import grid_stride, launch_bounds, unroll  # noqa: F401 - they register themselves
 from portkern.search.operators.base import OPERATORS, KernelUnit, Operator, Rewrite
+
+# Every module of this folder registers the operators it defines: adding one is adding a file.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 Step = tuple[str, int]                   # (operator name, argument)
 

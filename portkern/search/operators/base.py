@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -84,6 +85,30 @@ class Operator(abc.ABC):
     def label(self, arg: int) -> str:
         return f"{self.name}({arg})"
 
+    def rewrite_kernels(self, unit: KernelUnit, arg: int,
+                        edit: Callable[[KernelDef, bytes], list[Edit] | None],
+                        describe: Callable[[list[str]], str], *, prelude: str = "") -> Rewrite | None:
+        """Run ``edit`` on each rewritable kernel's own definition; a Rewrite of every edit made (described
+        by ``describe(names of the kernels changed)``), or None when no kernel was changed. ``prelude``
+        (device helpers the edits call) goes once before the first changed kernel, unless already there."""
+        data, kernels = kernel_definitions(unit)
+        edits: list[Edit] = []
+        changed: list[str] = []
+        first = None
+        for kernel in kernels:
+            found = edit(kernel, data)
+            if found:
+                edits.extend(found)
+                changed.append(kernel.name)
+                first = kernel if first is None else first
+        if not edits:
+            return None
+        if prelude and first is not None and prelude.splitlines()[0] not in unit.source:
+            edits.append(Edit(first.start, first.start, prelude.rstrip("\n") + "\n\n"))
+        names = sorted(set(n for n in changed if n), key=changed.index)
+        return Rewrite(source=apply_edits(data, edits), launches=list(unit.launches), label=self.label(arg),
+                       description=describe(names), edits=names)
+
 
 # --------------------------------------------------------------------------- syntax-tree helpers
 
@@ -140,6 +165,39 @@ def kernel_functions(root: Node, names: list[str]) -> list[Node]:
             elif child.named_child_count and child.type not in ("compound_statement",):
                 stack.append(child)
     return sorted(found, key=lambda n: n.start_byte)
+
+
+@dataclass
+class KernelDef:
+    """One kernel's own definition in a unit: the function node, its name, its body and its head."""
+
+    node: Node                           # the function_definition
+    name: str
+    body: Node                           # the compound statement
+    head: str                            # text from the definition's start to its body
+    template_head: str                   # "template <...>" before the definition; "" when not a template
+    start: int                           # byte offset where the definition begins, template head included
+
+
+def kernel_definitions(unit: KernelUnit) -> tuple[bytes, list[KernelDef]]:
+    """The unit's bytes and the definitions of the kernels an operator may rewrite, in source order."""
+    data, root = parse(unit.source)
+    out = []
+    for fn in kernel_functions(root, unit.symbols):
+        body = fn.child_by_field_name("body")
+        parent = fn.parent
+        templated = parent is not None and parent.type == "template_declaration"
+        template_head = data[parent.start_byte:fn.start_byte].decode("utf-8") if templated else ""
+        out.append(KernelDef(node=fn, name=function_name(fn), body=body,
+                             head=data[fn.start_byte:body.start_byte].decode("utf-8"),
+                             template_head=template_head, start=parent.start_byte if templated else fn.start_byte))
+    return data, out
+
+
+def indent_of(node: Node, data: bytes) -> str:
+    """The text between the start of the node's line and the node (its indentation when the node opens the line)."""
+    line_start = data.rfind(b"\n", 0, node.start_byte) + 1
+    return data[line_start:node.start_byte].decode("utf-8")
 
 
 def walk(node: Node):

@@ -17,18 +17,7 @@ import re
 from tree_sitter import Node
 
 from portkern.model import Target
-from portkern.search.operators.base import (
-    Edit,
-    KernelUnit,
-    Operator,
-    Rewrite,
-    apply_edits,
-    function_name,
-    kernel_functions,
-    parse,
-    text,
-    walk,
-)
+from portkern.search.operators.base import Edit, KernelDef, KernelUnit, Operator, Rewrite, parse, text, walk
 
 _BOUNDS = re.compile(r"__launch_bounds__\s*\(\s*([^,()]+?)\s*(?:,\s*([^()]+?)\s*)?\)")
 _MACRO_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(([^()]*)\)")
@@ -70,21 +59,15 @@ class LaunchBounds(Operator):
             return None
         data, root = parse(unit.source)
         macros = _function_macros(root, data)
-        edits, changed = [], []
-        for fn in kernel_functions(root, unit.symbols):
-            body = fn.child_by_field_name("body")
-            head = text(fn, data)[: body.start_byte - fn.start_byte]
-            tparams = text(fn.parent, data) if fn.parent is not None and fn.parent.type == "template_declaration" else ""
-            tparams = tparams[: max(0, fn.start_byte - fn.parent.start_byte)] if tparams else ""
-            new_head = self._new_head(head, tparams, macros, unit, function_name(fn), arg)
-            if new_head is not None and new_head != head:
-                edits.append(Edit(fn.start_byte, body.start_byte, new_head))
-                changed.append(function_name(fn))
-        if not edits:
-            return None
-        return Rewrite(source=apply_edits(data, edits), launches=list(unit.launches), label=self.label(arg),
-                       description=f"__launch_bounds__ with at least {arg} resident block(s) per CU/SM on "
-                                   f"{', '.join(changed)}", edits=changed)
+
+        def bound(kernel: KernelDef, _data: bytes) -> list[Edit] | None:
+            new_head = self._new_head(kernel.head, kernel.template_head, macros, unit, kernel.name, arg)
+            if new_head is None or new_head == kernel.head:
+                return None
+            return [Edit(kernel.node.start_byte, kernel.body.start_byte, new_head)]
+
+        return self.rewrite_kernels(unit, arg, bound, lambda names: f"__launch_bounds__ with at least {arg} resident "
+                                                                    f"block(s) per CU/SM on {', '.join(names)}")
 
     def _new_head(self, head: str, template_head: str, macros, unit: KernelUnit, symbol: str,
                   arg: int) -> str | None:

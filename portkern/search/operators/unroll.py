@@ -9,13 +9,11 @@ from tree_sitter import Node
 from portkern.model import Target
 from portkern.search.operators.base import (
     Edit,
+    KernelDef,
     KernelUnit,
     Operator,
     Rewrite,
-    apply_edits,
-    function_name,
-    kernel_functions,
-    parse,
+    indent_of,
     text,
     walk,
 )
@@ -61,20 +59,18 @@ class Unroll(Operator):
     def apply(self, unit: KernelUnit, arg: int, target: Target) -> Rewrite | None:
         if arg < 2:
             return None
-        data, root = parse(unit.source)
-        edits, where = [], []
-        for fn in kernel_functions(root, unit.symbols):
-            for node in walk(fn.child_by_field_name("body")):
+        count = [0]
+
+        def mark(kernel: KernelDef, data: bytes) -> list[Edit]:
+            edits = []
+            for node in walk(kernel.body):
                 if node.type == "for_statement" and _counted(node, data) and not _has_pragma(node, data):
-                    line_start = data.rfind(b"\n", 0, node.start_byte) + 1
-                    indent = data[line_start:node.start_byte].decode("utf-8")
+                    indent = indent_of(node, data)
                     if indent.strip():
                         continue             # the loop shares its line with other code: leave it
                     edits.append(Edit(node.start_byte, node.start_byte, f"#pragma unroll {arg}\n{indent}"))
-                    where.append(function_name(fn))
-        if not edits:
-            return None
-        names = sorted(set(w for w in where if w))
-        return Rewrite(source=apply_edits(data, edits), launches=list(unit.launches), label=self.label(arg),
-                       description=f"#pragma unroll {arg} on {len(edits)} counted loop(s) in {', '.join(names)}",
-                       edits=names)
+            count[0] += len(edits)
+            return edits
+
+        return self.rewrite_kernels(unit, arg, mark, lambda names: f"#pragma unroll {arg} on {count[0]} counted "
+                                                                   f"loop(s) in {', '.join(names)}")
