@@ -154,6 +154,17 @@ def test_a_candidate_that_crashes_in_trace_mode_yields_no_features(blas):
 
 
 @pytest.mark.slow
+def test_a_candidate_that_hangs_in_trace_mode_yields_no_features(blas):
+    lib, kernels = blas
+    k = kernels["axpy_unit_stride"]
+    source = kernel_source(lib, k).replace("const I    tid   = (blockIdx.x * NB + threadIdx.x) * 2;",
+                                           "const I    tid   = (blockIdx.x * NB + threadIdx.x) * 2;\n"
+                                           "    for(volatile int spin = 0; tid == 64; spin = spin + 1) {}")
+    assert "spin" in source
+    assert trace.trace_features(k, lib, get_target("h200"), source, dict(k.defaults), timeout_s=3) == {}
+
+
+@pytest.mark.slow
 def test_trace_features_names_and_scaling(blas):
     lib, kernels = blas
     k = kernels["axpy_unit_stride"]

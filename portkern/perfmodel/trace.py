@@ -87,7 +87,7 @@ def trace_sizes(kernel: KernelSpec, dtype: str, params: dict[str, int] | None) -
 
 def trace_counts(kernel: KernelSpec, library: LibrarySpec, target: Target, source: str,
                  params: dict[str, int] | None, *, dtype: str | None = None,
-                 sizes: dict[str, int] | None = None) -> dict[str, Any]:
+                 sizes: dict[str, int] | None = None, timeout_s: float = TRACE_TIMEOUT_S) -> dict[str, Any]:
     """Raw counts of one trace run (see backends/emu/trace.py COUNT_NAMES) with ``sizes``, ``dtype``,
     ``build`` (the trace build's cache key) and ``seconds`` added. Raises a PortkernError when the build or the run fails."""
     dtype = dtype or kernel.dtypes[0]
@@ -104,7 +104,7 @@ def trace_counts(kernel: KernelSpec, library: LibrarySpec, target: Target, sourc
 
     runner = get_runner("emu")
     counts = run_in_worker(run_trace_job, TraceJob(compiled, case, memory_geometry(target)),
-                           timeout_s=TRACE_TIMEOUT_S, label=f"{kernel.name} trace",
+                           timeout_s=timeout_s, label=f"{kernel.name} trace",
                            env=runner.worker_env(compiled), limit_memory=True)
     return {**counts, "sizes": dict(sizes), "dtype": dtype, "build": compiled.cache_key,
             "seconds": time.perf_counter() - start}
@@ -141,12 +141,13 @@ def rates(counts: dict[str, Any], geometry: MemoryGeometry, *, manifest_bytes: f
 
 
 def trace_features(kernel: KernelSpec, library: LibrarySpec, target: Target, source: str,
-                   params: dict[str, int] | None, *, bench_sizes: dict[str, int] | None = None) -> dict[str, float]:
+                   params: dict[str, int] | None, *, bench_sizes: dict[str, int] | None = None,
+                   timeout_s: float = TRACE_TIMEOUT_S) -> dict[str, float]:
     """``FEATURE_NAMES`` of one candidate from a trace run of its primary dtype at a small size,
     scaled to ``bench_sizes`` (default: the kernel's first bench size); {} when tracing is unavailable."""
     dtype = kernel.dtypes[0]
     try:
-        counts = trace_counts(kernel, library, target, source, params, dtype=dtype)
+        counts = trace_counts(kernel, library, target, source, params, dtype=dtype, timeout_s=timeout_s)
         traced = work_of(kernel, counts["sizes"], dtype, params)
         bench = bench_sizes or (kernel.sizes_bench[0] if kernel.sizes_bench else counts["sizes"])
         at_bench = work_of(kernel, bench, dtype, params)
