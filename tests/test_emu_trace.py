@@ -171,14 +171,14 @@ def test_trace_features_names_and_scaling(blas):
     f = trace.trace_features(k, lib, get_target("h200"), kernel_source(lib, k), dict(k.defaults))
     assert set(f) == set(trace.FEATURE_NAMES)
     assert all(math.isfinite(v) for v in f.values())
-    # Two elements per thread, float16 (the primary dtype): each request asks for every other 2-byte
-    # element of a 128-byte span, so the sectors carry twice the manifest's bytes (requests are
+    # Two elements per thread, float32 (the primary dtype): each request asks for every other 4-byte
+    # element of a 256-byte span, so the sectors carry twice the manifest's bytes (requests are
     # measured one by one; a cache that merges the two requests is not modelled). The bench
     # transfer is the traced one scaled by the work ratio.
     # The host compiler may merge a thread's two adjacent elements into one access, as a GPU
-    # compiler may, so the traced amplification lies between 1 and 2.
-    bench_bytes = 3 * k.sizes_bench[0]["n"] * 2
+    # compiler may, so the traced amplification lies between 1 and 2 (a little above: the partial last warp).
+    bench_bytes = 3 * k.sizes_bench[0]["n"] * 4
     amplification = f["trace_gmem_amplification"]
-    assert 1.0 <= amplification <= 2.0
+    assert 1.0 <= amplification <= 2.05
     assert f["trace_log_bench_transfer_bytes"] == pytest.approx(math.log10(1 + amplification * bench_bytes))
     assert len(COUNT_NAMES) == len(set(COUNT_NAMES))

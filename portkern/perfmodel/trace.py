@@ -56,6 +56,11 @@ TRACE_TIMEOUT_S = 60.0
 MAX_TRACE_THREADS = 1 << 17
 
 
+def primary_dtype(kernel: KernelSpec) -> str:
+    """The dtype the pipeline treats as primary (the rule of portkern.pipeline.kernels.primary_dtype)."""
+    return "float32" if "float32" in kernel.dtypes else kernel.dtypes[0]
+
+
 def memory_geometry(target: Target) -> MemoryGeometry:
     return GEOMETRY.get(target.vendor, GEOMETRY["nvidia"])
 
@@ -90,7 +95,7 @@ def trace_counts(kernel: KernelSpec, library: LibrarySpec, target: Target, sourc
                  sizes: dict[str, int] | None = None, timeout_s: float = TRACE_TIMEOUT_S) -> dict[str, Any]:
     """Raw counts of one trace run (see backends/emu/trace.py COUNT_NAMES) with ``sizes``, ``dtype``,
     ``build`` (the trace build's cache key) and ``seconds`` added. Raises a PortkernError when the build or the run fails."""
-    dtype = dtype or kernel.dtypes[0]
+    dtype = dtype or primary_dtype(kernel)
     sizes = sizes or trace_sizes(kernel, dtype, params)
     if sizes is None:
         raise PortkernError(f"{kernel.name}: no validation size fits a trace run "
@@ -142,10 +147,10 @@ def rates(counts: dict[str, Any], geometry: MemoryGeometry, *, manifest_bytes: f
 
 def trace_features(kernel: KernelSpec, library: LibrarySpec, target: Target, source: str,
                    params: dict[str, int] | None, *, bench_sizes: dict[str, int] | None = None,
-                   timeout_s: float = TRACE_TIMEOUT_S) -> dict[str, float]:
+                   dtype: str | None = None, timeout_s: float = TRACE_TIMEOUT_S) -> dict[str, float]:
     """``FEATURE_NAMES`` of one candidate from a trace run of its primary dtype at a small size,
     scaled to ``bench_sizes`` (default: the kernel's first bench size); {} when tracing is unavailable."""
-    dtype = kernel.dtypes[0]
+    dtype = dtype or primary_dtype(kernel)
     try:
         counts = trace_counts(kernel, library, target, source, params, dtype=dtype, timeout_s=timeout_s)
         traced = work_of(kernel, counts["sizes"], dtype, params)
