@@ -171,6 +171,9 @@ def test_trace_features_names_and_scaling(blas):
     f = trace.trace_features(k, lib, get_target("h200"), kernel_source(lib, k), dict(k.defaults))
     assert set(f) == set(trace.FEATURE_NAMES)
     assert all(math.isfinite(v) for v in f.values())
+    # Three accesses (x, y, y) per element over the launched threads (NB per block, 2 elements each).
+    n, nb = trace.trace_sizes(k, "float32", dict(k.defaults))["n"], k.defaults["NB"]
+    assert f["trace_gmem_accesses_per_thread"] == pytest.approx(3 * n / (math.ceil(n / (2 * nb)) * nb))
     # Two elements per thread, float32 (the primary dtype): each request asks for every other 4-byte
     # element of a 256-byte span, so the sectors carry twice the manifest's bytes (requests are
     # measured one by one; a cache that merges the two requests is not modelled). The bench

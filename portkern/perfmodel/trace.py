@@ -47,7 +47,7 @@ FEATURE_NAMES = (
     "trace_gmem_coalescing", "trace_gmem_transfer_bytes_per_thread", "trace_gmem_amplification",
     "trace_log_bench_transfer_bytes", "trace_gmem_load_fraction", "trace_smem_requests_per_warp",
     "trace_smem_conflict", "trace_smem_max_conflict", "trace_divergent_fraction", "trace_atomics_per_thread",
-    "trace_barriers_per_thread",
+    "trace_barriers_per_thread", "trace_gmem_accesses_per_thread", "trace_smem_accesses_per_thread",
 )
 
 TRACE_TIMEOUT_S = 60.0
@@ -142,6 +142,8 @@ def rates(counts: dict[str, Any], geometry: MemoryGeometry, *, manifest_bytes: f
         "trace_divergent_fraction": c["divergent_requests"] / (g_req + s_req) if g_req + s_req else 0.0,
         "trace_atomics_per_thread": c["atomic_lane_accesses"] / threads,
         "trace_barriers_per_thread": c["barriers"] / threads,
+        "trace_gmem_accesses_per_thread": c["global_lane_accesses"] / threads,
+        "trace_smem_accesses_per_thread": c["shared_lane_accesses"] / threads,
     }
 
 
