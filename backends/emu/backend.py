@@ -28,6 +28,10 @@ COMPILE_TIMEOUT_S = 600
 # Host-compiler flags that mean the same to g++/clang++ as to nvcc/hipcc; any other flag in
 # CompileOptions.flags belongs to a GPU compiler and is left out (and noted).
 _PORTABLE_FLAG_PREFIXES = ("-D", "-U", "-I", "-std=", "-include")
+# A define in CompileOptions.defines that makes a trace build (include/portkern_emu/trace.h): the
+# unit gets ThreadSanitizer instrumentation without the sanitizer's runtime, and the runtime's
+# trace hooks receive every memory access. Being a define, it keys the cache apart by itself.
+TRACE_DEFINE = "PORTKERN_EMU_TRACE"
 
 
 def _runtime_hash() -> str:
@@ -44,6 +48,26 @@ def wavefront_for(target: Target | None, options: CompileOptions) -> int:
         raise CompileError(f"emulator warp width must be 32 or 64, got {wave}",
                            hint="set CompileOptions.wavefront to 32 or 64, or pick a target with one of them")
     return wave
+
+
+def trace_flags(compiler: toolchain.HostCompiler) -> list[str]:
+    """Instrument every memory access but link no ThreadSanitizer runtime: trace.h defines its hooks."""
+    if compiler.family == "clang":
+        return ["-fsanitize=thread", "-fno-sanitize-link-runtime", "-mllvm", "-tsan-instrument-func-entry-exit=0"]
+    # g++ always links libtsan with -fsanitize=thread; leave out the default libraries and name the
+    # ones a unit needs after the source (trace_link_tail).
+    return ["-fsanitize=thread", "--param=tsan-instrument-func-entry-exit=0", "-nodefaultlibs"]
+
+
+def trace_link_tail(compiler: toolchain.HostCompiler, options: CompileOptions) -> list[str]:
+    """Libraries that go after the source on a g++ trace build's command line."""
+    if TRACE_DEFINE not in options.defines or compiler.family == "clang":
+        return []
+    return ["-lstdc++", "-lm", "-lgcc_s", "-lgcc", "-lc"]
+
+
+def is_trace_build(compiled: CompileResult) -> bool:
+    return TRACE_DEFINE in compiled.options.defines
 
 
 class EmuBackend(Backend):
@@ -78,6 +102,8 @@ class EmuBackend(Backend):
             cmd.append("-g")
         if options.sanitize:
             cmd += ["-fsanitize=address", "-fno-omit-frame-pointer", "-g"]
+        if TRACE_DEFINE in options.defines:
+            cmd += trace_flags(compiler)
         for key, value in sorted(options.defines.items()):
             cmd.append(f"-D{key}" if value in ("", None) else f"-D{key}={value}")
         cmd += [f"-I{d}" for d in options.include_dirs]
@@ -111,7 +137,7 @@ class EmuBackend(Backend):
             src = Path(tmp) / f"{_safe(name)}.cpp"
             out = Path(tmp) / f"{_safe(name)}.so"
             src.write_text(unit, errors="replace")
-            full = [*cmd, "-x", "c++", str(src), "-o", str(out)]
+            full = [*cmd, "-x", "c++", str(src), "-o", str(out), *trace_link_tail(compiler, options)]
             try:
                 # Candidate source: the compiler gets CPU, memory and file-size limits (a macro bomb
                 # fails with a compile error instead of exhausting the machine).

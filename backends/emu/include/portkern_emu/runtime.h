@@ -37,3 +37,6 @@
 #include "coop_groups.h"
 #include "launch.h"
 #include "host_api.h"
+#ifdef PORTKERN_EMU_TRACE
+#include "trace.h"
+#endif

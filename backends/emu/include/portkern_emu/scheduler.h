@@ -345,7 +345,18 @@ inline int barrier_result(const Worker& w, int kind) {
   }
 }
 
+#ifdef PORTKERN_EMU_TRACE
+}  // namespace detail
+}  // namespace portkern_emu
+extern "C" void portkern_emu_trace_barrier();  // trace.h
+namespace portkern_emu {
+namespace detail {
+#endif
+
 inline int block_barrier(int kind, int predicate) {
+#ifdef PORTKERN_EMU_TRACE
+  portkern_emu_trace_barrier();
+#endif
   Worker& w = *tls_worker;
   w.any_sync = true;
   const unsigned t = w.tid;
