@@ -45,7 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "compile": {"nvcc": "", "hip_clang": "", "nvdisasm": "", "rocm_device_libs": "", "cuda_compiler": "auto"},
     # Adaptive timing: trials until the median's 95% interval lies within ci_fraction of it, between
     # min_trials and max_trials.
-    "bench": {"warmup": 10, "trials": 50, "ci_fraction": 0.02, "min_trials": 10, "max_trials": 200},
+    # base_full: time each kernel's base at every bench size and dtype beside the vendor library
+    # (false: at the primary point only, like search candidates; for runs that gather timings).
+    "bench": {"warmup": 10, "trials": 50, "ci_fraction": 0.02, "min_trials": 10, "max_trials": 200,
+              "base_full": True},
 }
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}

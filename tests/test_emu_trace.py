@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from portkern.backends import get
 from portkern.backends.emu import toolchain
 from portkern.backends.emu.backend import TRACE_DEFINE
 from portkern.backends.emu.trace import COUNT_NAMES, MemoryGeometry, TraceJob, run_trace_job
+
 from portkern.harness.inputs import ArrayArg, Case, LaunchPlan
 from portkern.harness.validate import kernel_source
 from portkern.library import load_library

@@ -36,8 +36,9 @@ class KernelState:
 class GraphPlan:
     """The running task graph of a port and the per-kernel state that grows it."""
 
-    def __init__(self, library: LibrarySpec, target: Target, use_device: bool):
+    def __init__(self, library: LibrarySpec, target: Target, use_device: bool, *, base_full: bool = True):
         self.library = library
+        self.base_full = base_full
         self.target = target
         self.use_device = use_device
         self.graph = TaskGraph()
@@ -116,6 +117,7 @@ class GraphPlan:
         # only where the score is taken (primary dtype), which keeps device time per candidate small.
         predicted = {} if self.use_device else {"model_id": self.model_id, **source_in}
         self.graph.add(Task(id=f"{cid}.bench", stage="bench", kernel=kernel.name, candidate_id=cid,
-                            inputs={**common, "use_device": self.use_device, "full": not cand.parent, **predicted},
+                            inputs={**common, "use_device": self.use_device,
+                                    "full": self.base_full and not cand.parent, **predicted},
                             deps={"compiled": Dep(f"{cid}.compile"), **({} if self.use_device else source_dep)},
                             after=[f"{cid}.validate"], **gpu))
