@@ -1391,14 +1391,90 @@ def _llvm_asm_label(ctx: Context, si: int) -> bool:
     return True
 
 
+HALF_PREAMBLE = """
+#ifndef PORTKERN_HALF_DEFINED
+#define PORTKERN_HALF_DEFINED
+#include <cuda_fp16.h>
+#include <type_traits>
+// clang's _Float16 for nvcc, which stops on it in device code: a CUDA __half with _Float16's implicit
+// conversions and arithmetic. half op half is done in float and rounded once, which gives the same value
+// as a native half + - * / (float carries more than twice half's precision); a half with an integer
+// stays half, a half with float or double becomes float or double, as C++ promotes _Float16.
+struct portkern_half
+{
+    __half h;
+    portkern_half() = default;
+    __host__ __device__ portkern_half(__half v) : h(v) {}
+    __host__ __device__ portkern_half(double v) : h(__double2half(v)) {}
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>
+    __host__ __device__ portkern_half(T v) : h(__float2half(static_cast<float>(v))) {}
+    __host__ __device__ operator float() const { return __half2float(h); }
+    __host__ __device__ explicit operator __half() const { return h; }
+    __host__ __device__ portkern_half operator-() const { return portkern_half(-float(*this)); }
+    __host__ __device__ portkern_half operator+() const { return *this; }
+    __host__ __device__ portkern_half& operator++() { return *this = portkern_half(float(*this) + 1.0f); }
+    __host__ __device__ portkern_half& operator--() { return *this = portkern_half(float(*this) - 1.0f); }
+    __host__ __device__ portkern_half operator++(int) { portkern_half old = *this; ++*this; return old; }
+    __host__ __device__ portkern_half operator--(int) { portkern_half old = *this; --*this; return old; }
+};
+template <typename T, bool = std::is_floating_point<T>::value> struct portkern_half_promote { typedef T type; };
+template <typename T> struct portkern_half_promote<T, false> { typedef portkern_half type; };
+#define PORTKERN_HALF_ARITH(op)                                                                            \\
+    __host__ __device__ inline portkern_half operator op(portkern_half a, portkern_half b)                \\
+    { return portkern_half(float(a) op float(b)); }                                                        \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline typename portkern_half_promote<T>::type operator op(portkern_half a, T b)  \\
+    { typedef typename portkern_half_promote<T>::type R;                                                   \\
+      typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return R(C(float(a)) op C(b)); }                                                                     \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline typename portkern_half_promote<T>::type operator op(T a, portkern_half b)  \\
+    { typedef typename portkern_half_promote<T>::type R;                                                   \\
+      typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return R(C(a) op C(float(b))); }                                                                     \\
+    template <typename T>                                                                                  \\
+    __host__ __device__ inline portkern_half& operator op##=(portkern_half& a, const T& b)                \\
+    { return a = portkern_half(a op b); }
+PORTKERN_HALF_ARITH(+)
+PORTKERN_HALF_ARITH(-)
+PORTKERN_HALF_ARITH(*)
+PORTKERN_HALF_ARITH(/)
+#undef PORTKERN_HALF_ARITH
+#define PORTKERN_HALF_COMPARE(op)                                                                          \\
+    __host__ __device__ inline bool operator op(portkern_half a, portkern_half b)                         \\
+    { return float(a) op float(b); }                                                                       \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline bool operator op(portkern_half a, T b)                                     \\
+    { typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return C(float(a)) op C(b); }                                                                        \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline bool operator op(T a, portkern_half b)                                     \\
+    { typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return C(a) op C(float(b)); }
+PORTKERN_HALF_COMPARE(==)
+PORTKERN_HALF_COMPARE(!=)
+PORTKERN_HALF_COMPARE(<)
+PORTKERN_HALF_COMPARE(<=)
+PORTKERN_HALF_COMPARE(>)
+PORTKERN_HALF_COMPARE(>=)
+#undef PORTKERN_HALF_COMPARE
+#endif
+"""
+
+
 @token_rule("cuda", spellings={"_Float16"})
 def _float16(ctx: Context, si: int) -> bool:
-    if not ctx.once("float16", 0):
-        return True
-    ctx.src.hazard(si, "clang-extension", "error",
-                   "_Float16 is a clang extension type: nvcc 13 parses it, but device code using it stops "
-                   "nvcc with an internal error ('unsupported float variant'); port the half type to __half "
-                   "(cuda_fp16.h), whose conversions and operators differ", span=_statement(ctx.src, si))
+    """``_Float16`` (rocBLAS's ``rocblas_half``) -> ``portkern_half``, a ``__half`` with _Float16's conversions
+    and arithmetic: nvcc 13 parses _Float16 but stops with an internal error on device code using it."""
+    src = ctx.src
+    src.set_token(si, "portkern_half")
+    _insert_preamble_once(ctx, "half-preamble", HALF_PREAMBLE)
+    src.count("hazard-fixes")
+    if ctx.once("float16", 0):
+        src.hazard(si, "clang-extension", "warning",
+                   "_Float16 is a clang extension type that stops nvcc with an internal error in device code; "
+                   "now portkern_half, a __half (cuda_fp16.h) with _Float16's conversions and arithmetic "
+                   "(done in float, rounded to half)", fixed=True, span=_statement(src, si))
     return True
 
 
