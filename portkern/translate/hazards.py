@@ -11,6 +11,7 @@ wide); ``to="cuda"`` checks HIP code for 64-wide assumptions (NVIDIA warps are 3
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,11 +38,18 @@ _SURFACE_CALLS = frozenset({"surf1Dread", "surf1Dwrite", "surf2Dread", "surf2Dwr
 _ASM = frozenset({"asm", "__asm__", "__asm"})
 
 
-def _int_value(text: str) -> int | None:
-    m = _NUMBER_VALUE.match(text)
-    if not m:
-        return None
-    return int(m.group(1), 16) if m.group(1) else int(m.group(2))
+class _IntValues(dict):
+    """Literal text -> its integer value, or None (a float, a name...); remembered across files."""
+
+    def __missing__(self, text: str) -> int | None:
+        m = _NUMBER_VALUE.match(text)
+        value = None if not m else int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        if len(self) < 100_000:
+            self[text] = value
+        return value
+
+
+_int_value = _IntValues().__getitem__
 
 
 class _Width:
@@ -127,23 +135,27 @@ def analyze(src: SourceEdit, tables: MapTables, to: str) -> None:
 def _run_token_rules(ctx: Context) -> None:
     src = ctx.src
     rules = [r for r in TOKEN_RULES if ctx.to in r.directions]
+    rank = {id(r): i for i, r in enumerate(rules)}
+    present = src.by_text.keys()
+    # only the spellings this file contains: a chain for any other could never be used
     by_spelling: dict[str, list[TokenRule]] = {}
     prefixed: list[TokenRule] = []
     include_rules = [r for r in rules if r.includes]
     for r in rules:
-        names = set(r.spellings) | (r.dynamic(ctx) if r.dynamic else set())
-        for name in names:
+        names = r.spellings | r.dynamic(ctx) if r.dynamic else r.spellings
+        for name in present & names:
             by_spelling.setdefault(name, []).append(r)
         if r.prefixes:
             prefixed.append(r)
-    for name in src.by_text:
-        for r in prefixed:
-            if name.startswith(r.prefixes) and r not in by_spelling.get(name, ()):
-                by_spelling.setdefault(name, []).append(r)
+    if prefixed:
+        for name in present:
+            for r in prefixed:
+                if name.startswith(r.prefixes) and all(x is not r for x in by_spelling.get(name, ())):
+                    by_spelling.setdefault(name, []).append(r)
     for chain in by_spelling.values():
-        chain.sort(key=rules.index)
+        chain.sort(key=lambda r: rank[id(r)])
     sites = [(si, by_spelling[src.stext(si)]) for si in src.where_any(by_spelling)]
-    sites += [(src.sig_of[ti], include_rules) for ti in src.include_tis]
+    sites += [(bisect_left(src.sig, ti), include_rules) for ti in src.include_tis]
     for si, chain in sorted(sites, key=lambda s: s[0]):
         for r in chain:
             if r.check(ctx, si):
@@ -288,8 +300,8 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
     src, to, width = ctx.src, ctx.to, ctx.width
     sig, toks = src.sig, src.toks
     n = len(sig)
-    tvars = _thread_vars(src)
-    shared = _shared_extents(src)
+    tvars: set[str] | None = None                        # both found on first need: most files have no
+    shared: dict[str, list[int | None]] | None = None   # literal that could be lane arithmetic
     sites: list[tuple[int, str | None, str]] = []   # (si, replacement, description)
     loop_vars: dict[str, list[tuple[int, str]]] = {}
     lane_vars: set[str] = set()
@@ -308,8 +320,12 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
             continue
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
             continue
+        if shared is None:
+            shared = _shared_extents(src)
         if _is_tile_arithmetic(src, si, shared):
             continue  # indexes a shared tile: nothing to do with lanes
+        if tvars is None:
+            tvars = _thread_vars(src)
         if value == width.assumed and op in ("%", "/") and _is_threadish_operand(src, si - 2, tvars):
             if op == "/" and src.stext(si - 2) == "x" and src.stext(si - 4) == "blockDim" and \
                     src.stext(si - 5) != "+" and src.stext(si + 1) != ")":
@@ -892,7 +908,7 @@ def _lane_mask_shifts(ctx: Context) -> None:
     """
     src = ctx.src
     ballots = _ballots_by_function(src)
-    lane_vars = _lane_index_vars(src)
+    lane_vars: set[str] | None = None    # found on first need (a shift of a 32-bit literal by a variable)
     widened_vars: set[int] = set()
     for op_si in src.where("<<", ">>"):
         line = src.line_of(op_si)
@@ -931,6 +947,8 @@ def _lane_mask_shifts(ctx: Context) -> None:
                 via_var, var_reason = False, f"'{name}' is declared '{type_words}'"
             elif away:
                 var_reason = f"'{name}' is also used away from the ballot (line {src.line_of(away[0])})"
+        if lane_vars is None:
+            lane_vars = _lane_index_vars(src)
         lane_count = _is_lane_index(src, count[0], count[1], lane_vars)
         if not (direct or via_var or lane_count):
             continue  # an ordinary bit trick: nothing ties it to lanes

@@ -12,7 +12,7 @@ from portkern.errors import TranslateError
 from portkern.model import Record
 from portkern.translate.buildfiles import BuildTranslation, build_file_kind, translate_build_file
 from portkern.translate.compat import rule_overridable_names
-from portkern.translate.engine import translate_with_definitions
+from portkern.translate.engine import translate_with_definitions, without_cyclic_gc
 from portkern.translate.names import local_definitions
 from portkern.translate.records import Hazard, TranslationResult
 from portkern.translate.source import SourceEdit
@@ -130,6 +130,15 @@ def translate_tree(paths: list[str | Path], to: str, *, out_dir: str | Path | No
     written and the results are only returned."""
     if out_dir is not None and in_place:
         raise TranslateError("both an output folder and in-place were asked for", hint="choose one")
+    with without_cyclic_gc():
+        return _translate_tree(paths, to, out_dir=out_dir, in_place=in_place, launch_syntax=launch_syntax,
+                               roc=roc, include_dirs=include_dirs, analyze=analyze, arch=arch,
+                               cuda_version=cuda_version, rocm_version=rocm_version)
+
+
+def _translate_tree(paths: list[str | Path], to: str, *, out_dir: str | Path | None, in_place: bool,
+                    launch_syntax: str, roc: bool, include_dirs: list[str | Path], analyze: bool,
+                    arch: str | None, cuda_version: str, rocm_version: str | None) -> TreeTranslation:
     sources, builds, others = _expand(paths)
     files = _discover(sources, [Path(d) for d in include_dirs])
     if not files and not builds:

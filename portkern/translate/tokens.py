@@ -9,7 +9,9 @@ would skip are translated too; ``#include`` lines become one ``include`` token.
 from __future__ import annotations
 
 import bisect
+import gc
 import re
+from itertools import accumulate
 
 # Kinds that carry no meaning for pattern matching.
 TRIVIA = frozenset({"ws", "nl", "cont", "comment"})
@@ -89,36 +91,83 @@ class Token:
         return f"Token({self.kind}, {self.text!r}, {self.start})"
 
 
+class _KindCache(dict):
+    """Token text -> kind (the kind depends on the text alone), kept across files for short texts."""
+
+    def __missing__(self, value: str) -> str:
+        kind = _kind(value)
+        if len(value) < 64 and len(self) < 1_000_000:
+            self[value] = kind
+        return kind
+
+
+_KINDS = _KindCache()
+# Kinds that leave a '#' at the start of its line: only these may come before a directive's '#'.
+_LINE_START_KINDS = frozenset({"ws", "cont", "comment"})
+
+
+def _directive_flags(values: list[str], kinds: list[str]) -> list[bool]:
+    """Which tokens are inside a preprocessor directive: from a '#' that starts its line (or an include
+    token) to the end of the line (continuations included). Found with list searches, so only the
+    directives themselves are visited in Python."""
+    n = len(values)
+    flags = [False] * n
+    find_kind = kinds.index
+
+    def mark_to_line_end(first: int) -> int:
+        try:
+            end = find_kind("nl", first)
+        except ValueError:
+            end = n
+        flags[first:end] = [True] * (end - first)
+        return end
+
+    find_text = values.index
+    i = 0
+    while True:
+        try:
+            h = find_text("#", i)
+        except ValueError:
+            break
+        i = h + 1
+        if flags[h]:
+            continue
+        j = h - 1
+        while j >= 0 and kinds[j] in _LINE_START_KINDS:
+            j -= 1
+        if j < 0 or kinds[j] == "nl":
+            i = mark_to_line_end(h)
+    i = 0
+    while True:
+        try:
+            h = find_kind("include", i)
+        except ValueError:
+            break
+        i = mark_to_line_end(h)
+    return flags
+
+
 def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    append = tokens.append
-    at_line_start = True
-    in_directive = False
-    offset = 0
-    kind_cache: dict[str, str] = {}
+    return tokenize_parts(text)[0]
+
+
+def tokenize_parts(text: str) -> tuple[list[Token], list[str], list[str]]:
+    """The tokens, and their texts and kinds as plain lists (for callers that scan them in bulk)."""
     if 'R"' in text:
         values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
     else:
         values = _TOKEN_RE.findall(text)
-    for value in values:
-        kind = kind_cache.get(value)
-        if kind is None:
-            kind = _kind(value)
-            if len(value) < 64:
-                kind_cache[value] = kind
-        if kind == "nl":
-            in_directive = False
-            at_line_start = True
-        elif kind == "include":
-            in_directive = True
-            at_line_start = False
-        elif kind != "ws" and kind != "cont" and kind != "comment":
-            if at_line_start and value == "#":
-                in_directive = True
-            at_line_start = False
-        append(Token(kind, value, offset, in_directive))
-        offset += len(value)
-    return tokens
+    kinds = list(map(_KINDS.__getitem__, values))
+    starts = accumulate(map(len, values), initial=0)
+    directive = _directive_flags(values, kinds)
+    # Millions of small objects, none in a cycle: the cyclic collector would only rescan them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return list(map(Token, kinds, values, starts, directive)), values, kinds
+    finally:
+        if collecting:
+            gc.enable()
 
 
 # Comments and string literals are matched (and skipped) so an #include inside them is not taken.
