@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from portkern.errors import TranslateError
 from portkern.translate import compat, hazards, hostapi, launch, names, warp
 from portkern.translate.maps import load_maps
 from portkern.translate.records import TranslationResult
 from portkern.translate.source import SourceEdit
+from portkern.translate.tokens import without_cyclic_gc
 
 DIRECTIONS = ("hip", "cuda")
 LAUNCH_SYNTAXES = ("chevron", "ggl")
-
-
-@contextmanager
-def without_cyclic_gc() -> Iterator[None]:
-    """A translation makes millions of small acyclic objects (tokens) that reference counting frees; the
-    cyclic collector would rescan them all several times per file, about a quarter of the run time."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def translate_source(text: str, to: str, *, launch_syntax: str = "chevron", roc: bool = False,

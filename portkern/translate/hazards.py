@@ -181,21 +181,21 @@ class _WarpPlan:
 def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, toks = src.sig, src.toks
+    sig, stoks = src.sig, src.stoks
     for define_si in src.where("define"):
         si = define_si + 1
         if si + 1 >= len(sig) or define_si < 1:
             continue
-        t = toks[sig[si]]
-        if t.kind != "ident" or toks[sig[si - 2]].text != "#":
+        t = stoks[si]
+        if t.kind != "ident" or stoks[si - 2].text != "#":
             continue
         if not WARP_MACRO.match(t.text):
             continue
-        value_tok = toks[sig[si + 1]]
+        value_tok = stoks[si + 1]
         if not value_tok.directive or _int_value(value_tok.text) != width.assumed:
             continue
-        if si + 2 < len(sig) and toks[sig[si + 2]].directive and \
-                src.lines.line(toks[sig[si + 2]].start) == src.lines.line(value_tok.start):
+        if si + 2 < len(sig) and stoks[si + 2].directive and \
+                src.lines.line(stoks[si + 2].start) == src.lines.line(value_tok.start):
             continue  # the value is part of a longer expression: leave it to a person
         name = t.text
         if to == "hip":
@@ -213,16 +213,16 @@ def _thread_vars(src: SourceEdit) -> set[str]:
     """Variables computed from threadIdx (lane, tid, warp ids...). A block-stride loop index
     (``i += blockDim.x``) ranges over the data, not over the threads of a warp, so it is not one."""
     found: set[str] = set()
-    sig, toks = src.sig, src.toks
+    stoks = src.stoks
     strided = {src.stext(k - 1) for k in src.where("+=") if src.stext(k + 1) == "blockDim"}
     for eq in src.where("="):
         si = eq - 1
         if si < 1:
             continue
-        t = toks[sig[si]]
+        t = stoks[si]
         if t.kind == "ident":
             end = src.statement_end(si)
-            rhs = {toks[sig[j]].text for j in range(si + 2, min(end, si + 40))}
+            rhs = {stoks[j].text for j in range(si + 2, min(end, si + 40))}
             if ("threadIdx" in rhs or rhs & found or "__lane_id" in rhs) and t.text not in strided:
                 found.add(t.text)
     return found
@@ -298,7 +298,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
     """Sites of lane arithmetic, shuffle widths and shuffle loops; literal shuffle offsets and shifts are
     conflicts. Returns the variables that hold a lane index after the fix."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, toks = src.sig, src.toks
+    sig, stoks = src.sig, src.stoks
     n = len(sig)
     tvars: set[str] | None = None                        # both found on first need: most files have no
     shared: dict[str, list[int | None]] | None = None   # literal that could be lane arithmetic
@@ -309,13 +309,13 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
     for si in src.numbers():
-        t = toks[sig[si]]
+        t = stoks[si]
         if si < 2 or si + 1 >= n:
             continue
         value = _int_value(t.text)
         if value not in interesting:
             continue
-        op = toks[sig[si - 1]].text
+        op = stoks[si - 1].text
         if op not in ("%", "/", "&", "+", ">>"):
             continue
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
@@ -356,7 +356,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     # Shuffle calls: literal widths and literal offsets.
     for si in src.where_any(_SHUFFLES):
-        t = toks[sig[si]]
+        t = stoks[si]
         if src.stext(si + 1) != "(":
             continue
         close = src.match_close(si + 1)
@@ -678,10 +678,10 @@ def _ballot_width(ctx: Context) -> None:
     """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
     and widen all-ones masks compared or combined with them."""
     src, tables = ctx.src, ctx.tables
-    sig, toks = src.sig, src.toks
+    stoks = src.stoks
     ballot_vars: set[str] = set()
     for si in src.where_any(_BALLOTS):
-        t = toks[sig[si]]
+        t = stoks[si]
         if src.stext(si + 1) != "(":
             continue
         start = src.statement_start(si)
@@ -708,7 +708,7 @@ def _ballot_width(ctx: Context) -> None:
                                f"'{type_words} {var}' holds a ballot result, which has 64 bits on AMD; "
                                "widened to unsigned long long", fixed=True, span=(start, src.statement_end(si)))
     for si in src.where_any(tables.wide_bit_intrinsics) if ballot_vars or src.where_any(_BALLOTS) else []:
-        t = toks[sig[si]]
+        t = stoks[si]
         if src.stext(si + 1) != "(":
             continue
         wide = tables.wide_bit_intrinsics[t.text]
@@ -721,7 +721,7 @@ def _ballot_width(ctx: Context) -> None:
                        f"{t.text} on a ballot result counts only 32 of AMD's 64 lanes; now {wide}", fixed=True)
     # all-ones 32-bit masks next to ballot results
     for si in src.numbers():
-        t = toks[sig[si]]
+        t = stoks[si]
         if _int_value(t.text) != 0xFFFFFFFF:
             continue
         if src.stext(si - 1) == "(" and src.stext(si - 2).endswith("_sync"):
@@ -860,13 +860,13 @@ def _mask_variable(src: SourceEdit, si: int) -> tuple[int, int, str] | None:
 
 def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     """The statement around ``si`` past any brackets it sits in (``statement_start`` stops at them)."""
-    sig, toks = src.sig, src.toks
-    if toks[sig[si]].directive:
+    sig, stoks = src.sig, src.stoks
+    if stoks[si].directive:
         return src.statement_start(si), src.statement_end(si)
     depth = 0
     start = 0
     for j in range(si - 1, -1, -1):
-        tok = toks[sig[j]]
+        tok = stoks[j]
         if tok.directive:
             start = j + 1
             break
@@ -880,7 +880,7 @@ def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     depth = 0
     end = len(sig)
     for j in range(si, len(sig)):
-        tok = toks[sig[j]]
+        tok = stoks[j]
         if tok.directive:
             end = j
             break
@@ -1650,7 +1650,7 @@ def _hard_coded_wavefront_constants(ctx: Context) -> None:
         name = src.stext(si - 2)
         start = src.statement_start(si)
         words = {src.stext(k) for k in range(start, si)}
-        tail = src.text[src.toks[src.sig[si]].end:src.text.find("\n", src.toks[src.sig[si]].end)]
+        tail = src.text[src.stoks[si].end:src.text.find("\n", src.stoks[si].end)]
         comment_says = bool(re.search(r"(?i)warp|wave", tail))
         if not (words & {"constexpr", "const", "#define"} or comment_says):
             continue

@@ -12,12 +12,12 @@ from portkern.errors import TranslateError
 from portkern.model import Record
 from portkern.translate.buildfiles import BuildTranslation, build_file_kind, translate_build_file
 from portkern.translate.compat import rule_overridable_names
-from portkern.translate.engine import translate_with_definitions, without_cyclic_gc
+from portkern.translate.engine import translate_with_definitions
 from portkern.translate.names import local_definitions
 from portkern.translate.records import Hazard, TranslationResult
 from portkern.translate.source import SourceEdit
 from portkern.translate.syntax import first_syntax_error
-from portkern.translate.tokens import quoted_includes
+from portkern.translate.tokens import quoted_includes, without_cyclic_gc
 
 SOURCE_SUFFIXES = frozenset({".cu", ".cuh", ".hip", ".h", ".hpp", ".hh", ".cpp", ".cc", ".cxx", ".inl", ".inc"})
 

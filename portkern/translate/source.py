@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from itertools import compress
 
 from portkern.translate.records import Hazard, SourceRegion
 from portkern.translate.syntax import FunctionIndex, function_spans
-from portkern.translate.tokens import TRIVIA, LineIndex, Token, tokenize_parts
+from portkern.translate.tokens import TRIVIA, LineIndex, Token, token_parts, without_cyclic_gc
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
@@ -26,15 +27,20 @@ class SourceEdit:
     def __init__(self, text: str, filename: str):
         self.text = text
         self.filename = filename
-        toks, texts, kinds = tokenize_parts(text)
-        self.toks: list[Token] = toks
+        texts, kinds, starts, directive = token_parts(text)
+        self._parts = (texts, kinds, starts, directive)
+        self._toks: list[Token] | None = None
         self.out: list[str] = list(texts)
         self.sig: list[int] = list(compress(range(len(kinds)), map(_SIGNIFICANT_KIND.__getitem__, kinds)))
         self._sig_of: dict[int, int] | None = None
-        # the significant tokens, their texts and whether each sits in a directive, for fast scans
-        self._stoks: list[Token] = list(map(toks.__getitem__, self.sig))
+        # The significant tokens (the only Token objects made unless ``toks`` is asked for), their texts
+        # and whether each sits in a directive, for fast scans.
         self._stexts: list[str] = list(map(texts.__getitem__, self.sig))
-        self._sdirective: list[bool] = [t.directive for t in self._stoks]
+        self._sdirective: list[bool] = list(map(directive.__getitem__, self.sig))
+        skinds = list(map(kinds.__getitem__, self.sig))
+        with without_cyclic_gc():
+            self.stoks: list[Token] = list(map(Token, skinds, self._stexts, map(starts.__getitem__, self.sig),
+                                               self._sdirective))
         # text -> significant indices, so a rule visits only the tokens it is about
         self.by_text: dict[str, list[int]] = {}
         by_text_get = self.by_text.get
@@ -44,7 +50,6 @@ class SourceEdit:
                 self.by_text[t] = [si]
             else:
                 found.append(si)
-        skinds = list(map(kinds.__getitem__, self.sig))
         self.number_sis: list[int] = list(compress(range(len(skinds)), map("number".__eq__, skinds)))
         self.include_tis: list[int] = list(compress(range(len(kinds)), map("include".__eq__, kinds)))
         self.lines = LineIndex(text)
@@ -56,6 +61,25 @@ class SourceEdit:
         self.prefix = ""        # text put before the whole file (span rewrites cannot overwrite it)
 
     # ------------------------------------------------------------------ lookups
+
+    @property
+    def toks(self) -> list[Token]:
+        """Every token, whitespace and comments included (made on first use; the rules need only ``stoks``)."""
+        if self._toks is None:
+            texts, kinds, starts, directive = self._parts
+            with without_cyclic_gc():
+                toks = list(map(Token, kinds, texts, starts, directive))
+            for si, ti in enumerate(self.sig):
+                toks[ti] = self.stoks[si]
+            self._toks = toks
+        return self._toks
+
+    def token(self, ti: int) -> Token:
+        """Token number ``ti`` (an index into ``toks``/``out``)."""
+        si = bisect_left(self.sig, ti)
+        if si < len(self.sig) and self.sig[si] == ti:
+            return self.stoks[si]
+        return self.toks[ti]
 
     @property
     def sig_of(self) -> dict[int, int]:
@@ -97,7 +121,7 @@ class SourceEdit:
         """Significant token number ``si`` (None past either end)."""
         if si >= 0:
             try:
-                return self._stoks[si]
+                return self.stoks[si]
             except IndexError:
                 return None
         return None
@@ -111,7 +135,7 @@ class SourceEdit:
         return ""
 
     def line_of(self, si: int) -> int:
-        return self.lines.line(self.toks[self.sig[si]].start)
+        return self.lines.line(self.stoks[si].start)
 
     def match_close(self, open_si: int) -> int:
         """Significant index of the bracket closing the one at ``open_si`` (-1 if unbalanced)."""
@@ -147,7 +171,7 @@ class SourceEdit:
             elif text in _CLOSE:
                 depth -= 1
             elif angle_first and not args and depth == 0:
-                if text == "<" and si > open_si + 1 and self.toks[self.sig[si - 1]].kind == "ident":
+                if text == "<" and si > open_si + 1 and self.stoks[si - 1].kind == "ident":
                     angle += 1
                 elif text == ">" and angle:
                     angle -= 1
@@ -170,7 +194,7 @@ class SourceEdit:
     def src_text(self, si_start: int, si_end: int) -> str:
         if si_start >= si_end:
             return ""
-        return self.text[self.toks[self.sig[si_start]].start:self.toks[self.sig[si_end - 1]].end]
+        return self.text[self.stoks[si_start].start:self.stoks[si_end - 1].end]
 
     # ------------------------------------------------------------------ edits
 
@@ -201,7 +225,7 @@ class SourceEdit:
 
     def hazard(self, si: int, kind: str, severity: str, message: str, *, fixed: bool = False,
                span: tuple[int, int] | None = None) -> Hazard:
-        tok = self.toks[self.sig[si]]
+        tok = self.stoks[si]
         line, col = self.lines.line_col(tok.start)
         start_si, end_si = span if span else (si, si + 1)
         start_line = self.line_of(start_si)

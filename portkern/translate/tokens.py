@@ -11,6 +11,8 @@ from __future__ import annotations
 import bisect
 import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import accumulate
 
 # Kinds that carry no meaning for pattern matching.
@@ -147,27 +149,34 @@ def _directive_flags(values: list[str], kinds: list[str]) -> list[bool]:
     return flags
 
 
+@contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """A translation makes millions of small acyclic objects (tokens) that reference counting frees; the
+    cyclic collector would rescan them all several times per file, a large part of the run time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def tokenize(text: str) -> list[Token]:
-    return tokenize_parts(text)[0]
+    texts, kinds, starts, directive = token_parts(text)
+    with without_cyclic_gc():
+        return list(map(Token, kinds, texts, starts, directive))
 
 
-def tokenize_parts(text: str) -> tuple[list[Token], list[str], list[str]]:
-    """The tokens, and their texts and kinds as plain lists (for callers that scan them in bulk)."""
+def token_parts(text: str) -> tuple[list[str], list[str], list[int], list[bool]]:
+    """The tokens as parallel lists: texts, kinds, start offsets, inside-a-directive flags."""
     if 'R"' in text:
         values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
     else:
         values = _TOKEN_RE.findall(text)
     kinds = list(map(_KINDS.__getitem__, values))
-    starts = accumulate(map(len, values), initial=0)
-    directive = _directive_flags(values, kinds)
-    # Millions of small objects, none in a cycle: the cyclic collector would only rescan them.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return list(map(Token, kinds, values, starts, directive)), values, kinds
-    finally:
-        if collecting:
-            gc.enable()
+    starts = list(accumulate(map(len, values), initial=0))
+    return values, kinds, starts, _directive_flags(values, kinds)
 
 
 # Comments and string literals are matched (and skipped) so an #include inside them is not taken.
