@@ -1593,13 +1593,13 @@ def _host_device_overloads(ctx: Context) -> None:
     nvcc calls it a redefinition; they become one ``__host__ __device__`` function choosing its body
     with ``__CUDA_ARCH__``."""
     src = ctx.src
+    if "__host__" not in src.by_text or "__device__" not in src.by_text:
+        return  # a pair needs both words
     by_head: dict[str, list[tuple[str, int, int, int]]] = {}
-    first_of_line: dict[int, int] = {}
-    for si in range(len(src.sig)):
-        first_of_line.setdefault(src.line_of(si), si)
+    starts = [t.start for t in src.stoks]
     for fn in src.functions.spans:
-        start = first_of_line.get(fn.start_line)
-        if start is None:
+        start = bisect_left(starts, src.lines.line_start(fn.start_line))  # first token on or after the line
+        if start >= len(starts) or src.line_of(start) != fn.start_line:
             continue
         body = next((k for k in range(start, len(src.sig)) if src.stext(k) == "{"), -1)
         if body < 0 or src.line_of(body) > fn.end_line:

@@ -210,5 +210,9 @@ class LineIndex:
         i = bisect.bisect_right(self._starts, offset) - 1
         return i + 1, offset - self._starts[i] + 1
 
+    def line_start(self, line: int) -> int:
+        """Offset of the first character of 1-based ``line``."""
+        return self._starts[line - 1]
+
     def line(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
