@@ -911,9 +911,6 @@ def _lane_mask_shifts(ctx: Context) -> None:
     lane_vars: set[str] | None = None    # found on first need (a shift of a 32-bit literal by a variable)
     widened_vars: set[int] = set()
     for op_si in src.where("<<", ">>"):
-        line = src.line_of(op_si)
-        if src.functions.spans and not src.functions.in_device_code(line):
-            continue
         literal = _shift_literal(src, op_si)
         count = _shift_count(src, op_si)
         if literal is None or count is None:
@@ -921,6 +918,9 @@ def _lane_mask_shifts(ctx: Context) -> None:
         first, what = literal
         shift = src.stext(op_si)
         if shift == ">>" and what == "one":
+            continue
+        line = src.line_of(op_si)   # the syntax tree is asked last: most shifts are not of a literal
+        if src.functions.spans and not src.functions.in_device_code(line):
             continue
         fn = src.functions.at(line)
         fn_key = fn.start_line if fn else 0
