@@ -52,6 +52,17 @@ class _IntValues(dict):
 _int_value = _IntValues().__getitem__
 
 
+def _numbers_valued(src: SourceEdit, values: set[int]) -> list[int]:
+    """Significant indices, in order, of the integer literals whose value is in ``values`` (found through
+    the file's distinct spellings, not by visiting every number)."""
+    found: list[int] = []
+    for text in src.by_text:
+        if _int_value(text) in values:
+            found.extend(si for si in src.by_text[text] if src.stoks[si].kind == "number")
+    found.sort()
+    return found
+
+
 class _Width:
     """The width the source assumes and its derived literals (32-wide for CUDA, 64-wide for HIP)."""
 
@@ -308,7 +319,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
     direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
-    for si in src.numbers():
+    for si in _numbers_valued(src, interesting):
         t = stoks[si]
         if si < 2 or si + 1 >= n:
             continue
@@ -720,7 +731,7 @@ def _ballot_width(ctx: Context) -> None:
             src.hazard(si, "popc-ballot", "warning",
                        f"{t.text} on a ballot result counts only 32 of AMD's 64 lanes; now {wide}", fixed=True)
     # all-ones 32-bit masks next to ballot results
-    for si in src.numbers():
+    for si in _numbers_valued(src, {0xFFFFFFFF}):
         t = stoks[si]
         if _int_value(t.text) != 0xFFFFFFFF:
             continue
@@ -997,7 +1008,7 @@ def _lane_mask_shifts(ctx: Context) -> None:
 def _mask_literals_to_cuda(ctx: Context) -> None:
     """64-bit all-lanes masks compared with ballot results become the 32-lane mask on NVIDIA."""
     src = ctx.src
-    for si in src.numbers():
+    for si in _numbers_valued(src, {0xFFFFFFFFFFFFFFFF}):
         t = src.stok(si)
         if _int_value(t.text) != 0xFFFFFFFFFFFFFFFF:
             continue
@@ -1644,7 +1655,7 @@ def _hard_coded_wavefront_constants(ctx: Context) -> None:
     """``static constexpr int WARP = 64;`` or ``= 64; // warpSize ...``: a 64-lane wavefront written as a
     number. Reported: whether 64 is a wavefront or a tile there needs a person (or the model)."""
     src = ctx.src
-    for si in src.numbers():
+    for si in _numbers_valued(src, {64}):
         if _int_value(src.stext(si)) != 64 or src.stext(si - 1) != "=" or src.stext(si + 1) != ";":
             continue
         name = src.stext(si - 2)
