@@ -206,7 +206,9 @@ class LineIndex:
     """Character offset -> (line, column), both 1-based."""
 
     def __init__(self, text: str):
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        lines = text.split("\n")
+        lines.pop()   # each other line ends with a newline: the next starts one past it
+        self._starts = [0, *accumulate(map((1).__add__, map(len, lines)))]
 
     def line_col(self, offset: int) -> tuple[int, int]:
         i = bisect.bisect_right(self._starts, offset) - 1
