@@ -98,7 +98,7 @@ class _KindCache(dict):
 
     def __missing__(self, value: str) -> str:
         kind = _kind(value)
-        if len(value) < 64 and len(self) < 1_000_000:
+        if len(value) < 64 and len(self) < 200_000:   # bounded: a long-lived process keeps it
             self[value] = kind
         return kind
 
