@@ -47,11 +47,12 @@ def rocblas_cuda(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("nvcc"), reason="nvcc is not installed")
 def test_rocblas_kernels_translated_to_cuda_compile_with_nvcc(rocblas_cuda):
-    """rotg (complex types, launch macro, host code written for clang) compiles for sm_90."""
+    """rotg (complex types, launch macro, host code written for clang) and scal (rocblas_half, a _Float16,
+    in device code) compile for sm_90."""
     tree = rocblas_cuda
-    tree.files = [f for f in tree.files if f.name == "rocblas_rotg_kernels.cpp"]
+    tree.files = [f for f in tree.files if f.name in ("rocblas_rotg_kernels.cpp", "rocblas_scal_kernels.cpp")]
     outcomes = compile_all(tree, jobs=2)
-    assert len(outcomes) == 1
+    assert len(outcomes) == 2
     for o in outcomes:
         assert o.ok, f"{o.file}: " + "\n".join(o.errors)
 
@@ -62,6 +63,8 @@ def test_rocblas_translation_applies_the_clang_fixes(rocblas_cuda):
     utility = (src / "src/include/utility.hpp").read_text()
     assert "typedef portkern_ext_vector<rocblas_half, 2> rocblas_half2;" in utility
     assert "__asm(" not in utility
+    types = (src / "include/internal/rocblas-types.h").read_text()
+    assert "typedef portkern_half rocblas_half;" in types and "struct portkern_half" in types
     assert "PORTKERN_LAUNCH_KERNEL(__VA_ARGS__)" in (src / "src/include/macros.hpp").read_text()
     assert "rocblas_wavefront_reduce<32>(val)" in (src / "src/blas1/rocblas_reduction.hpp").read_text()
 

@@ -42,3 +42,34 @@ def test_directive_flag_covers_continued_macro_bodies_only():
     s_decl = next(t for t in toks if t.text == "s")
     assert not s_decl.directive
     assert [t.text for t in toks if t.kind == "punct" and t.text in ("<<<", ">>>")] == ["<<<", ">>>", "<<<", ">>>"]
+
+
+def test_directive_flags_at_line_starts_only():
+    text = "/* c */ # if X\nint a = b # c;\n#define S(x) #x \\\n  # y\n  #include <a.h> z\nq\n#"
+    flags = {(t.text, t.start): t.directive for t in tokenize(text)}
+    by_text = {}
+    for (tx, _), d in flags.items():
+        by_text.setdefault(tx, []).append(d)
+    assert by_text["if"] == [True] and by_text["X"] == [True]        # a comment may come before the '#'
+    assert by_text["/* c */"] == [False]                             # ...but is not part of the directive
+    assert by_text["a"] == [False] and by_text["c"] == [False]       # '#' in mid-line starts nothing
+    assert by_text["y"] == [True]                                    # continued macro body
+    assert by_text["z"] == [True] and by_text["q"] == [False]        # an include line, then code
+    assert by_text["#"][-1] is True                                  # a '#' at the very end of the file
+
+
+def test_source_edit_builds_all_tokens_only_when_asked():
+    from portkern.translate.source import SourceEdit
+
+    src = SourceEdit("#include <x.h>\n// note\nint  a = 1;\n", "k.cu")
+    assert src._toks is None and [t.text for t in src.stoks] == ["#include <x.h>", "int", "a", "=", "1", ";"]
+    toks = src.toks
+    assert "".join(t.text for t in toks) == src.text and toks[src.sig[1]] is src.stoks[1]
+    assert src.token(src.include_tis[0]).kind == "include" and src.token(1).kind == "nl"
+
+
+def test_quoted_includes_skip_comments_and_strings():
+    from portkern.translate.tokens import quoted_includes
+
+    text = '#include "a.h"\n/* #include "b.h" */\nconst char* s = "#include \\"c.h\\"";\n  # include_next ""\n'
+    assert quoted_includes(text) == ["a.h", ""]

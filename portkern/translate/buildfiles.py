@@ -343,6 +343,13 @@ def translate_cmake(text: str, to: str, *, arch: str | None = None, filename: st
     return BuildTranslation(filename=filename, kind="cmake", to=to, text=out, changes=sorted(changes))
 
 
+@functools.lru_cache(maxsize=2)
+def _target_patterns(to: str) -> list[tuple[str, str, re.Pattern]]:
+    """Imported targets to rename, longest first, each with its whole-word pattern (compiled once)."""
+    return [(old, repl, re.compile(rf"(?<![\w:]){re.escape(old)}(?![\w:])"))
+            for old, repl in sorted(_table().targets[to].items(), key=lambda kv: -len(kv[0]))]
+
+
 def _cmake_words(call: str, to: str, arch: str | None, changes: set[str]) -> str:
     t = _table()
     frm = _source_side(to)
@@ -354,9 +361,9 @@ def _cmake_words(call: str, to: str, arch: str | None, changes: set[str]) -> str
     new = re.sub(rf"\b{src_lang}_(STANDARD|ARCHITECTURES|SEPARABLE_COMPILATION|EXTENSIONS)\b", rf"{dst_lang}_\1", new)
     if new != call:
         changes.add(f"{src_lang} variables and properties -> {dst_lang}")
-    for old, repl in sorted(t.targets[to].items(), key=lambda kv: -len(kv[0])):
-        if re.search(rf"(?<![\w:]){re.escape(old)}(?![\w:])", new):
-            new = re.sub(rf"(?<![\w:]){re.escape(old)}(?![\w:])", repl, new)
+    for old, repl, pattern in _target_patterns(to):
+        if pattern.search(new):
+            new = pattern.sub(repl, new)
             changes.add(f"{old} -> {repl}")
     m = re.match(rf"(?is)^set\s*\(\s*CMAKE_{dst_lang}_ARCHITECTURES\s+(.*?)\)$", new)
     if m:

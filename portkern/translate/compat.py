@@ -156,7 +156,7 @@ def cache_hints_to_cuda(src: SourceEdit, tables: MapTables) -> None:
     streaming_store = next((k for k, v in tables.cache_hint_stores.items() if v == "__builtin_nontemporal_store"), None)
     for si in src.where("__builtin_nontemporal_load", "__builtin_nontemporal_store"):
         t = src.stok(si)
-        if src.stext(si + 1) != "(" or src.toks[src.sig[si]].directive:
+        if src.stext(si + 1) != "(" or src.stoks[si].directive:
             continue
         if src.stext(si - 1) == "return" and src.stext(si - 2) == ")" and src.stext(si - 3) == ")":
             continue  # inside portkern_nontemporal_* (guarded for CUDA already)
@@ -211,10 +211,7 @@ def cooperative_groups_to_hip(src: SourceEdit) -> bool:
 
 def insert_after_includes(src: SourceEdit, text: str) -> None:
     """Append ``text`` after the last top-level #include (or at the top of the file)."""
-    last = -1
-    for ti, t in enumerate(src.toks):
-        if t.kind == "include":
-            last = ti
+    last = src.include_tis[-1] if src.include_tis else -1
     if last < 0:
         src.out[0] = text.lstrip("\n") + "\n" + src.out[0] if src.out else text
         return
@@ -489,7 +486,7 @@ def assert_header_for_cuda(src: SourceEdit) -> str:
     ``assert`` without including it itself gets ``#include <cassert>`` ("" otherwise)."""
     if "assert" not in src.by_text:
         return ""
-    if any(t.kind == "include" and ("assert" in t.text) for t in src.toks):
+    if any("assert" in src.token(ti).text for ti in src.include_tis):
         return ""
     calls = [si for si in src.where("assert") if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::")]
     return "#include <cassert>" if calls else ""

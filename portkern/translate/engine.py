@@ -7,6 +7,7 @@ from portkern.translate import compat, hazards, hostapi, launch, names, warp
 from portkern.translate.maps import load_maps
 from portkern.translate.records import TranslationResult
 from portkern.translate.source import SourceEdit
+from portkern.translate.tokens import without_cyclic_gc
 
 DIRECTIONS = ("hip", "cuda")
 LAUNCH_SYNTAXES = ("chevron", "ggl")
@@ -40,6 +41,15 @@ def translate_with_definitions(text: str, to: str, *, launch_syntax: str = "chev
     if launch_syntax not in LAUNCH_SYNTAXES:
         raise TranslateError(f"{filename}: unknown launch syntax '{launch_syntax}'",
                              hint="use 'chevron' (<<<...>>>) or 'ggl' (hipLaunchKernelGGL)")
+    with without_cyclic_gc():
+        return _translate(text, to, launch_syntax=launch_syntax, roc=roc, filename=filename,
+                          extra_local_names=extra_local_names, analyze=analyze, cuda_version=cuda_version,
+                          rocm_version=rocm_version)
+
+
+def _translate(text: str, to: str, *, launch_syntax: str, roc: bool, filename: str,
+               extra_local_names: set[str] | frozenset[str], analyze: bool, cuda_version: str,
+               rocm_version: str | None) -> tuple[TranslationResult, set[str]]:
     tables = load_maps()
     src = SourceEdit(text, filename)
     defined = names.local_definitions(src)

@@ -11,6 +11,7 @@ wide); ``to="cuda"`` checks HIP code for 64-wide assumptions (NVIDIA warps are 3
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,11 +38,29 @@ _SURFACE_CALLS = frozenset({"surf1Dread", "surf1Dwrite", "surf2Dread", "surf2Dwr
 _ASM = frozenset({"asm", "__asm__", "__asm"})
 
 
-def _int_value(text: str) -> int | None:
-    m = _NUMBER_VALUE.match(text)
-    if not m:
-        return None
-    return int(m.group(1), 16) if m.group(1) else int(m.group(2))
+class _IntValues(dict):
+    """Literal text -> its integer value, or None (a float, a name...); remembered across files."""
+
+    def __missing__(self, text: str) -> int | None:
+        m = _NUMBER_VALUE.match(text)
+        value = None if not m else int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        if len(self) < 100_000:
+            self[text] = value
+        return value
+
+
+_int_value = _IntValues().__getitem__
+
+
+def _numbers_valued(src: SourceEdit, values: set[int]) -> list[int]:
+    """Significant indices, in order, of the integer literals whose value is in ``values`` (found through
+    the file's distinct spellings, not by visiting every number)."""
+    found: list[int] = []
+    for text in src.by_text:
+        if _int_value(text) in values:
+            found.extend(si for si in src.by_text[text] if src.stoks[si].kind == "number")
+    found.sort()
+    return found
 
 
 class _Width:
@@ -127,23 +146,27 @@ def analyze(src: SourceEdit, tables: MapTables, to: str) -> None:
 def _run_token_rules(ctx: Context) -> None:
     src = ctx.src
     rules = [r for r in TOKEN_RULES if ctx.to in r.directions]
+    rank = {id(r): i for i, r in enumerate(rules)}
+    present = src.by_text.keys()
+    # only the spellings this file contains: a chain for any other could never be used
     by_spelling: dict[str, list[TokenRule]] = {}
     prefixed: list[TokenRule] = []
     include_rules = [r for r in rules if r.includes]
     for r in rules:
-        names = set(r.spellings) | (r.dynamic(ctx) if r.dynamic else set())
-        for name in names:
+        names = r.spellings | r.dynamic(ctx) if r.dynamic else r.spellings
+        for name in present & names:
             by_spelling.setdefault(name, []).append(r)
         if r.prefixes:
             prefixed.append(r)
-    for name in src.by_text:
-        for r in prefixed:
-            if name.startswith(r.prefixes) and r not in by_spelling.get(name, ()):
-                by_spelling.setdefault(name, []).append(r)
+    if prefixed:
+        for name in present:
+            for r in prefixed:
+                if name.startswith(r.prefixes) and all(x is not r for x in by_spelling.get(name, ())):
+                    by_spelling.setdefault(name, []).append(r)
     for chain in by_spelling.values():
-        chain.sort(key=rules.index)
+        chain.sort(key=lambda r: rank[id(r)])
     sites = [(si, by_spelling[src.stext(si)]) for si in src.where_any(by_spelling)]
-    sites += [(src.sig_of[ti], include_rules) for ti in src.include_tis]
+    sites += [(bisect_left(src.sig, ti), include_rules) for ti in src.include_tis]
     for si, chain in sorted(sites, key=lambda s: s[0]):
         for r in chain:
             if r.check(ctx, si):
@@ -169,21 +192,21 @@ class _WarpPlan:
 def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, toks = src.sig, src.toks
+    sig, stoks = src.sig, src.stoks
     for define_si in src.where("define"):
         si = define_si + 1
         if si + 1 >= len(sig) or define_si < 1:
             continue
-        t = toks[sig[si]]
-        if t.kind != "ident" or toks[sig[si - 2]].text != "#":
+        t = stoks[si]
+        if t.kind != "ident" or stoks[si - 2].text != "#":
             continue
         if not WARP_MACRO.match(t.text):
             continue
-        value_tok = toks[sig[si + 1]]
+        value_tok = stoks[si + 1]
         if not value_tok.directive or _int_value(value_tok.text) != width.assumed:
             continue
-        if si + 2 < len(sig) and toks[sig[si + 2]].directive and \
-                src.lines.line(toks[sig[si + 2]].start) == src.lines.line(value_tok.start):
+        if si + 2 < len(sig) and stoks[si + 2].directive and \
+                src.lines.line(stoks[si + 2].start) == src.lines.line(value_tok.start):
             continue  # the value is part of a longer expression: leave it to a person
         name = t.text
         if to == "hip":
@@ -201,16 +224,16 @@ def _thread_vars(src: SourceEdit) -> set[str]:
     """Variables computed from threadIdx (lane, tid, warp ids...). A block-stride loop index
     (``i += blockDim.x``) ranges over the data, not over the threads of a warp, so it is not one."""
     found: set[str] = set()
-    sig, toks = src.sig, src.toks
+    stoks = src.stoks
     strided = {src.stext(k - 1) for k in src.where("+=") if src.stext(k + 1) == "blockDim"}
     for eq in src.where("="):
         si = eq - 1
         if si < 1:
             continue
-        t = toks[sig[si]]
+        t = stoks[si]
         if t.kind == "ident":
             end = src.statement_end(si)
-            rhs = {toks[sig[j]].text for j in range(si + 2, min(end, si + 40))}
+            rhs = {stoks[j].text for j in range(si + 2, min(end, si + 40))}
             if ("threadIdx" in rhs or rhs & found or "__lane_id" in rhs) and t.text not in strided:
                 found.add(t.text)
     return found
@@ -286,30 +309,34 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
     """Sites of lane arithmetic, shuffle widths and shuffle loops; literal shuffle offsets and shifts are
     conflicts. Returns the variables that hold a lane index after the fix."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, toks = src.sig, src.toks
+    sig, stoks = src.sig, src.stoks
     n = len(sig)
-    tvars = _thread_vars(src)
-    shared = _shared_extents(src)
+    tvars: set[str] | None = None                        # both found on first need: most files have no
+    shared: dict[str, list[int | None]] | None = None   # literal that could be lane arithmetic
     sites: list[tuple[int, str | None, str]] = []   # (si, replacement, description)
     loop_vars: dict[str, list[tuple[int, str]]] = {}
     lane_vars: set[str] = set()
     direction = "32-lane warp" if to == "hip" else "64-lane wavefront"
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
-    for si in src.numbers():
-        t = toks[sig[si]]
+    for si in _numbers_valued(src, interesting):
+        t = stoks[si]
         if si < 2 or si + 1 >= n:
             continue
         value = _int_value(t.text)
         if value not in interesting:
             continue
-        op = toks[sig[si - 1]].text
+        op = stoks[si - 1].text
         if op not in ("%", "/", "&", "+", ">>"):
             continue
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
             continue
+        if shared is None:
+            shared = _shared_extents(src)
         if _is_tile_arithmetic(src, si, shared):
             continue  # indexes a shared tile: nothing to do with lanes
+        if tvars is None:
+            tvars = _thread_vars(src)
         if value == width.assumed and op in ("%", "/") and _is_threadish_operand(src, si - 2, tvars):
             if op == "/" and src.stext(si - 2) == "x" and src.stext(si - 4) == "blockDim" and \
                     src.stext(si - 5) != "+" and src.stext(si + 1) != ")":
@@ -340,7 +367,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     # Shuffle calls: literal widths and literal offsets.
     for si in src.where_any(_SHUFFLES):
-        t = toks[sig[si]]
+        t = stoks[si]
         if src.stext(si + 1) != "(":
             continue
         close = src.match_close(si + 1)
@@ -662,10 +689,10 @@ def _ballot_width(ctx: Context) -> None:
     """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
     and widen all-ones masks compared or combined with them."""
     src, tables = ctx.src, ctx.tables
-    sig, toks = src.sig, src.toks
+    stoks = src.stoks
     ballot_vars: set[str] = set()
     for si in src.where_any(_BALLOTS):
-        t = toks[sig[si]]
+        t = stoks[si]
         if src.stext(si + 1) != "(":
             continue
         start = src.statement_start(si)
@@ -692,7 +719,7 @@ def _ballot_width(ctx: Context) -> None:
                                f"'{type_words} {var}' holds a ballot result, which has 64 bits on AMD; "
                                "widened to unsigned long long", fixed=True, span=(start, src.statement_end(si)))
     for si in src.where_any(tables.wide_bit_intrinsics) if ballot_vars or src.where_any(_BALLOTS) else []:
-        t = toks[sig[si]]
+        t = stoks[si]
         if src.stext(si + 1) != "(":
             continue
         wide = tables.wide_bit_intrinsics[t.text]
@@ -704,8 +731,8 @@ def _ballot_width(ctx: Context) -> None:
             src.hazard(si, "popc-ballot", "warning",
                        f"{t.text} on a ballot result counts only 32 of AMD's 64 lanes; now {wide}", fixed=True)
     # all-ones 32-bit masks next to ballot results
-    for si in src.numbers():
-        t = toks[sig[si]]
+    for si in _numbers_valued(src, {0xFFFFFFFF}):
+        t = stoks[si]
         if _int_value(t.text) != 0xFFFFFFFF:
             continue
         if src.stext(si - 1) == "(" and src.stext(si - 2).endswith("_sync"):
@@ -844,13 +871,13 @@ def _mask_variable(src: SourceEdit, si: int) -> tuple[int, int, str] | None:
 
 def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     """The statement around ``si`` past any brackets it sits in (``statement_start`` stops at them)."""
-    sig, toks = src.sig, src.toks
-    if toks[sig[si]].directive:
+    sig, stoks = src.sig, src.stoks
+    if stoks[si].directive:
         return src.statement_start(si), src.statement_end(si)
     depth = 0
     start = 0
     for j in range(si - 1, -1, -1):
-        tok = toks[sig[j]]
+        tok = stoks[j]
         if tok.directive:
             start = j + 1
             break
@@ -864,7 +891,7 @@ def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     depth = 0
     end = len(sig)
     for j in range(si, len(sig)):
-        tok = toks[sig[j]]
+        tok = stoks[j]
         if tok.directive:
             end = j
             break
@@ -892,12 +919,9 @@ def _lane_mask_shifts(ctx: Context) -> None:
     """
     src = ctx.src
     ballots = _ballots_by_function(src)
-    lane_vars = _lane_index_vars(src)
+    lane_vars: set[str] | None = None    # found on first need (a shift of a 32-bit literal by a variable)
     widened_vars: set[int] = set()
     for op_si in src.where("<<", ">>"):
-        line = src.line_of(op_si)
-        if src.functions.spans and not src.functions.in_device_code(line):
-            continue
         literal = _shift_literal(src, op_si)
         count = _shift_count(src, op_si)
         if literal is None or count is None:
@@ -905,6 +929,9 @@ def _lane_mask_shifts(ctx: Context) -> None:
         first, what = literal
         shift = src.stext(op_si)
         if shift == ">>" and what == "one":
+            continue
+        line = src.line_of(op_si)   # the syntax tree is asked last: most shifts are not of a literal
+        if src.functions.spans and not src.functions.in_device_code(line):
             continue
         fn = src.functions.at(line)
         fn_key = fn.start_line if fn else 0
@@ -931,6 +958,8 @@ def _lane_mask_shifts(ctx: Context) -> None:
                 via_var, var_reason = False, f"'{name}' is declared '{type_words}'"
             elif away:
                 var_reason = f"'{name}' is also used away from the ballot (line {src.line_of(away[0])})"
+        if lane_vars is None:
+            lane_vars = _lane_index_vars(src)
         lane_count = _is_lane_index(src, count[0], count[1], lane_vars)
         if not (direct or via_var or lane_count):
             continue  # an ordinary bit trick: nothing ties it to lanes
@@ -979,7 +1008,7 @@ def _lane_mask_shifts(ctx: Context) -> None:
 def _mask_literals_to_cuda(ctx: Context) -> None:
     """64-bit all-lanes masks compared with ballot results become the 32-lane mask on NVIDIA."""
     src = ctx.src
-    for si in src.numbers():
+    for si in _numbers_valued(src, {0xFFFFFFFFFFFFFFFF}):
         t = src.stok(si)
         if _int_value(t.text) != 0xFFFFFFFFFFFFFFFF:
             continue
@@ -1391,14 +1420,90 @@ def _llvm_asm_label(ctx: Context, si: int) -> bool:
     return True
 
 
+HALF_PREAMBLE = """
+#ifndef PORTKERN_HALF_DEFINED
+#define PORTKERN_HALF_DEFINED
+#include <cuda_fp16.h>
+#include <type_traits>
+// clang's _Float16 for nvcc, which stops on it in device code: a CUDA __half with _Float16's implicit
+// conversions and arithmetic. half op half is done in float and rounded once, which gives the same value
+// as a native half + - * / (float carries more than twice half's precision); a half with an integer
+// stays half, a half with float or double becomes float or double, as C++ promotes _Float16.
+struct portkern_half
+{
+    __half h;
+    portkern_half() = default;
+    __host__ __device__ portkern_half(__half v) : h(v) {}
+    __host__ __device__ portkern_half(double v) : h(__double2half(v)) {}
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>
+    __host__ __device__ portkern_half(T v) : h(__float2half(static_cast<float>(v))) {}
+    __host__ __device__ operator float() const { return __half2float(h); }
+    __host__ __device__ explicit operator __half() const { return h; }
+    __host__ __device__ portkern_half operator-() const { return portkern_half(-float(*this)); }
+    __host__ __device__ portkern_half operator+() const { return *this; }
+    __host__ __device__ portkern_half& operator++() { return *this = portkern_half(float(*this) + 1.0f); }
+    __host__ __device__ portkern_half& operator--() { return *this = portkern_half(float(*this) - 1.0f); }
+    __host__ __device__ portkern_half operator++(int) { portkern_half old = *this; ++*this; return old; }
+    __host__ __device__ portkern_half operator--(int) { portkern_half old = *this; --*this; return old; }
+};
+template <typename T, bool = std::is_floating_point<T>::value> struct portkern_half_promote { typedef T type; };
+template <typename T> struct portkern_half_promote<T, false> { typedef portkern_half type; };
+#define PORTKERN_HALF_ARITH(op)                                                                            \\
+    __host__ __device__ inline portkern_half operator op(portkern_half a, portkern_half b)                \\
+    { return portkern_half(float(a) op float(b)); }                                                        \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline typename portkern_half_promote<T>::type operator op(portkern_half a, T b)  \\
+    { typedef typename portkern_half_promote<T>::type R;                                                   \\
+      typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return R(C(float(a)) op C(b)); }                                                                     \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline typename portkern_half_promote<T>::type operator op(T a, portkern_half b)  \\
+    { typedef typename portkern_half_promote<T>::type R;                                                   \\
+      typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return R(C(a) op C(float(b))); }                                                                     \\
+    template <typename T>                                                                                  \\
+    __host__ __device__ inline portkern_half& operator op##=(portkern_half& a, const T& b)                \\
+    { return a = portkern_half(a op b); }
+PORTKERN_HALF_ARITH(+)
+PORTKERN_HALF_ARITH(-)
+PORTKERN_HALF_ARITH(*)
+PORTKERN_HALF_ARITH(/)
+#undef PORTKERN_HALF_ARITH
+#define PORTKERN_HALF_COMPARE(op)                                                                          \\
+    __host__ __device__ inline bool operator op(portkern_half a, portkern_half b)                         \\
+    { return float(a) op float(b); }                                                                       \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline bool operator op(portkern_half a, T b)                                     \\
+    { typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return C(float(a)) op C(b); }                                                                        \\
+    template <typename T, typename std::enable_if<std::is_arithmetic<T>::value, int>::type = 0>           \\
+    __host__ __device__ inline bool operator op(T a, portkern_half b)                                     \\
+    { typedef typename std::conditional<std::is_floating_point<T>::value, T, float>::type C;               \\
+      return C(a) op C(float(b)); }
+PORTKERN_HALF_COMPARE(==)
+PORTKERN_HALF_COMPARE(!=)
+PORTKERN_HALF_COMPARE(<)
+PORTKERN_HALF_COMPARE(<=)
+PORTKERN_HALF_COMPARE(>)
+PORTKERN_HALF_COMPARE(>=)
+#undef PORTKERN_HALF_COMPARE
+#endif
+"""
+
+
 @token_rule("cuda", spellings={"_Float16"})
 def _float16(ctx: Context, si: int) -> bool:
-    if not ctx.once("float16", 0):
-        return True
-    ctx.src.hazard(si, "clang-extension", "error",
-                   "_Float16 is a clang extension type: nvcc 13 parses it, but device code using it stops "
-                   "nvcc with an internal error ('unsupported float variant'); port the half type to __half "
-                   "(cuda_fp16.h), whose conversions and operators differ", span=_statement(ctx.src, si))
+    """``_Float16`` (rocBLAS's ``rocblas_half``) -> ``portkern_half``, a ``__half`` with _Float16's conversions
+    and arithmetic: nvcc 13 parses _Float16 but stops with an internal error on device code using it."""
+    src = ctx.src
+    src.set_token(si, "portkern_half")
+    _insert_preamble_once(ctx, "half-preamble", HALF_PREAMBLE)
+    src.count("hazard-fixes")
+    if ctx.once("float16", 0):
+        src.hazard(si, "clang-extension", "warning",
+                   "_Float16 is a clang extension type that stops nvcc with an internal error in device code; "
+                   "now portkern_half, a __half (cuda_fp16.h) with _Float16's conversions and arithmetic "
+                   "(done in float, rounded to half)", fixed=True, span=_statement(src, si))
     return True
 
 
@@ -1499,13 +1604,13 @@ def _host_device_overloads(ctx: Context) -> None:
     nvcc calls it a redefinition; they become one ``__host__ __device__`` function choosing its body
     with ``__CUDA_ARCH__``."""
     src = ctx.src
+    if "__host__" not in src.by_text or "__device__" not in src.by_text:
+        return  # a pair needs both words
     by_head: dict[str, list[tuple[str, int, int, int]]] = {}
-    first_of_line: dict[int, int] = {}
-    for si in range(len(src.sig)):
-        first_of_line.setdefault(src.line_of(si), si)
+    starts = [t.start for t in src.stoks]
     for fn in src.functions.spans:
-        start = first_of_line.get(fn.start_line)
-        if start is None:
+        start = bisect_left(starts, src.lines.line_start(fn.start_line))  # first token on or after the line
+        if start >= len(starts) or src.line_of(start) != fn.start_line:
             continue
         body = next((k for k in range(start, len(src.sig)) if src.stext(k) == "{"), -1)
         if body < 0 or src.line_of(body) > fn.end_line:
@@ -1550,13 +1655,13 @@ def _hard_coded_wavefront_constants(ctx: Context) -> None:
     """``static constexpr int WARP = 64;`` or ``= 64; // warpSize ...``: a 64-lane wavefront written as a
     number. Reported: whether 64 is a wavefront or a tile there needs a person (or the model)."""
     src = ctx.src
-    for si in src.numbers():
+    for si in _numbers_valued(src, {64}):
         if _int_value(src.stext(si)) != 64 or src.stext(si - 1) != "=" or src.stext(si + 1) != ";":
             continue
         name = src.stext(si - 2)
         start = src.statement_start(si)
         words = {src.stext(k) for k in range(start, si)}
-        tail = src.text[src.toks[src.sig[si]].end:src.text.find("\n", src.toks[src.sig[si]].end)]
+        tail = src.text[src.stoks[si].end:src.text.find("\n", src.stoks[si].end)]
         comment_says = bool(re.search(r"(?i)warp|wave", tail))
         if not (words & {"constexpr", "const", "#define"} or comment_says):
             continue

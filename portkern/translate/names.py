@@ -63,63 +63,63 @@ class LocalNames:
 def local_definitions(src: SourceEdit) -> set[str]:
     """Names the file defines itself (macros, types, functions): never reported as unconverted."""
     names: set[str] = set()
-    sig, toks = src.sig, src.toks
+    sig, stoks = src.sig, src.stoks
     n = len(sig)
     for si in src.where("define", "using", *_DECL_KEYWORDS):
         if si + 1 >= n:
             continue
-        t = toks[sig[si + 1]]
-        if t.kind == "ident" and (toks[sig[si]].text != "define" or (si > 0 and toks[sig[si - 1]].text == "#")):
+        t = stoks[si + 1]
+        if t.kind == "ident" and (stoks[si].text != "define" or (si > 0 and stoks[si - 1].text == "#")):
             names.add(t.text)
     for si in src.where("typedef"):
         # typedef <type> NAME;  typedef <ret> (*NAME)(args);  typedef struct {...} NAME;
         end = si + 1
         depth = 0
-        while end < n and not (toks[sig[end]].text == ";" and depth == 0):
-            text = toks[sig[end]].text
+        while end < n and not (stoks[end].text == ";" and depth == 0):
+            text = stoks[end].text
             depth += text in ("(", "{", "[")
             depth -= text in (")", "}", "]")
             end += 1
         depth = 0
         for j in range(end - 1, si, -1):  # the last identifier outside brackets
-            text = toks[sig[j]].text
+            text = stoks[j].text
             depth += text in (")", "}", "]")
             depth -= text in ("(", "{", "[")
-            if depth == 0 and toks[sig[j]].kind == "ident":
+            if depth == 0 and stoks[j].kind == "ident":
                 names.add(text)
                 break
         for k in range(si + 1, min(end, n - 2)):
-            if toks[sig[k]].text == "(" and toks[sig[k + 1]].text == "*" and toks[sig[k + 2]].kind == "ident":
-                names.add(toks[sig[k + 2]].text)
+            if stoks[k].text == "(" and stoks[k + 1].text == "*" and stoks[k + 2].kind == "ident":
+                names.add(stoks[k + 2].text)
     for si in src.where("enum"):
         # enum [class] [Name] [: type] { A = 1, B, ... }: the enumerators are the project's names too
         j = si + 1
-        while j < n and j < si + 12 and toks[sig[j]].text not in ("{", ";"):
+        while j < n and j < si + 12 and stoks[j].text not in ("{", ";"):
             j += 1
-        if j >= n or toks[sig[j]].text != "{":
+        if j >= n or stoks[j].text != "{":
             continue
         depth = 0
         for k in range(j, n):
-            text = toks[sig[k]].text
+            text = stoks[k].text
             if text in ("{", "(", "["):
                 depth += 1
             elif text in ("}", ")", "]"):
                 depth -= 1
                 if depth == 0:
                     break
-            elif depth == 1 and toks[sig[k]].kind == "ident" and toks[sig[k - 1]].text in ("{", ","):
+            elif depth == 1 and stoks[k].kind == "ident" and stoks[k - 1].text in ("{", ","):
                 names.add(text)
     for open_si in src.where("("):
         si = open_si - 1
-        if si < 1 or toks[sig[si]].kind != "ident":
+        if si < 1 or stoks[si].kind != "ident":
             continue
-        prev = toks[sig[si - 1]]
+        prev = stoks[si - 1]
         # "<type> name(" : a function declaration or definition
         if (prev.kind == "ident" and prev.text not in ("return", "else", "case", "new", "delete")) or \
                 prev.text in ("*", "&", ">"):
-            names.add(toks[sig[si]].text)
+            names.add(stoks[si].text)
         elif prev.text == ")" and _after_macro_call(src, si - 1):
-            names.add(toks[sig[si]].text)  # KERNEL_MACRO(256) name(...): a declaration after an attribute macro
+            names.add(stoks[si].text)  # KERNEL_MACRO(256) name(...): a declaration after an attribute macro
     return names
 
 
@@ -145,21 +145,21 @@ def _forward_names(to: str, roc: bool) -> tuple[dict[str, tuple[str, str]], dict
 
 def rename_identifiers(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> None:
     forward, namespaces = _forward_names(to, roc)
-    sig, toks, out = src.sig, src.toks, src.out
+    sig, stoks, out = src.sig, src.stoks, src.out
     n = len(sig)
     for text, positions in src.by_text.items():
         hit = forward.get(text)
         if hit is None:
             if text in namespaces:
                 for si in positions:
-                    if si + 1 < n and toks[sig[si + 1]].text == "::" and toks[sig[si]].kind == "ident":
+                    if si + 1 < n and stoks[si + 1].text == "::" and stoks[si].kind == "ident":
                         out[sig[si]] = namespaces[text]
                         src.count("cub")
             continue
         for si in positions:
-            if toks[sig[si]].kind != "ident":
+            if stoks[si].kind != "ident":
                 continue
-            if si > 0 and toks[sig[si - 1]].text in (".", "->"):
+            if si > 0 and stoks[si - 1].text in (".", "->"):
                 continue  # a member that happens to share an API name
             out[sig[si]] = hit[0]
             src.count(hit[1])
@@ -192,7 +192,7 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
     local: list[str] = []
     runtime_seen = False
     for ti in src.include_tis:
-        t = src.toks[ti]
+        t = src.token(ti)
         delim, name = include_target(t.text)
         new = header_map.get(name)
         if new is None and to == "cuda" and name.startswith("hipcub/") and name.endswith(".hpp"):
@@ -255,7 +255,7 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
     pattern = CUDA_API_NAME if to == "hip" else HIP_API_NAME
     same = tables.same
     found: list[Unconverted] = []
-    sig, toks, out = src.sig, src.toks, src.out
+    sig, stoks, out = src.sig, src.stoks, src.out
     no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     roc_only = _roc_only_names() if to == "hip" else frozenset()
     for name, positions in src.by_text.items():
@@ -273,17 +273,17 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
             continue
         for si in positions:
             ti = sig[si]
-            t = toks[ti]
+            t = stoks[si]
             if t.kind != "ident" or out[ti] != t.text:
                 continue
-            if reason == "unknown name" and si > 0 and toks[sig[si - 1]].text in (".", "->"):
+            if reason == "unknown name" and si > 0 and stoks[si - 1].text in (".", "->"):
                 continue
             line, col = src.lines.line_col(t.start)
             found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason,
                                      library=library, note=note))
     found.sort(key=lambda u: (u.line, u.col))
     for ti in src.include_tis:
-        t = toks[ti]
+        t = src.token(ti)
         if src.out[ti] == t.text:
             _, name = include_target(t.text)
             missing = _no_counterpart(tables, to, name)

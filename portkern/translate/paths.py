@@ -17,7 +17,7 @@ from portkern.translate.names import local_definitions
 from portkern.translate.records import Hazard, TranslationResult
 from portkern.translate.source import SourceEdit
 from portkern.translate.syntax import first_syntax_error
-from portkern.translate.tokens import quoted_includes
+from portkern.translate.tokens import quoted_includes, without_cyclic_gc
 
 SOURCE_SUFFIXES = frozenset({".cu", ".cuh", ".hip", ".h", ".hpp", ".hh", ".cpp", ".cc", ".cxx", ".inl", ".inc"})
 
@@ -130,6 +130,15 @@ def translate_tree(paths: list[str | Path], to: str, *, out_dir: str | Path | No
     written and the results are only returned."""
     if out_dir is not None and in_place:
         raise TranslateError("both an output folder and in-place were asked for", hint="choose one")
+    with without_cyclic_gc():
+        return _translate_tree(paths, to, out_dir=out_dir, in_place=in_place, launch_syntax=launch_syntax,
+                               roc=roc, include_dirs=include_dirs, analyze=analyze, arch=arch,
+                               cuda_version=cuda_version, rocm_version=rocm_version)
+
+
+def _translate_tree(paths: list[str | Path], to: str, *, out_dir: str | Path | None, in_place: bool,
+                    launch_syntax: str, roc: bool, include_dirs: list[str | Path], analyze: bool,
+                    arch: str | None, cuda_version: str, rocm_version: str | None) -> TreeTranslation:
     sources, builds, others = _expand(paths)
     files = _discover(sources, [Path(d) for d in include_dirs])
     if not files and not builds:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
+from itertools import compress
 
 from portkern.translate.records import Hazard, SourceRegion
 from portkern.translate.syntax import FunctionIndex, function_spans
-from portkern.translate.tokens import TRIVIA, LineIndex, Token, tokenize
+from portkern.translate.tokens import TRIVIA, LineIndex, Token, token_parts, without_cyclic_gc
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
+_KINDS = ("ident", "number", "string", "char", "punct", "include", "ws", "nl", "cont", "comment")
+_SIGNIFICANT_KIND = {kind: kind not in TRIVIA for kind in _KINDS}
 
 
 class SourceEdit:
@@ -23,21 +27,31 @@ class SourceEdit:
     def __init__(self, text: str, filename: str):
         self.text = text
         self.filename = filename
-        self.toks: list[Token] = tokenize(text)
-        self.out: list[str] = [t.text for t in self.toks]
-        self.sig: list[int] = [i for i, t in enumerate(self.toks) if t.kind not in TRIVIA]
+        texts, kinds, starts, directive = token_parts(text)
+        self._parts = (texts, kinds, starts, directive)
+        self._toks: list[Token] | None = None
+        self.out: list[str] = list(texts)
+        self.sig: list[int] = list(compress(range(len(kinds)), map(_SIGNIFICANT_KIND.__getitem__, kinds)))
         self._sig_of: dict[int, int] | None = None
+        # The significant tokens (the only Token objects made unless ``toks`` is asked for), their texts
+        # and whether each sits in a directive, for fast scans.
+        self._stexts: list[str] = list(map(texts.__getitem__, self.sig))
+        self._sdirective: list[bool] = list(map(directive.__getitem__, self.sig))
+        skinds = list(map(kinds.__getitem__, self.sig))
+        with without_cyclic_gc():
+            self.stoks: list[Token] = list(map(Token, skinds, self._stexts, map(starts.__getitem__, self.sig),
+                                               self._sdirective))
         # text -> significant indices, so a rule visits only the tokens it is about
         self.by_text: dict[str, list[int]] = {}
-        self.number_sis: list[int] = []
-        self.include_tis: list[int] = []
-        for si, ti in enumerate(self.sig):
-            tok = self.toks[ti]
-            self.by_text.setdefault(tok.text, []).append(si)
-            if tok.kind == "number":
-                self.number_sis.append(si)
-            elif tok.kind == "include":
-                self.include_tis.append(ti)
+        by_text_get = self.by_text.get
+        for si, t in enumerate(self._stexts):
+            found = by_text_get(t)
+            if found is None:
+                self.by_text[t] = [si]
+            else:
+                found.append(si)
+        self.number_sis: list[int] = list(compress(range(len(skinds)), map("number".__eq__, skinds)))
+        self.include_tis: list[int] = list(compress(range(len(kinds)), map("include".__eq__, kinds)))
         self.lines = LineIndex(text)
         self._functions: FunctionIndex | None = None
         self._span_rewrites: list[tuple[int, int, Callable[[], str]]] = []
@@ -47,6 +61,25 @@ class SourceEdit:
         self.prefix = ""        # text put before the whole file (span rewrites cannot overwrite it)
 
     # ------------------------------------------------------------------ lookups
+
+    @property
+    def toks(self) -> list[Token]:
+        """Every token, whitespace and comments included (made on first use; the rules need only ``stoks``)."""
+        if self._toks is None:
+            texts, kinds, starts, directive = self._parts
+            with without_cyclic_gc():
+                toks = list(map(Token, kinds, texts, starts, directive))
+            for si, ti in enumerate(self.sig):
+                toks[ti] = self.stoks[si]
+            self._toks = toks
+        return self._toks
+
+    def token(self, ti: int) -> Token:
+        """Token number ``ti`` (an index into ``toks``/``out``)."""
+        si = bisect_left(self.sig, ti)
+        if si < len(self.sig) and self.sig[si] == ti:
+            return self.stoks[si]
+        return self.toks[ti]
 
     @property
     def sig_of(self) -> dict[int, int]:
@@ -86,22 +119,30 @@ class SourceEdit:
 
     def stok(self, si: int) -> Token | None:
         """Significant token number ``si`` (None past either end)."""
-        if 0 <= si < len(self.sig):
-            return self.toks[self.sig[si]]
+        if si >= 0:
+            try:
+                return self.stoks[si]
+            except IndexError:
+                return None
         return None
 
     def stext(self, si: int) -> str:
-        t = self.stok(si)
-        return t.text if t is not None else ""
+        if si >= 0:
+            try:
+                return self._stexts[si]
+            except IndexError:
+                return ""
+        return ""
 
     def line_of(self, si: int) -> int:
-        return self.lines.line(self.toks[self.sig[si]].start)
+        return self.lines.line(self.stoks[si].start)
 
     def match_close(self, open_si: int) -> int:
         """Significant index of the bracket closing the one at ``open_si`` (-1 if unbalanced)."""
         depth = 0
-        for si in range(open_si, len(self.sig)):
-            text = self.toks[self.sig[si]].text
+        texts = self._stexts
+        for si in range(open_si, len(texts)):
+            text = texts[si]
             if text in _OPEN:
                 depth += 1
             elif text in _CLOSE:
@@ -122,14 +163,15 @@ class SourceEdit:
         start = open_si + 1
         if start == close_si:
             return args
+        texts = self._stexts
         for si in range(open_si + 1, close_si):
-            text = self.toks[self.sig[si]].text
+            text = texts[si]
             if text in _OPEN:
                 depth += 1
             elif text in _CLOSE:
                 depth -= 1
             elif angle_first and not args and depth == 0:
-                if text == "<" and si > open_si + 1 and self.toks[self.sig[si - 1]].kind == "ident":
+                if text == "<" and si > open_si + 1 and self.stoks[si - 1].kind == "ident":
                     angle += 1
                 elif text == ">" and angle:
                     angle -= 1
@@ -152,7 +194,7 @@ class SourceEdit:
     def src_text(self, si_start: int, si_end: int) -> str:
         if si_start >= si_end:
             return ""
-        return self.text[self.toks[self.sig[si_start]].start:self.toks[self.sig[si_end - 1]].end]
+        return self.text[self.stoks[si_start].start:self.stoks[si_end - 1].end]
 
     # ------------------------------------------------------------------ edits
 
@@ -183,7 +225,7 @@ class SourceEdit:
 
     def hazard(self, si: int, kind: str, severity: str, message: str, *, fixed: bool = False,
                span: tuple[int, int] | None = None) -> Hazard:
-        tok = self.toks[self.sig[si]]
+        tok = self.stoks[si]
         line, col = self.lines.line_col(tok.start)
         start_si, end_si = span if span else (si, si + 1)
         start_line = self.line_of(start_si)
@@ -203,23 +245,25 @@ class SourceEdit:
 
     def _directive_bounds(self, si: int) -> tuple[int, int]:
         """The run of significant tokens forming the directive that contains ``si``."""
+        texts, directive = self._stexts, self._sdirective
         start = si
-        while start > 0 and self.toks[self.sig[start]].text != "#" and self.toks[self.sig[start - 1]].directive:
+        while start > 0 and texts[start] != "#" and directive[start - 1]:
             start -= 1
         end = si + 1
-        while end < len(self.sig) and self.toks[self.sig[end]].directive and self.toks[self.sig[end]].text != "#":
+        while end < len(texts) and directive[end] and texts[end] != "#":
             end += 1
         return start, end
 
     def statement_end(self, si: int) -> int:
         """Significant index just past the ';' ending the statement containing ``si`` (or line end)."""
-        if self.toks[self.sig[si]].directive:
+        texts, directive = self._stexts, self._sdirective
+        if directive[si]:
             return self._directive_bounds(si)[1]
         depth = 0
-        for j in range(si, len(self.sig)):
-            if self.toks[self.sig[j]].directive:
+        for j in range(si, len(texts)):
+            if directive[j]:
                 return j
-            text = self.toks[self.sig[j]].text
+            text = texts[j]
             if text in _OPEN:
                 depth += 1
             elif text in _CLOSE:
@@ -231,13 +275,14 @@ class SourceEdit:
         return len(self.sig)
 
     def statement_start(self, si: int) -> int:
-        if 0 <= si < len(self.sig) and self.toks[self.sig[si]].directive:
+        texts, directive = self._stexts, self._sdirective
+        if 0 <= si < len(texts) and directive[si]:
             return self._directive_bounds(si)[0]
         depth = 0
         for j in range(si - 1, -1, -1):
-            if self.toks[self.sig[j]].directive:
+            if directive[j]:
                 return j + 1
-            text = self.toks[self.sig[j]].text
+            text = texts[j]
             if text in _CLOSE:
                 depth += 1
             elif text in _OPEN:

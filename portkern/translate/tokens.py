@@ -9,7 +9,11 @@ would skip are translated too; ``#include`` lines become one ``include`` token.
 from __future__ import annotations
 
 import bisect
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import accumulate
 
 # Kinds that carry no meaning for pattern matching.
 TRIVIA = frozenset({"ws", "nl", "cont", "comment"})
@@ -89,41 +93,95 @@ class Token:
         return f"Token({self.kind}, {self.text!r}, {self.start})"
 
 
+class _KindCache(dict):
+    """Token text -> kind (the kind depends on the text alone), kept across files for short texts."""
+
+    def __missing__(self, value: str) -> str:
+        kind = _kind(value)
+        if len(value) < 64 and len(self) < 200_000:   # bounded: a long-lived process keeps it
+            self[value] = kind
+        return kind
+
+
+_KINDS = _KindCache()
+# Kinds that leave a '#' at the start of its line: only these may come before a directive's '#'.
+_LINE_START_KINDS = frozenset({"ws", "cont", "comment"})
+
+
+def _directive_flags(values: list[str], kinds: list[str]) -> list[bool]:
+    """Which tokens are inside a preprocessor directive: from a '#' that starts its line (or an include
+    token) to the end of the line (continuations included). Found with list searches, so only the
+    directives themselves are visited in Python."""
+    n = len(values)
+    flags = [False] * n
+    find_kind = kinds.index
+
+    def mark_to_line_end(first: int) -> int:
+        try:
+            end = find_kind("nl", first)
+        except ValueError:
+            end = n
+        flags[first:end] = [True] * (end - first)
+        return end
+
+    find_text = values.index
+    i = 0
+    while True:
+        try:
+            h = find_text("#", i)
+        except ValueError:
+            break
+        i = h + 1
+        if flags[h]:
+            continue
+        j = h - 1
+        while j >= 0 and kinds[j] in _LINE_START_KINDS:
+            j -= 1
+        if j < 0 or kinds[j] == "nl":
+            i = mark_to_line_end(h)
+    i = 0
+    while True:
+        try:
+            h = find_kind("include", i)
+        except ValueError:
+            break
+        i = mark_to_line_end(h)
+    return flags
+
+
+@contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """A translation makes millions of small acyclic objects (tokens) that reference counting frees; the
+    cyclic collector would rescan them all several times per file, a large part of the run time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    append = tokens.append
-    at_line_start = True
-    in_directive = False
-    offset = 0
-    kind_cache: dict[str, str] = {}
+    texts, kinds, starts, directive = token_parts(text)
+    with without_cyclic_gc():
+        return list(map(Token, kinds, texts, starts, directive))
+
+
+def token_parts(text: str) -> tuple[list[str], list[str], list[int], list[bool]]:
+    """The tokens as parallel lists: texts, kinds, start offsets, inside-a-directive flags."""
     if 'R"' in text:
         values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
     else:
         values = _TOKEN_RE.findall(text)
-    for value in values:
-        kind = kind_cache.get(value)
-        if kind is None:
-            kind = _kind(value)
-            if len(value) < 64:
-                kind_cache[value] = kind
-        if kind == "nl":
-            in_directive = False
-            at_line_start = True
-        elif kind == "include":
-            in_directive = True
-            at_line_start = False
-        elif kind != "ws" and kind != "cont" and kind != "comment":
-            if at_line_start and value == "#":
-                in_directive = True
-            at_line_start = False
-        append(Token(kind, value, offset, in_directive))
-        offset += len(value)
-    return tokens
+    kinds = list(map(_KINDS.__getitem__, values))
+    starts = list(accumulate(map(len, values), initial=0))
+    return values, kinds, starts, _directive_flags(values, kinds)
 
 
 # Comments and string literals are matched (and skipped) so an #include inside them is not taken.
 _QUOTED_INCLUDE_RE = re.compile(
-    r'/\*.*?\*/|//(?:[^\n\\]|\\.|\\\n)*|"(?:[^"\\\n]|\\.)*"|^[ \t]*\#[ \t]*include(?:_next)?[ \t]*"([^"\n]*)"',
+    r'/\*.*?\*/|//(?:[^\n\\]|\\.|\\\n)*|"(?:[^"\\\n]|\\.)*"|^[ \t]*\#[ \t]*include(?:_next)?[ \t]*("[^"\n]*)"',
     re.DOTALL | re.MULTILINE)
 
 
@@ -131,7 +189,9 @@ def quoted_includes(text: str) -> list[str]:
     """The targets of ``#include "..."`` lines, without tokenizing the whole file."""
     if "include" not in text:
         return []
-    return [m.group(1) for m in _QUOTED_INCLUDE_RE.finditer(text) if m.group(1) is not None]
+    # the group keeps the opening quote, so an include is never empty while other matches (comments,
+    # strings) give "": findall then does the whole scan at C speed
+    return [m[1:] for m in _QUOTED_INCLUDE_RE.findall(text) if m]
 
 
 def include_target(token_text: str) -> tuple[str, str]:
@@ -146,11 +206,17 @@ class LineIndex:
     """Character offset -> (line, column), both 1-based."""
 
     def __init__(self, text: str):
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        lines = text.split("\n")
+        lines.pop()   # each other line ends with a newline: the next starts one past it
+        self._starts = [0, *accumulate(map((1).__add__, map(len, lines)))]
 
     def line_col(self, offset: int) -> tuple[int, int]:
         i = bisect.bisect_right(self._starts, offset) - 1
         return i + 1, offset - self._starts[i] + 1
+
+    def line_start(self, line: int) -> int:
+        """Offset of the first character of 1-based ``line``."""
+        return self._starts[line - 1]
 
     def line(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
