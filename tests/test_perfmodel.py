@@ -203,3 +203,32 @@ def test_port_rules_out_a_hopeless_point_and_reads_back_as_rows(tmp_path, monkey
     rows = load_rows([runs])
     assert {r.candidate_id for r in rows} == {"scale/original-0"}
     assert rows[0].features["log_threads_per_block"] == pytest.approx(math.log(256))
+
+
+def test_measurements_file_rows_take_features_from_a_run(tmp_path, capsys):
+    """A bench_gpu_blas-style results file (here a stand-in with made-up times) is matched to a run
+    folder's base candidates for features; a results file of another target is refused."""
+    from portkern.perfmodel.data import rows_from_measurements
+    from portkern.pipeline.run import PortOptions, port
+
+    if not shutil.which("clang++-19") and not shutil.which("clang-19"):
+        pytest.skip("clang-19 is not installed")
+    runs = tmp_path / "runs"
+    port(PortOptions(library=str(TUNELIB / "library.yaml"), target="mi300x", budget=0, run_id="feat",
+                     runs_dir=str(runs), cache_dir=str(tmp_path / "cache")))
+    timing = {"method": "device-events", "device": "stand-in device", "dtype": "float32", "sizes": {"n": 1 << 24},
+              "median_ms": 0.5, "spread_ms": 0.01, "flags": [], "kernel": "scale"}
+    results = {"meta": {"target": "mi300x", "date": "2026-11-29"},
+               "routines": [{"kernel": "scale", "status": "ok", "validation": "pass", "timings": [timing]},
+                            {"kernel": "absent", "status": "ok", "validation": "pass", "timings": [timing]}]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    rows = rows_from_measurements(path, runs / "feat")
+    assert [(r.kernel, r.measured_ms, r.date) for r in rows] == [("scale", 0.5, "2026-11-29")]
+    assert rows[0].features["log_threads_per_block"] == pytest.approx(math.log(64))
+    assert main(["model", "eval", "--measured", str(path), str(runs / "feat"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 1
+    results["meta"]["target"] = "h200"
+    path.write_text(json.dumps(results))
+    with pytest.raises(Exception, match="measured for h200"):
+        rows_from_measurements(path, runs / "feat")

@@ -11,15 +11,28 @@ _rows_option = click.option("--rows", "rows_file", type=click.Path(exists=True, 
                             help="A rows file written by `model fit --save-rows` instead of run folders.")
 
 
-def _rows(sources: tuple[Path, ...], rows_file: Path | None) -> list:
+_measured_option = click.option(
+    "--measured", nargs=2, type=click.Path(exists=True, path_type=Path), multiple=True,
+    metavar="RESULTS RUN", help="Timings recorded by benchmarks/bench_gpu_blas.py (RESULTS, a JSON file) with "
+                               "features from RUN, a run folder of the same library and target; repeatable.")
+
+
+def _rows(sources: tuple[Path, ...], rows_file: Path | None, measured: tuple = ()) -> list:
     from portkern.config import load_config
     from portkern.errors import ConfigError
     from portkern.perfmodel import data
 
     if rows_file is not None:
         return data.read_rows_file(rows_file)
+    warn = lambda m: click.echo(m, err=True)  # noqa: E731
+    rows = [r for results, run in measured for r in data.rows_from_measurements(results, run, warn)]
+    if measured and not sources:
+        if not rows:
+            raise ConfigError("the --measured files hold no device timings of kernels in their run folders",
+                              hint="check that the results and the run are of the same library and target")
+        return rows
     paths = list(sources) or [Path(load_config()["runs_dir"])]
-    rows = data.load_rows(paths, warn=lambda m: click.echo(m, err=True))
+    rows += data.load_rows(paths, warn=warn)
     if not rows:
         raise ConfigError(f"no device timings in {', '.join(map(str, paths))}",
                           hint="the model learns from `portkern port` runs on a GPU; estimates are never used")
@@ -34,13 +47,14 @@ def command() -> None:
 @command.command("eval")
 @_sources
 @_rows_option
+@_measured_option
 @json_option
-def evaluate_cmd(sources: tuple[Path, ...], rows_file: Path | None, as_json: bool) -> None:
+def evaluate_cmd(sources: tuple[Path, ...], rows_file: Path | None, measured: tuple, as_json: bool) -> None:
     """Leave-one-kernel-family-out figures on runs' device timings (default: the runs folder):
     Spearman rho within each kernel's candidates, interval coverage, top-10% regret."""
     from portkern.perfmodel.evaluate import evaluate
 
-    result = evaluate(_rows(sources, rows_file))
+    result = evaluate(_rows(sources, rows_file, measured))
     if as_json:
         emit_json(result.to_dict())
         return
@@ -53,18 +67,19 @@ def evaluate_cmd(sources: tuple[Path, ...], rows_file: Path | None, as_json: boo
 @command.command("fit")
 @_sources
 @_rows_option
+@_measured_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the fitted model (JSON); use it with PORTKERN_PERFMODEL=FILE.")
 @click.option("--save-rows", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the training rows (JSON lines) the model was fitted on.")
 @json_option
-def fit_cmd(sources: tuple[Path, ...], rows_file: Path | None, out: Path, save_rows: Path | None,
+def fit_cmd(sources: tuple[Path, ...], rows_file: Path | None, measured: tuple, out: Path, save_rows: Path | None,
             as_json: bool) -> None:
     """Fit the learned correction and the conformal interval widths on runs' device timings."""
     from portkern.perfmodel import data
     from portkern.perfmodel.model import PerfModel
 
-    rows = _rows(sources, rows_file)
+    rows = _rows(sources, rows_file, measured)
     model = PerfModel.fit(rows)
     model.save(out)
     if save_rows:

@@ -134,6 +134,50 @@ def load_rows(paths: list[str | Path], warn=None) -> list[Row]:
     return rows
 
 
+def rows_from_measurements(results_json: Path, run_dir: Path, warn=None) -> list[Row]:
+    """Rows from a results file of ``benchmarks/bench_gpu_blas.py`` (a library's base kernels timed on
+    a GPU by portkern's harness), with features from a run folder of the same library and target
+    (its base candidates' compile results and sources: ``port --budget 0`` makes one anywhere)."""
+    from portkern.library import load_library
+    from portkern.perfmodel.features import features, resources_for
+    from portkern.pipeline.store import safe_relpath
+
+    warn = warn or (lambda msg: print(msg, file=sys.stderr))
+    data = json.loads(Path(results_json).read_text())
+    meta = data.get("meta") or {}
+    target = Target.from_dict(json.loads((run_dir / "inputs" / "target.json").read_text()))
+    if meta.get("target") and meta["target"] != target.name:
+        raise PortkernError(f"{results_json} was measured for {meta['target']}, run {run_dir.name} is for {target.name}",
+                            hint="give a run folder of the same target")
+    library = load_library(run_dir / "inputs" / "library" / "library.yaml")
+    kernels = {k.name: k for k in library.kernels}
+    rows: list[Row] = []
+    for routine in data.get("routines") or []:
+        kernel = kernels.get(routine.get("kernel", ""))
+        if kernel is None or routine.get("status") != "ok" or routine.get("validation") != "pass":
+            continue
+        base = next((ev for ev in _evaluations(run_dir / "results" / kernel.name) if not ev["candidate"].get("parent")),
+                    None)
+        if base is None:
+            warn(f"{kernel.name}: no base candidate in {run_dir.name}; skipped")
+            continue
+        cand = base["candidate"]
+        comp_path = run_dir / "results" / f"{safe_relpath(cand['id'])}.compile.json"
+        compiled = json.loads(comp_path.read_text()).get("payload", {}) if comp_path.is_file() else {}
+        params = {**kernel.defaults, **(cand.get("params") or {})}
+        for b in routine.get("timings") or []:
+            if b.get("method") != "device-events" or b.get("median_ms", 0) <= 0 or _failed(b):
+                continue
+            res = resources_for(compiled, kernel, b["sizes"], b["dtype"], params)
+            f = features(kernel, b["sizes"], b["dtype"], target, res, params, cand.get("source") or "")
+            rows.append(Row(run_id=f"{Path(results_json).stem}", target=target.name, device=b.get("device", ""),
+                            date=str(meta.get("date", "")), kernel=kernel.name, family=kernel.family,
+                            candidate_id=f"{kernel.name}/library-default", sizes=dict(b["sizes"]), dtype=b["dtype"],
+                            measured_ms=float(b["median_ms"]), spread_ms=float(b.get("spread_ms", 0.0)),
+                            features=f))
+    return rows
+
+
 def save_rows(rows: list[Row], path: Path) -> None:
     """The rows as JSON lines (features included): what a shipped model was fitted on."""
     from portkern import fsio

@@ -7,7 +7,8 @@ the width was calibrated on. Two widths are kept:
 
 - ``q_abs``: for one candidate's time (``[t e^-q, t e^q]``);
 - ``q_pair``: for the ratio of two candidates of the same kernel at the same size (their errors are
-  correlated, so a speedup is known better than either time).
+  correlated, so a speedup is usually known better than either time). With too few measured pairs
+  it falls back to a union bound from the single-time errors, which is valid but wide.
 
 A model without a fit (no data yet) is analytic only and ``calibrated`` is False: it ranks, but its
 intervals are unknown, so nothing may be selected on its word.
@@ -31,6 +32,7 @@ from portkern.perfmodel.features import FEATURE_NAMES, vector
 from portkern.perfmodel.gbm import GradientBoosting
 
 COVERAGE = 0.9
+MIN_PAIRS = 20          # measured candidate pairs needed for a conformal speedup width
 MODEL_ENV = "PORTKERN_PERFMODEL"
 FORMAT = 1
 
@@ -123,10 +125,17 @@ class PerfModel:
         cv = cross_predict(rows, params=params)
         measured = np.log([r.measured_ms for r in rows])
         scores = measured - cv
-        groups = [r.group for r in rows]
-        model = cls(gbm=_fit_gbm(rows, params), q_abs=conformal_quantile(scores),
-                    q_pair=conformal_quantile(pair_scores(groups, measured, cv)))
-        model.trained_on = describe(rows)
+        pairs = pair_scores([r.group for r in rows], measured, cv)
+        if len(pairs) >= MIN_PAIRS:
+            q_pair, how = conformal_quantile(pairs), f"conformal over {len(pairs)} measured pairs"
+        else:
+            # Too few measured pairs of one kernel's candidates: bound the ratio's error by the two
+            # times' errors. Each exceeds its 95% width with probability at most 5%, so their
+            # difference exceeds twice that width with probability at most 10% (union bound).
+            q_pair = 2.0 * conformal_quantile(scores, 1.0 - (1.0 - COVERAGE) / 2.0)
+            how = f"union bound from single times ({len(pairs)} measured pair(s), fewer than {MIN_PAIRS})"
+        model = cls(gbm=_fit_gbm(rows, params), q_abs=conformal_quantile(scores), q_pair=q_pair)
+        model.trained_on = {**describe(rows), "pair_interval": how}
         return model
 
     # ------------------------------------------------------------------ files
