@@ -61,14 +61,15 @@ def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Targ
 
 def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
           compiled: dict[str, Any], use_device: bool, full: bool = True, source: str = "") -> list[BenchResult]:
-    """Every bench size and dtype (``full``; with the vendor baseline), or the primary dtype only:
-    timed on the device, or predicted by the performance model (``portkern.perfmodel``)."""
+    """Every bench size and dtype (``full``; with the vendor baseline), or the primary point only (the
+    first bench size in the primary dtype: where the score is taken): timed on the device, or
+    predicted by the performance model (``portkern.perfmodel``)."""
     from portkern.perfmodel.predict import estimate_result
 
     record = CompileResult.from_dict(compiled) if use_device else None
     out = []
     for dtype in (kernel.dtypes if full else [primary_dtype(kernel)]):
-        for i, sizes in enumerate(kernel.sizes_bench):
+        for i, sizes in enumerate(kernel.sizes_bench if full else kernel.sizes_bench[:1]):
             if record is not None:
                 out.append(time_on_device(library, kernel, record, target, runner=target.backend,
                                           sizes=sizes, dtype=dtype, params=params, baseline=full,

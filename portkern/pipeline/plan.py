@@ -114,7 +114,7 @@ class GraphPlan:
                             inputs=val_inputs, deps={**source_dep, **compiled_dep},
                             after=[f"{cid}.compile", f"{cid}.predict"], **gpu))
         # The base is timed at every bench size and dtype beside the vendor baseline; search candidates
-        # only where the score is taken (primary dtype), which keeps device time per candidate small.
+        # only where the score is taken (first bench size, primary dtype), which keeps device time small.
         predicted = {} if self.use_device else {"model_id": self.model_id, **source_in}
         self.graph.add(Task(id=f"{cid}.bench", stage="bench", kernel=kernel.name, candidate_id=cid,
                             inputs={**common, "use_device": self.use_device,
