@@ -16,6 +16,7 @@ from minilib import MINILIB_YAML, edited, write_minilib
 from portkern.emit.plots import size_axis
 from portkern.emit.summary_text import flatten_parens, summary_lines
 from portkern.pipeline.run import PortOptions, port
+from portkern.pipeline.store import RunFolder
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("port-runs")]
 
@@ -48,9 +49,28 @@ __global__ __launch_bounds__(NB) void scale_kernel(int n, T alpha, T* x)
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     manifest = write_minilib(root, manifest=MANIFEST, scale_hip=SCALE_HIP)
-    summary = port(PortOptions(library=str(manifest), target="mi300x", budget=3, run_id="rep",
-                               runs_dir=str(root / "runs"), cache_dir=str(root / "cache")))
+    written = []
+    real_write = RunFolder.write_json
+
+    def counting_write(folder, rel, data):
+        written.append(rel)
+        return real_write(folder, rel, data)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RunFolder, "write_json", counting_write)
+        summary = port(PortOptions(library=str(manifest), target="mi300x", budget=3, run_id="rep",
+                                   runs_dir=str(root / "runs"), cache_dir=str(root / "cache")))
+    assert written.count("summary.json") == 1, written
     return root / "runs" / "rep", summary
+
+
+def test_summary_json_is_the_final_summary_and_the_report_read_the_same_notes(run):
+    run_dir, summary = run
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary))
+    assert on_disk["stages"]["emit"]["ok"] == 1   # written after emit, which it counts
+    text = (run_dir / "emit" / "report.md").read_text()
+    assert summary["notes"] and all(flatten_parens(n) in text for n in summary["notes"])
 
 
 def test_report_starts_with_the_answer_and_lists_rejected_candidates(run):
