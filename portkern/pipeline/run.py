@@ -187,6 +187,7 @@ class PortRun:
 
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
+        harness_adapter.new_run()
         self.use_device, device_reason = self._device_plan()
         toolchain = self._toolchain(self.use_device)
         self._write_inputs(toolchain, self.use_device, device_reason)
