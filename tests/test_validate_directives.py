@@ -53,3 +53,16 @@ def test_library_directives_are_read_once_until_forgotten(tmp_path, counted_walk
     res = validate_mod.validate(lib, "scale", mi300x, source=cheat)
     assert res.failure != "arch-branch"
     assert len(counted_walks) == 2
+
+
+def test_a_translated_library_test_is_known_in_either_dialects_spelling():
+    library = "#if defined(__HIP_DEVICE_COMPILE__) && defined(__GFX12__)\n#define GRID_16BIT 1\n#endif\n"
+    body = "__global__ void k(float* x) { x[0] = 1; }\n"
+    translated = ("#if (defined(__CUDA_ARCH__) && defined(__GFX12__))\n#endif\n"
+                  "#if !(defined(__CUDA_ARCH__) && defined(__GFX12__))\n#endif\n" + body)
+    assert validate_mod.arch_branches(translated, body, library) == []
+    # a test the library does not have, or one on the emulator, is still a branch
+    assert validate_mod.arch_branches("#if defined(__CUDA_ARCH__) && defined(__gfx942__)\n#endif\n" + body,
+                                      body, library)
+    assert validate_mod.arch_branches("#if defined(PORTKERN_EMU) && defined(__GFX12__)\n#endif\n" + body,
+                                      body, library)

@@ -188,10 +188,16 @@ def _arch_directive(line: str) -> bool:
     return False
 
 
+# The device-compilation test in each dialect; a translation swaps one for the other.
+_DEVICE_COMPILE = re.compile(r"\b(?:__CUDA_ARCH__|__HIP_DEVICE_COMPILE__)\b")
+
+
 def _condition_key(line: str) -> str:
     """A directive's condition with the keyword, negation, parentheses and spacing removed: a branch
-    that tests the same condition (or its negation, as an #else written out does) has the same key."""
+    that tests the same condition (or its negation, as an #else written out does) has the same key,
+    in either dialect's spelling of "compiling for the device"."""
     body = re.sub(r"^#\s*(?:el)?if(?:n?def)?\b", "", line)
+    body = _DEVICE_COMPILE.sub("DEVICE_COMPILE", body)
     return re.sub(r"[\s!()]|\bdefined\b", "", body)
 
 
