@@ -13,7 +13,12 @@ memory are its own; the per-file cache is the on-disk one the CLI and the pipeli
 
     .venv/bin/python benchmarks/bench_ingest.py [--lines 120000] [--rocblas PATH] [--compare PATH_OF_OTHER_CHECKOUT]
 
-Figures: see benchmarks/README.md and the project README.
+Measured 2026-11-29 on the shared 2-core development machine (loaded; CPU seconds of the ingest in
+its process): generated tree, 120,378 lines, 3,648 kernels, all found: cold 4.09 s (29,500 lines/s),
+warm 1.04 s, one file changed 1.03 s (2 of 610 file passes parsed, 608 from the cache), peak 104 MB.
+rocBLAS library/src, 57,582 lines, 79 kernels: cold 1.29 s, warm 0.11 s, one file changed 0.19 s,
+peak 47 MB. With every file cached, what remains is assembling the catalog: a closure and a unit
+per kernel (3,648 here), which is not incremental.
 """
 
 from __future__ import annotations
