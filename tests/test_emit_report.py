@@ -11,54 +11,21 @@ import json
 import re
 
 import pytest
+from minilib import MINILIB_YAML, edited, write_minilib
 
 from portkern.emit.plots import size_axis
 from portkern.emit.summary_text import flatten_parens, summary_lines
 from portkern.pipeline.run import PortOptions, port
+from portkern.pipeline.store import RunFolder
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("port-runs")]
 
-LIB_YAML = """\
-name: replib
-dialect: hip
-license: MIT
-description: kernels for report tests
-include_dirs: []
-sources: ["src/*.hip"]
-compile_flags: []
-kernels:
-  - name: scale
-    family: scale
-    file: src/scale.hip
-    symbol: scale_kernel
-    dtypes: [float32, float64]
-    template_args: ["NB", "T"]
-    args:
-      - {name: n, role: size, value: n}
-      - {name: alpha, role: scalar}
-      - {name: x, role: inout, shape: n}
-    launch: {grid: ["ceil_div(n, NB)", 1, 1], block: [NB, 1, 1], shared_bytes: 0}
-    reference: reference.py:scale
-    sizes: {validate: [{n: 1}, {n: 333}], bench: [{n: 1048576}, {n: 16777216}]}
-    bytes: 2 * n * sizeof(T)
-    flops: n
-    tunables: {NB: [64, 128, 256, 1024]}
-    defaults: {NB: 128}
-  - name: broken
-    family: broken
-    file: src/broken.hip
-    symbol: broken_kernel
-    dtypes: [float32]
-    template_args: ["T"]
-    args:
-      - {name: n, role: size, value: n}
-      - {name: x, role: inout, shape: n}
-    launch: {grid: ["ceil_div(n, 64)", 1, 1], block: [64, 1, 1], shared_bytes: 0}
-    reference: reference.py:identity
-    sizes: {validate: [{n: 5}], bench: [{n: 1024}]}
-    bytes: 2 * n * sizeof(T)
-    flops: n
-"""
+# The minilib with a wider sweep, a default the sweep moves away from and two bench sizes (so the
+# report has a time plot).
+MANIFEST = edited(MINILIB_YAML,
+                  ("tunables: {NB: [64, 128, 256]}", "tunables: {NB: [64, 128, 256, 1024]}"),
+                  ("defaults: {NB: 256}", "defaults: {NB: 128}"),
+                  ("bench: [{n: 16777216}]", "bench: [{n: 1048576}, {n: 16777216}]"))
 
 # NB == 256 skips the last thread of each block: a wrong candidate the sweep will propose. The 32 KiB
 # staging buffer caps resident blocks, so larger blocks can beat the default even by estimate.
@@ -77,50 +44,40 @@ __global__ __launch_bounds__(NB) void scale_kernel(int n, T alpha, T* x)
 }
 """
 
-BROKEN_HIP = """\
-#include <hip/hip_runtime.h>
-
-template <typename T>
-__global__ void broken_kernel(int n, T* x)
-{
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n)
-        x[i] = x[i] * undefined_name;
-}
-"""
-
-REFERENCE_PY = """\
-import numpy as np
-
-
-def scale(args, dtype):
-    return {"x": args["alpha"] * np.asarray(args["x"], dtype=np.float64)}
-
-
-def identity(args, dtype):
-    return {"x": np.asarray(args["x"], dtype=np.float64)}
-"""
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
-    lib = root / "replib"
-    (lib / "src").mkdir(parents=True)
-    (lib / "library.yaml").write_text(LIB_YAML)
-    (lib / "src" / "scale.hip").write_text(SCALE_HIP)
-    (lib / "src" / "broken.hip").write_text(BROKEN_HIP)
-    (lib / "reference.py").write_text(REFERENCE_PY)
-    summary = port(PortOptions(library=str(lib / "library.yaml"), target="mi300x", budget=3, run_id="rep",
-                               runs_dir=str(root / "runs"), cache_dir=str(root / "cache")))
+    manifest = write_minilib(root, manifest=MANIFEST, scale_hip=SCALE_HIP)
+    written = []
+    real_write = RunFolder.write_json
+
+    def counting_write(folder, rel, data):
+        written.append(rel)
+        return real_write(folder, rel, data)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RunFolder, "write_json", counting_write)
+        summary = port(PortOptions(library=str(manifest), target="mi300x", budget=3, run_id="rep",
+                                   runs_dir=str(root / "runs"), cache_dir=str(root / "cache")))
+    assert written.count("summary.json") == 1, written
     return root / "runs" / "rep", summary
+
+
+def test_summary_json_is_the_final_summary_and_the_report_read_the_same_notes(run):
+    run_dir, summary = run
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary))
+    assert on_disk["stages"]["emit"]["ok"] == 1   # written after emit, which it counts
+    text = (run_dir / "emit" / "report.md").read_text()
+    assert summary["notes"] and all(flatten_parens(n) in text for n in summary["notes"])
 
 
 def test_report_starts_with_the_answer_and_lists_rejected_candidates(run):
     run_dir, summary = run
     text = (run_dir / "emit" / "report.md").read_text()
     lines = text.splitlines()
-    assert lines[0].startswith("# replib on mi300x: ")
+    assert lines[0].startswith("# minilib on mi300x: ")
     head = "\n".join(lines[:25])
     assert re.search(r"\| \[scale\]\(#scale\) \| \*\*\w+\*\* \|", head), head
     assert "| [broken](#broken) | **failed** |" in head and "predicted" in head
@@ -136,7 +93,7 @@ def test_report_starts_with_the_answer_and_lists_rejected_candidates(run):
     assert "atol * max|ref| + rtol * |ref|" in text and "NaN never passes" in text
     stage_rows = [ln.split("|")[1].strip() for ln in text.split("## Stages")[1].split("## Toolchain")[0].splitlines()
                   if ln.startswith("| ") and not ln.startswith("| stage")]
-    assert stage_rows == [s for s in ["ingest", "compile", "validate", "bench", "search", "select", "emit"]
+    assert stage_rows == [s for s in ["ingest", "compile", "predict", "validate", "bench", "search", "select", "emit"]
                           if s in stage_rows][: len(stage_rows)]
     assert stage_rows.index("compile") < stage_rows.index("validate") < stage_rows.index("bench")
     assert "| stage | tool |" in text and "clang" in text.split("## Toolchain")[1]

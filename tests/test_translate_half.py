@@ -9,8 +9,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from portkern.backends import get
+
 from portkern.model import CompileOptions
 from portkern.translate import translate_source
 

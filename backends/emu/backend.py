@@ -32,6 +32,7 @@ _PORTABLE_FLAG_PREFIXES = ("-D", "-U", "-I", "-std=", "-include")
 # unit gets ThreadSanitizer instrumentation without the sanitizer's runtime, and the runtime's
 # trace hooks receive every memory access. Being a define, it keys the cache apart by itself.
 TRACE_DEFINE = "PORTKERN_EMU_TRACE"
+CONSTANT_WARPSIZE_MACRO = "PORTKERN_EMU_CONSTANT_WARPSIZE"
 
 
 def _runtime_hash() -> str:
@@ -68,6 +69,18 @@ def trace_link_tail(compiler: toolchain.HostCompiler, options: CompileOptions) -
 
 def is_trace_build(compiled: CompileResult) -> bool:
     return TRACE_DEFINE in compiled.options.defines
+def constant_warp_size(target: Target | None, options: CompileOptions, wave: int) -> bool:
+    """Whether ``warpSize`` is a constant expression in this build, as under the target's own compiler.
+
+    HIP's headers (through ROCm 6) make it ``constexpr``; CUDA's is a run-time value. With no target,
+    a 64-lane build can only be HIP. ``PORTKERN_EMU_CONSTANT_WARPSIZE`` in ``options.defines`` decides
+    instead when given.
+    """
+    if CONSTANT_WARPSIZE_MACRO in options.defines:
+        return str(options.defines[CONSTANT_WARPSIZE_MACRO]) not in ("0", "")
+    if target is not None:
+        return target.dialect == "hip"
+    return wave == 64
 
 
 class EmuBackend(Backend):
@@ -92,12 +105,13 @@ class EmuBackend(Backend):
 
     # ------------------------------------------------------------------ compile
 
-    def command(self, compiler: toolchain.HostCompiler, options: CompileOptions, wave: int) -> tuple[list[str], list[str]]:
+    def command(self, compiler: toolchain.HostCompiler, options: CompileOptions, wave: int,
+                constant_warp: bool = False) -> tuple[list[str], list[str]]:
         """Compiler arguments (without input/output paths) and notes about dropped flags."""
         opt = "-O0" if options.debug else f"-O{min(max(options.opt_level, 0), 2)}"
         cmd = [compiler.path, "-std=c++17", opt, "-fPIC", "-shared", "-pthread", "-fvisibility=hidden",
                "-fno-strict-aliasing", "-Wno-attributes", "-Wno-unknown-pragmas", f"-I{INCLUDE_DIR}",
-               f"-DPORTKERN_EMU_WAVE={wave}"]
+               f"-DPORTKERN_EMU_WAVE={wave}", f"-D{CONSTANT_WARPSIZE_MACRO}={int(constant_warp)}"]
         if options.debug:
             cmd.append("-g")
         if options.sanitize:
@@ -105,6 +119,8 @@ class EmuBackend(Backend):
         if TRACE_DEFINE in options.defines:
             cmd += trace_flags(compiler)
         for key, value in sorted(options.defines.items()):
+            if key == CONSTANT_WARPSIZE_MACRO:
+                continue
             cmd.append(f"-D{key}" if value in ("", None) else f"-D{key}={value}")
         cmd += [f"-I{d}" for d in options.include_dirs]
         notes = []
@@ -121,7 +137,7 @@ class EmuBackend(Backend):
         compiler = toolchain.require_compiler()
         wave = wavefront_for(target, options)
         unit, entry_map = source.build_unit(source_text, list(options.entries), name)
-        cmd, notes = self.command(compiler, options, wave)
+        cmd, notes = self.command(compiler, options, wave, constant_warp_size(target, options, wave))
         key = hashlib.sha256("\0".join([unit, *cmd[1:], compiler.identity, _runtime_hash()]).encode()).hexdigest()[:40]
         target_name = target.name if target else f"cpu-wave{wave}"
         base = dict(backend=self.name, target=target_name, arch=f"cpu-wave{wave}", code_type="so",

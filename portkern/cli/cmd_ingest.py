@@ -5,6 +5,7 @@ import click
 from portkern.cli.output import console, emit_json, json_option, table
 from portkern.errors import ConfigError
 from portkern.ingest import ingest_library, ingest_tree
+from portkern.ingest.build import FileCache
 from portkern.ingest.cmake import read_cmake
 from portkern.ingest.model import Kernel, KernelCatalog
 from portkern.library import load_library
@@ -64,7 +65,7 @@ def command(lib: str | None, source: str | None, profile: str | None, source_roo
         raise ConfigError("--source-root goes with --lib", hint="use --source DIR alone for a bare tree")
     library = load_library(lib, source_root=source_root) if lib else None
     if library is not None:
-        catalog = ingest_library(library)
+        catalog = ingest_library(library, cache=FileCache.in_store())
     else:
         config: dict[str, str | None] = read_cmake(source).defines if cmake else {}
         for item in defines:
@@ -72,7 +73,7 @@ def command(lib: str | None, source: str | None, profile: str | None, source_roo
             if not key.isidentifier():
                 raise ConfigError(f"-D '{item}': expected NAME or NAME=VALUE")
             config[key] = value if eq else ""
-        catalog = ingest_tree(source, profile=profile, defines=config)
+        catalog = ingest_tree(source, profile=profile, defines=config, cache=FileCache.in_store())
     if unit:
         u = catalog.unit(unit)
         if as_json:

@@ -353,7 +353,7 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
 
 def _port_manifest(plan: PatchPlan, renamed: dict[str, str], selected: dict[str, dict]) -> str:
     lib, to = plan.library, plan.target_dialect
-    lines = (Path(lib.root) / "library.yaml").read_text().splitlines(keepends=True)
+    lines = Path(lib.manifest_path).read_text().splitlines(keepends=True)
     ext_new = EXT[to].lstrip(".")
     out = []
     for line in lines:

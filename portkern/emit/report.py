@@ -17,9 +17,8 @@ from typing import Any
 from portkern.emit import plots
 from portkern.emit.html import anchor, markdown_to_html
 from portkern.pipeline.runread import evaluations, kernel_result, read_rows
-from portkern.pipeline.runread import summary as read_summary
 
-STAGE_ORDER = ["ingest", "translate", "compile", "validate", "bench", "search", "select", "emit"]
+STAGE_ORDER = ["ingest", "translate", "compile", "predict", "validate", "bench", "search", "select", "emit"]
 MAX_CASE_ROWS = 6
 MAX_TIMING_ROWS = 8
 
@@ -131,7 +130,7 @@ def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     rows = read_rows(run_dir)
     run, kernels, cands = rows.run, rows.kernels, rows.candidates
-    summ = read_summary(run_dir)
+    summ = json.loads(run.get("summary_json") or "{}")  # the summary as the run finished, before emit
     plot_dir = run_dir / "emit" / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
     target = run.get("target", "")

@@ -191,10 +191,16 @@ def _arch_directive(line: str) -> bool:
     return False
 
 
+# The device-compilation test in each dialect; a translation swaps one for the other.
+_DEVICE_COMPILE = re.compile(r"\b(?:__CUDA_ARCH__|__HIP_DEVICE_COMPILE__)\b")
+
+
 def _condition_key(line: str) -> str:
     """A directive's condition with the keyword, negation, parentheses and spacing removed: a branch
-    that tests the same condition (or its negation, as an #else written out does) has the same key."""
+    that tests the same condition (or its negation, as an #else written out does) has the same key,
+    in either dialect's spelling of "compiling for the device"."""
     body = re.sub(r"^#\s*(?:el)?if(?:n?def)?\b", "", line)
+    body = _DEVICE_COMPILE.sub("DEVICE_COMPILE", body)
     return re.sub(r"[\s!()]|\bdefined\b", "", body)
 
 
@@ -469,25 +475,38 @@ def build(library: LibrarySpec, kernel: KernelSpec, target: Target, *, runner: s
                                       name=kernel.name)
 
 
-@functools.lru_cache(maxsize=8)
-def _library_directives_cached(root: str, files: tuple[str, ...], stamp: float) -> str:
-    lines = []
-    for rel in files:
-        try:
-            text = (Path(root) / rel).read_text(errors="replace")
-        except OSError:
-            continue
-        lines += [line for line in _preprocessor_lines(text) if _arch_directive(line)]
-    return "\n".join(lines)
+# (root, sources, include folders) -> the library's architecture directives. Computed once per library
+# and run (a run starts with forget_library_directives): the files a run reads do not change while it
+# runs, and walking the tree and reading every header for each candidate cost more than validating
+# small kernels.
+_LIBRARY_DIRECTIVES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+_LIBRARY_DIRECTIVES_MAX = 8
 
 
 def _library_directives(lib: LibrarySpec) -> str:
     """The architecture tests written in the library's own sources and headers."""
     from portkern.ingest.build import library_files
 
-    files = tuple(library_files(lib))
-    stamp = max((os.stat(Path(lib.root) / f).st_mtime for f in files if (Path(lib.root) / f).exists()), default=0.0)
-    return _library_directives_cached(lib.root, files, stamp)
+    key = (lib.root, tuple(lib.sources), tuple(lib.include_dirs))   # what library_files reads
+    found = _LIBRARY_DIRECTIVES.get(key)
+    if found is None:
+        lines = []
+        for rel in library_files(lib):
+            try:
+                text = (Path(lib.root) / rel).read_text(errors="replace")
+            except OSError:
+                continue
+            lines += [line for line in _preprocessor_lines(text) if _arch_directive(line)]
+        found = "\n".join(lines)
+        if len(_LIBRARY_DIRECTIVES) >= _LIBRARY_DIRECTIVES_MAX:
+            _LIBRARY_DIRECTIVES.clear()
+        _LIBRARY_DIRECTIVES[key] = found
+    return found
+
+
+def forget_library_directives() -> None:
+    """Drop the directives read so far: the next validation reads the library's files again."""
+    _LIBRARY_DIRECTIVES.clear()
 
 
 def validate(library: LibrarySpec | str, kernel: KernelSpec | str, target: Target, *, runner: str = "emu",

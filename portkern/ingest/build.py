@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 import yaml
@@ -24,8 +24,8 @@ from portkern.ingest.scan import FileIndex, Include, Item, configure, read_prepr
 from portkern.ingest.units import TreeIndex, build_group_unit, build_unit, closure
 from portkern.library import LibrarySpec, MacroTable
 
-# Bumped whenever what a cached FileIndex holds changes.
-INGEST_VERSION = "5"
+# Bumped whenever what a cached FileIndex holds changes (the code digest in code_version() also is).
+INGEST_VERSION = "6"
 MAX_FILE_BYTES = 4 << 20
 _FORCED_KINDS = {"kernel": mac.KIND_KERNEL, "device_helper": mac.KIND_DEVICE_HELPER, "launch": mac.KIND_LAUNCH}
 
@@ -48,7 +48,13 @@ class FileCache:
     """Per-file results keyed by content hash (plus the macro table that shaped them).
 
     Kept in memory; with ``directory`` also on disk, as pickles in the content store (``portkern.cache``).
+    Every key carries ``code_version()``, so a disk entry written by other ingest code is never read.
     """
+
+    @classmethod
+    def in_store(cls) -> FileCache:
+        """The on-disk cache in the configured cache folder (``<cache_dir>/ingest``)."""
+        return cls(ContentStore.of("ingest").folder)
 
     def __init__(self, directory: str | Path | None = None):
         self.directory = Path(directory) if directory else None
@@ -78,6 +84,26 @@ class FileCache:
         self.memory[key] = value
         if self.store is not None:
             self.store.put_bytes(_store_key(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ".pkl")
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """INGEST_VERSION, this package's code and data, and the parser's version, as one short digest."""
+    h = hashlib.sha256(INGEST_VERSION.encode())
+    folder = Path(__file__).resolve().parent
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
+            h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    for dist in ("tree-sitter", "tree-sitter-cuda"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=?".encode())
+    return h.hexdigest()[:12]
+
+
+def _path_hash(rel: str) -> str:
+    return hashlib.sha1(rel.encode()).hexdigest()[:12]
 
 
 def _store_key(key: str) -> str:
@@ -161,17 +187,16 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
     default_dialect = dialect or prof.get("dialect") or ""
     skipped: list[SkippedRegion] = []
 
-    sources: list[_Source] = []
-    for rel in rels:
-        src = _read(root, rel, skipped)
-        if src is not None:
-            sources.append(src)
-
-    # pass 1: every file's #defines and #includes
+    # pass 1: every file's #defines and #includes. Files are read one at a time and only their
+    # digests kept: pass 2 reads a file again only when its scan is not cached.
     table = mac.MacroTableIndex(fallback=dict(prof.get("fallback_expansion") or {}))
     pre: dict[str, tuple[list[mac.MacroDef], list[Include]]] = {}
-    for s in sources:
-        key = f"pre-{INGEST_VERSION}-{s.digest}-{hashlib.sha1(s.rel.encode()).hexdigest()[:12]}"
+    digests: dict[str, str] = {}
+    for rel in rels:
+        s = _read(root, rel, skipped)
+        if s is None:
+            continue
+        key = f"pre-{code_version()}-{s.digest}-{_path_hash(s.rel)}"
         hit = cache.get(key)
         if hit is None:
             try:
@@ -182,33 +207,38 @@ def _ingest(root: Path, rels: list[str], profile_name: str | None, macros: Macro
             hit = (defs, incs)
             cache.put(key, hit)
         pre[s.rel] = hit
+        digests[s.rel] = s.digest
         for d in hit[0]:
             table.add(d)
     _force_kinds(table, prof, macros)
     table.resolve_kinds()
 
-    # pass 2: declarations, in the configuration the library is built with
+    # pass 2: declarations, in the configuration the library is built with. A file's scan depends on
+    # its own text and on the tree's macro definitions and configuration, and on nothing else: a file
+    # whose text changed is scanned again; a changed #define anywhere rescans every file.
     config = cond.Configuration(values=dict(defines or {}), table=table)
-    fingerprint = hashlib.sha1(table.fingerprint().encode()).hexdigest()[:16]
+    fingerprint = hashlib.sha1("\0".join([table.fingerprint(), table.definitions_fingerprint(),
+                                          config.fingerprint()]).encode()).hexdigest()[:16]
     files: dict[str, FileIndex] = {}
-    for s in sources:
-        if s.rel not in pre:
-            continue
-        configured = configure(s.data, config)
-        # the branches chosen are all the configuration changes in a file's parse
-        chosen = hashlib.sha1(repr([(c.line, c.chosen) for c in configured[1]]).encode()).hexdigest()[:12]
-        key = (f"scan-{INGEST_VERSION}-{s.digest}-{fingerprint}-{chosen}-"
-               f"{hashlib.sha1(s.rel.encode()).hexdigest()[:12]}")
+    for rel, digest in digests.items():
+        key = f"scan-{code_version()}-{digest}-{fingerprint}-{_path_hash(rel)}"
         fi = cache.get(key)
         if fi is None:
-            defs, incs = pre[s.rel]
+            s = _read(root, rel, skipped)
+            if s is None:
+                continue
+            if s.digest != digest:
+                skipped.append(SkippedRegion(rel, 0, 0, "the file changed while it was being ingested; "
+                                                        "ingest the tree again"))
+                continue
+            defs, incs = pre[rel]
             try:
-                fi = scan_file(s.rel, s.data, table, defs, incs, configured)
+                fi = scan_file(rel, s.data, table, defs, incs, configure(s.data, config))
             except Exception as exc:  # noqa: BLE001
-                skipped.append(SkippedRegion(s.rel, 1, 1, f"scan failed ({type(exc).__name__}: {exc})"))
+                skipped.append(SkippedRegion(rel, 1, 1, f"scan failed ({type(exc).__name__}: {exc})"))
                 continue
             cache.put(key, fi)
-        files[s.rel] = fi
+        files[rel] = fi
 
     rank, unresolved, edges = _include_order(root, files, include_dirs)
     index = TreeIndex(files=files, table=table, file_rank=rank, unresolved_includes=unresolved,

@@ -113,6 +113,15 @@ class MacroTableIndex:
             memo = self._kinds_memo[kinds] = frozenset(out)
         return memo
 
+    def definitions_fingerprint(self) -> str:
+        """Stable text of every definition, its condition and kind, and the forced kinds: all that
+        configuring (evaluating ``#if``) and scanning a file read from the table."""
+        parts = [f"{name}=" + "|".join(f"{m.kind}:{m.params}:{m.body}:{m.condition}" for m in self.defs[name])
+                 for name in sorted(self.defs)]
+        parts += [f"forced {name}:{kind}" for name, kind in sorted(self.forced.items())]
+        parts.append(repr(sorted(self.fallback.items())))
+        return "\n".join(parts)
+
     def resolve_kinds(self) -> None:
         """Macros built from other macros take their kind: ``DEFINE_K(T) ROCBLAS_KERNEL(256) k_##T(...)``."""
         changed = True

@@ -12,7 +12,7 @@ from portkern.harness.bench import bench as time_on_device
 from portkern.harness.bench import bench_passed
 from portkern.harness.inputs import entries_for
 from portkern.harness.runners.base import get_runner
-from portkern.harness.validate import asan_default, validate_compiled
+from portkern.harness.validate import asan_default, forget_library_directives, validate_compiled
 from portkern.harness.validate import validate as build_and_validate
 from portkern.library import KernelSpec, LibrarySpec
 from portkern.model import (
@@ -46,6 +46,11 @@ def entries(kernel: KernelSpec, params: dict[str, int]) -> list[str]:
 def device_compile_options(target: Target, entry_list: list[str], extra: CompileOptions) -> CompileOptions:
     """Options the device runner of the target's backend loads (code object kind)."""
     return get_runner(target.backend).compile_options(target, entry_list, extra)
+
+
+def new_run() -> None:
+    """Forget what validation read from libraries in an earlier run of this process."""
+    forget_library_directives()
 
 
 def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],

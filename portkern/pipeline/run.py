@@ -187,6 +187,7 @@ class PortRun:
 
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
+        harness_adapter.new_run()
         self.use_device, device_reason = self._device_plan()
         toolchain = self._toolchain(self.use_device)
         self._write_inputs(toolchain, self.use_device, device_reason)
@@ -222,17 +223,15 @@ class PortRun:
             counts.add(r)
         summary = build_summary(self, counts, selections, toolchain=toolchain, device_reason=device_reason,
                                 wall_s=time.perf_counter() - t0)
-        # The emitters read the finished run (its row, summary.json and evaluations); the emit stage's
-        # own result is then counted into the same summary.
-        self._finish(status, summary)
+        # The emitters read the finished run from the store (its row, which carries this summary, and
+        # the evaluations); the emit stage's own result is then counted into the same summary, which
+        # goes to the row again and, once, to summary.json.
+        self.store.finish_run(self.run_id, status, summary)
         counts.add(self._emit())
         summary.update(counts.to_dict(), wall_seconds=round(time.perf_counter() - t0, 3))
-        self._finish(status, summary)
-        return summary
-
-    def _finish(self, status: str, summary: dict[str, Any]) -> None:
         self.folder.write_json("summary.json", summary)
         self.store.finish_run(self.run_id, status, summary)
+        return summary
 
     def _keep_sources(self, evaluations: list) -> None:
         for ev in evaluations:

@@ -19,6 +19,7 @@ from typing import Any
 from portkern import backends
 from portkern.errors import ConfigError
 from portkern.ingest import ingest_library
+from portkern.ingest.build import FileCache
 from portkern.library import KernelSpec, LibrarySpec, instantiate, kernel_env
 from portkern.model import CompileOptions, Target
 from portkern.pipeline import harness_adapter, keys
@@ -88,7 +89,8 @@ def _catalog(library: LibrarySpec, digest: str):
     with _CATALOG_LOCK:  # one parse per library per process, however many kernels ask
         key = (library.root, digest)
         if key not in _CATALOGS:
-            _CATALOGS[key] = ingest_library(library)
+            # parsed files come from the on-disk cache: a library edited in one file reparses that file
+            _CATALOGS[key] = ingest_library(library, cache=FileCache.in_store())
         return _CATALOGS[key]
 
 

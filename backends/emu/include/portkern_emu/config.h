@@ -9,6 +9,11 @@
 #endif
 
 #define PORTKERN_EMU 1
+// 1: `warpSize` is a constant expression (HIP's headers through ROCm 6); 0: a run-time value
+// (CUDA). The backend sets it from the dialect the build's target compiles.
+#ifndef PORTKERN_EMU_CONSTANT_WARPSIZE
+#define PORTKERN_EMU_CONSTANT_WARPSIZE 0
+#endif
 // Real HIP device compilers expose the wavefront width as a macro; code that reads it gets ours.
 #ifndef __AMDGCN_WAVEFRONT_SIZE
 #define __AMDGCN_WAVEFRONT_SIZE PORTKERN_EMU_WAVE

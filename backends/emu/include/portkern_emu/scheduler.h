@@ -555,14 +555,21 @@ inline lanemask_t active_lanes() {
 #define blockDim (static_cast<const dim3&>(::portkern_emu::detail::tls_worker->block_dim))
 #define gridDim (static_cast<const dim3&>(::portkern_emu::detail::tls_worker->grid_dim))
 
+#if PORTKERN_EMU_CONSTANT_WARPSIZE
+// HIP through ROCm 6 declares `static constexpr int warpSize = __AMDGCN_WAVEFRONT_SIZE;`, and HIP
+// libraries (rocBLAS among them) use it as a template argument and an array size. Builds for a
+// HIP target get the same: the width is fixed per build, so it is a constant here too.
+inline constexpr int warpSize = PORTKERN_EMU_WAVE;
+#else
 namespace portkern_emu {
 namespace detail {
-// Not constexpr on purpose: like CUDA's warpSize (and recent HIP's), it is a run-time value, so
-// device code that uses it where a constant expression is needed fails to compile here as well.
+// Not constexpr on purpose: like CUDA's warpSize, it is a run-time value, so device code that
+// uses it where a constant expression is needed fails to compile here as it does under nvcc.
 __attribute__((noinline)) inline int wave_size_at_run_time() { return kWave; }
 }  // namespace detail
 }  // namespace portkern_emu
 inline const int warpSize = ::portkern_emu::detail::wave_size_at_run_time();
+#endif
 
 inline void __syncthreads() { ::portkern_emu::detail::block_barrier(::portkern_emu::detail::kBarrierPlain, 0); }
 inline int __syncthreads_count(int p) {
