@@ -39,6 +39,13 @@ class GraphPlan:
     def __init__(self, library: LibrarySpec, target: Target, use_device: bool, *, base_full: bool = True):
         self.library = library
         self.base_full = base_full
+        # A unit translated to CUDA gets the nvcc flags for what clang accepts by default (constexpr
+        # host functions called from device code, extended lambdas), as a translated build file does.
+        self.translated_flags: list[str] = []
+        if library.dialect == "hip" and target.dialect == "cuda":
+            from portkern.translate.buildfiles import nvcc_needs
+
+            self.translated_flags = list(nvcc_needs())
         self.target = target
         self.use_device = use_device
         self.graph = TaskGraph()
@@ -92,7 +99,7 @@ class GraphPlan:
         common = {"kernel": kernel, "library": self.library, "target": self.target, "params": params}
         source_in: dict[str, Any] = {"source": cand.source} if cand.source else {}
         source_dep = {} if cand.source else {"source": Dep(state.source_task, "source")}
-        flags = self.library.compile_flags if self.library.dialect == self.target.dialect else []
+        flags = self.library.compile_flags if self.library.dialect == self.target.dialect else self.translated_flags
         cid = cand.id
         self.graph.add(Task(id=f"{cid}.compile", stage="compile", kernel=kernel.name, candidate_id=cid,
                             inputs={**common, **source_in, "library_flags": flags}, deps=dict(source_dep)))
