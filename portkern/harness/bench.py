@@ -7,8 +7,7 @@ then runs once more on fresh inputs. The caller rebuilds those inputs from their
 every run here, never in the worker: a kernel that caches, defers work to another stream or skips
 calls fails here even when its first validation passed. Trials go on until the median's 95%
 interval is within ``bench.ci_fraction`` of it, or ``bench.max_trials`` (``portkern.harness.timing``).
-Without a device, the result is an estimate from the roofline and the compiler's resource report,
-labelled method="estimate".
+Without a device, the result is the performance model's prediction, labelled method="estimate".
 """
 
 from __future__ import annotations
@@ -252,14 +251,12 @@ def timing_plan(trials: int | None = None, ci_fraction: float | None = None,
 
 
 def estimate(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target: Target,
-             resources: ResourceReport | None = None, params: dict[str, int] | None = None) -> BenchResult:
-    """No device: time from the roofline and occupancy, clearly labelled as an estimate."""
-    work = roofline.work_of(kernel, sizes, dtype, params)
-    ms = roofline.estimate_ms(work, target, dtype, resources, launches=len(kernel.launches))
-    result = BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="estimate",
-                         device=f"{target.display_name} (estimated, no device)", median_ms=ms, spread_ms=0.0,
-                         trials=0, flags=["estimate"])
-    return roofline.fill_figures(result, work, target)
+             resources: ResourceReport | None = None, params: dict[str, int] | None = None,
+             source: str = "") -> BenchResult:
+    """No device: the performance model's prediction (``portkern.perfmodel``), labelled method="estimate"."""
+    from portkern.perfmodel.predict import predicted_result
+
+    return predicted_result(kernel, sizes, dtype, target, resources, params, source)
 
 
 def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, target: Target, *,

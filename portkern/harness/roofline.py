@@ -12,15 +12,11 @@ from typing import Any
 
 from portkern import expr
 from portkern.library import DTYPE_BYTES, KernelSpec, kernel_env
-from portkern.model import BenchResult, ResourceReport, Target
+from portkern.model import BenchResult, Target
 
 ABOVE_ROOFLINE = "above-roofline"
 # Measured copy bandwidth can exceed the data sheet a little (clock boost, rounding of the quoted figure).
 NOISE_MARGIN = 1.02
-# Fixed cost of one launch, seconds: small problems are bounded by it, not by the roofline.
-LAUNCH_OVERHEAD_S = 4e-6
-# The fraction of the roofline the estimate credits a kernel with enough resident waves.
-MAX_EFFICIENCY = 0.8
 
 
 @dataclass
@@ -80,27 +76,3 @@ def fill_figures(result: BenchResult, work: Work, target: Target, measured_copy_
             if ABOVE_ROOFLINE not in result.flags:
                 result.flags.append(ABOVE_ROOFLINE)
     return result
-
-
-def estimate_efficiency(resources: ResourceReport | None) -> float:
-    """Fraction of the roofline a competent kernel reaches, from its occupancy (a coarse model).
-
-    Latency hiding needs resident waves: below a quarter of the maximum, throughput falls roughly in
-    proportion; spills cost a further factor. 0.8 is the ceiling well-tuned kernels reach in practice.
-    """
-    if resources is None or resources.occupancy_fraction <= 0:
-        return 0.5
-    eff = MAX_EFFICIENCY * min(1.0, resources.occupancy_fraction / 0.25)
-    if resources.spill_bytes > 0:
-        eff *= 0.7
-    return max(eff, 0.05)
-
-
-def estimate_ms(work: Work, target: Target, dtype: str, resources: ResourceReport | None, launches: int = 1) -> float:
-    seconds = min_seconds(work, target, dtype) / estimate_efficiency(resources) + launches * LAUNCH_OVERHEAD_S
-    return seconds * 1e3
-
-
-def estimate_floor_ms(work: Work, target: Target, dtype: str, launches: int = 1) -> float:
-    """The lowest time ``estimate_ms`` gives any kernel that does ``work``, whatever its resources."""
-    return (min_seconds(work, target, dtype) / MAX_EFFICIENCY + launches * LAUNCH_OVERHEAD_S) * 1e3

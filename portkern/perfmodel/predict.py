@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from portkern.library import KernelSpec
-from portkern.model import BenchResult, Target
+from portkern.model import BenchResult, ResourceReport, Target
 from portkern.perfmodel.model import MODEL_ENV, PerfModel, Prediction
 
 RULED_OUT = "ruled-out"
@@ -65,13 +65,24 @@ def predict_point(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target:
 
 def estimate_result(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target: Target, compiled: dict[str, Any],
                     params: dict[str, int] | None, source: str) -> BenchResult:
+    """The predicted timing of a compiled candidate (its compile payload, for the resource report)."""
+    from portkern.perfmodel.features import resources_for
+
+    return predicted_result(kernel, sizes, dtype, target, resources_for(compiled or {}, kernel, sizes, dtype, params),
+                            params, source)
+
+
+def predicted_result(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target: Target,
+                     resources: ResourceReport | None, params: dict[str, int] | None = None,
+                     source: str = "") -> BenchResult:
     """A predicted timing, labelled method "estimate". Its spread is the share of the time a rival
     must undercut it by for the predicted speedup's whole interval to lie above 1.0x (the selection
     rule compares against spreads); uncalibrated, that is the whole time: nothing beats it."""
     from portkern.harness import roofline
+    from portkern.perfmodel.features import features
 
     model = current_model()
-    p = predict_point(kernel, sizes, dtype, target, compiled, params, source, model)
+    p = model.predict(features(kernel, sizes, dtype, target, resources, params, source))
     spread = p.ms * (1.0 - math.exp(-model.q_pair)) if model.calibrated else p.ms
     result = BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="estimate",
                          device=f"{target.display_name} (predicted, no device)", median_ms=p.ms, spread_ms=spread,

@@ -83,6 +83,19 @@ class _GenomeSearch:
         ctx.notes.append(f"{self.label}: operator search stopped, {why}" + (f"; best {keep}" if keep else ""))
         return []
 
+    def _begin(self, ctx: SearchContext, history: list[Evaluation]) -> tuple[_State, Evaluation | None, list[Candidate] | None]:
+        """The kernel's state and its base evaluation, with what was learned from ``history``; or the
+        proposals to return at once (none) when the search is over or the base is not correct."""
+        st = self._state(ctx)
+        if st.done:
+            return st, None, []
+        base = self._base(ctx, history)
+        if base is None or not base.correct:
+            return st, base, self._stop(ctx, st, f"the base {ctx.base.id} is not correct "
+                                                 "(operators transform correct kernels)")
+        self._learn(ctx, st, history)
+        return st, base, None
+
     def _base(self, ctx: SearchContext, history: list[Evaluation]) -> Evaluation | None:
         return next((ev for ev in history if ev.candidate.id == ctx.base.id), None)
 
@@ -99,13 +112,9 @@ class OperatorEvolution(_GenomeSearch):
         self.crossover_rate = crossover_rate
 
     def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:
-        st = self._state(ctx)
-        if st.done:
-            return []
-        base = self._base(ctx, history)
-        if base is None or not base.correct:
-            return self._stop(ctx, st, f"the base {ctx.base.id} is not correct (operators transform correct kernels)")
-        self._learn(ctx, st, history)
+        st, base, stop = self._begin(ctx, history)
+        if stop is not None:
+            return stop
         self._score(ctx, st, history)
         why = st.tracker.exhausted(history)
         if why:
@@ -177,13 +186,9 @@ class OperatorRefinement(_GenomeSearch):
         self.width = width                         # neighbours tried per round
 
     def propose(self, ctx: SearchContext, history: list[Evaluation]) -> list[Candidate]:
-        st = self._state(ctx)
-        if st.done:
-            return []
-        base = self._base(ctx, history)
-        if base is None or not base.correct:
-            return self._stop(ctx, st, f"the base {ctx.base.id} is not correct (operators transform correct kernels)")
-        self._learn(ctx, st, history)
+        st, base, stop = self._begin(ctx, history)
+        if stop is not None:
+            return stop
         by_id = {ev.candidate.id: ev for ev in history}
         st.current = st.current or base.candidate.id
         if st.pending:
