@@ -47,8 +47,10 @@ DEFAULTS: dict[str, Any] = {
     # min_trials and max_trials.
     # base_full: time each kernel's base at every bench size and dtype beside the vendor library
     # (false: at the primary point only, like search candidates; for runs that gather timings).
+    # check_on: where timed runs are generated and checked on a GPU runner: "auto" (on the GPU when
+    # CuPy sees one, else on the host) | "device" | "host".
     "bench": {"warmup": 10, "trials": 50, "ci_fraction": 0.02, "min_trials": 10, "max_trials": 200,
-              "base_full": True},
+              "base_full": True, "check_on": "auto"},
 }
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from portkern.errors import ConfigError, KernelTimeoutError, WorkerCrashError
 from portkern.harness import roofline
 from portkern.harness.baselines import iqr
 from portkern.harness.compare import check_run
 from portkern.harness.inputs import make_case
-from portkern.harness.prefetch import Prefetch
+from portkern.harness.ondevice import check_namespace, holding_device
+from portkern.harness.prefetch import OnDemand, Prefetch
 from portkern.harness.references import call_reference
 from portkern.harness.runners.base import get_runner
 from portkern.harness.timing import TrialPlan, relative_half_width
@@ -72,11 +75,12 @@ class BenchJob:
     rotate: int = 3
     baseline: bool = True
     measure_copy: bool = True
+    on_device: bool = False        # build the input pool on the device (CuPy), see portkern.harness.ondevice
 
 
-def _case(kernel: KernelSpec, job: BenchJob, seed: int):
+def _case(kernel: KernelSpec, job: BenchJob, seed: int, xp: Any = np):
     # Float64 reference views are left out: most pool entries are never checked.
-    return make_case(kernel, job.sizes, job.dtype, seed, params=job.params, reference_view=False)
+    return make_case(kernel, job.sizes, job.dtype, seed, params=job.params, reference_view=False, xp=xp)
 
 
 @functools.lru_cache(maxsize=8)
@@ -102,6 +106,9 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
     kernel = _worker_library(job.library_root).kernel(job.kernel)
     runner = get_runner(job.runner)
     session = runner.open_session(job.compiled, job.target)
+    xp = np
+    if job.on_device:
+        import cupy as xp  # the caller checked that CuPy sees the GPU
     flush_bytes = 2 * job.target.last_level_cache_bytes
     out: dict[str, Any] = {"device": session.device}
     try:
@@ -109,7 +116,7 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
         # trial. Uploads only read the host buffers, so the cases' own buffers go up uncopied.
         pool = []
         for seed in job.pool_seeds:
-            case = _case(kernel, job, seed)
+            case = _case(kernel, job, seed, xp)
             pool.append((case, session.upload(case, case.host_buffers())))
         work = [(pool[0][0], session.upload(pool[0][0], pool[0][0].host_buffers()))
                 for _ in range(max(job.rotate, 1))]
@@ -123,8 +130,11 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
         finally:
             for _, dev in pool + work:
                 session.free(dev)
-        case = _case(kernel, job, job.check_seed)
+        case = _case(kernel, job, job.check_seed, xp)
         out["fresh"] = {"seed": job.check_seed, "buffers": session.run(case, case.fresh_buffers())}
+        del pool, work, case
+        if xp is not np:
+            xp.get_default_memory_pool().free_all_blocks()
         out["copy_gbs"] = session.copy_bandwidth_gbs(COPY_PROBE_BYTES) if job.measure_copy else 0.0
         if job.baseline:
             try:
@@ -143,15 +153,17 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
 # --------------------------------------------------------------------------- caller side
 
 
-def expected_runs(kernel: KernelSpec, reference: Any, job: BenchJob) -> Prefetch:
+def expected_runs(kernel: KernelSpec, reference: Any, job: BenchJob, xp: Any = np) -> Prefetch | OnDemand:
     """The inputs (rebuilt here from the seeds) and float64 references of every run the worker may
-    report, computed in the background while it runs: the check run first, then the pool."""
+    report: with numpy, computed in the background while it runs (the check run first, then the
+    pool); with CuPy, on the GPU when the check asks for them (after the timing)."""
     def one(seed: int) -> tuple[Any, dict]:
-        case = _case(kernel, job, seed)
-        return case, call_reference(reference, case.reference_inputs(), job.dtype)
+        case = _case(kernel, job, seed, xp)
+        return case, call_reference(reference, case.reference_inputs(), job.dtype, xp=xp)
 
     seeds = list(dict.fromkeys([job.check_seed, *job.pool_seeds]))
-    return Prefetch([(seed, functools.partial(one, seed)) for seed in seeds])
+    items = [(seed, functools.partial(one, seed)) for seed in seeds]
+    return Prefetch(items) if xp is np else OnDemand(items)
 
 
 def _check(kernel: KernelSpec, expected: Prefetch, job: BenchJob, runs: list[Any], flag: str) -> list[str]:
@@ -166,6 +178,9 @@ def _check(kernel: KernelSpec, expected: Prefetch, job: BenchJob, runs: list[Any
         after = _buffers_from_reply(case, run)
         if isinstance(after, str):
             return [f"{flag}: crash ({after})"]
+        xp = case.namespace
+        if xp is not np:
+            after = {name: [xp.asarray(b) for b in bufs] for name, bufs in after.items()}
         res = check_run(kernel, case, after, want)
         if not res.passed:
             return [f"{flag}: {res.failure} (seed {seed}) {res.detail}"[:300]]
@@ -173,9 +188,9 @@ def _check(kernel: KernelSpec, expected: Prefetch, job: BenchJob, runs: list[Any
 
 
 def judge_bench(kernel: KernelSpec, reference: Any, job: BenchJob, reply: Any,
-                expected: Prefetch | None = None) -> BenchResult:
+                expected: Prefetch | OnDemand | None = None) -> BenchResult:
     """The BenchResult of a timing worker's raw reply: the times, and every check made here
-    (``expected``: the references computed while the worker ran, from ``expected_runs``)."""
+    (``expected``: from ``expected_runs``, on the host or the GPU)."""
     if expected is None:
         with expected_runs(kernel, reference, job) as mine:
             return judge_bench(kernel, reference, job, reply, mine)
@@ -280,12 +295,13 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
     key = _baseline_key(runner, target, kernel, sizes, dtype)
     with _baselines_lock:
         known = _baselines.get(key) if baseline else None
+    xp = check_namespace(runs_on)
     job = BenchJob(runner, library.manifest_path, kernel.name, compiled, target, dict(sizes), dtype, dict(params or {}),
                    pool_seeds=[fresh_seed() for _ in range(max(rotate, 1) + 1)], check_seed=fresh_seed(),
                    plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
-                   baseline=baseline and known is None, measure_copy=measure_copy)
+                   baseline=baseline and known is None, measure_copy=measure_copy, on_device=xp is not np)
     reference = library.reference(kernel)
-    with expected_runs(kernel, reference, job) as expected:
+    with expected_runs(kernel, reference, job, xp) as expected:
         try:
             reply = runs_on.run_job(run_bench_job, job, compiled=compiled, timeout_s=timeout_s,
                                     label=f"bench {kernel.name} on {runner}")
@@ -293,7 +309,9 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
             return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
                                device=target.display_name, median_ms=0.0, spread_ms=0.0,
                                flags=[f"{exc.cause}: {str(exc)[-300:]}"])
-        result = judge_bench(kernel, reference, job, reply, expected)
+        with holding_device(runner, xp):
+            result = judge_bench(kernel, reference, job, reply, expected)
+            expected.close()
     if job.baseline:
         _note_baseline(key, reply)
     if baseline:

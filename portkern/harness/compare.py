@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from portkern import expr
-from portkern.harness.inputs import Case, is_float, poison_mask
+from portkern.harness.inputs import Case, array_module, is_float, poison_mask
 from portkern.harness.references import UNDEFINED, split_magnitudes
 from portkern.library import KernelSpec
 from portkern.model import CaseResult
@@ -34,14 +34,19 @@ def tolerance(kernel: KernelSpec, dtype: str, env: dict[str, Any]) -> tuple[floa
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def _bits_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise bit equality (NaN payloads included), for 1-D arrays of one dtype."""
+def _bits_equal(a: Any, b: Any) -> Any:
+    """Element-wise bit equality (NaN payloads included), for 1-D arrays of one dtype and namespace."""
+    xp = array_module(a)
     width = a.dtype.itemsize
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    a, b = xp.ascontiguousarray(a), xp.ascontiguousarray(b)
     if width in _UNSIGNED:
         # One integer compare per element: same answer as comparing the bytes, without a byte matrix.
         return a.view(_UNSIGNED[width]) == b.view(_UNSIGNED[width])
-    return (a.view(np.uint8).reshape(-1, width) == b.view(np.uint8).reshape(-1, width)).all(axis=1)
+    return (a.view(xp.uint8).reshape(-1, width) == b.view(xp.uint8).reshape(-1, width)).all(axis=1)
+
+
+def _first(mask: Any) -> int:
+    return int(array_module(mask).flatnonzero(mask)[0])
 
 
 def _result(case: Case, passed: bool, failure: str = "", detail: str = "", **kw: Any) -> CaseResult:
@@ -49,9 +54,14 @@ def _result(case: Case, passed: bool, failure: str = "", detail: str = "", **kw:
                       detail=(f"[{case.variant}] " + detail) if detail else "", **kw)
 
 
-def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[np.ndarray]],
+def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[Any]],
               reference: dict[str, Any]) -> CaseResult:
-    """Compare the buffers a run left (``after``) with the case's inputs and the float64 reference."""
+    """Compare the buffers a run left (``after``) with the case's inputs and the float64 reference.
+
+    Every array (the case's buffers, ``after``, the reference) is in the case's namespace: numpy, or
+    CuPy when the case was built on the device; the same checks either way.
+    """
+    xp = case.namespace
     # 1. Guard zones and strided gaps keep their poison: anything else is an out-of-bounds write.
     for name, arg in case.arrays.items():
         for i, before in enumerate(arg.buffers):
@@ -60,7 +70,7 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[np.ndarray]]
                 changed = ~_bits_equal(after[name][i][s], before[s])
                 if changed.any():
                     changed_total += int(changed.sum())
-                    first = first if first >= 0 else s.start + int(np.flatnonzero(changed)[0])
+                    first = first if first >= 0 else s.start + _first(changed)
             if changed_total:
                 return _result(case, False, "out-of-bounds-write",
                                f"'{name}' written at element {first} outside its {arg.count} elements per batch "
@@ -74,7 +84,7 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[np.ndarray]]
             if changed.any():
                 return _result(case, False, "input-mutated",
                                f"input '{name}' changed at {int(changed.sum())} of {arg.count} elements "
-                               f"(first at {int(np.flatnonzero(changed)[0])})")
+                               f"(first at {_first(changed)})")
     # 3. Outputs: fully written, no NaN, within tolerance.
     if UNDEFINED in reference:
         return _result(case, True, detail=f"values not compared: {str(reference[UNDEFINED])[:300]}")
@@ -90,7 +100,7 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[np.ndarray]]
             return _result(case, False, "reference", f"reference returned no value for '{name}'")
         got_raw = [after[name][i][s] for i, s in arg.used_slices()]
         got = arg.gather(after[name])
-        want = np.asarray(reference[name]).reshape(got.shape)
+        want = xp.asarray(reference[name]).reshape(got.shape)
         if arg.role == "output":
             unwritten = sum(int(poison_mask(g, arg.dtype, case.poison_seed).sum()) for g in got_raw)
             if unwritten:
@@ -99,49 +109,49 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[np.ndarray]]
         if not is_float(arg.dtype):
             bad = got != want
             if bad.any():
-                idx = np.flatnonzero(bad.reshape(-1))
+                idx = xp.flatnonzero(bad.reshape(-1))[:MISMATCH_SAMPLE].tolist()
                 failure = failure or "mismatch"
-                detail = detail or f"'{name}': {idx.size} of {got.size} integers differ"
+                detail = detail or f"'{name}': {int(bad.sum())} of {got.size} integers differ"
                 sample += [{"arg": name, "index": int(i), "got": int(got.reshape(-1)[i]),
-                            "expected": int(want.reshape(-1)[i])} for i in idx[:MISMATCH_SAMPLE]]
+                            "expected": int(want.reshape(-1)[i])} for i in idx]
             continue
-        want_nan = np.isnan(want)
+        want_nan = xp.isnan(want)
         if want_nan.any():
             return _result(case, False, "reference-nan",
                            f"the float64 reference of '{name}' holds NaN for these inputs; choose an init "
                            "that keeps the routine defined")
-        got_nan = np.isnan(got)
+        got_nan = xp.isnan(got)
         if got_nan.any():
-            first = int(np.flatnonzero(got_nan.reshape(-1))[0])
+            first = _first(got_nan.reshape(-1))
             return _result(case, False, "nan", f"output '{name}' holds {int(got_nan.sum())} NaN (first at {first})",
                            mismatch_sample=[{"arg": name, "index": first, "got": "nan",
                                              "expected": float(want.reshape(-1)[first])}])
-        finite = np.isfinite(want)
+        finite = xp.isfinite(want)
         inf_bad = (~finite) & (got != want)
-        scale = float(np.max(np.abs(want[finite]))) if finite.any() else 1.0
+        scale = float(xp.max(xp.abs(want[finite]))) if finite.any() else 1.0
         scale = scale if scale > 0 else 1.0
-        err = np.where(finite, np.abs(got - np.where(finite, want, 0.0)), 0.0)
-        err = np.where(inf_bad, np.inf, err)
+        err = xp.where(finite, xp.abs(got - xp.where(finite, want, 0.0)), 0.0)
+        err = xp.where(inf_bad, xp.inf, err)
         # Norm-wise absolute tolerance: scale-invariant, so tiny and huge inputs are judged alike.
         # The relative part follows the size of what the output is computed from where the reference
         # gives it: when terms cancel, a correct kernel's error is relative to them, not to the result.
-        relative_to = np.abs(np.where(finite, want, 0.0))
+        relative_to = xp.abs(xp.where(finite, want, 0.0))
         if name in magnitudes:
-            magnitude = np.asarray(magnitudes[name], dtype=np.float64).reshape(got.shape)
-            relative_to = np.maximum(relative_to, np.where(np.isfinite(magnitude), magnitude, 0.0))
+            magnitude = xp.asarray(magnitudes[name], dtype=xp.float64).reshape(got.shape)
+            relative_to = xp.maximum(relative_to, xp.where(xp.isfinite(magnitude), magnitude, 0.0))
         allowed = atol * scale + rtol * relative_to
         bad = err > allowed
         worst_abs = max(worst_abs, float(err.max()) if err.size else 0.0)
-        meaningful = np.abs(want) > scale * 1e-6
+        meaningful = xp.abs(want) > scale * 1e-6
         if meaningful.any():
-            worst_rel = max(worst_rel, float((err[meaningful] / np.abs(want[meaningful])).max()))
+            worst_rel = max(worst_rel, float((err[meaningful] / xp.abs(want[meaningful])).max()))
         if bad.any():
-            idx = np.flatnonzero(bad.reshape(-1))
+            idx = xp.flatnonzero(bad.reshape(-1))[:MISMATCH_SAMPLE].tolist()
             failure = failure or "mismatch"
-            detail = detail or (f"'{name}': {idx.size} of {got.size} elements outside tolerance "
+            detail = detail or (f"'{name}': {int(bad.sum())} of {got.size} elements outside tolerance "
                                 f"(rtol {rtol:.3g}, atol {atol:.3g} x {scale:.3g})")
             flat_got, flat_want = got.reshape(-1), want.reshape(-1)
             sample += [{"arg": name, "index": int(i), "got": float(flat_got[i]), "expected": float(flat_want[i])}
-                       for i in idx[:MISMATCH_SAMPLE]]
+                       for i in idx]
     return _result(case, not failure, failure, detail, max_abs_error=worst_abs, max_rel_error=worst_rel,
                    atol=atol, rtol=rtol, mismatch_sample=sample[:MISMATCH_SAMPLE])

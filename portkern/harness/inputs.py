@@ -65,23 +65,34 @@ def resolve_dtype(arg_dtype: str, kernel_dtype: str, role: str) -> str:
 # --------------------------------------------------------------------------- conversions
 
 
-def to_storage(values64: np.ndarray, dtype: str) -> np.ndarray:
+def array_module(array: Any) -> Any:
+    """The namespace an array belongs to: numpy, or CuPy for a device array (no import of CuPy here:
+    a CuPy array can only exist once CuPy is loaded)."""
+    if isinstance(array, np.ndarray) or not hasattr(array, "__cuda_array_interface__"):
+        return np
+    import cupy
+
+    return cupy
+
+
+def to_storage(values64: Any, dtype: str, xp: Any = np) -> Any:
     """float64/int64 values -> the kernel's storage type (bfloat16 as round-to-nearest-even bits)."""
     if dtype == "bfloat16":
-        f32 = np.asarray(values64, dtype=np.float32)
-        bits = f32.view(np.uint32).astype(np.uint64)
-        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
-        return rounded.astype(np.uint16)
-    return np.asarray(values64).astype(_STORAGE[dtype])
+        f32 = xp.asarray(values64, dtype=xp.float32)
+        bits = f32.view(xp.uint32).astype(xp.uint64)
+        rounded = (bits + xp.uint64(0x7FFF) + ((bits >> xp.uint64(16)) & xp.uint64(1))) >> xp.uint64(16)
+        return rounded.astype(xp.uint16)
+    return xp.asarray(values64).astype(_STORAGE[dtype])
 
 
-def from_storage(stored: np.ndarray, dtype: str) -> np.ndarray:
-    """Storage -> float64 (floats) or int64 (integers), the reference's view."""
+def from_storage(stored: Any, dtype: str) -> Any:
+    """Storage -> float64 (floats) or int64 (integers), the reference's view (in ``stored``'s namespace)."""
+    xp = array_module(stored)
     if dtype == "bfloat16":
-        return (stored.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        return (stored.astype(xp.uint32) << xp.uint32(16)).view(xp.float32).astype(xp.float64)
     if is_float(dtype):
-        return stored.astype(np.float64)
-    return stored.astype(np.int64)
+        return stored.astype(xp.float64)
+    return stored.astype(xp.int64)
 
 
 def poison_value(dtype: str, poison_seed: int | None = None) -> np.ndarray:
@@ -114,11 +125,16 @@ def poison_value(dtype: str, poison_seed: int | None = None) -> np.ndarray:
     return np.array([value]).astype(_STORAGE[dtype])
 
 
-def poison_array(count: int, dtype: str, poison_seed: int | None = None) -> np.ndarray:
-    return np.repeat(poison_value(dtype, poison_seed), count)
+def poison_array(count: int, dtype: str, poison_seed: int | None = None, xp: Any = np) -> Any:
+    pattern = poison_value(dtype, poison_seed)
+    if xp is np:
+        return np.repeat(pattern, count)
+    # Filled through the bit pattern: a NaN payload survives whatever the namespace does with floats.
+    bits_type = _BITS_VIEW.get(dtype, _STORAGE[dtype])
+    return xp.full(count, pattern.view(bits_type)[0], dtype=bits_type).view(_STORAGE[dtype])
 
 
-def poison_mask(stored: np.ndarray, dtype: str, poison_seed: int | None = None) -> np.ndarray:
+def poison_mask(stored: Any, dtype: str, poison_seed: int | None = None) -> Any:
     """True where an element still holds the case's poison bit for bit."""
     pattern = poison_value(dtype, poison_seed)
     if is_float(dtype):
@@ -126,11 +142,11 @@ def poison_mask(stored: np.ndarray, dtype: str, poison_seed: int | None = None) 
     return stored == pattern[0]
 
 
-def guard_fill(count: int, dtype: str, seed: int, stream: int) -> np.ndarray:
+def guard_fill(count: int, dtype: str, seed: int, stream: int, xp: Any = np) -> Any:
     """Random bytes for a guard zone: nothing a kernel could recognise as the harness's marker."""
     itemsize = np.dtype(_STORAGE[dtype]).itemsize
-    words = counter.bits(np, seed, stream, 0, (count * itemsize + 7) // 8)
-    return words.view(np.uint8)[: count * itemsize].view(_STORAGE[dtype]).copy()
+    words = counter.bits(xp, seed, stream, 0, (count * itemsize + 7) // 8)
+    return words.view(xp.uint8)[: count * itemsize].view(_STORAGE[dtype]).copy()
 
 
 def scalar_value(value: float | int, dtype: str) -> np.generic:
@@ -163,20 +179,22 @@ class ArrayArg:
             return [(b, slice(0, self.count)) for b in range(self.batches)]
         return [(0, slice(b * self.stride, b * self.stride + self.count)) for b in range(self.batches)]
 
-    def gather(self, buffers: list[np.ndarray]) -> np.ndarray:
-        """The batches' elements from ``buffers`` in the reference's layout (flat, or [batch, n])."""
+    def gather(self, buffers: list[Any]) -> Any:
+        """The batches' elements from ``buffers`` in the reference's layout (flat, or [batch, n]), in
+        the buffers' namespace."""
         if not self.batched:
             i, s = self.used_slices()[0]
             return widen(buffers[i][s], self.dtype)
-        out = np.empty((self.batches, self.count), dtype=np.float64 if is_float(self.dtype) else np.int64)
+        xp = array_module(buffers[0]) if buffers else np
+        out = xp.empty((self.batches, self.count), dtype=xp.float64 if is_float(self.dtype) else xp.int64)
         for b, (i, s) in enumerate(self.used_slices()):
             out[b] = widen(buffers[i][s], self.dtype)
         return out
 
-    def reference_placeholder(self) -> np.ndarray:
+    def reference_placeholder(self, xp: Any = np) -> Any:
         """What the reference gets for an output argument: garbage it must ignore (contract 2)."""
         shape = (self.batches, self.count) if self.batched else (self.count,)
-        return np.full(shape, np.nan) if is_float(self.dtype) else np.zeros(shape, dtype=np.int64)
+        return xp.full(shape, xp.nan) if is_float(self.dtype) else xp.zeros(shape, dtype=xp.int64)
 
     def guard_slices(self, buffer_index: int) -> list[slice]:
         """Element ranges of a buffer that belong to no batch (guard zone, strided gaps), in order."""
@@ -240,8 +258,17 @@ class Case:
         for name, arr in self.arrays.items():
             if arr.pointer_scalar:
                 continue
-            args[name] = arr.reference_placeholder() if arr.role == "output" else arr.gather(arr.buffers)
+            xp = array_module(arr.buffers[0]) if arr.buffers else np
+            args[name] = arr.reference_placeholder(xp) if arr.role == "output" else arr.gather(arr.buffers)
         return args
+
+    @property
+    def namespace(self) -> Any:
+        """numpy, or CuPy for a case built on the device (``make_case(..., xp=cupy)``)."""
+        for arr in self.arrays.values():
+            if arr.buffers and not arr.pointer_scalar:
+                return array_module(arr.buffers[0])
+        return np
 
     def bytes_allocated(self) -> int:
         return sum(b.nbytes for a in self.arrays.values() for b in a.buffers)
@@ -286,9 +313,9 @@ def _chunked(out: np.ndarray, fill) -> None:
             del done
 
 
-def widen(stored: np.ndarray, dtype: str) -> np.ndarray:
-    """``from_storage`` for one contiguous range, on several threads when it is large."""
-    if stored.shape[0] <= 4 * CHUNK_ELEMENTS or dtype == "bfloat16":
+def widen(stored: Any, dtype: str) -> Any:
+    """``from_storage`` for one contiguous range, on several threads when it is large (host arrays)."""
+    if stored.shape[0] <= 4 * CHUNK_ELEMENTS or dtype == "bfloat16" or not isinstance(stored, np.ndarray):
         return from_storage(stored, dtype)
     out = np.empty(stored.shape[0], dtype=np.float64 if is_float(dtype) else np.int64)
 
@@ -396,20 +423,21 @@ def generate_values(init: str, count: int, seed: int, stream: int, *, variant: s
     raise ConfigError(f"kernel '{kernel}': argument '{arg}' has unknown init {init!r}")
 
 
-def _new_buffer(count: int, dtype: str, filled_later: bool, poison_seed: int | None) -> np.ndarray:
+def _new_buffer(count: int, dtype: str, filled_later: bool, poison_seed: int | None, xp: Any = np) -> Any:
     # Input buffers are filled (values, then guards) right away: no poison pass first.
-    return np.empty(count, dtype=_STORAGE[dtype]) if filled_later else poison_array(count, dtype, poison_seed)
+    return xp.empty(count, dtype=_STORAGE[dtype]) if filled_later else poison_array(count, dtype, poison_seed, xp)
 
 
-def _apply_value_variant(target: np.ndarray, variant: str, dtype: str, seed: int, stream: int) -> None:
+def _apply_value_variant(target: Any, variant: str, dtype: str, seed: int, stream: int) -> None:
     """In place, for float inputs: all zeros, 30 % exact zeros, or small integers (zeros included)."""
+    xp = array_module(target)
     if variant == "zeros":
         target[:] = 0
     elif variant == "sparse":
-        target[counter.uniform(np, seed, stream, 0, target.shape[0]) < 0.3] = 0
+        target[counter.uniform(xp, seed, stream, 0, target.shape[0]) < 0.3] = 0
     elif variant == "structured":
-        target[:] = to_storage(counter.integers(np, seed, stream, 0, target.shape[0], -4, 5).astype(np.float64),
-                               dtype)
+        target[:] = to_storage(counter.integers(xp, seed, stream, 0, target.shape[0], -4, 5).astype(xp.float64),
+                               dtype, xp)
 
 
 def max_array_bytes() -> int:
@@ -457,12 +485,17 @@ def entries_for(kernel: KernelSpec, dtype: str, params: dict[str, int] | None,
 
 
 def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, *, variant: str = "standard",
-              params: dict[str, int] | None = None, reference_view: bool = True) -> Case:
+              params: dict[str, int] | None = None, reference_view: bool = True, xp: Any = np,
+              chunked: bool | None = None) -> Case:
     """Build every argument of ``kernel`` for one (sizes, dtype, seed, variant).
 
     With ``reference_view`` False, ``reference_args`` holds only the scalars: a caller that checks
     few of many cases builds the float64 arrays of the ones it checks with ``Case.reference_inputs``.
+    ``xp`` is the namespace of the buffers: numpy, or CuPy to build them on the device (the same bits:
+    the generator is counter-based). ``chunked`` fills the common float inits chunk by chunk on host
+    threads (the default for numpy); the device fills each argument at once.
     """
+    chunked = (xp is np) if chunked is None else chunked
     env = kernel_env(kernel, sizes, params)
     # Every argument, batch and purpose draws from its own counter stream of the seed: an input's
     # values depend on the seed and its name, not on the other arguments or the poison and guards.
@@ -497,6 +530,7 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
             if a.pointer:
                 buf = np.concatenate([to_storage(np.array([v]), adt), guard_fill(GUARD_ELEMENTS, adt, seed,
                                                                                  counter.stream_id(a.name, "guard"))])
+                buf = buf if xp is np else xp.asarray(buf)
                 case.arrays[a.name] = ArrayArg(a.name, "input", adt, 1, 1, "", 1, [buf], pointer_scalar=True)
             else:
                 case.scalars[a.name] = scalar_value(v, adt)
@@ -520,25 +554,25 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
             raise ManifestError("library.yaml", f"{batches} batches of {count} elements for sizes {sizes} exceed "
                                 f"{max_array_bytes()} bytes", kernel=kernel.name, field=f"args.{a.name}.shape")
         if a.batched == "pointers":
-            buffers = [_new_buffer(count + GUARD_ELEMENTS, adt, is_input, poison_seed) for _ in range(batches)]
+            buffers = [_new_buffer(count + GUARD_ELEMENTS, adt, is_input, poison_seed, xp) for _ in range(batches)]
         else:
             total = stride * (batches - 1) + count if batches else 0
-            buffers = [_new_buffer(total + GUARD_ELEMENTS, adt, is_input, poison_seed)]
+            buffers = [_new_buffer(total + GUARD_ELEMENTS, adt, is_input, poison_seed, xp)]
         arr = ArrayArg(a.name, a.role, adt, count, batches, a.batched, stride, buffers)
         if is_input:
             for b, (i, s) in enumerate(arr.used_slices()):
                 target = buffers[i][s]
                 stream = counter.stream_id(a.name, b)
-                if not _fill_fast(a.init, target, seed, stream, variant=variant, dtype=adt):
+                if not (chunked and _fill_fast(a.init, target, seed, stream, variant=variant, dtype=adt)):
                     target[:] = to_storage(generate_values(a.init, count, seed, stream, variant=variant, dtype=adt,
-                                                           arg=a.name, kernel=kernel.name, env=env), adt)
+                                                           arg=a.name, kernel=kernel.name, env=env, xp=xp), adt, xp)
                 if variant in ZERO_VARIANTS and a.init in _VALUE_INITS and is_float(adt):
                     _apply_value_variant(target, variant, adt, seed, counter.stream_id(a.name, b, variant))
         for i, buf in enumerate(buffers):
             for g, s in enumerate(arr.guard_slices(i)):
-                buf[s] = guard_fill(s.stop - s.start, adt, seed, counter.stream_id(a.name, i, g, "guard"))
+                buf[s] = guard_fill(s.stop - s.start, adt, seed, counter.stream_id(a.name, i, g, "guard"), xp)
         case.arrays[a.name] = arr
         if reference_view:
-            case.reference_args[a.name] = arr.reference_placeholder() if a.role == "output" else arr.gather(buffers)
+            case.reference_args[a.name] = arr.reference_placeholder(xp) if a.role == "output" else arr.gather(buffers)
     case.launches = launch_plans(kernel, dtype, env)
     return case

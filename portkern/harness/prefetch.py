@@ -2,8 +2,9 @@
 
 The caller of a worker waits on a pipe for most of a validation or a timing. ``Prefetch`` computes
 the expected outputs of the cases in a background thread meanwhile (numpy releases the interpreter
-lock in the heavy parts), so the checks after the reply only compare. Nothing here depends on what
-the worker sends: the inputs are the caller's own.
+lock in the heavy parts), so the checks after the reply only compare. ``OnDemand`` computes them when
+asked (on a GPU, after the timing). Nothing here depends on what the worker sends: the inputs are the
+caller's own.
 """
 
 from __future__ import annotations
@@ -36,6 +37,32 @@ class Prefetch:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Prefetch:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class OnDemand:
+    """``Prefetch``'s interface, computed in the caller's thread when first asked for and kept: for
+    references on a GPU, which take milliseconds and must not run while a candidate is timed."""
+
+    def __init__(self, items: list[tuple[Hashable, Callable[[], Any]]]):
+        self._fns = dict(items)
+        self._done: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable) -> Any:
+        if key not in self._done:
+            self._done[key] = self._fns[key]()
+        return self._done[key]
+
+    def getter(self, key: Hashable) -> Callable[[], Any]:
+        return lambda: self.get(key)
+
+    def close(self) -> None:
+        self._done.clear()
+
+    def __enter__(self) -> OnDemand:
         return self
 
     def __exit__(self, *exc: Any) -> None:

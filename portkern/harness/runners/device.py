@@ -175,7 +175,20 @@ class DeviceSession(Session):
 
     # ------------------------------------------------------------------ buffers
 
-    def upload(self, case: Case, buffers: dict[str, list[np.ndarray]]) -> DeviceBuffers:
+    def put(self, ptr: int, buffer: Any) -> None:
+        """Copy a host array, or a device array of this context (CuPy, ``__cuda_array_interface__``),
+        into device memory at ``ptr``; returns when the copy is done."""
+        interface = getattr(buffer, "__cuda_array_interface__", None)
+        if interface is None:
+            self.api.h2d(ptr, buffer)
+            return
+        if buffer.nbytes:
+            # Work another library queued to fill the array ends first; the copy is on this stream.
+            self.api.synchronize()
+            self.api.copy_async(ptr, int(interface["data"][0]), int(buffer.nbytes), self.stream)
+            self.sync()
+
+    def upload(self, case: Case, buffers: dict[str, list[Any]]) -> DeviceBuffers:
         dev = DeviceBuffers()
         try:
             for name, host_list in buffers.items():
@@ -183,7 +196,7 @@ class DeviceSession(Session):
                 for host in host_list:
                     ptr = self.api.alloc(max(host.nbytes, 1))
                     ptrs.append(ptr)
-                    self.api.h2d(ptr, host)
+                    self.put(ptr, host)
                 dev.pointers[name] = ptrs
                 if case.arrays[name].batched == "pointers":
                     table = np.array(ptrs, dtype=np.uint64)
@@ -200,7 +213,7 @@ class DeviceSession(Session):
         for name, arg in case.arrays.items():
             out[name] = []
             for host, ptr in zip(arg.buffers, dev.pointers[name]):
-                got = np.empty_like(host)
+                got = np.empty(host.shape, dtype=host.dtype)
                 self.api.d2h(got, ptr)
                 out[name].append(got)
         return out
@@ -245,7 +258,7 @@ class DeviceSession(Session):
                 if r:
                     for name, host_list in buffers.items():
                         for host, ptr in zip(host_list, dev.pointers[name]):
-                            self.api.h2d(ptr, host)
+                            self.put(ptr, host)
                 self.launch_all(case, dev)
                 self.sync()
             return self.download(case, dev)
