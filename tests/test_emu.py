@@ -4,6 +4,7 @@ compiler and run through the Program interface."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -357,6 +358,34 @@ def test_block_reduction(build, entry, dtype, block):
     padded[:n] = x
     np.testing.assert_allclose(out, padded.reshape(blocks, block).sum(1), rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-4)
+
+
+def _mappings() -> int:
+    with open("/proc/self/maps") as f:
+        return sum(1 for _ in f)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/self/maps (Linux)")
+def test_fiber_stacks_are_kept_between_launches_and_released_with_the_build(build, monkeypatch):
+    """A block that suspends every thread at a barrier needs a stack per thread: they are mapped once and
+    reused by later launches (not mapped and unmapped at each), and freed when the caller releases the
+    build (a session closing)."""
+    monkeypatch.setenv("PORTKERN_EMU_THREADS", "1")   # one CPU thread runs every block: counts are exact
+    prog = program(build, "block_reduce<256, float>")
+    x = np.ones(256 * 4, np.float32)
+    out = np.zeros(4, np.float32)
+    prog.release()
+    before = _mappings()
+    prog(x, out, np.int32(x.size), grid=4, block=256)
+    after_first = _mappings()
+    for _ in range(10):
+        prog(x, out, np.int32(x.size), grid=4, block=256)
+    after_more = _mappings()
+    np.testing.assert_array_equal(out, np.full(4, 256, np.float32))
+    assert after_first - before >= 256          # a guard page and a stack per suspended thread, kept
+    assert after_more - after_first <= 8        # later launches reuse them
+    prog.release()
+    assert _mappings() - before <= 8            # released with the build
 
 
 def test_barrier_divergence_is_an_error_not_a_hang(build):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from portkern.backends.base import Program
 
+from portkern.backends.emu.source import RELEASE_SYMBOL
 from portkern.errors import LaunchError
 
 _ERROR_BYTES = 4096
@@ -38,6 +39,17 @@ class EmuProgram(Program):
         sig.restype = ctypes.c_char_p
         text = sig().decode()
         self.params: list[tuple[str, int]] = [(tok[0], int(tok[1:])) for tok in text.split(",") if tok]
+        # Builds made before the release stub existed have none.
+        release = getattr(library, RELEASE_SYMBOL, None)
+        if release is not None:
+            release.restype = None
+            release.argtypes = []
+        self._release = release
+
+    def release(self) -> None:
+        """Free the fiber stacks the build keeps between launches (every entry of the build shares them)."""
+        if self._release is not None:
+            self._release()
 
     def _marshal(self, index: int, kind: str, size: int, value: Any) -> tuple[ctypes._SimpleCData | ctypes.Array, Any]:
         where = f"kernel '{self.entry}': argument {index}"

@@ -29,6 +29,13 @@ class EmuSession(Session):
             self._programs[entry] = self._backend.load(self._compiled, entry)
         return self._programs[entry]
 
+    def close(self) -> None:
+        # The programs of one build share its kept fibers: releasing through any one frees them.
+        for program in self._programs.values():
+            program.release()
+            break
+        self._programs.clear()
+
     def run(self, case: Case, buffers: dict[str, list[np.ndarray]], repeats: int = 1) -> dict[str, list[np.ndarray]]:
         start = {n: [b.copy() for b in bl] for n, bl in buffers.items()} if repeats > 1 else {}
         for r in range(repeats):

@@ -8,6 +8,8 @@ from portkern.errors import CompileError
 
 STUB_PREFIX = "portkern_launch_"
 SIGNATURE_PREFIX = "portkern_signature_"
+# Frees the fiber stacks the build keeps between launches (called when a session is done with it).
+RELEASE_SYMBOL = "portkern_release_fibers"
 
 # `extern __shared__ [__align__(n)|alignas(n)] T name[];` (attributes may also follow `extern`).
 _EXTERN_SHARED = re.compile(
@@ -142,6 +144,11 @@ def launch_stubs(entries: list[str], name: str) -> tuple[str, dict[str, str]]:
             f"  return ::portkern_emu::detail::signature_of(&{expr});",
             "}",
         ]
+    lines += [
+        f'extern "C" __attribute__((visibility("default"))) void {RELEASE_SYMBOL}() {{',
+        "  ::portkern_emu::detail::Pool::instance().release_fibers();",
+        "}",
+    ]
     return "\n".join(lines) + "\n", entry_map
 
 

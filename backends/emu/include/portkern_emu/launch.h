@@ -2,6 +2,7 @@
 // block runs on one worker (scheduler.h). Launches are synchronous.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -59,18 +60,29 @@ inline void prepare_worker(Worker& w, const LaunchDesc& d) {
   }
 }
 
-// Fibers kept per CPU thread between launches. Each fiber is two memory mappings (guard + stack), and
-// every emulator build loaded in a process has its own pool, so an uncapped free list exhausts the
-// kernel's mapping limit (vm.max_map_count) after a few dozen large-block builds.
-constexpr int kKeptFibers = 64;
+// Fibers kept per CPU thread between launches, so a block that suspends all its threads does not map
+// and unmap a stack for each of them at every launch (for a 1,024-thread reduction launched many
+// times that was nearly all of the run time). Each fiber is two memory mappings (guard + stack) and
+// every emulator build loaded in a process has its own pool, so the kept fibers are bounded per build
+// (kKeptFibersPerBuild, shared among the pool's threads) and released when the caller is done with
+// the build (portkern_emu_release_fibers, called when a session closes): an uncapped free list
+// exhausts the kernel's mapping limit (vm.max_map_count) after a few dozen large-block builds.
+#ifndef PORTKERN_EMU_KEPT_FIBERS_PER_BUILD
+#define PORTKERN_EMU_KEPT_FIBERS_PER_BUILD 4096
+#endif
+constexpr int kKeptFibersPerBuild = PORTKERN_EMU_KEPT_FIBERS_PER_BUILD;
+constexpr int kMinKeptFibers = 64;
 
-inline void finish_worker(Worker& w) {
-  std::free(w.dyn_shared);
-  w.dyn_shared = nullptr;
+inline int kept_fibers_per_thread(unsigned threads) {
+  const int share = kKeptFibersPerBuild / int(threads ? threads : 1);
+  return std::max(kMinKeptFibers, std::min(1024, share));  // a block has at most 1,024 threads
+}
+
+inline void trim_fibers(Worker& w, int keep) {
   int kept = 0;
   Fiber** link = &w.free_fibers;
   while (*link) {
-    if (kept < kKeptFibers) {
+    if (kept < keep) {
       ++kept;
       link = &(*link)->next_free;
       continue;
@@ -81,8 +93,31 @@ inline void finish_worker(Worker& w) {
   }
 }
 
+// Every Worker of this build (one per CPU thread that ran blocks), for releasing their fibers.
+inline std::mutex& workers_mutex() {
+  static std::mutex m;
+  return m;
+}
+inline std::vector<Worker*>& all_workers() {
+  static std::vector<Worker*> v;
+  return v;
+}
+
+inline unsigned pool_threads();
+
+inline void finish_worker(Worker& w) {
+  std::free(w.dyn_shared);
+  w.dyn_shared = nullptr;
+  trim_fibers(w, kept_fibers_per_thread(pool_threads()));
+}
+
 inline void work_on(LaunchState& ls) {
-  static thread_local Worker* mine = new Worker();  // fiber stacks are reused across launches
+  static thread_local Worker* mine = [] {  // fiber stacks are reused across launches
+    Worker* w = new Worker();
+    std::lock_guard<std::mutex> lock(workers_mutex());
+    all_workers().push_back(w);
+    return w;
+  }();
   Worker& w = *mine;
   tls_worker = &w;
   prepare_worker(w, *ls.desc);
@@ -131,6 +166,12 @@ class Pool {
     done_cv_.wait(lock, [this] { return active_ == 0; });
     job_ = nullptr;
   }
+  // Free the fibers every worker keeps; no launch runs meanwhile (the launch lock is held).
+  void release_fibers() {
+    std::lock_guard<std::mutex> launch_lock(launch_mutex_);
+    std::lock_guard<std::mutex> lock(workers_mutex());
+    for (Worker* w : all_workers()) trim_fibers(*w, 0);
+  }
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(m_);
@@ -164,6 +205,8 @@ class Pool {
   unsigned wanted_ = 0, active_ = 0;
   bool stop_ = false;
 };
+
+inline unsigned pool_threads() { return Pool::configured_threads(); }
 
 template <class... P>
 struct KernelCall {
