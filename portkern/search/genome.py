@@ -105,6 +105,22 @@ def neighbours(ctx: SearchContext, genome: Genome) -> list[Genome]:
     return [g for g in out if realise(ctx, g) is not None]
 
 
+def seeds(ctx: SearchContext) -> list[Genome]:
+    """Each operator's suggested points (e.g. tile-gemm's 128 x 128 blocks of 8 x 8 results per thread) with
+    its first argument, those that apply: a walk of one change at a time rarely reaches a point several
+    tunables away together with the operator built for it, so the searches try these first."""
+    default = default_point(ctx.kernel, ctx.base)
+    out: list[Genome] = []
+    for op in operators_for(ctx.target):
+        for point in op.suggested_points(tunable_space(ctx.kernel), ctx.target):
+            params = tuple(sorted({**default, **{k: v for k, v in point.items() if k in default}}.items()))
+            for arg in op.arguments(ctx.target)[:1]:
+                genome = Genome(((op.name, arg),), params)
+                if genome not in out and realise(ctx, genome) is not None:
+                    out.append(genome)
+    return out
+
+
 def crossover(a: Genome, b: Genome, rng: random.Random) -> Genome:
     """The steps of ``a`` then those of ``b`` whose operator ``a`` lacks; each tunable from either parent."""
     names = {n for n, _ in a.steps}

@@ -85,6 +85,11 @@ class Operator(abc.ABC):
     def label(self, arg: int) -> str:
         return f"{self.name}({arg})"
 
+    def suggested_points(self, tunables: dict[str, list[int]], target: Target) -> list[dict[str, int]]:
+        """Tunable values (among ``tunables``, the kernel's declared space) the rewrite is built for; a search
+        tries each with the operator's first argument before walking one change at a time. None by default."""
+        return []
+
     def rewrite_kernels(self, unit: KernelUnit, arg: int,
                         edit: Callable[[KernelDef, bytes], list[Edit] | None],
                         describe: Callable[[list[str]], str], *, prelude: str = "") -> Rewrite | None:
