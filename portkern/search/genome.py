@@ -106,18 +106,20 @@ def neighbours(ctx: SearchContext, genome: Genome) -> list[Genome]:
 
 
 def seeds(ctx: SearchContext) -> list[Genome]:
-    """Each operator's suggested points (e.g. tile-gemm's 128 x 128 blocks of 8 x 8 results per thread) with
-    its first argument, those that apply: a walk of one change at a time rarely reaches a point several
-    tunables away together with the operator built for it, so the searches try these first."""
+    """The operators' suggested points that apply, in each operator's order (e.g. tile-gemm's 128 x 128 blocks
+    of 8 x 8 results per thread): a walk of one change at a time rarely reaches a point several tunables away
+    together with the operator built for it, so the searches try these first."""
     default = default_point(ctx.kernel, ctx.base)
+    space = tunable_space(ctx.kernel)
     out: list[Genome] = []
     for op in operators_for(ctx.target):
-        for point in op.suggested_points(tunable_space(ctx.kernel), ctx.target):
-            params = tuple(sorted({**default, **{k: v for k, v in point.items() if k in default}}.items()))
-            for arg in op.arguments(ctx.target)[:1]:
-                genome = Genome(((op.name, arg),), params)
-                if genome not in out and realise(ctx, genome) is not None:
-                    out.append(genome)
+        for s in op.suggestions(space, ctx.target):
+            params = dict(s.params)
+            if any(k not in default for k in params):
+                continue
+            genome = Genome(((op.name, s.arg),) + tuple(s.steps), tuple(sorted({**default, **params}.items())))
+            if genome not in out and realise(ctx, genome) is not None:
+                out.append(genome)
     return out
 
 

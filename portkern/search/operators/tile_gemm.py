@@ -43,9 +43,12 @@ from portkern.search.operators.base import (
     KernelUnit,
     Operator,
     Rewrite,
+    Suggestion,
+    parse,
     text,
     walk,
 )
+from portkern.search.operators.launch_bounds import _function_macros, bounded_head
 from portkern.search.operators.vectorize import PRELUDE as VECTOR_PRELUDE
 
 MARK = "// tile-gemm("
@@ -75,6 +78,13 @@ struct portkern_tile_fit<N, 1>
 {
     static constexpr int value = 1;
 };
+// blocks of THREADS threads needing NEED registers each that REGS registers hold, between 1 and MAXB
+template <int THREADS, int REGS, int MAXB, int NEED>
+struct portkern_tile_blocks
+{
+    static constexpr int fit   = REGS / (THREADS * NEED);
+    static constexpr int value = fit < 1 ? 1 : (fit > MAXB ? MAXB : fit);
+};
 """
 
 # Static shared memory a block may declare: 48 KiB on NVIDIA (more needs dynamic shared memory and
@@ -84,7 +94,7 @@ STATIC_SHARED_BYTES = 49152
 TILES = ("BM", "BN", "BK", "TM", "TN")
 REQUIRED = ("m", "n", "k", "alpha", "A", "lda", "B", "ldb", "beta", "C", "ldc")
 BUILTINS = {"blockIdx", "gridDim", "blockDim"}
-DOUBLE_BUFFER, PAD = 1, 2
+DOUBLE_BUFFER, PAD, BLOCKS = 1, 2, 4
 _SPACE = re.compile(r"\s+")
 
 
@@ -107,25 +117,6 @@ def _template_params(template_head: str) -> dict[str, int]:
             return {}
         out[m.group(1)] = i
     return out
-
-
-def _template_head(kernel: KernelDef, data: bytes) -> str:
-    """The kernel's ``template <...>``; also when a kernel-declaring macro between it and the name (``template
-    <...> BLAS_KERNEL(NB) name(...)``) makes the parser end the template declaration before the function."""
-    if kernel.template_head:
-        return kernel.template_head
-    prev = kernel.node.prev_sibling
-    if prev is None or prev.type != "template_declaration" or data[prev.end_byte:kernel.node.start_byte].strip():
-        return ""
-    params = prev.child_by_field_name("parameters")
-    return "template " + text(params, data) if params is not None else ""
-
-
-def _definition_start(kernel: KernelDef, data: bytes) -> int:
-    prev = kernel.node.prev_sibling
-    if not kernel.template_head and _template_head(kernel, data):
-        return prev.start_byte
-    return kernel.start
 
 
 def _formal_names(fn: Node, data: bytes) -> list[str]:
@@ -264,37 +255,62 @@ def _inside(node: Node, decl_text: str, data: bytes) -> bool:
 class TileGemm(Operator):
     name = "tile-gemm"
     description = ("a column-major gemm kernel rewritten as a register- and shared-memory-tiled outer product "
-                   "with vector loads, padded k-major slabs and (argument bit 1) double buffering")
+                   "with vector loads, padded k-major slabs, double buffering and a register budget (argument bits)")
     by_construction = False
     order = 1
 
     def arguments(self, target: Target) -> list[int]:
-        # bit 1: double buffering; bit 2: padded B slab rows. Both first: the configuration that pays on both vendors.
-        return [DOUBLE_BUFFER | PAD, PAD, DOUBLE_BUFFER, 0]
+        # bit 1: double buffering; bit 2: padded B slab rows; bit 4 (NVIDIA): a register budget for several
+        # resident blocks. Double buffering and padding first: the configuration that pays on both vendors.
+        out = [DOUBLE_BUFFER | PAD, PAD, DOUBLE_BUFFER, 0]
+        return ([DOUBLE_BUFFER | PAD | BLOCKS] if target.vendor == "nvidia" else []) + out
 
-    def suggested_points(self, tunables: dict[str, list[int]], target: Target) -> list[dict[str, int]]:
-        """Tunable values this rewrite is built for, among those the kernel declares: 128 x 128 blocks of
-        8 x 8 results per thread (256 threads), slabs of 8 then 16 k, capped by the target's threads per block."""
+    def suggestions(self, tunables: dict[str, list[int]], target: Target) -> list[Suggestion]:
+        """What fast SGEMM kernels without matrix units use, among the values the kernel declares: 128 x 128
+        blocks of 8 x 8 results per thread (256 threads) and slabs of 8 k, with the register budget (NVIDIA: 128
+        registers, two resident blocks, no spills on sm_90) and without; 128 x 64 blocks of 8 x 8; 64 x 64 blocks
+        of 4 x 4 (256 threads: more blocks for small or batched matrices); 128 x 128 with slabs of 16 k. The
+        budget only where it costs no spills: for the others it caps registers below what they use."""
+        full = DOUBLE_BUFFER | PAD
+        budget = full | BLOCKS if full | BLOCKS in self.arguments(target) else full
+        points = [((128, 128, 8, 8, 8), budget, "128 x 128 blocks, 8 x 8 per thread, k-slabs of 8"),
+                  ((128, 128, 8, 8, 8), full, "128 x 128 blocks, 8 x 8 per thread, k-slabs of 8, no register budget"),
+                  ((128, 64, 8, 8, 8), full, "128 x 64 blocks, 8 x 8 per thread, k-slabs of 8"),
+                  ((64, 64, 8, 4, 4), full, "64 x 64 blocks, 4 x 4 per thread, k-slabs of 8"),
+                  ((128, 128, 16, 8, 8), full, "128 x 128 blocks, 8 x 8 per thread, k-slabs of 16")]
         out = []
-        for bk in (8, 16):
-            point = {"BM": 128, "BN": 128, "BK": bk, "TM": 8, "TN": 8}
-            if all(v in tunables.get(k, []) for k, v in point.items()) and \
-                    (128 // 8) * (128 // 8) <= target.max_threads_per_block:
-                out.append(point)
+        for values, arg, why in points:
+            point = dict(zip(TILES, values))
+            threads = (point["BM"] // point["TM"]) * (point["BN"] // point["TN"])
+            if all(v in tunables.get(k, []) for k, v in point.items()) and threads <= target.max_threads_per_block:
+                suggestion = Suggestion(params=tuple(sorted(point.items())), arg=arg, why=why)
+                if suggestion not in out:
+                    out.append(suggestion)
         return out
 
     def apply(self, unit: KernelUnit, arg: int, target: Target) -> Rewrite | None:
-        if arg not in (0, 1, 2, 3):
+        if arg not in self.arguments(target):
             return None
         cap = min(int(target.shared_bytes_per_block or STATIC_SHARED_BYTES), STATIC_SHARED_BYTES)
         prelude = "".join(p + "\n" for p in (VECTOR_PRELUDE, TILE_PRELUDE) if p.splitlines()[0] not in unit.source)
         pending = [prelude] if prelude else []
+        data, root = parse(unit.source)
+        macros = _function_macros(root, data)
 
         def edit(kernel: KernelDef, data: bytes) -> list[Edit] | None:
             edits = self._rewrite(kernel, data, unit, arg, cap)
+            if edits and arg & BLOCKS:
+                # Blocks per SM whose share of the register file holds a thread's accumulators, fragments
+                # and prefetched slab elements (each in 32-bit registers) and 32 more; at least 1.
+                blocks = (f"portkern_tile_blocks<(BM / TM) * (BN / TN), {int(target.registers_per_cu)}, "
+                          f"{int(target.max_blocks_per_cu)}, (TM * TN + TM + TN + (BM + BN) * BK / ((BM / TM) * (BN / TN))) "
+                          f"* ((int(sizeof(T)) + 3) / 4) + 32>::value")
+                head = bounded_head(kernel.head, kernel.template_head, macros, unit, kernel.name, blocks)
+                if head is None:
+                    return None
+                edits.append(Edit(kernel.body.start_byte - len(kernel.head.encode()), kernel.body.start_byte, head))
             if edits and pending:
-                # The helpers go before the kernel's template head (which a kernel macro may detach from it).
-                edits.append(Edit(_definition_start(kernel, data), _definition_start(kernel, data), pending.pop()))
+                edits.append(Edit(kernel.start, kernel.start, pending.pop()))   # before the template head
             return edits
 
         return self.rewrite_kernels(
@@ -302,10 +318,11 @@ class TileGemm(Operator):
             lambda names: f"{', '.join(names)} tiled: TM x TN register outer products from k-major shared slabs, "
                           f"16-byte vector loads where aligned and inside, scalar at the edges, "
                           f"{'double-buffered' if arg & DOUBLE_BUFFER else 'single-buffered'}, "
-                          f"{'padded' if arg & PAD else 'unpadded'} B slab")
+                          f"{'padded' if arg & PAD else 'unpadded'} B slab"
+                          + (", registers budgeted for the resident blocks they allow" if arg & BLOCKS else ""))
 
     def _rewrite(self, kernel: KernelDef, data: bytes, unit: KernelUnit, arg: int, cap: int) -> list[Edit] | None:
-        tparams = _template_params(_template_head(kernel, data))
+        tparams = _template_params(kernel.template_head)
         if not all(t in tparams for t in TILES + ("T",)):
             return None
         launches = _launch_matches(unit, kernel, tparams)
