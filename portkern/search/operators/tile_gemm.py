@@ -14,7 +14,8 @@ stay as they are; the body is replaced by:
   vector loads along k and stored transposed, k-major, its rows padded by 16 bytes (bit 2 of M) so
   the transposing stores of neighbouring k groups fall in other banks. A vector is loaded where, at
   run time, the pointer and the leading dimension keep it aligned and it lies wholly inside the
-  matrix; element by element, zero outside, otherwise (the ragged edges);
+  matrix; element by element, zero outside, otherwise (the ragged edges). Each thread walks its own
+  A and B pointers one slab at a time, with the rows and columns left from them computed once;
 - each thread accumulates a TM x TN tile of outer products from registers: its rows are groups of
   up to 16 bytes, the groups of neighbouring threads adjacent (``g * DX * V + tx * V``), so the
   shared-memory reads of a wavefront are contiguous vectors; likewise its columns;
@@ -23,7 +24,17 @@ stay as they are; the body is replaced by:
   single stage, still prefetching into registers, when two do not fit the static shared memory);
   without it, load, barrier, compute, barrier;
 - C written with vector loads and stores along m where aligned and inside, element by element
-  otherwise, ``alpha * acc`` / ``alpha * acc + beta * C`` exactly as the original's expression.
+  otherwise, ``alpha * acc`` / ``alpha * acc + beta * C`` exactly as the original's expression;
+- bit 4 of M (NVIDIA): a register budget. The kernel's launch bounds (its kernel macro expanded in
+  its own head) get a minimum of resident blocks: as many as the target's register file holds of
+  threads needing their accumulators, fragments and prefetched slab elements plus 32 registers, in
+  the element type's 32-bit registers (128 x 128 blocks of 8 x 8 in fp32 on sm_90: two blocks, 128
+  registers, no spills; fp64 stays at one). Not offered on AMD, where clang turns the second bound
+  into an occupancy floor of its own (launch-bounds covers it there).
+
+``suggestions`` names the points the rewrite is built for (128 x 128 x 8 blocks of 8 x 8 with and
+without the budget, 128 x 64 x 8, 64 x 64 x 8 of 4 x 4, 128 x 128 x 16); evolve and refine try them
+before walking one change at a time.
 
 Nothing assumes a wavefront width. Additions come in the original's order per element (k ascending),
 but the tiling is new code: validated, not correct by construction.
@@ -283,9 +294,9 @@ class TileGemm(Operator):
             point = dict(zip(TILES, values))
             threads = (point["BM"] // point["TM"]) * (point["BN"] // point["TN"])
             if all(v in tunables.get(k, []) for k, v in point.items()) and threads <= target.max_threads_per_block:
-                suggestion = Suggestion(params=tuple(sorted(point.items())), arg=arg, why=why)
-                if suggestion not in out:
-                    out.append(suggestion)
+                params = tuple(sorted(point.items()))
+                if not any(s.params == params and s.arg == arg for s in out):
+                    out.append(Suggestion(params=params, arg=arg, why=why))
         return out
 
     def apply(self, unit: KernelUnit, arg: int, target: Target) -> Rewrite | None:
