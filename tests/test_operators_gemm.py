@@ -259,12 +259,16 @@ PLANTED = [
     ("pk_store_stage", "pk_s"),
     # the last row of C left unwritten where the rows end inside a thread's vector
     ("if(pk_row + pk_q < pk_m)", "if(pk_row + pk_q + 1 < pk_m)"),
+    # the vector paths (aligned, whole vectors: m = 260, k = 44) losing a lane: of C, of the A slab
+    ("+ beta * pk_c[pk_q];", "+ beta * pk_c[0];"),
+    ("portkern_vload<pk_va>(pk_pa[pk_l], pk_ra[pk_l]);",
+     "{ portkern_vload<pk_va>(pk_pa[pk_l], pk_ra[pk_l]); pk_ra[pk_l][pk_va - 1] = T(0); }"),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", [MI300X, H100], ids=lambda t: t.name)
-@pytest.mark.parametrize("good,bad", PLANTED, ids=["k-edge", "stage-race", "c-edge"])
+@pytest.mark.parametrize("good,bad", PLANTED, ids=["k-edge", "stage-race", "c-edge", "c-vector", "a-vector"])
 def test_faults_planted_in_the_rewrite_fail_validation(good, bad, target):
     missing = _toolchains_missing(target)
     if missing:
