@@ -6,7 +6,8 @@ Two steps, because the GPU machine may lack the translator's parser:
     python benchmarks/bench_operators_gpu.py --run build/ops         # the GPU machine: validate and time each
 
 ``--prepare`` writes the CUDA translation of the library and, per kernel, the base unit and one unit per
-operator sequence (``variants.json`` lists them). ``--run`` builds every unit with nvcc for the GPU,
+operator sequence (``variants.json`` lists them); for the gemms, the sequences and tunable values are the
+operators' suggested points (tile-gemm's 128 x 128 x 8 blocks of 8 x 8, ...). ``--run`` builds every unit with nvcc for the GPU,
 validates it on the GPU (public and hidden cases) and times the valid ones at the first bench size with
 the harness's protocol (device events, L2 flushed, rotating inputs, median and IQR), cuBLAS beside the
 base in the same run; it prints a Markdown table.
@@ -32,6 +33,8 @@ SEQUENCES = {
     "asum": [[("vectorize", 4), ("warp-reduce", 32)]],
     "iamax": [[("vectorize", 4)]],
 }
+# Kernels whose sequences are the operators' own suggested points (steps and tunable values).
+SUGGESTED = ["gemm", "gemm_strided_batched", "gemm_batched"]
 
 
 def prepare(out: Path) -> int:
@@ -40,31 +43,35 @@ def prepare(out: Path) -> int:
 
     from portkern.library import load_library
     from portkern.pipeline.stages import ingest_stage, library_digest, translate_stage
-    from portkern.search.operators import KernelUnit, apply_sequence
+    from portkern.search.operators import KernelUnit, apply_sequence, operators_for
     from portkern.targets import get_target
 
     lib = load_library("blas")
     translate_library(lib, out / "blas-cuda")
     target = get_target("h200")
     listing = []
-    for name, sequences in SEQUENCES.items():
+    for name in [*SEQUENCES, *SUGGESTED]:
         spec = lib.kernel(name)
+        sequences = [(steps, {}) for steps in SEQUENCES.get(name, [])]
+        sequences += [([(op.name, s.arg), *s.steps], dict(s.params))
+                      for op in operators_for(target) for s in op.suggestions(spec.tunables, target)
+                      if name in SUGGESTED]
         source = ingest_stage(lib, spec, library_digest(lib))["source"]
         result = translate_stage(source, lib.dialect, "cuda", spec.file)
         unit = KernelUnit(source=result["source"] if isinstance(result, dict) else result.payload["source"],
                           launches=list(spec.launches), dialect="cuda", rewritable=[spec.symbol])
         (out / f"{name}__base.cu").write_text(unit.source)
         listing.append({"kernel": name, "label": "base", "file": f"{name}__base.cu"})
-        for steps in sequences:
+        for steps, params in sequences:
             applied = apply_sequence(unit, [(s, target.wavefront if s == "warp-reduce" else a) for s, a in steps],
                                      target)
             if applied is None:
                 print(f"{name}: {steps} does not apply", file=sys.stderr)
                 continue
-            label = " + ".join(applied.labels)
+            label = " + ".join(applied.labels + [f"{k}={v}" for k, v in sorted(params.items())])
             fname = f"{name}__{'_'.join(f'{s}{a}' for s, a in applied.steps)}.cu"
             (out / fname).write_text(applied.unit.source)
-            listing.append({"kernel": name, "label": label, "file": fname})
+            listing.append({"kernel": name, "label": label, "file": fname, "params": params})
     (out / "variants.json").write_text(json.dumps(listing, indent=1))
     print(f"wrote {len(listing)} units to {out}")
     return 0
@@ -95,13 +102,14 @@ def run(folder: Path, trials: int) -> int:
         t0 = time.monotonic()
         row = dict(v, dtype=dtype)
         try:
+            params = v.get("params") or None     # the kernel's defaults when none
             compiled = build(lib, spec, target, runner="cuda", source=(folder / v["file"]).read_text(), dtypes=[dtype],
-                             extra=CompileOptions(include_dirs=include_dirs(lib, spec)))
-            val = validate_compiled(lib, spec, compiled, target, runner="cuda", dtypes=[dtype])
+                             params=params, extra=CompileOptions(include_dirs=include_dirs(lib, spec)))
+            val = validate_compiled(lib, spec, compiled, target, runner="cuda", params=params, dtypes=[dtype])
             row["validation"] = "pass" if val.passed else f"FAIL ({val.failure})"
             if val.passed:
                 b = bench(lib, spec, compiled, target, runner="cuda", sizes=spec.sizes_bench[0], dtype=dtype,
-                          trials=trials, warmup=5, rotate=3, baseline=v["label"] == "base", measure_copy=False)
+                          params=params, trials=trials, warmup=5, rotate=3, baseline=v["label"] == "base", measure_copy=False)
                 row.update(median_ms=b.median_ms, spread_ms=b.spread_ms, gbs=b.gbs,
                            baseline_ms=b.baseline_median_ms, flags=b.flags, sizes=b.sizes)
                 if v["label"] == "base":

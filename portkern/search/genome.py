@@ -105,6 +105,24 @@ def neighbours(ctx: SearchContext, genome: Genome) -> list[Genome]:
     return [g for g in out if realise(ctx, g) is not None]
 
 
+def seeds(ctx: SearchContext) -> list[Genome]:
+    """The operators' suggested points that apply, in each operator's order (e.g. tile-gemm's 128 x 128 blocks
+    of 8 x 8 results per thread): a walk of one change at a time rarely reaches a point several tunables away
+    together with the operator built for it, so the searches try these first."""
+    default = default_point(ctx.kernel, ctx.base)
+    space = tunable_space(ctx.kernel)
+    out: list[Genome] = []
+    for op in operators_for(ctx.target):
+        for s in op.suggestions(space, ctx.target):
+            params = dict(s.params)
+            if any(k not in default for k in params):
+                continue
+            genome = Genome(((op.name, s.arg),) + tuple(s.steps), tuple(sorted({**default, **params}.items())))
+            if genome not in out and realise(ctx, genome) is not None:
+                out.append(genome)
+    return out
+
+
 def crossover(a: Genome, b: Genome, rng: random.Random) -> Genome:
     """The steps of ``a`` then those of ``b`` whose operator ``a`` lacks; each tunable from either parent."""
     names = {n for n, _ in a.steps}

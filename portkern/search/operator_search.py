@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from portkern.search.base import Candidate, Evaluation, SearchContext, best
 from portkern.search.budget import Budget, BudgetTracker
-from portkern.search.genome import Genome, candidate, crossover, genome_of, neighbours, realise
+from portkern.search.genome import Genome, candidate, crossover, genome_of, neighbours, realise, seeds
 from portkern.search.judge import faster_beyond_noise
 
 
@@ -125,6 +125,14 @@ class OperatorEvolution(_GenomeSearch):
         n = min(self.children, st.tracker.candidates_left())
         st.generation += 1
         out: list[Candidate] = []
+        if st.generation == 1:                    # the operators' suggested points first
+            for genome in seeds(ctx):
+                if len(out) >= n:
+                    break
+                cand = self._make(ctx, st, genome, base.candidate.id, f"evolve-g{st.generation}",
+                                  "an operator's suggested point")
+                if cand is not None:
+                    out.append(cand)
         for _ in range(n * 8):                    # attempts: many children repeat a seen genome
             if len(out) >= n:
                 break
@@ -210,6 +218,8 @@ class OperatorRefinement(_GenomeSearch):
         g = genome_of(ctx, cur.candidate)
         options = [m for m in neighbours(ctx, g) if m.key not in st.seen]
         st.rng.shuffle(options)
+        if cur.candidate.id == base.candidate.id:   # the first round: the operators' suggested points first
+            options = [m for m in seeds(ctx) if m.key not in st.seen] + options
         out = []
         for m in options[: min(self.width, st.tracker.candidates_left())]:
             cand = self._make(ctx, st, m, cur.candidate.id, "refine", f"one change to {cur.candidate.id}")

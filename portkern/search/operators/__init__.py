@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from portkern.errors import ConfigError
 from portkern.model import Target
-from portkern.search.operators.base import OPERATORS, KernelUnit, Operator, Rewrite
+from portkern.search.operators.base import OPERATORS, KernelUnit, Operator, Rewrite, Suggestion
 
 # Every module of this folder registers the operators it defines: adding one is adding a file.
 for _module in pkgutil.iter_modules(__path__):
@@ -97,5 +97,5 @@ def single_steps(unit: KernelUnit, target: Target) -> list[Step]:
     return out
 
 
-__all__ = ["OPERATORS", "Applied", "KernelUnit", "Operator", "Rewrite", "Step", "apply_sequence", "canonical", "get_operator",
+__all__ = ["OPERATORS", "Applied", "KernelUnit", "Operator", "Rewrite", "Step", "Suggestion", "apply_sequence", "canonical", "get_operator",
            "operator_names", "operators_for", "sequence_label", "single_steps", "step_label"]

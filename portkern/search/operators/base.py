@@ -42,6 +42,16 @@ class KernelUnit:
         return list(self.rewritable) or list(dict.fromkeys(launch.symbol for launch in self.launches))
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """A point an operator is built for: e.g. tile-gemm(3) with BM=BN=128, TM=TN=8, BK=8 and launch-bounds(2)."""
+
+    params: tuple[tuple[str, int], ...]  # tunable values (the others stay at the kernel's defaults)
+    arg: int                             # the operator's own argument
+    steps: tuple[tuple[str, int], ...] = ()   # other operators' steps that go with it
+    why: str = ""                        # one line: what the point is for
+
+
 @dataclass
 class Rewrite:
     """An operator's result: the new unit and launches, and what was done (one line)."""
@@ -84,6 +94,12 @@ class Operator(abc.ABC):
 
     def label(self, arg: int) -> str:
         return f"{self.name}({arg})"
+
+    def suggestions(self, tunables: dict[str, list[int]], target: Target) -> list[Suggestion]:
+        """Points the rewrite is built for: tunable values (among ``tunables``, the kernel's declared space),
+        the operator's argument and steps of other operators that go with it, best first. A search tries
+        these before walking one change at a time. None by default."""
+        return []
 
     def rewrite_kernels(self, unit: KernelUnit, arg: int,
                         edit: Callable[[KernelDef, bytes], list[Edit] | None],
@@ -174,9 +190,10 @@ class KernelDef:
     node: Node                           # the function_definition
     name: str
     body: Node                           # the compound statement
-    head: str                            # text from the definition's start to its body
+    head: str                            # text from the definition's start (after the template head) to its body
     template_head: str                   # "template <...>" before the definition; "" when not a template
     start: int                           # byte offset where the definition begins, template head included
+    head_start: int = -1                 # byte offset where ``head`` begins
 
 
 def kernel_definitions(unit: KernelUnit) -> tuple[bytes, list[KernelDef]]:
@@ -186,11 +203,19 @@ def kernel_definitions(unit: KernelUnit) -> tuple[bytes, list[KernelDef]]:
     for fn in kernel_functions(root, unit.symbols):
         body = fn.child_by_field_name("body")
         parent = fn.parent
-        templated = parent is not None and parent.type == "template_declaration"
-        template_head = data[parent.start_byte:fn.start_byte].decode("utf-8") if templated else ""
+        template_head, start, head_start = "", fn.start_byte, fn.start_byte
+        if parent is not None and parent.type == "template_declaration":
+            template_head, start = data[parent.start_byte:fn.start_byte].decode("utf-8"), parent.start_byte
+        else:
+            # A kernel-declaring macro between the template head and the name (``template <...>
+            # KERNEL(NB) name(...)``) makes the parser end the template declaration before the function.
+            prev = fn.prev_sibling
+            params = prev.child_by_field_name("parameters") if prev is not None and prev.type == "template_declaration" else None
+            if params is not None and not data[prev.end_byte:fn.start_byte].strip():
+                template_head, start, head_start = "template " + text(params, data), prev.start_byte, params.end_byte
         out.append(KernelDef(node=fn, name=function_name(fn), body=body,
-                             head=data[fn.start_byte:body.start_byte].decode("utf-8"),
-                             template_head=template_head, start=parent.start_byte if templated else fn.start_byte))
+                             head=data[head_start:body.start_byte].decode("utf-8").lstrip(),
+                             template_head=template_head, start=start, head_start=head_start))
     return data, out
 
 

@@ -19,8 +19,55 @@ from tree_sitter import Node
 from portkern.model import Target
 from portkern.search.operators.base import Edit, KernelDef, KernelUnit, Operator, Rewrite, parse, text, walk
 
-_BOUNDS = re.compile(r"__launch_bounds__\s*\(\s*([^,()]+?)\s*(?:,\s*([^()]+?)\s*)?\)")
-_MACRO_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(([^()]*)\)")
+_BOUNDS_OPEN = re.compile(r"__launch_bounds__\s*\(")
+_NAME_OPEN = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+
+
+def _call_args(s: str, open_at: int) -> tuple[list[str], int] | None:
+    """The top-level comma-separated arguments of the parenthesis opening at ``open_at`` (nested
+    parentheses kept whole) and the offset just past its closing one; None when it does not close."""
+    depth, start, args = 0, open_at + 1, []
+    for i in range(open_at, len(s)):
+        c = s[i]
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(s[start:i].strip())
+                return ([] if args == [""] else args), i + 1
+        elif c == "," and depth == 1:
+            args.append(s[start:i].strip())
+            start = i + 1
+    return None
+
+
+def bounded_head(head: str, template_head: str, macros, unit: KernelUnit, symbol: str, min_blocks: str) -> str | None:
+    """The kernel head with ``__launch_bounds__(threads, min_blocks)``: the bounds it has (a kernel-declaring
+    macro expanded in this head) get the second argument; a kernel without bounds gets the launch's block
+    size when the kernel can name it at compile time; None when neither."""
+    for m in _NAME_OPEN.finditer(head):
+        if m.group(1) in macros:
+            found = _call_args(head, m.end() - 1)
+            params, body = macros[m.group(1)]
+            if found is None or len(found[0]) != len(params):
+                return None
+            head = head[:m.start()] + _expand(body, params, found[0]) + head[found[1]:]
+            break
+    if "__global__" not in head:
+        return None
+    bounds = _BOUNDS_OPEN.search(head)
+    if bounds:
+        found = _call_args(head, bounds.end() - 1)
+        if found is None or not found[0]:
+            return None
+        return head[:bounds.start()] + f"__launch_bounds__({found[0][0]}, {min_blocks})" + head[found[1]:]
+    blocks = {str(launch.block[0]).strip() for launch in unit.launches if launch.symbol == symbol and launch.block}
+    threads = blocks.pop() if len(blocks) == 1 else ""
+    # Only a block size the kernel can name at compile time: a literal or one of its template parameters.
+    if not threads or not (threads.isdigit() or re.search(rf"\bint\s+{re.escape(threads)}\b", template_head)):
+        return None
+    return head.replace("__global__", f"__global__ __launch_bounds__({threads}, {min_blocks})", 1)
 
 
 def _function_macros(root: Node, data: bytes) -> dict[str, tuple[list[str], str]]:
@@ -64,29 +111,11 @@ class LaunchBounds(Operator):
             new_head = self._new_head(kernel.head, kernel.template_head, macros, unit, kernel.name, arg)
             if new_head is None or new_head == kernel.head:
                 return None
-            return [Edit(kernel.node.start_byte, kernel.body.start_byte, new_head)]
+            return [Edit(kernel.body.start_byte - len(kernel.head.encode()), kernel.body.start_byte, new_head)]
 
         return self.rewrite_kernels(unit, arg, bound, lambda names: f"__launch_bounds__ with at least {arg} resident "
                                                                     f"block(s) per CU/SM on {', '.join(names)}")
 
     def _new_head(self, head: str, template_head: str, macros, unit: KernelUnit, symbol: str,
                   arg: int) -> str | None:
-        for m in _MACRO_CALL.finditer(head):
-            if m.group(1) in macros:
-                params, body = macros[m.group(1)]
-                args = [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
-                if len(args) != len(params):
-                    return None
-                head = head[:m.start()] + _expand(body, params, args) + head[m.end():]
-                break
-        if "__global__" not in head:
-            return None
-        bounds = _BOUNDS.search(head)
-        if bounds:
-            return head[:bounds.start()] + f"__launch_bounds__({bounds.group(1)}, {arg})" + head[bounds.end():]
-        blocks = {str(launch.block[0]).strip() for launch in unit.launches if launch.symbol == symbol and launch.block}
-        threads = blocks.pop() if len(blocks) == 1 else ""
-        # Only a block size the kernel can name at compile time: a literal or one of its template parameters.
-        if not threads or not (threads.isdigit() or re.search(rf"\bint\s+{re.escape(threads)}\b", template_head)):
-            return None
-        return head.replace("__global__", f"__global__ __launch_bounds__({threads}, {arg})", 1)
+        return bounded_head(head, template_head, macros, unit, symbol, str(arg))
