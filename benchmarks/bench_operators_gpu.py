@@ -93,8 +93,8 @@ def run(folder: Path, trials: int) -> int:
     target = target_for_device(avail.devices[0]) or get_target("h200")
     lib = load_library(folder / "blas-cuda")
     rows = []
-    print("| kernel | candidate | validation | median ms | IQR ms | GB/s | vs base | cuBLAS ms | cuBLAS / ours |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| kernel | candidate | validation | median ms | IQR ms | GB/s | of roof | vs base | cuBLAS ms | cuBLAS / ours |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     base_ms: dict[str, float] = {}
     for v in json.loads((folder / "variants.json").read_text()):
         spec = lib.kernel(v["kernel"])
@@ -109,8 +109,8 @@ def run(folder: Path, trials: int) -> int:
             row["validation"] = "pass" if val.passed else f"FAIL ({val.failure})"
             if val.passed:
                 b = bench(lib, spec, compiled, target, runner="cuda", sizes=spec.sizes_bench[0], dtype=dtype,
-                          params=params, trials=trials, warmup=5, rotate=3, baseline=v["label"] == "base", measure_copy=False)
-                row.update(median_ms=b.median_ms, spread_ms=b.spread_ms, gbs=b.gbs,
+                          params=params, trials=trials, warmup=5, rotate=3, baseline=v["label"] == "base", measure_copy=True)
+                row.update(median_ms=b.median_ms, spread_ms=b.spread_ms, gbs=b.gbs, roofline_fraction=b.roofline_fraction,
                            baseline_ms=b.baseline_median_ms, flags=b.flags, sizes=b.sizes)
                 if v["label"] == "base":
                     base_ms[v["kernel"]] = b.median_ms
@@ -122,7 +122,7 @@ def run(folder: Path, trials: int) -> int:
         vs = f"{base / m:.3f}x" if m and base else "-"
         bl = row.get("baseline_ms") or 0
         print(f"| {v['kernel']} | {v['label']} | {row['validation']} | {m or 0:.4f} | {row.get('spread_ms') or 0:.4f} | "
-              f"{row.get('gbs') or 0:.0f} | {vs} | {bl:.4f} | {(bl / m) if (bl and m) else 0:.3f} |", flush=True)
+              f"{row.get('gbs') or 0:.0f} | {row.get('roofline_fraction') or 0:.2f} | {vs} | {bl:.4f} | {(bl / m) if (bl and m) else 0:.3f} |", flush=True)
     (folder / "results.json").write_text(json.dumps(rows, indent=1, default=str))
     return 0
 
