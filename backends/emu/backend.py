@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from portkern.backends.base import Backend
 
 from portkern import sandbox
+from portkern.cache import ContentStore
 from portkern.errors import CompileError, LoadError
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 
@@ -41,6 +42,53 @@ def _runtime_hash() -> str:
         h.update(str(path.relative_to(INCLUDE_DIR)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+# ------------------------------------------------------------------ precompiled runtime header
+
+# Every emulator build starts with the runtime header (threads, fibers, the device API stand-ins): about
+# a third of a build's time went to parsing it and instantiating its templates again. It is compiled
+# once per compiler and flag set into <cache>/emu/pch/<key>/portkern_emu/runtime.h.gch (g++ only: clang
+# takes precompiled headers through another option). The header is the project's own code, never a
+# candidate's, so it is built without the limits candidate sources get.
+_PCH_FAILED: set[str] = set()
+PCH_TIMEOUT_S = 300
+
+
+def pch_enabled() -> bool:
+    return os.environ.get("PORTKERN_EMU_PCH", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def precompiled_runtime(compiler: toolchain.HostCompiler, cmd: list[str]) -> str | None:
+    """The folder holding the runtime header precompiled for ``cmd``'s flags (built on first use), or
+    None where none can be used: then the build reads the header as before."""
+    if compiler.family != "gcc" or not pch_enabled():
+        return None
+    flags = [f for f in cmd[1:] if f != "-shared"]
+    key = hashlib.sha256("\0".join([*flags, compiler.identity, _runtime_hash()]).encode()).hexdigest()[:32]
+    if key in _PCH_FAILED:
+        return None
+    root = ContentStore.of("emu").folder / "pch" / key
+    gch = root / "portkern_emu" / "runtime.h.gch"
+    if gch.is_file():
+        return str(root)
+    gch.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".runtime-", suffix=".gch.tmp", dir=gch.parent)
+    os.close(fd)
+    try:
+        proc = subprocess.run([cmd[0], *flags, "-x", "c++-header", str(INCLUDE_DIR / "portkern_emu" / "runtime.h"),
+                               "-o", tmp], capture_output=True, text=True, timeout=PCH_TIMEOUT_S)
+        if proc.returncode != 0:
+            _PCH_FAILED.add(key)
+            return None
+        os.replace(tmp, gch)      # atomic: a concurrent build sees the whole file or none
+    except (OSError, subprocess.TimeoutExpired):
+        _PCH_FAILED.add(key)
+        return None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return str(root)
 
 
 def wavefront_for(target: Target | None, options: CompileOptions) -> int:
@@ -154,6 +202,11 @@ class EmuBackend(Backend):
             return CompileResult(binary=binary, log=meta.get("log", ""), cached=True,
                                  compile_seconds=0.0, notes=meta.get("notes", notes), **base)
         start = time.perf_counter()
+        pch = precompiled_runtime(compiler, cmd)
+        if pch:
+            # Found before the runtime's own folder: the compiler takes the precompiled header where its
+            # flags match and otherwise reads the header from INCLUDE_DIR as before.
+            cmd = [cmd[0], f"-I{pch}", *cmd[1:]]
         with tempfile.TemporaryDirectory(prefix="portkern-emu-") as tmp:
             src = Path(tmp) / f"{_safe(name)}.cpp"
             out = Path(tmp) / f"{_safe(name)}.so"
