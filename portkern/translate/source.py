@@ -31,26 +31,26 @@ class SourceEdit:
         self._parts = (texts, kinds, starts, directive)
         self._toks: list[Token] | None = None
         self.out: list[str] = list(texts)
-        self.sig: list[int] = list(compress(range(len(kinds)), map(_SIGNIFICANT_KIND.__getitem__, kinds)))
+        significant = list(map(_SIGNIFICANT_KIND.__getitem__, kinds))
+        self.sig: list[int] = list(compress(range(len(kinds)), significant))
         self._sig_of: dict[int, int] | None = None
-        # The significant tokens (the only Token objects made unless ``toks`` is asked for), their texts
-        # and whether each sits in a directive, for fast scans.
-        self._stexts: list[str] = list(map(texts.__getitem__, self.sig))
-        self._sdirective: list[bool] = list(map(directive.__getitem__, self.sig))
-        skinds = list(map(kinds.__getitem__, self.sig))
-        with without_cyclic_gc():
-            self.stoks: list[Token] = list(map(Token, skinds, self._stexts, map(starts.__getitem__, self.sig),
-                                               self._sdirective))
+        # The significant tokens as parallel lists (text, kind, start offset, inside a directive) for fast
+        # scans; ``stoks`` makes Token objects of them only when a rule asks for it.
+        self.stexts: list[str] = list(compress(texts, significant))
+        self.skinds: list[str] = list(compress(kinds, significant))
+        self.sstarts: list[int] = list(compress(starts, significant))
+        self.sdirective: list[bool] = list(compress(directive, significant))
+        self._stoks: list[Token] | None = None
         # text -> significant indices, so a rule visits only the tokens it is about
         self.by_text: dict[str, list[int]] = {}
         by_text_get = self.by_text.get
-        for si, t in enumerate(self._stexts):
+        for si, t in enumerate(self.stexts):
             found = by_text_get(t)
             if found is None:
                 self.by_text[t] = [si]
             else:
                 found.append(si)
-        self.number_sis: list[int] = list(compress(range(len(skinds)), map("number".__eq__, skinds)))
+        self.number_sis: list[int] = list(compress(range(len(self.skinds)), map("number".__eq__, self.skinds)))
         self.include_tis: list[int] = list(compress(range(len(kinds)), map("include".__eq__, kinds)))
         self.lines = LineIndex(text)
         self._functions: FunctionIndex | None = None
@@ -63,14 +63,24 @@ class SourceEdit:
     # ------------------------------------------------------------------ lookups
 
     @property
+    def stoks(self) -> list[Token]:
+        """The significant tokens as Token objects (made on first use: the common passes read the
+        parallel lists ``stexts``, ``skinds``, ``sstarts``, ``sdirective`` instead)."""
+        if self._stoks is None:
+            with without_cyclic_gc():
+                self._stoks = list(map(Token, self.skinds, self.stexts, self.sstarts, self.sdirective))
+        return self._stoks
+
+    @property
     def toks(self) -> list[Token]:
         """Every token, whitespace and comments included (made on first use; the rules need only ``stoks``)."""
         if self._toks is None:
             texts, kinds, starts, directive = self._parts
             with without_cyclic_gc():
                 toks = list(map(Token, kinds, texts, starts, directive))
+            stoks = self.stoks
             for si, ti in enumerate(self.sig):
-                toks[ti] = self.stoks[si]
+                toks[ti] = stoks[si]
             self._toks = toks
         return self._toks
 
@@ -78,8 +88,11 @@ class SourceEdit:
         """Token number ``ti`` (an index into ``toks``/``out``)."""
         si = bisect_left(self.sig, ti)
         if si < len(self.sig) and self.sig[si] == ti:
-            return self.stoks[si]
-        return self.toks[ti]
+            return self.stok(si)
+        if self._toks is not None:
+            return self._toks[ti]
+        texts, kinds, starts, directive = self._parts
+        return Token(kinds[ti], texts[ti], starts[ti], directive[ti])
 
     @property
     def sig_of(self) -> dict[int, int]:
@@ -119,28 +132,27 @@ class SourceEdit:
 
     def stok(self, si: int) -> Token | None:
         """Significant token number ``si`` (None past either end)."""
-        if si >= 0:
-            try:
-                return self.stoks[si]
-            except IndexError:
-                return None
+        if 0 <= si < len(self.stexts):
+            if self._stoks is not None:
+                return self._stoks[si]
+            return Token(self.skinds[si], self.stexts[si], self.sstarts[si], self.sdirective[si])
         return None
 
     def stext(self, si: int) -> str:
         if si >= 0:
             try:
-                return self._stexts[si]
+                return self.stexts[si]
             except IndexError:
                 return ""
         return ""
 
     def line_of(self, si: int) -> int:
-        return self.lines.line(self.stoks[si].start)
+        return self.lines.line(self.sstarts[si])
 
     def match_close(self, open_si: int) -> int:
         """Significant index of the bracket closing the one at ``open_si`` (-1 if unbalanced)."""
         depth = 0
-        texts = self._stexts
+        texts = self.stexts
         for si in range(open_si, len(texts)):
             text = texts[si]
             if text in _OPEN:
@@ -163,7 +175,7 @@ class SourceEdit:
         start = open_si + 1
         if start == close_si:
             return args
-        texts = self._stexts
+        texts = self.stexts
         for si in range(open_si + 1, close_si):
             text = texts[si]
             if text in _OPEN:
@@ -171,7 +183,7 @@ class SourceEdit:
             elif text in _CLOSE:
                 depth -= 1
             elif angle_first and not args and depth == 0:
-                if text == "<" and si > open_si + 1 and self.stoks[si - 1].kind == "ident":
+                if text == "<" and si > open_si + 1 and self.skinds[si - 1] == "ident":
                     angle += 1
                 elif text == ">" and angle:
                     angle -= 1
@@ -194,7 +206,7 @@ class SourceEdit:
     def src_text(self, si_start: int, si_end: int) -> str:
         if si_start >= si_end:
             return ""
-        return self.text[self.stoks[si_start].start:self.stoks[si_end - 1].end]
+        return self.text[self.sstarts[si_start]:self.sstarts[si_end - 1] + len(self.stexts[si_end - 1])]
 
     # ------------------------------------------------------------------ edits
 
@@ -225,8 +237,7 @@ class SourceEdit:
 
     def hazard(self, si: int, kind: str, severity: str, message: str, *, fixed: bool = False,
                span: tuple[int, int] | None = None) -> Hazard:
-        tok = self.stoks[si]
-        line, col = self.lines.line_col(tok.start)
+        line, col = self.lines.line_col(self.sstarts[si])
         start_si, end_si = span if span else (si, si + 1)
         start_line = self.line_of(start_si)
         end_line = self.line_of(max(start_si, end_si - 1))
@@ -245,7 +256,7 @@ class SourceEdit:
 
     def _directive_bounds(self, si: int) -> tuple[int, int]:
         """The run of significant tokens forming the directive that contains ``si``."""
-        texts, directive = self._stexts, self._sdirective
+        texts, directive = self.stexts, self.sdirective
         start = si
         while start > 0 and texts[start] != "#" and directive[start - 1]:
             start -= 1
@@ -256,7 +267,7 @@ class SourceEdit:
 
     def statement_end(self, si: int) -> int:
         """Significant index just past the ';' ending the statement containing ``si`` (or line end)."""
-        texts, directive = self._stexts, self._sdirective
+        texts, directive = self.stexts, self.sdirective
         if directive[si]:
             return self._directive_bounds(si)[1]
         depth = 0
@@ -275,7 +286,7 @@ class SourceEdit:
         return len(self.sig)
 
     def statement_start(self, si: int) -> int:
-        texts, directive = self._stexts, self._sdirective
+        texts, directive = self.stexts, self.sdirective
         if 0 <= si < len(texts) and directive[si]:
             return self._directive_bounds(si)[0]
         depth = 0

@@ -21,9 +21,22 @@ TRIVIA = frozenset({"ws", "nl", "cont", "comment"})
 # One alternation without capturing groups, so ``findall`` returns the token texts directly (C speed);
 # kinds are then read from the first characters. Raw string literals need a back-reference to their
 # delimiter, which ``findall`` would turn into group tuples: files containing one use _RAW_AWARE_RE.
+#
+# The regex engine tries the branches in order at every token, so the most common tokens come first
+# (_FAST): brackets and separators no other branch can start with; whitespace not followed by '#' (at a
+# line start that may be an #include line); newlines; identifiers not followed by a quote (else they may
+# prefix a literal: u8"...", L'x', R"(...)"); numbers starting with a digit. Their guards are possessive,
+# so a guarded branch fails instead of matching less, and the text then falls through to the complete
+# list (_TOKENS), which decides every case as before.
 _RAW = r'''(?:u8|u|U|L)?R"(?P<delim>[^()\\ \t\n"]{0,16})\(.*?\)(?P=delim)"'''
-_TOKEN_RE = re.compile(
-    r"""
+_FAST = r"""
+    [(),;{}\[\]?~]
+  | [ \t\r\f\v]++(?!\#)
+  | \n
+  | [A-Za-z_][A-Za-z0-9_]*+(?!["'])
+  | [0-9](?:[eEpP][+-]|[0-9A-Za-z_.'])*
+"""
+_TOKENS = r"""
     ^[ \t]*\#[ \t]*include(?:_next)?[ \t]*(?:<[^>\n]*>|"[^"\n]*")
   | //(?:[^\n\\]|\\.|\\\n)*
   | /\*.*?\*/
@@ -35,10 +48,9 @@ _TOKEN_RE = re.compile(
   | \\\r?\n
   | [ \t\r\f\v]+
   | <<<|>>>|<<=|>>=|->\*|\.\.\.|::|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^!=<>]=|\#\#|.
-    """,
-    re.VERBOSE | re.DOTALL | re.MULTILINE,
-)
-_RAW_AWARE_RE = re.compile(_RAW + "|" + _TOKEN_RE.pattern, re.VERBOSE | re.DOTALL | re.MULTILINE)
+"""
+_TOKEN_RE = re.compile(_FAST + "|" + _TOKENS, re.VERBOSE | re.DOTALL | re.MULTILINE)
+_RAW_AWARE_RE = re.compile(_FAST + "|" + _RAW + "|" + _TOKENS, re.VERBOSE | re.DOTALL | re.MULTILINE)
 
 _IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _DIGITS = frozenset("0123456789")

@@ -17,21 +17,21 @@ _ALL_ONES_64 = re.compile(r"^(?:0[xX][fF]{16}[uUlL]*|~0[uUlL]*|-1|18446744073709
 def full_mask_names(src: SourceEdit) -> set[str]:
     """Macros and constants defined as an all-ones 32-bit (or 64-bit) mask, e.g. FULL_MASK."""
     names: set[str] = set()
-    sig, stoks = src.sig, src.stoks
+    texts, kinds = src.stexts, src.skinds
+    n = len(texts)
     for si in sorted({d + 1 for d in src.where("define")} | {e - 1 for e in src.where("=")}):
-        if si < 0 or si + 2 >= len(sig):
+        if si < 0 or si + 2 >= n:
             continue
-        t = stoks[si]
-        if t.kind != "ident":
+        if kinds[si] != "ident":
             continue
-        nxt = stoks[si + 1].text
-        prev = stoks[si - 1].text if si else ""
+        nxt = texts[si + 1]
+        prev = texts[si - 1] if si else ""
         if prev == "define" and (_ALL_ONES_32.match(nxt) or _ALL_ONES_64.match(nxt)):
-            names.add(t.text)
-        elif nxt == "=" and si + 3 < len(sig) and stoks[si + 3].text == ";":
-            value = stoks[si + 2].text
+            names.add(texts[si])
+        elif nxt == "=" and si + 3 < n and texts[si + 3] == ";":
+            value = texts[si + 2]
             if _ALL_ONES_32.match(value) or _ALL_ONES_64.match(value):
-                names.add(t.text)
+                names.add(texts[si])
     return names
 
 
