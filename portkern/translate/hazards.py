@@ -56,9 +56,9 @@ def _numbers_valued(src: SourceEdit, values: set[int]) -> list[int]:
     """Significant indices, in order, of the integer literals whose value is in ``values`` (found through
     the file's distinct spellings, not by visiting every number)."""
     found: list[int] = []
-    for text in src.by_text:
+    for text in src.number_texts():
         if _int_value(text) in values:
-            found.extend(si for si in src.by_text[text] if src.stoks[si].kind == "number")
+            found.extend(si for si in src.by_text[text] if src.skinds[si] == "number")
     found.sort()
     return found
 
@@ -192,21 +192,21 @@ class _WarpPlan:
 def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, stoks = src.sig, src.stoks
+    sig = src.sig
     for define_si in src.where("define"):
         si = define_si + 1
         if si + 1 >= len(sig) or define_si < 1:
             continue
-        t = stoks[si]
-        if t.kind != "ident" or stoks[si - 2].text != "#":
+        t = src.stok(si)
+        if t.kind != "ident" or src.stexts[si - 2] != "#":
             continue
         if not WARP_MACRO.match(t.text):
             continue
-        value_tok = stoks[si + 1]
+        value_tok = src.stok(si + 1)
         if not value_tok.directive or _int_value(value_tok.text) != width.assumed:
             continue
-        if si + 2 < len(sig) and stoks[si + 2].directive and \
-                src.lines.line(stoks[si + 2].start) == src.lines.line(value_tok.start):
+        if si + 2 < len(sig) and src.sdirective[si + 2] and \
+                src.lines.line(src.sstarts[si + 2]) == src.lines.line(value_tok.start):
             continue  # the value is part of a longer expression: leave it to a person
         name = t.text
         if to == "hip":
@@ -224,16 +224,15 @@ def _thread_vars(src: SourceEdit) -> set[str]:
     """Variables computed from threadIdx (lane, tid, warp ids...). A block-stride loop index
     (``i += blockDim.x``) ranges over the data, not over the threads of a warp, so it is not one."""
     found: set[str] = set()
-    stoks = src.stoks
     strided = {src.stext(k - 1) for k in src.where("+=") if src.stext(k + 1) == "blockDim"}
     for eq in src.where("="):
         si = eq - 1
         if si < 1:
             continue
-        t = stoks[si]
+        t = src.stok(si)
         if t.kind == "ident":
             end = src.statement_end(si)
-            rhs = {stoks[j].text for j in range(si + 2, min(end, si + 40))}
+            rhs = {src.stexts[j] for j in range(si + 2, min(end, si + 40))}
             if ("threadIdx" in rhs or rhs & found or "__lane_id" in rhs) and t.text not in strided:
                 found.add(t.text)
     return found
@@ -309,7 +308,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
     """Sites of lane arithmetic, shuffle widths and shuffle loops; literal shuffle offsets and shifts are
     conflicts. Returns the variables that hold a lane index after the fix."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, stoks = src.sig, src.stoks
+    sig = src.sig
     n = len(sig)
     tvars: set[str] | None = None                        # both found on first need: most files have no
     shared: dict[str, list[int | None]] | None = None   # literal that could be lane arithmetic
@@ -320,13 +319,13 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
     for si in _numbers_valued(src, interesting):
-        t = stoks[si]
+        t = src.stok(si)
         if si < 2 or si + 1 >= n:
             continue
         value = _int_value(t.text)
         if value not in interesting:
             continue
-        op = stoks[si - 1].text
+        op = src.stexts[si - 1]
         if op not in ("%", "/", "&", "+", ">>"):
             continue
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
@@ -367,7 +366,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     # Shuffle calls: literal widths and literal offsets.
     for si in src.where_any(_SHUFFLES):
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         close = src.match_close(si + 1)
@@ -689,10 +688,9 @@ def _ballot_width(ctx: Context) -> None:
     """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
     and widen all-ones masks compared or combined with them."""
     src, tables = ctx.src, ctx.tables
-    stoks = src.stoks
     ballot_vars: set[str] = set()
     for si in src.where_any(_BALLOTS):
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         start = src.statement_start(si)
@@ -719,7 +717,7 @@ def _ballot_width(ctx: Context) -> None:
                                f"'{type_words} {var}' holds a ballot result, which has 64 bits on AMD; "
                                "widened to unsigned long long", fixed=True, span=(start, src.statement_end(si)))
     for si in src.where_any(tables.wide_bit_intrinsics) if ballot_vars or src.where_any(_BALLOTS) else []:
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         wide = tables.wide_bit_intrinsics[t.text]
@@ -732,7 +730,7 @@ def _ballot_width(ctx: Context) -> None:
                        f"{t.text} on a ballot result counts only 32 of AMD's 64 lanes; now {wide}", fixed=True)
     # all-ones 32-bit masks next to ballot results
     for si in _numbers_valued(src, {0xFFFFFFFF}):
-        t = stoks[si]
+        t = src.stok(si)
         if _int_value(t.text) != 0xFFFFFFFF:
             continue
         if src.stext(si - 1) == "(" and src.stext(si - 2).endswith("_sync"):
@@ -871,38 +869,38 @@ def _mask_variable(src: SourceEdit, si: int) -> tuple[int, int, str] | None:
 
 def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     """The statement around ``si`` past any brackets it sits in (``statement_start`` stops at them)."""
-    sig, stoks = src.sig, src.stoks
-    if stoks[si].directive:
+    texts, directive = src.stexts, src.sdirective
+    if directive[si]:
         return src.statement_start(si), src.statement_end(si)
     depth = 0
     start = 0
     for j in range(si - 1, -1, -1):
-        tok = stoks[j]
-        if tok.directive:
+        if directive[j]:
             start = j + 1
             break
-        if tok.text in (")", "]"):
+        text = texts[j]
+        if text in (")", "]"):
             depth += 1
-        elif tok.text in ("(", "["):
+        elif text in ("(", "["):
             depth -= 1
-        elif tok.text in (";", "{", "}") and depth <= 0:
+        elif text in (";", "{", "}") and depth <= 0:
             start = j + 1
             break
     depth = 0
-    end = len(sig)
-    for j in range(si, len(sig)):
-        tok = stoks[j]
-        if tok.directive:
+    end = len(texts)
+    for j in range(si, len(texts)):
+        if directive[j]:
             end = j
             break
-        if tok.text in ("(", "["):
+        text = texts[j]
+        if text in ("(", "["):
             depth += 1
-        elif tok.text in (")", "]"):
+        elif text in (")", "]"):
             depth -= 1
-        elif tok.text == ";" and depth <= 0:
+        elif text == ";" and depth <= 0:
             end = j + 1
             break
-        elif tok.text in ("{", "}") and depth <= 0:
+        elif text in ("{", "}") and depth <= 0:
             end = j
             break
     return start, end
@@ -1047,7 +1045,7 @@ def _unsupported_header(ctx: Context, si: int) -> bool:
 @token_rule(spellings={"<<<"})
 def _device_side_launch(ctx: Context, si: int) -> bool:
     src = ctx.src
-    if src.functions.in_device_code(src.line_of(si)):
+    if src.in_device_code(src.line_of(si)):
         src.hazard(si, "dynamic-parallelism", "error",
                    f"kernel launched from device code (dynamic parallelism): "
                    f"{'HIP' if ctx.to == 'hip' else 'the target'} has no device-side launch; restructure as "
@@ -1183,7 +1181,7 @@ def _dynamic_shared_opt_in(ctx: Context, si: int) -> bool:
 @token_rule(spellings={"cudaDeviceSynchronize", "hipDeviceSynchronize"})
 def _device_side_synchronize(ctx: Context, si: int) -> bool:
     src = ctx.src
-    if not src.functions.in_device_code(src.line_of(si)):
+    if not src.in_device_code(src.line_of(si)):
         return False
     src.hazard(si, "dynamic-parallelism", "error",
                "device-side synchronize (dynamic parallelism) has no HIP counterpart", span=_statement(src, si))
@@ -1607,7 +1605,7 @@ def _host_device_overloads(ctx: Context) -> None:
     if "__host__" not in src.by_text or "__device__" not in src.by_text:
         return  # a pair needs both words
     by_head: dict[str, list[tuple[str, int, int, int]]] = {}
-    starts = [t.start for t in src.stoks]
+    starts = src.sstarts
     for fn in src.functions.spans:
         start = bisect_left(starts, src.lines.line_start(fn.start_line))  # first token on or after the line
         if start >= len(starts) or src.line_of(start) != fn.start_line:
@@ -1661,7 +1659,7 @@ def _hard_coded_wavefront_constants(ctx: Context) -> None:
         name = src.stext(si - 2)
         start = src.statement_start(si)
         words = {src.stext(k) for k in range(start, si)}
-        tail = src.text[src.stoks[si].end:src.text.find("\n", src.stoks[si].end)]
+        tail = src.text[src.send(si):src.text.find("\n", src.send(si))]
         comment_says = bool(re.search(r"(?i)warp|wave", tail))
         if not (words & {"constexpr", "const", "#define"} or comment_says):
             continue

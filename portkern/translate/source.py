@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from itertools import compress
+from itertools import accumulate, compress
 
 from portkern.translate.records import Hazard, SourceRegion
 from portkern.translate.syntax import FunctionIndex, function_spans
-from portkern.translate.tokens import TRIVIA, LineIndex, Token, token_parts, without_cyclic_gc
+from portkern.translate.tokens import TRIVIA, LineIndex, Token, scan, start_offsets, without_cyclic_gc
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
@@ -27,8 +27,9 @@ class SourceEdit:
     def __init__(self, text: str, filename: str):
         self.text = text
         self.filename = filename
-        texts, kinds, starts, directive = token_parts(text)
-        self._parts = (texts, kinds, starts, directive)
+        texts, kinds, directive, self.include_tis = scan(text)
+        self._parts = (texts, kinds, directive)
+        self._starts: list[int] | None = None   # every token's offset: made on first use
         self._toks: list[Token] | None = None
         self.out: list[str] = list(texts)
         significant = list(map(_SIGNIFICANT_KIND.__getitem__, kinds))
@@ -38,7 +39,7 @@ class SourceEdit:
         # scans; ``stoks`` makes Token objects of them only when a rule asks for it.
         self.stexts: list[str] = list(compress(texts, significant))
         self.skinds: list[str] = list(compress(kinds, significant))
-        self.sstarts: list[int] = list(compress(starts, significant))
+        self.sstarts: list[int] = list(compress(accumulate(map(len, texts), initial=0), significant))
         self.sdirective: list[bool] = list(compress(directive, significant))
         self._stoks: list[Token] | None = None
         # text -> significant indices, so a rule visits only the tokens it is about
@@ -50,8 +51,8 @@ class SourceEdit:
                 self.by_text[t] = [si]
             else:
                 found.append(si)
-        self.number_sis: list[int] = list(compress(range(len(self.skinds)), map("number".__eq__, self.skinds)))
-        self.include_tis: list[int] = list(compress(range(len(kinds)), map("include".__eq__, kinds)))
+        self._number_texts: dict[str, None] | None = None
+        self._device_words: bool | None = None
         self.lines = LineIndex(text)
         self._functions: FunctionIndex | None = None
         self._span_rewrites: list[tuple[int, int, Callable[[], str]]] = []
@@ -72,12 +73,19 @@ class SourceEdit:
         return self._stoks
 
     @property
+    def starts(self) -> list[int]:
+        """Where every token starts (made on first use: the rules need only ``sstarts``)."""
+        if self._starts is None:
+            self._starts = start_offsets(self._parts[0])
+        return self._starts
+
+    @property
     def toks(self) -> list[Token]:
         """Every token, whitespace and comments included (made on first use; the rules need only ``stoks``)."""
         if self._toks is None:
-            texts, kinds, starts, directive = self._parts
+            texts, kinds, directive = self._parts
             with without_cyclic_gc():
-                toks = list(map(Token, kinds, texts, starts, directive))
+                toks = list(map(Token, kinds, texts, self.starts, directive))
             stoks = self.stoks
             for si, ti in enumerate(self.sig):
                 toks[ti] = stoks[si]
@@ -91,8 +99,8 @@ class SourceEdit:
             return self.stok(si)
         if self._toks is not None:
             return self._toks[ti]
-        texts, kinds, starts, directive = self._parts
-        return Token(kinds[ti], texts[ti], starts[ti], directive[ti])
+        texts, kinds, directive = self._parts
+        return Token(kinds[ti], texts[ti], self.starts[ti], directive[ti])
 
     @property
     def sig_of(self) -> dict[int, int]:
@@ -128,7 +136,21 @@ class SourceEdit:
         return found
 
     def numbers(self) -> list[int]:
-        return self.number_sis
+        """Significant indices of the number tokens."""
+        return list(compress(range(len(self.skinds)), map("number".__eq__, self.skinds)))
+
+    def number_texts(self) -> dict[str, None]:
+        """The distinct spellings of the file's number tokens, in order of first use."""
+        if self._number_texts is None:
+            self._number_texts = dict.fromkeys(compress(self.stexts, map("number".__eq__, self.skinds)))
+        return self._number_texts
+
+    def in_device_code(self, line: int) -> bool:
+        """Is ``line`` inside a __global__ or __device__ function? A file that spells neither word has none,
+        and is not parsed to find that out."""
+        if self._device_words is None:
+            self._device_words = "__global__" in self.text or "__device__" in self.text
+        return self._device_words and self.functions.in_device_code(line)
 
     def stok(self, si: int) -> Token | None:
         """Significant token number ``si`` (None past either end)."""
@@ -137,6 +159,10 @@ class SourceEdit:
                 return self._stoks[si]
             return Token(self.skinds[si], self.stexts[si], self.sstarts[si], self.sdirective[si])
         return None
+
+    def send(self, si: int) -> int:
+        """Offset just past significant token ``si``."""
+        return self.sstarts[si] + len(self.stexts[si])
 
     def stext(self, si: int) -> str:
         if si >= 0:

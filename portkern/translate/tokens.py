@@ -124,6 +124,11 @@ def _directive_flags(values: list[str], kinds: list[str]) -> list[bool]:
     """Which tokens are inside a preprocessor directive: from a '#' that starts its line (or an include
     token) to the end of the line (continuations included). Found with list searches, so only the
     directives themselves are visited in Python."""
+    return _directives_and_includes(values, kinds)[0]
+
+
+def _directives_and_includes(values: list[str], kinds: list[str]) -> tuple[list[bool], list[int]]:
+    """``_directive_flags`` and the indices of the include tokens, found on the way."""
     n = len(values)
     flags = [False] * n
     find_kind = kinds.index
@@ -152,13 +157,15 @@ def _directive_flags(values: list[str], kinds: list[str]) -> list[bool]:
         if j < 0 or kinds[j] == "nl":
             i = mark_to_line_end(h)
     i = 0
+    includes: list[int] = []
     while True:
         try:
             h = find_kind("include", i)
         except ValueError:
             break
+        includes.append(h)
         i = mark_to_line_end(h)
-    return flags
+    return flags, includes
 
 
 @contextmanager
@@ -182,13 +189,25 @@ def tokenize(text: str) -> list[Token]:
 
 def token_parts(text: str) -> tuple[list[str], list[str], list[int], list[bool]]:
     """The tokens as parallel lists: texts, kinds, start offsets, inside-a-directive flags."""
+    values, kinds, directive, _ = scan(text)
+    return values, kinds, start_offsets(values), directive
+
+
+def scan(text: str) -> tuple[list[str], list[str], list[bool], list[int]]:
+    """Token texts, kinds, inside-a-directive flags and the indices of the include tokens (the start
+    offsets, which few callers need for every token, come from ``start_offsets``)."""
     if 'R"' in text:
         values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
     else:
         values = _TOKEN_RE.findall(text)
     kinds = list(map(_KINDS.__getitem__, values))
-    starts = list(accumulate(map(len, values), initial=0))
-    return values, kinds, starts, _directive_flags(values, kinds)
+    directive, includes = _directives_and_includes(values, kinds)
+    return values, kinds, directive, includes
+
+
+def start_offsets(values: list[str]) -> list[int]:
+    """Where each token starts (character offsets; one more entry: the end of the text)."""
+    return list(accumulate(map(len, values), initial=0))
 
 
 # Comments and string literals are matched (and skipped) so an #include inside them is not taken.
