@@ -17,6 +17,9 @@ CUDA_API_NAME = re.compile(
 HIP_API_NAME = re.compile(
     r"^(?:hip[A-Z]|HIP_|hipblas|hipsparse|hipsolver|hiprand|hipfft|hipcub|HIPBLAS_|HIPSPARSE_|HIPSOLVER_|"
     r"HIPRAND_|HIPFFT_|HIPCUB_|rocblas_|rocsolver_|rocprim|__hip_|__builtin_amdgcn_|__ockl_|__ocml_)")
+# The same families as whole lines of a newline-joined list of names (one regex scan finds them all).
+_FAMILY_LINES = {p: re.compile("^" + p.pattern.lstrip("^") + "[^\n]*", re.MULTILINE)
+                 for p in (CUDA_API_NAME, HIP_API_NAME)}
 
 # Vendor macros that are meant to stay: platform tests pick a branch, they are not API calls.
 KEEP_AS_WRITTEN = frozenset({
@@ -146,7 +149,11 @@ def rename_identifiers(src: SourceEdit, tables: MapTables, to: str, roc: bool) -
     forward, namespaces = _forward_names(to, roc)
     sig, texts, kinds, out = src.sig, src.stexts, src.skinds, src.out
     n = len(sig)
-    for text, positions in src.by_text.items():
+    by_text = src.by_text
+    # the spellings that have a mapping, in order of first use (so the counts come out in that order)
+    for text in sorted(by_text.keys() & forward.keys() | by_text.keys() & namespaces.keys(),
+                       key=lambda t: by_text[t][0]):
+        positions = by_text[text]
         hit = forward.get(text)
         if hit is None:
             if text in namespaces:
@@ -246,6 +253,17 @@ def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | 
     return (lib, "") if lib is not None else None
 
 
+def _report_candidates(by_text: dict[str, list[int]], pattern: re.Pattern, no_counterpart: dict[str, str],
+                       roc_only: frozenset[str]) -> list[str]:
+    """The spellings ``report_unconverted`` has to look at, in order of first use: those without a
+    counterpart and those in the vendor's API family (``pattern``). The family is found in one regex
+    scan of the distinct spellings joined by newlines; only identifiers are reported, and they never
+    contain a newline, so the pieces of a multi-line string literal may be found but never matter."""
+    found = by_text.keys() & no_counterpart.keys() | by_text.keys() & roc_only
+    found.update(h for h in _FAMILY_LINES[pattern].findall("\n".join(by_text)) if h in by_text and pattern.match(h))
+    return sorted(found, key=lambda t: by_text[t][0])
+
+
 def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
                        local_names: set[str] | LocalNames) -> list[Unconverted]:
     """Names left in the source dialect: documented without a counterpart, or not known at all.
@@ -257,7 +275,9 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
     sig, texts, kinds, starts, out = src.sig, src.stexts, src.skinds, src.sstarts, src.out
     no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     roc_only = _roc_only_names() if to == "hip" else frozenset()
-    for name, positions in src.by_text.items():
+    by_text = src.by_text
+    for name in _report_candidates(by_text, pattern, no_counterpart, roc_only):
+        positions = by_text[name]
         library, note = "", ""
         missing = _no_counterpart(tables, to, name) if (name in no_counterpart or name in roc_only) else None
         if missing is not None:
@@ -315,11 +335,11 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
         target = parse_version(cuda_version)
     rows, fact = tables.api_rows, tables.api_fact
     forward = tables.to_hip if to == "hip" else tables.to_cuda
+    present = src.by_text.keys()
     if to == "hip":
-        candidates = [n for n in src.by_text if n in rows]
+        candidates = present & rows.keys()
     else:
-        roc_names = tables.roc_to_cuda if roc else {}
-        candidates = [n for n in src.by_text if n in forward or n in roc_names]
+        candidates = present & forward.keys() | (present & tables.roc_to_cuda.keys() if roc else set())
     for name in sorted(candidates, key=lambda n: src.by_text[n][0]):
         positions = src.by_text[name]
         if to == "hip":
