@@ -326,8 +326,8 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
         if value not in interesting:
             continue
         op = src.stexts[si - 1]
-        if op not in ("%", "/", "&", "+", ">>"):
-            continue
+        if op not in (("%", "/") if value == width.assumed else ("&", "+") if value == width.assumed - 1 else (">>",)):
+            continue  # no rule below takes this value with this operator (asked before the syntax tree)
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
             continue
         if shared is None:

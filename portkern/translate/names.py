@@ -151,8 +151,9 @@ def rename_identifiers(src: SourceEdit, tables: MapTables, to: str, roc: bool) -
     n = len(sig)
     by_text = src.by_text
     # the spellings that have a mapping, in order of first use (so the counts come out in that order)
-    for text in sorted(by_text.keys() & forward.keys() | by_text.keys() & namespaces.keys(),
-                       key=lambda t: by_text[t][0]):
+    mapped = by_text.keys() & forward.keys() | by_text.keys() & namespaces.keys()
+    src.fill_positions(mapped)
+    for text in sorted(mapped, key=lambda t: by_text[t][0]):
         positions = by_text[text]
         hit = forward.get(text)
         if hit is None:
@@ -253,14 +254,16 @@ def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | 
     return (lib, "") if lib is not None else None
 
 
-def _report_candidates(by_text: dict[str, list[int]], pattern: re.Pattern, no_counterpart: dict[str, str],
+def _report_candidates(src: SourceEdit, pattern: re.Pattern, no_counterpart: dict[str, str],
                        roc_only: frozenset[str]) -> list[str]:
     """The spellings ``report_unconverted`` has to look at, in order of first use: those without a
     counterpart and those in the vendor's API family (``pattern``). The family is found in one regex
     scan of the distinct spellings joined by newlines; only identifiers are reported, and they never
     contain a newline, so the pieces of a multi-line string literal may be found but never matter."""
+    by_text = src.by_text
     found = by_text.keys() & no_counterpart.keys() | by_text.keys() & roc_only
     found.update(h for h in _FAMILY_LINES[pattern].findall("\n".join(by_text)) if h in by_text and pattern.match(h))
+    src.fill_positions(found)
     return sorted(found, key=lambda t: by_text[t][0])
 
 
@@ -276,7 +279,7 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
     no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     roc_only = _roc_only_names() if to == "hip" else frozenset()
     by_text = src.by_text
-    for name in _report_candidates(by_text, pattern, no_counterpart, roc_only):
+    for name in _report_candidates(src, pattern, no_counterpart, roc_only):
         positions = by_text[name]
         library, note = "", ""
         missing = _no_counterpart(tables, to, name) if (name in no_counterpart or name in roc_only) else None
@@ -340,6 +343,7 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
         candidates = present & rows.keys()
     else:
         candidates = present & forward.keys() | (present & tables.roc_to_cuda.keys() if roc else set())
+    src.fill_positions(candidates)
     for name in sorted(candidates, key=lambda n: src.by_text[n][0]):
         positions = src.by_text[name]
         if to == "hip":

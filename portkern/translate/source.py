@@ -16,6 +16,85 @@ _KINDS = ("ident", "number", "string", "char", "punct", "include", "ws", "nl", "
 _SIGNIFICANT_KIND = {kind: kind not in TRIVIA for kind in _KINDS}
 
 
+# Spellings some rule has asked for the positions of (in any file of this process): a file's first question
+# finds all of these it contains in one pass. Bounded: a long-lived process keeps it.
+_ASKED: set[str] = set()
+_ASKED_LIMIT = 200_000
+
+
+class TextIndex(dict):
+    """Spelling -> significant indices, in order. Every spelling of the file is a key from the start (so
+    ``in``, ``keys()`` and iteration cost nothing extra); a spelling's positions are found the first time
+    they are asked for, since the rules ask about a few dozen spellings per file, about a tenth of its
+    tokens. Read it with ``[]``, ``get`` and the key views; ``values()`` and ``items()`` hold None for
+    spellings not asked about yet."""
+
+    __slots__ = ("_texts", "_batched", "_scans")
+
+    def __init__(self, texts: list[str]):
+        super().__init__(dict.fromkeys(texts))
+        self._texts = texts
+        self._batched = False
+        self._scans = 0        # spellings found one at a time (a scan of the file each)
+
+    def __getitem__(self, text: str) -> list[int]:
+        found = dict.__getitem__(self, text)
+        if found is None:
+            found = self._find(text)
+        return found
+
+    def get(self, text: str, default=None):
+        found = dict.get(self, text, default)
+        if found is None and text in self:
+            found = self._find(text)
+        return found
+
+    def fill(self, spellings) -> None:
+        """Find the positions of all of ``spellings`` the file has, in one pass (for a pass that is about
+        to ask about many)."""
+        get = dict.get
+        wanted = {t for t in spellings if get(self, t, 0) is None}
+        if len(_ASKED) < _ASKED_LIMIT:
+            _ASKED.update(wanted)
+        if not self._batched:
+            self._batch(wanted)
+        else:
+            self._collect(wanted)
+
+    def _collect(self, wanted: set[str]) -> None:
+        if not wanted:
+            return
+        texts = self._texts
+        for t in wanted:
+            dict.__setitem__(self, t, [])
+        get = dict.__getitem__
+        for si in compress(range(len(texts)), map(wanted.__contains__, texts)):
+            get(self, texts[si]).append(si)
+
+    def _batch(self, wanted: set[str] = frozenset()) -> None:
+        """Every spelling asked about before (in this or an earlier file), in one pass over the tokens."""
+        self._batched = True
+        self._collect(self.keys() & _ASKED | wanted)
+
+    def _find(self, text: str) -> list[int]:
+        if not self._batched:
+            self._batch()
+            found = dict.__getitem__(self, text)
+            if found is not None:
+                return found
+        if len(_ASKED) < _ASKED_LIMIT:
+            _ASKED.add(text)
+        if self._scans >= 8:
+            # many spellings nobody asked about before: the rest of the index at once
+            self._collect({t for t, found in dict.items(self) if found is None})
+            return dict.__getitem__(self, text)
+        self._scans += 1
+        texts = self._texts
+        found = list(compress(range(len(texts)), map(text.__eq__, texts)))
+        dict.__setitem__(self, text, found)
+        return found
+
+
 class SourceEdit:
     """Tokens of a file plus ``out``: the text each token becomes. Concatenating ``out`` is the result.
 
@@ -43,14 +122,7 @@ class SourceEdit:
         self.sdirective: list[bool] = list(compress(directive, significant))
         self._stoks: list[Token] | None = None
         # text -> significant indices, so a rule visits only the tokens it is about
-        self.by_text: dict[str, list[int]] = {}
-        by_text_get = self.by_text.get
-        for si, t in enumerate(self.stexts):
-            found = by_text_get(t)
-            if found is None:
-                self.by_text[t] = [si]
-            else:
-                found.append(si)
+        self.by_text: dict[str, list[int]] = TextIndex(self.stexts)
         self._number_texts: dict[str, None] | None = None
         self._device_words: bool | None = None
         self.lines = LineIndex(text)
@@ -119,16 +191,24 @@ class SourceEdit:
         """Significant indices of tokens spelled as any of ``texts``, in source order."""
         if len(texts) == 1:
             return self.by_text.get(texts[0], [])
+        self.fill_positions(texts)
         found: list[int] = []
         for t in texts:
             found.extend(self.by_text.get(t, ()))
         found.sort()
         return found
 
+    def fill_positions(self, texts) -> None:
+        """About to ask ``by_text`` for many of ``texts``: find them all in one pass."""
+        if isinstance(self.by_text, TextIndex):
+            self.by_text.fill(texts)
+
     def where_any(self, texts) -> list[int]:
         """Like ``where`` for a collection of spellings (a set or dict)."""
         by_text = self.by_text
         keys = [t for t in texts if t in by_text] if len(texts) < len(by_text) else [k for k in by_text if k in texts]
+        if len(keys) > 1:
+            self.fill_positions(keys)
         found: list[int] = []
         for k in keys:
             found.extend(by_text[k])
