@@ -10,6 +10,7 @@ wide); ``to="cuda"`` checks HIP code for 64-wide assumptions (NVIDIA warps are 3
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left
 from collections.abc import Callable
@@ -52,11 +53,23 @@ class _IntValues(dict):
 _int_value = _IntValues().__getitem__
 
 
+@functools.lru_cache(maxsize=16)
+def _spellings_of(values: frozenset[int]) -> re.Pattern:
+    """Lines that may spell one of ``values`` as ``_NUMBER_VALUE`` reads a literal: decimal or hex digits
+    after any leading zeros, any case, any integer suffix."""
+    decimal = "|".join(str(v) for v in values)
+    hexadecimal = "|".join("".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{v:x}") for v in values)
+    return re.compile(rf"^(?:0*(?:{decimal})|0[xX]0*(?:{hexadecimal}))[uUlL]*$", re.MULTILINE)
+
+
 def _numbers_valued(src: SourceEdit, values: set[int]) -> list[int]:
     """Significant indices, in order, of the integer literals whose value is in ``values`` (found through
-    the file's distinct spellings, not by visiting every number)."""
+    the file's distinct spellings, not by visiting every number: one regex scan of the spellings picks
+    those that may have such a value)."""
     found: list[int] = []
-    for text in src.number_texts():
+    if not src.number_texts():
+        return found
+    for text in _spellings_of(frozenset(values)).findall(src.number_lines()):
         if _int_value(text) in values:
             found.extend(si for si in src.by_text[text] if src.skinds[si] == "number")
     found.sort()

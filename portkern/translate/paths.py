@@ -10,6 +10,7 @@ from pathlib import Path
 from portkern import fsio
 from portkern.errors import TranslateError
 from portkern.model import Record
+from portkern.textfiles import not_source_code
 from portkern.translate.buildfiles import BuildTranslation, build_file_kind, translate_build_file
 from portkern.translate.compat import rule_overridable_names
 from portkern.translate.engine import translate_with_definitions
@@ -85,8 +86,6 @@ def _local_includes(path: Path, text: str, include_dirs: list[Path]) -> list[Pat
 
 def _read_source(path: Path) -> tuple[str | None, str]:
     """(text, "") or (None, why it is not translated)."""
-    from portkern.ingest.build import not_source_code  # ingest is heavy; only folders of inputs need it
-
     try:
         data = path.read_bytes()
     except OSError as exc:

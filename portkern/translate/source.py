@@ -8,12 +8,13 @@ from itertools import accumulate, compress
 
 from portkern.translate.records import Hazard, SourceRegion
 from portkern.translate.syntax import FunctionIndex, function_spans
-from portkern.translate.tokens import TRIVIA, LineIndex, Token, scan, start_offsets, without_cyclic_gc
+from portkern.translate.tokens import TRIVIA, LineIndex, Token, kind_of, scan, start_offsets, without_cyclic_gc
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
 _KINDS = ("ident", "number", "string", "char", "punct", "include", "ws", "nl", "cont", "comment")
 _SIGNIFICANT_KIND = {kind: kind not in TRIVIA for kind in _KINDS}
+_IS_NUMBER = {"number": True}
 
 
 # Spellings some rule has asked for the positions of (in any file of this process): a file's first question
@@ -124,6 +125,7 @@ class SourceEdit:
         # text -> significant indices, so a rule visits only the tokens it is about
         self.by_text: dict[str, list[int]] = TextIndex(self.stexts)
         self._number_texts: dict[str, None] | None = None
+        self._number_lines: str | None = None
         self._device_words: bool | None = None
         self.lines = LineIndex(text)
         self._functions: FunctionIndex | None = None
@@ -222,8 +224,16 @@ class SourceEdit:
     def number_texts(self) -> dict[str, None]:
         """The distinct spellings of the file's number tokens, in order of first use."""
         if self._number_texts is None:
-            self._number_texts = dict.fromkeys(compress(self.stexts, map("number".__eq__, self.skinds)))
+            # the kinds of the distinct spellings (far fewer than the tokens) from the tokenizer's cache
+            spellings = list(self.by_text)
+            self._number_texts = dict.fromkeys(compress(spellings, map(_IS_NUMBER.get, map(kind_of, spellings))))
         return self._number_texts
+
+    def number_lines(self) -> str:
+        """``number_texts`` joined by newlines (for a regex scan of them all at once)."""
+        if self._number_lines is None:
+            self._number_lines = "\n".join(self.number_texts())
+        return self._number_lines
 
     def in_device_code(self, line: int) -> bool:
         """Is ``line`` inside a __global__ or __device__ function? A file that spells neither word has none,

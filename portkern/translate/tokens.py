@@ -116,6 +116,7 @@ class _KindCache(dict):
 
 
 _KINDS = _KindCache()
+kind_of = _KINDS.__getitem__   # a token text's kind
 # Kinds that leave a '#' at the start of its line: only these may come before a directive's '#'.
 _LINE_START_KINDS = frozenset({"ws", "cont", "comment"})
 
@@ -210,10 +211,12 @@ def start_offsets(values: list[str]) -> list[int]:
     return list(accumulate(map(len, values), initial=0))
 
 
-# Comments and string literals are matched (and skipped) so an #include inside them is not taken.
+# Comments and string literals are matched (and skipped) so an #include inside them is not taken. An include
+# line is matched with the newline before it (the text is given one in front), so every branch starts with
+# a fixed character and the regex engine skips the text between them without trying each branch.
 _QUOTED_INCLUDE_RE = re.compile(
-    r'/\*.*?\*/|//(?:[^\n\\]|\\.|\\\n)*|"(?:[^"\\\n]|\\.)*"|^[ \t]*\#[ \t]*include(?:_next)?[ \t]*("[^"\n]*)"',
-    re.DOTALL | re.MULTILINE)
+    r'/\*.*?\*/|//(?:[^\n\\]|\\.|\\\n)*|"(?:[^"\\\n]|\\.)*"|\n[ \t]*\#[ \t]*include(?:_next)?[ \t]*("[^"\n]*)"',
+    re.DOTALL)
 
 
 def quoted_includes(text: str) -> list[str]:
@@ -222,7 +225,7 @@ def quoted_includes(text: str) -> list[str]:
         return []
     # the group keeps the opening quote, so an include is never empty while other matches (comments,
     # strings) give "": findall then does the whole scan at C speed
-    return [m[1:] for m in _QUOTED_INCLUDE_RE.findall(text) if m]
+    return [m[1:] for m in _QUOTED_INCLUDE_RE.findall("\n" + text) if m]
 
 
 def include_target(token_text: str) -> tuple[str, str]:
