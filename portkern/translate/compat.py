@@ -486,7 +486,7 @@ def assert_header_for_cuda(src: SourceEdit) -> str:
     ``assert`` without including it itself gets ``#include <cassert>`` ("" otherwise)."""
     if "assert" not in src.by_text:
         return ""
-    if any("assert" in src.token(ti).text for ti in src.include_tis):
+    if any("assert" in src.token_text(ti) for ti in src.include_tis):
         return ""
     calls = [si for si in src.where("assert") if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::")]
     return "#include <cassert>" if calls else ""

@@ -210,21 +210,20 @@ def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
         si = define_si + 1
         if si + 1 >= len(sig) or define_si < 1:
             continue
-        t = src.stok(si)
-        if t.kind != "ident" or src.stexts[si - 2] != "#":
+        if src.skinds[si] != "ident" or src.stexts[si - 2] != "#":
             continue
-        if not WARP_MACRO.match(t.text):
+        name = src.stexts[si]
+        if not WARP_MACRO.match(name):
             continue
-        value_tok = src.stok(si + 1)
-        if not value_tok.directive or _int_value(value_tok.text) != width.assumed:
+        value = src.stexts[si + 1]
+        if not src.sdirective[si + 1] or _int_value(value) != width.assumed:
             continue
         if si + 2 < len(sig) and src.sdirective[si + 2] and \
-                src.lines.line(src.sstarts[si + 2]) == src.lines.line(value_tok.start):
+                src.lines.line(src.sstarts[si + 2]) == src.lines.line(src.sstarts[si + 1]):
             continue  # the value is part of a longer expression: leave it to a person
-        name = t.text
         if to == "hip":
             new = (f"#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define {name} __AMDGCN_WAVEFRONT_SIZE\n"
-                   f"#else\n#define {name} {value_tok.text}\n#endif")
+                   f"#else\n#define {name} {value}\n#endif")
             msg = (f"{name} hard-codes a 32-lane warp; it now follows the compiler's wavefront size "
                    "(64 on CDNA, 32 on RDNA)")
         else:
@@ -332,10 +331,10 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
     for si in _numbers_valued(src, interesting):
-        t = src.stok(si)
+        literal = src.stexts[si]
         if si < 2 or si + 1 >= n:
             continue
-        value = _int_value(t.text)
+        value = _int_value(literal)
         if value not in interesting:
             continue
         op = src.stexts[si - 1]
@@ -355,23 +354,23 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
                 # warps in a block: round up, or blocks of 96 or 160 threads lose their last wavefront
                 plan.span_fixes.append((si - 4, si + 1, "((blockDim.x + warpSize - 1) / warpSize)",
                                         "warp-size-literal",
-                                        f"'blockDim.x / {t.text}' counted {direction}s in a block; now rounded "
+                                        f"'blockDim.x / {literal}' counted {direction}s in a block; now rounded "
                                         "up in terms of warpSize, so a partial wavefront is counted"))
                 continue
-            sites.append((si, "warpSize", f"'{op} {t.text}'"))
+            sites.append((si, "warpSize", f"'{op} {literal}'"))
             if op == "%":
                 lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "&" and _is_threadish_operand(src, si - 2, tvars):
-            sites.append((si, "(warpSize - 1)", f"'& {t.text}'"))
+            sites.append((si, "(warpSize - 1)", f"'& {literal}'"))
             lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "+" and src.stext(si + 1) == ")" and \
                 src.stext(si + 2) == "/" and _int_value(src.stext(si + 3)) == width.assumed and \
                 _is_threadish_operand(src, si + 1, tvars):
-            sites.append((si, "(warpSize - 1)", f"'+ {t.text}' (round up to warps)"))
+            sites.append((si, "(warpSize - 1)", f"'+ {literal}' (round up to warps)"))
             sites.append((si + 3, "warpSize", f"'/ {width.assumed}'"))
         elif value == width.shift and op == ">>" and _is_threadish_operand(src, si - 2, tvars):
             plan.conflicts.append((si, "shuffle-literal-offset",
-                                   f"'>> {t.text}' divides by the {direction} width with a shift; it has no "
+                                   f"'>> {literal}' divides by the {direction} width with a shift; it has no "
                                    "spelling in terms of warpSize - write it as '/ warpSize'"))
     for si in src.where("for"):
         if src.stext(si + 1) == "(":
@@ -835,10 +834,10 @@ def _ballots_by_function(src: SourceEdit) -> dict[int, set[str]]:
 def _shift_literal(src: SourceEdit, op_si: int) -> tuple[int, str] | None:
     """The 32-bit literal shifted at ``op_si``: (first significant index, "one" | "all"), else None."""
     lit = op_si - 1
-    tok = src.stok(lit)
-    if tok is None or tok.kind != "number" or "l" in tok.text.lower():
+    text = src.stext(lit)
+    if src.skind(lit) != "number" or "l" in text.lower():
         return None  # not a literal, or already long (64 bits on the LP64 hosts HIP targets)
-    value = _int_value(tok.text)
+    value = _int_value(text)
     first, what = lit, None
     if src.stext(lit - 1) == "~" and value == 0:
         first, what = lit - 1, "all"
@@ -853,15 +852,16 @@ def _shift_literal(src: SourceEdit, op_si: int) -> tuple[int, str] | None:
 
 def _shift_count(src: SourceEdit, op_si: int) -> tuple[int, int] | None:
     """Span of the shift count after ``op_si`` when it is a variable or a parenthesized expression."""
-    nxt = src.stok(op_si + 1)
-    if nxt is None:
+    kind = src.skind(op_si + 1)
+    if not kind:
         return None
-    if nxt.text == "(":
+    nxt = src.stext(op_si + 1)
+    if nxt == "(":
         close = src.match_close(op_si + 1)
         return (op_si + 1, close + 1) if close > 0 else None
-    if nxt.kind != "ident":
+    if kind != "ident":
         return None
-    if nxt.text == "threadIdx" and src.stext(op_si + 2) == ".":
+    if nxt == "threadIdx" and src.stext(op_si + 2) == ".":
         return op_si + 1, op_si + 4
     return op_si + 1, op_si + 2
 

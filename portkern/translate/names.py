@@ -199,18 +199,18 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
     local: list[str] = []
     runtime_seen = False
     for ti in src.include_tis:
-        t = src.token(ti)
-        delim, name = include_target(t.text)
+        text = src.token_text(ti)
+        delim, name = include_target(text)
         new = header_map.get(name)
         if new is None and to == "cuda" and name.startswith("hipcub/") and name.endswith(".hpp"):
             new = "cub/" + name[len("hipcub/"):-len(".hpp")] + ".cuh"  # hipCUB mirrors CUB's layout
         if new is not None:
-            src.out[ti] = t.text.replace(name, new, 1)
+            src.out[ti] = text.replace(name, new, 1)
             src.count("headers")
             if to == "hip" and new in NEED_RUNTIME_FIRST and not runtime_seen:
                 # older HIP releases' cooperative-groups header uses hip_runtime.h macros without
                 # including it; CUDA files often include <cooperative_groups.h> first
-                src.out[ti] = t.text.replace(name, HIP_RUNTIME_HEADER, 1) + "\n" + src.out[ti]
+                src.out[ti] = text.replace(name, HIP_RUNTIME_HEADER, 1) + "\n" + src.out[ti]
                 runtime_seen = True
         elif delim == '"':
             local.append(name)
@@ -275,7 +275,7 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
     pattern = CUDA_API_NAME if to == "hip" else HIP_API_NAME
     same = tables.same
     found: list[Unconverted] = []
-    sig, texts, kinds, starts, out = src.sig, src.stexts, src.skinds, src.sstarts, src.out
+    sig, texts, kinds, out = src.sig, src.stexts, src.skinds, src.out
     no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     roc_only = _roc_only_names() if to == "hip" else frozenset()
     by_text = src.by_text
@@ -298,17 +298,17 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
                 continue
             if reason == "unknown name" and si > 0 and texts[si - 1] in (".", "->"):
                 continue
-            line, col = src.lines.line_col(starts[si])
+            line, col = src.lines.line_col(src.sstarts[si])
             found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason,
                                      library=library, note=note))
     found.sort(key=lambda u: (u.line, u.col))
     for ti in src.include_tis:
-        t = src.token(ti)
-        if src.out[ti] == t.text:
-            _, name = include_target(t.text)
+        text = src.token_text(ti)
+        if src.out[ti] == text:
+            _, name = include_target(text)
             missing = _no_counterpart(tables, to, name)
             if missing is not None:
-                line, col = src.lines.line_col(t.start)
+                line, col = src.lines.line_col(src.token(ti).start)
                 found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason="no counterpart",
                                          library=missing[0], note=missing[1]))
     return found

@@ -119,7 +119,8 @@ class SourceEdit:
         # scans; ``stoks`` makes Token objects of them only when a rule asks for it.
         self.stexts: list[str] = list(compress(texts, significant))
         self.skinds: list[str] = list(compress(kinds, significant))
-        self.sstarts: list[int] = list(compress(accumulate(map(len, texts), initial=0), significant))
+        self._significant = significant
+        self._sstarts: list[int] | None = None
         self.sdirective: list[bool] = list(compress(directive, significant))
         self._stoks: list[Token] | None = None
         # text -> significant indices, so a rule visits only the tokens it is about
@@ -147,6 +148,17 @@ class SourceEdit:
         return self._stoks
 
     @property
+    def sstarts(self) -> list[int]:
+        """Where each significant token starts (made on first use: a file with nothing to report about
+        never needs it)."""
+        if self._sstarts is None:
+            if self._starts is not None:
+                self._sstarts = list(compress(self._starts, self._significant))
+            else:
+                self._sstarts = list(compress(accumulate(map(len, self._parts[0]), initial=0), self._significant))
+        return self._sstarts
+
+    @property
     def starts(self) -> list[int]:
         """Where every token starts (made on first use: the rules need only ``sstarts``)."""
         if self._starts is None:
@@ -165,6 +177,10 @@ class SourceEdit:
                 toks[ti] = stoks[si]
             self._toks = toks
         return self._toks
+
+    def token_text(self, ti: int) -> str:
+        """The source text of token number ``ti``."""
+        return self._parts[0][ti]
 
     def token(self, ti: int) -> Token:
         """Token number ``ti`` (an index into ``toks``/``out``)."""
@@ -253,6 +269,12 @@ class SourceEdit:
     def send(self, si: int) -> int:
         """Offset just past significant token ``si``."""
         return self.sstarts[si] + len(self.stexts[si])
+
+    def skind(self, si: int) -> str:
+        """Kind of significant token ``si`` ("" past either end)."""
+        if 0 <= si < len(self.skinds):
+            return self.skinds[si]
+        return ""
 
     def stext(self, si: int) -> str:
         if si >= 0:
