@@ -8,12 +8,10 @@ from itertools import accumulate, compress
 
 from portkern.translate.records import Hazard, SourceRegion
 from portkern.translate.syntax import FunctionIndex, function_spans
-from portkern.translate.tokens import TRIVIA, LineIndex, Token, kind_of, scan, start_offsets, without_cyclic_gc
+from portkern.translate.tokens import LineIndex, Token, kind_of, scan_significant, start_offsets, without_cyclic_gc
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
-_KINDS = ("ident", "number", "string", "char", "punct", "include", "ws", "nl", "cont", "comment")
-_SIGNIFICANT_KIND = {kind: kind not in TRIVIA for kind in _KINDS}
 _IS_NUMBER = {"number": True}
 
 
@@ -107,18 +105,17 @@ class SourceEdit:
     def __init__(self, text: str, filename: str):
         self.text = text
         self.filename = filename
-        texts, kinds, directive, self.include_tis = scan(text)
-        self._parts = (texts, kinds, directive)
+        texts, significant, self.sig, self.skinds, self.include_tis, directive = scan_significant(text)
+        self._texts = texts
+        self._directive = directive
+        self._kinds: list[str] | None = None    # every token's kind: made on first use
         self._starts: list[int] | None = None   # every token's offset: made on first use
         self._toks: list[Token] | None = None
         self.out: list[str] = list(texts)
-        significant = list(map(_SIGNIFICANT_KIND.__getitem__, kinds))
-        self.sig: list[int] = list(compress(range(len(kinds)), significant))
         self._sig_of: dict[int, int] | None = None
         # The significant tokens as parallel lists (text, kind, start offset, inside a directive) for fast
         # scans; ``stoks`` makes Token objects of them only when a rule asks for it.
         self.stexts: list[str] = list(compress(texts, significant))
-        self.skinds: list[str] = list(compress(kinds, significant))
         self._significant = significant
         self._sstarts: list[int] | None = None
         self.sdirective: list[bool] = list(compress(directive, significant))
@@ -155,23 +152,29 @@ class SourceEdit:
             if self._starts is not None:
                 self._sstarts = list(compress(self._starts, self._significant))
             else:
-                self._sstarts = list(compress(accumulate(map(len, self._parts[0]), initial=0), self._significant))
+                self._sstarts = list(compress(accumulate(map(len, self._texts), initial=0), self._significant))
         return self._sstarts
 
     @property
     def starts(self) -> list[int]:
         """Where every token starts (made on first use: the rules need only ``sstarts``)."""
         if self._starts is None:
-            self._starts = start_offsets(self._parts[0])
+            self._starts = start_offsets(self._texts)
         return self._starts
+
+    @property
+    def kinds(self) -> list[str]:
+        """Every token's kind (made on first use: the rules need only ``skinds``)."""
+        if self._kinds is None:
+            self._kinds = list(map(kind_of, self._texts))
+        return self._kinds
 
     @property
     def toks(self) -> list[Token]:
         """Every token, whitespace and comments included (made on first use; the rules need only ``stoks``)."""
         if self._toks is None:
-            texts, kinds, directive = self._parts
             with without_cyclic_gc():
-                toks = list(map(Token, kinds, texts, self.starts, directive))
+                toks = list(map(Token, self.kinds, self._texts, self.starts, self._directive))
             stoks = self.stoks
             for si, ti in enumerate(self.sig):
                 toks[ti] = stoks[si]
@@ -180,7 +183,7 @@ class SourceEdit:
 
     def token_text(self, ti: int) -> str:
         """The source text of token number ``ti``."""
-        return self._parts[0][ti]
+        return self._texts[ti]
 
     def token(self, ti: int) -> Token:
         """Token number ``ti`` (an index into ``toks``/``out``)."""
@@ -189,8 +192,7 @@ class SourceEdit:
             return self.stok(si)
         if self._toks is not None:
             return self._toks[ti]
-        texts, kinds, directive = self._parts
-        return Token(kinds[ti], texts[ti], self.starts[ti], directive[ti])
+        return Token(kind_of(self._texts[ti]), self._texts[ti], self.starts[ti], self._directive[ti])
 
     @property
     def sig_of(self) -> dict[int, int]:

@@ -13,7 +13,7 @@ import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import accumulate
+from itertools import accumulate, compress
 
 # Kinds that carry no meaning for pattern matching.
 TRIVIA = frozenset({"ws", "nl", "cont", "comment"})
@@ -117,6 +117,20 @@ class _KindCache(dict):
 
 _KINDS = _KindCache()
 kind_of = _KINDS.__getitem__   # a token text's kind
+
+
+class _SignificantCache(dict):
+    """Token text -> whether it matters for pattern matching (not whitespace or a comment)."""
+
+    def __missing__(self, value: str) -> bool:
+        significant = kind_of(value) not in TRIVIA
+        if len(value) < 64 and len(self) < 200_000:
+            self[value] = significant
+        return significant
+
+
+_SIGNIFICANT = _SignificantCache()
+_IS_INCLUDE = {"include": True}
 # Kinds that leave a '#' at the start of its line: only these may come before a directive's '#'.
 _LINE_START_KINDS = frozenset({"ws", "cont", "comment"})
 
@@ -204,6 +218,56 @@ def scan(text: str) -> tuple[list[str], list[str], list[bool], list[int]]:
     kinds = list(map(_KINDS.__getitem__, values))
     directive, includes = _directives_and_includes(values, kinds)
     return values, kinds, directive, includes
+
+
+def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[str], list[int], list[bool]]:
+    """What an edit of ``text`` needs, without a kind for every token: the token texts, which are
+    significant (not whitespace or comments), the indices of those, their kinds, the indices of the
+    include tokens and the inside-a-directive flags."""
+    if 'R"' in text:
+        values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
+    else:
+        values = _TOKEN_RE.findall(text)
+    significant = list(map(_SIGNIFICANT.__getitem__, values))
+    sig = list(compress(range(len(values)), significant))
+    skinds = list(map(kind_of, compress(values, significant)))
+    includes = list(compress(sig, map(_IS_INCLUDE.get, skinds)))
+    return values, significant, sig, skinds, includes, _directives_by_text(values, includes)
+
+
+def _directives_by_text(values: list[str], includes: list[int]) -> list[bool]:
+    """``_directive_flags`` from the texts alone (a newline token is "\\n"; the include tokens are given)."""
+    n = len(values)
+    flags = [False] * n
+    find_text = values.index
+
+    def mark_to_line_end(first: int) -> int:
+        try:
+            end = find_text("\n", first)
+        except ValueError:
+            end = n
+        flags[first:end] = [True] * (end - first)
+        return end
+
+    i = 0
+    while True:
+        try:
+            h = find_text("#", i)
+        except ValueError:
+            break
+        i = h + 1
+        if flags[h]:
+            continue
+        j = h - 1
+        while j >= 0 and kind_of(values[j]) in _LINE_START_KINDS:
+            j -= 1
+        if j < 0 or values[j] == "\n":
+            i = mark_to_line_end(h)
+    i = 0
+    for h in includes:
+        if h >= i:
+            i = mark_to_line_end(h)
+    return flags
 
 
 def start_offsets(values: list[str]) -> list[int]:
