@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from portkern.model import Record
 
@@ -63,6 +62,8 @@ class _Table:
 
 @functools.lru_cache(maxsize=1)
 def _table() -> _Table:
+    import yaml  # only when a build file is translated
+
     data = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "build_flags.yaml").read_text())
     flags: dict[str, dict[str, str]] = {"hip": {}, "cuda": {}}
     for row in data["flags"]:
