@@ -803,14 +803,14 @@ def _lane_index_vars(src: SourceEdit) -> set[str]:
     """Variables holding a lane: computed as one, or named like one (lane, laneid) and taken from threadIdx."""
     found: set[str] = set()
     for eq in src.where("="):
-        tok = src.stok(eq - 1)
-        if tok is None or tok.kind != "ident":
+        if src.skind(eq - 1) != "ident":
             continue
+        name = src.stext(eq - 1)
         end = src.statement_end(eq)
         rhs = {src.stext(k) for k in range(eq + 1, end)}
         if _is_lane_index(src, eq + 1, end, found) or \
-                _LANE_NAME.match(tok.text) and "threadIdx" in rhs and rhs & {"%", "&"}:
-            found.add(tok.text)
+                _LANE_NAME.match(name) and "threadIdx" in rhs and rhs & {"%", "&"}:
+            found.add(name)
     return found
 
 
@@ -930,6 +930,9 @@ def _lane_mask_shifts(ctx: Context) -> None:
     """
     src = ctx.src
     ballots = _ballots_by_function(src)
+    # Without a ballot in the file a mask can meet none, so only a shift by a lane index is reported; that
+    # is asked before the syntax tree (most files shift literals by other things).
+    no_ballots = not src.where_any(_BALLOTS)
     lane_vars: set[str] | None = None    # found on first need (a shift of a 32-bit literal by a variable)
     widened_vars: set[int] = set()
     for op_si in src.where("<<", ">>"):
@@ -941,6 +944,11 @@ def _lane_mask_shifts(ctx: Context) -> None:
         shift = src.stext(op_si)
         if shift == ">>" and what == "one":
             continue
+        if no_ballots:
+            if lane_vars is None:
+                lane_vars = _lane_index_vars(src)
+            if not _is_lane_index(src, count[0], count[1], lane_vars):
+                continue
         line = src.line_of(op_si)   # the syntax tree is asked last: most shifts are not of a literal
         if src.functions.spans and not src.functions.in_device_code(line):
             continue
