@@ -8,7 +8,8 @@ from itertools import accumulate, compress
 
 from portkern.translate.records import Hazard, SourceRegion
 from portkern.translate.syntax import FunctionIndex, function_spans
-from portkern.translate.tokens import LineIndex, Token, kind_of, scan_significant, start_offsets, without_cyclic_gc
+from portkern.translate.tokens import (LineIndex, Token, directive_flags, kind_of, scan_significant, significant_flags,
+                                       start_offsets, without_cyclic_gc)
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
@@ -105,9 +106,10 @@ class SourceEdit:
     def __init__(self, text: str, filename: str):
         self.text = text
         self.filename = filename
-        texts, significant, self.sig, self.skinds, self.include_tis, directive = scan_significant(text)
+        texts, significant, self.sig, self.skinds, self.include_tis, directives = scan_significant(text)
         self._texts = texts
-        self._directive = directive
+        self._directives = directives
+        self._directive: list[bool] | None = None   # every token's directive flag: made on first use
         self._kinds: list[str] | None = None    # every token's kind: made on first use
         self._starts: list[int] | None = None   # every token's offset: made on first use
         self._toks: list[Token] | None = None
@@ -118,14 +120,14 @@ class SourceEdit:
         self.stexts: list[str] = list(compress(texts, significant))
         self._significant = significant
         self._sstarts: list[int] | None = None
-        self.sdirective: list[bool] = list(compress(directive, significant))
+        self.sdirective: list[bool] = significant_flags(directives, self.sig)
         self._stoks: list[Token] | None = None
         # text -> significant indices, so a rule visits only the tokens it is about
         self.by_text: dict[str, list[int]] = TextIndex(self.stexts)
         self._number_texts: dict[str, None] | None = None
         self._number_lines: str | None = None
         self._device_words: bool | None = None
-        self.lines = LineIndex(text)
+        self._lines: LineIndex | None = None
         self._functions: FunctionIndex | None = None
         self._span_rewrites: list[tuple[int, int, Callable[[], str]]] = []
         self.hazards: list[Hazard] = []
@@ -143,6 +145,13 @@ class SourceEdit:
             with without_cyclic_gc():
                 self._stoks = list(map(Token, self.skinds, self.stexts, self.sstarts, self.sdirective))
         return self._stoks
+
+    @property
+    def lines(self) -> LineIndex:
+        """Offset -> line and column (made on first use: a file with nothing to report never needs it)."""
+        if self._lines is None:
+            self._lines = LineIndex(self.text)
+        return self._lines
 
     @property
     def sstarts(self) -> list[int]:
@@ -163,6 +172,13 @@ class SourceEdit:
         return self._starts
 
     @property
+    def directive(self) -> list[bool]:
+        """Every token's inside-a-directive flag (made on first use: the rules need only ``sdirective``)."""
+        if self._directive is None:
+            self._directive = directive_flags(self._directives, len(self._texts))
+        return self._directive
+
+    @property
     def kinds(self) -> list[str]:
         """Every token's kind (made on first use: the rules need only ``skinds``)."""
         if self._kinds is None:
@@ -174,7 +190,7 @@ class SourceEdit:
         """Every token, whitespace and comments included (made on first use; the rules need only ``stoks``)."""
         if self._toks is None:
             with without_cyclic_gc():
-                toks = list(map(Token, self.kinds, self._texts, self.starts, self._directive))
+                toks = list(map(Token, self.kinds, self._texts, self.starts, self.directive))
             stoks = self.stoks
             for si, ti in enumerate(self.sig):
                 toks[ti] = stoks[si]
@@ -192,7 +208,7 @@ class SourceEdit:
             return self.stok(si)
         if self._toks is not None:
             return self._toks[ti]
-        return Token(kind_of(self._texts[ti]), self._texts[ti], self.starts[ti], self._directive[ti])
+        return Token(kind_of(self._texts[ti]), self._texts[ti], self.starts[ti], self.directive[ti])
 
     @property
     def sig_of(self) -> dict[int, int]:

@@ -220,10 +220,12 @@ def scan(text: str) -> tuple[list[str], list[str], list[bool], list[int]]:
     return values, kinds, directive, includes
 
 
-def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[str], list[int], list[bool]]:
+def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[str], list[int],
+                                        list[tuple[int, int]]]:
     """What an edit of ``text`` needs, without a kind for every token: the token texts, which are
     significant (not whitespace or comments), the indices of those, their kinds, the indices of the
-    include tokens and the inside-a-directive flags."""
+    include tokens and the directives (token index ranges ``[start, end)``, in order of start, which may
+    overlap: ``directive_flags`` makes the per-token flags of them)."""
     if 'R"' in text:
         values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
     else:
@@ -232,21 +234,22 @@ def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[
     sig = list(compress(range(len(values)), significant))
     skinds = list(map(kind_of, compress(values, significant)))
     includes = list(compress(sig, map(_IS_INCLUDE.get, skinds)))
-    return values, significant, sig, skinds, includes, _directives_by_text(values, includes)
+    return values, significant, sig, skinds, includes, _directive_regions(values, includes)
 
 
-def _directives_by_text(values: list[str], includes: list[int]) -> list[bool]:
-    """``_directive_flags`` from the texts alone (a newline token is "\\n"; the include tokens are given)."""
+def _directive_regions(values: list[str], includes: list[int]) -> list[tuple[int, int]]:
+    """The ranges ``_directive_flags`` marks, from the texts alone (a newline token is "\\n"; the include
+    tokens are given)."""
     n = len(values)
-    flags = [False] * n
+    regions: list[tuple[int, int]] = []
     find_text = values.index
 
-    def mark_to_line_end(first: int) -> int:
+    def to_line_end(first: int) -> int:
         try:
             end = find_text("\n", first)
         except ValueError:
             end = n
-        flags[first:end] = [True] * (end - first)
+        regions.append((first, end))
         return end
 
     i = 0
@@ -255,18 +258,34 @@ def _directives_by_text(values: list[str], includes: list[int]) -> list[bool]:
             h = find_text("#", i)
         except ValueError:
             break
-        i = h + 1
-        if flags[h]:
-            continue
+        i = h + 1     # a '#' inside a directive found here is never visited: the search goes on past it
         j = h - 1
         while j >= 0 and kind_of(values[j]) in _LINE_START_KINDS:
             j -= 1
         if j < 0 or values[j] == "\n":
-            i = mark_to_line_end(h)
+            i = to_line_end(h)
     i = 0
     for h in includes:
         if h >= i:
-            i = mark_to_line_end(h)
+            i = to_line_end(h)
+    regions.sort()
+    return regions
+
+
+def directive_flags(regions: list[tuple[int, int]], n: int) -> list[bool]:
+    """Per-token inside-a-directive flags of ``n`` tokens from ``scan_significant``'s directives."""
+    flags = [False] * n
+    for start, end in regions:
+        flags[start:end] = [True] * (end - start)
+    return flags
+
+
+def significant_flags(regions: list[tuple[int, int]], sig: list[int]) -> list[bool]:
+    """The same flags for the significant tokens only (``sig``: their indices, ascending)."""
+    flags = [False] * len(sig)
+    for start, end in regions:
+        a, b = bisect.bisect_left(sig, start), bisect.bisect_left(sig, end)
+        flags[a:b] = [True] * (b - a)
     return flags
 
 
