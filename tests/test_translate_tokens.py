@@ -78,7 +78,13 @@ def test_quoted_includes_skip_comments_and_strings():
 def test_scan_for_edits_agrees_with_the_full_token_lists():
     """SourceEdit's scan (kinds of significant tokens only, directives found from the texts) gives the same
     texts, significant tokens, kinds, include tokens and directive flags as the full token lists."""
-    from portkern.translate.tokens import TRIVIA, directive_flags, scan_significant, significant_flags, token_parts
+    from portkern.translate.tokens import (
+        TRIVIA,
+        directive_flags,
+        scan_significant,
+        significant_flags,
+        token_parts,
+    )
 
     cases = [TRICKY, "/* c */ # if X\nint a = b # c;\n#define S(x) #x \\\n  # y\n  #include <a.h> z\nq\n#",
              "#include <a.h>\n#include \"b.h\" // c\n  # include <c.h>\nint x; # define Y\n", "", "#", "\n#\n"]

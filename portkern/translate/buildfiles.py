@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from portkern.model import Record
 
 MAKEFILE_NAMES = frozenset({"Makefile", "makefile", "GNUmakefile"})

@@ -8,8 +8,16 @@ from itertools import accumulate, compress
 
 from portkern.translate.records import Hazard, SourceRegion
 from portkern.translate.syntax import FunctionIndex, function_spans
-from portkern.translate.tokens import (LineIndex, Token, directive_flags, kind_of, scan_significant, significant_flags,
-                                       start_offsets, without_cyclic_gc)
+from portkern.translate.tokens import (
+    LineIndex,
+    Token,
+    directive_flags,
+    kind_of,
+    scan_significant,
+    significant_flags,
+    start_offsets,
+    without_cyclic_gc,
+)
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
