@@ -63,7 +63,8 @@ class _Table:
 def _table() -> _Table:
     import yaml  # only when a build file is translated
 
-    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "build_flags.yaml").read_text())
+    data = yaml.load((Path(__file__).resolve().parents[1] / "data" / "build_flags.yaml").read_text(),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))   # the C loader where built
     flags: dict[str, dict[str, str]] = {"hip": {}, "cuda": {}}
     for row in data["flags"]:
         if row["cuda"]:
