@@ -123,9 +123,12 @@ class _SignificantCache(dict):
     """Token text -> whether it matters for pattern matching (not whitespace or a comment)."""
 
     def __missing__(self, value: str) -> bool:
-        significant = kind_of(value) not in TRIVIA
+        kind = _KINDS.get(value) or _kind(value)
+        significant = kind not in TRIVIA
         if len(value) < 64 and len(self) < 200_000:
             self[value] = significant
+            if len(_KINDS) < 200_000:
+                _KINDS[value] = kind   # its kind is asked next (the significant ones')
         return significant
 
 
