@@ -536,17 +536,17 @@ def _functions_with_shuffles(src: SourceEdit) -> set[str]:
     names = {f.name for f in fns}
     for f in fns:
         calls.setdefault(f.name, set())
-    for si in range(len(src.sig)):
-        tok = src.stok(si)
-        if tok.kind != "ident":
+    for si in src.where_any(_SHUFFLES | names):   # only these tokens can add anything below
+        if src.skinds[si] != "ident":
             continue
         fn = src.functions.at(src.line_of(si))
         if fn is None:
             continue
-        if tok.text in _SHUFFLES:
+        text = src.stexts[si]
+        if text in _SHUFFLES:
             direct.add(fn.name)
-        elif tok.text in names and tok.text != fn.name and src.stext(si + 1) in ("(", "<"):
-            calls[fn.name].add(tok.text)
+        elif text in names and text != fn.name and src.stext(si + 1) in ("(", "<"):
+            calls[fn.name].add(text)
     found = set(direct)
     changed = True
     while changed:
