@@ -90,10 +90,11 @@ def test_scan_for_edits_agrees_with_the_full_token_lists():
              "#include <a.h>\n#include \"b.h\" // c\n  # include <c.h>\nint x; # define Y\n", "", "#", "\n#\n"]
     for text in cases:
         values, kinds, _, directive = token_parts(text)
-        v2, significant, sig, skinds, includes, regions = scan_significant(text)
+        v2, significant, sig, stexts, skinds, includes, regions = scan_significant(text)
         assert v2 == values and directive_flags(regions, len(values)) == directive
         assert significant_flags(regions, sig) == [directive[i] for i in sig]
         assert significant == [k not in TRIVIA for k in kinds]
         assert sig == [i for i, k in enumerate(kinds) if k not in TRIVIA]
+        assert stexts == [values[i] for i in sig]
         assert skinds == [k for k in kinds if k not in TRIVIA]
         assert includes == [i for i, k in enumerate(kinds) if k == "include"]

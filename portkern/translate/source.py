@@ -114,7 +114,10 @@ class SourceEdit:
     def __init__(self, text: str, filename: str):
         self.text = text
         self.filename = filename
-        texts, significant, self.sig, self.skinds, self.include_tis, directives = scan_significant(text)
+        # The significant tokens as parallel lists (text, kind, start offset, inside a directive) for fast
+        # scans; ``stoks`` makes Token objects of them only when a rule asks for it.
+        texts, significant, self.sig, self.stexts, self.skinds, self.include_tis, directives = \
+            scan_significant(text)
         self._texts = texts
         self._directives = directives
         self._directive: list[bool] | None = None   # every token's directive flag: made on first use
@@ -123,9 +126,6 @@ class SourceEdit:
         self._toks: list[Token] | None = None
         self.out: list[str] = list(texts)
         self._sig_of: dict[int, int] | None = None
-        # The significant tokens as parallel lists (text, kind, start offset, inside a directive) for fast
-        # scans; ``stoks`` makes Token objects of them only when a rule asks for it.
-        self.stexts: list[str] = list(compress(texts, significant))
         self._significant = significant
         self._sstarts: list[int] | None = None
         self.sdirective: list[bool] = significant_flags(directives, self.sig)

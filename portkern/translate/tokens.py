@@ -222,11 +222,11 @@ def scan(text: str) -> tuple[list[str], list[str], list[bool], list[int]]:
     return values, kinds, directive, includes
 
 
-def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[str], list[int],
+def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[str], list[str], list[int],
                                         list[tuple[int, int]]]:
     """What an edit of ``text`` needs, without a kind for every token: the token texts, which are
-    significant (not whitespace or comments), the indices of those, their kinds, the indices of the
-    include tokens and the directives (token index ranges ``[start, end)``, in order of start, which may
+    significant (not whitespace or comments), the indices of those, their texts and kinds, the indices of
+    the include tokens and the directives (token index ranges ``[start, end)``, in order of start, which may
     overlap: ``directive_flags`` makes the per-token flags of them)."""
     if 'R"' in text:
         values = [m.group() for m in _RAW_AWARE_RE.finditer(text)]
@@ -234,7 +234,8 @@ def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[
         values = _TOKEN_RE.findall(text)
     significant = list(map(_SIGNIFICANT.__getitem__, values))
     sig = list(compress(range(len(values)), significant))
-    skinds = list(map(kind_of, compress(values, significant)))
+    stexts = list(compress(values, significant))
+    skinds = list(map(kind_of, stexts))
     includes: list[int] = []
     if "include" in text:
         # the kinds are the cache's own strings: list searches find the few include tokens at C speed
@@ -246,7 +247,7 @@ def scan_significant(text: str) -> tuple[list[str], list[bool], list[int], list[
                 includes.append(sig[si])
         except ValueError:
             pass
-    return values, significant, sig, skinds, includes, _directive_regions(values, includes)
+    return values, significant, sig, stexts, skinds, includes, _directive_regions(values, includes)
 
 
 def _directive_regions(values: list[str], includes: list[int]) -> list[tuple[int, int]]:
