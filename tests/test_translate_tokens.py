@@ -73,3 +73,28 @@ def test_quoted_includes_skip_comments_and_strings():
 
     text = '#include "a.h"\n/* #include "b.h" */\nconst char* s = "#include \\"c.h\\"";\n  # include_next ""\n'
     assert quoted_includes(text) == ["a.h", ""]
+
+
+def test_scan_for_edits_agrees_with_the_full_token_lists():
+    """SourceEdit's scan (kinds of significant tokens only, directives found from the texts) gives the same
+    texts, significant tokens, kinds, include tokens and directive flags as the full token lists."""
+    from portkern.translate.tokens import (
+        TRIVIA,
+        directive_flags,
+        scan_significant,
+        significant_flags,
+        token_parts,
+    )
+
+    cases = [TRICKY, "/* c */ # if X\nint a = b # c;\n#define S(x) #x \\\n  # y\n  #include <a.h> z\nq\n#",
+             "#include <a.h>\n#include \"b.h\" // c\n  # include <c.h>\nint x; # define Y\n", "", "#", "\n#\n"]
+    for text in cases:
+        values, kinds, _, directive = token_parts(text)
+        v2, significant, sig, stexts, skinds, includes, regions = scan_significant(text)
+        assert v2 == values and directive_flags(regions, len(values)) == directive
+        assert significant_flags(regions, sig) == [directive[i] for i in sig]
+        assert significant == [k not in TRIVIA for k in kinds]
+        assert sig == [i for i, k in enumerate(kinds) if k not in TRIVIA]
+        assert stexts == [values[i] for i in sig]
+        assert skinds == [k for k in kinds if k not in TRIVIA]
+        assert includes == [i for i, k in enumerate(kinds) if k == "include"]

@@ -23,10 +23,10 @@ from portkern.ingest.model import Instantiation, Kernel, KernelCatalog, SkippedR
 from portkern.ingest.scan import FileIndex, Include, Item, configure, read_preprocessor, scan_file
 from portkern.ingest.units import TreeIndex, build_group_unit, build_unit, closure
 from portkern.library import LibrarySpec, MacroTable
+from portkern.textfiles import MAX_FILE_BYTES, not_source_code  # noqa: F401  (re-exported)
 
 # Bumped whenever what a cached FileIndex holds changes (the code digest in code_version() also is).
 INGEST_VERSION = "6"
-MAX_FILE_BYTES = 4 << 20
 _FORCED_KINDS = {"kernel": mac.KIND_KERNEL, "device_helper": mac.KIND_DEVICE_HELPER, "launch": mac.KIND_LAUNCH}
 
 
@@ -302,15 +302,6 @@ def _read(root: Path, rel: str, skipped: list[SkippedRegion]) -> _Source | None:
         skipped.append(SkippedRegion(rel, 0, 0, problem))
         return None
     return _Source(rel, data, hashlib.sha1(data).hexdigest())
-
-
-def not_source_code(data: bytes) -> str | None:
-    """Why ``data`` cannot be source code (too large, binary), or None. Shared with the translator."""
-    if len(data) > MAX_FILE_BYTES:
-        return f"file larger than {MAX_FILE_BYTES >> 20} MiB: not source code"
-    if b"\0" in data[:8192]:
-        return "binary file (NUL bytes): not source code"
-    return None
 
 
 def _include_order(root: Path, files: dict[str, FileIndex],

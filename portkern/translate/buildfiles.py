@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from portkern.model import Record
 
 MAKEFILE_NAMES = frozenset({"Makefile", "makefile", "GNUmakefile"})
@@ -63,7 +61,10 @@ class _Table:
 
 @functools.lru_cache(maxsize=1)
 def _table() -> _Table:
-    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "build_flags.yaml").read_text())
+    import yaml  # only when a build file is translated
+
+    data = yaml.load((Path(__file__).resolve().parents[1] / "data" / "build_flags.yaml").read_text(),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))   # the C loader where built
     flags: dict[str, dict[str, str]] = {"hip": {}, "cuda": {}}
     for row in data["flags"]:
         if row["cuda"]:

@@ -156,7 +156,7 @@ def cache_hints_to_cuda(src: SourceEdit, tables: MapTables) -> None:
     streaming_store = next((k for k, v in tables.cache_hint_stores.items() if v == "__builtin_nontemporal_store"), None)
     for si in src.where("__builtin_nontemporal_load", "__builtin_nontemporal_store"):
         t = src.stok(si)
-        if src.stext(si + 1) != "(" or src.stoks[si].directive:
+        if src.stext(si + 1) != "(" or src.sdirective[si]:
             continue
         if src.stext(si - 1) == "return" and src.stext(si - 2) == ")" and src.stext(si - 3) == ")":
             continue  # inside portkern_nontemporal_* (guarded for CUDA already)
@@ -486,7 +486,7 @@ def assert_header_for_cuda(src: SourceEdit) -> str:
     ``assert`` without including it itself gets ``#include <cassert>`` ("" otherwise)."""
     if "assert" not in src.by_text:
         return ""
-    if any("assert" in src.token(ti).text for ti in src.include_tis):
+    if any("assert" in src.token_text(ti) for ti in src.include_tis):
         return ""
     calls = [si for si in src.where("assert") if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::")]
     return "#include <cassert>" if calls else ""

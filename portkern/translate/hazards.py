@@ -10,6 +10,7 @@ wide); ``to="cuda"`` checks HIP code for 64-wide assumptions (NVIDIA warps are 3
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left
 from collections.abc import Callable
@@ -52,13 +53,25 @@ class _IntValues(dict):
 _int_value = _IntValues().__getitem__
 
 
+@functools.lru_cache(maxsize=16)
+def _spellings_of(values: frozenset[int]) -> re.Pattern:
+    """Lines that may spell one of ``values`` as ``_NUMBER_VALUE`` reads a literal: decimal or hex digits
+    after any leading zeros, any case, any integer suffix."""
+    decimal = "|".join(str(v) for v in values)
+    hexadecimal = "|".join("".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{v:x}") for v in values)
+    return re.compile(rf"^(?:0*(?:{decimal})|0[xX]0*(?:{hexadecimal}))[uUlL]*$", re.MULTILINE)
+
+
 def _numbers_valued(src: SourceEdit, values: set[int]) -> list[int]:
     """Significant indices, in order, of the integer literals whose value is in ``values`` (found through
-    the file's distinct spellings, not by visiting every number)."""
+    the file's distinct spellings, not by visiting every number: one regex scan of the spellings picks
+    those that may have such a value)."""
     found: list[int] = []
-    for text in src.by_text:
+    if not src.number_texts():
+        return found
+    for text in _spellings_of(frozenset(values)).findall(src.number_lines()):
         if _int_value(text) in values:
-            found.extend(si for si in src.by_text[text] if src.stoks[si].kind == "number")
+            found.extend(si for si in src.by_text[text] if src.skinds[si] == "number")
     found.sort()
     return found
 
@@ -192,26 +205,25 @@ class _WarpPlan:
 def _plan_warp_macros(ctx: Context, plan: _WarpPlan) -> None:
     """``#define WARP_SIZE 32`` -> the compiler's wavefront size on AMD (32 where it is not defined)."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, stoks = src.sig, src.stoks
+    sig = src.sig
     for define_si in src.where("define"):
         si = define_si + 1
         if si + 1 >= len(sig) or define_si < 1:
             continue
-        t = stoks[si]
-        if t.kind != "ident" or stoks[si - 2].text != "#":
+        if src.skinds[si] != "ident" or src.stexts[si - 2] != "#":
             continue
-        if not WARP_MACRO.match(t.text):
+        name = src.stexts[si]
+        if not WARP_MACRO.match(name):
             continue
-        value_tok = stoks[si + 1]
-        if not value_tok.directive or _int_value(value_tok.text) != width.assumed:
+        value = src.stexts[si + 1]
+        if not src.sdirective[si + 1] or _int_value(value) != width.assumed:
             continue
-        if si + 2 < len(sig) and stoks[si + 2].directive and \
-                src.lines.line(stoks[si + 2].start) == src.lines.line(value_tok.start):
+        if si + 2 < len(sig) and src.sdirective[si + 2] and \
+                src.lines.line(src.sstarts[si + 2]) == src.lines.line(src.sstarts[si + 1]):
             continue  # the value is part of a longer expression: leave it to a person
-        name = t.text
         if to == "hip":
             new = (f"#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define {name} __AMDGCN_WAVEFRONT_SIZE\n"
-                   f"#else\n#define {name} {value_tok.text}\n#endif")
+                   f"#else\n#define {name} {value}\n#endif")
             msg = (f"{name} hard-codes a 32-lane warp; it now follows the compiler's wavefront size "
                    "(64 on CDNA, 32 on RDNA)")
         else:
@@ -224,16 +236,15 @@ def _thread_vars(src: SourceEdit) -> set[str]:
     """Variables computed from threadIdx (lane, tid, warp ids...). A block-stride loop index
     (``i += blockDim.x``) ranges over the data, not over the threads of a warp, so it is not one."""
     found: set[str] = set()
-    stoks = src.stoks
     strided = {src.stext(k - 1) for k in src.where("+=") if src.stext(k + 1) == "blockDim"}
     for eq in src.where("="):
         si = eq - 1
         if si < 1:
             continue
-        t = stoks[si]
+        t = src.stok(si)
         if t.kind == "ident":
             end = src.statement_end(si)
-            rhs = {stoks[j].text for j in range(si + 2, min(end, si + 40))}
+            rhs = {src.stexts[j] for j in range(si + 2, min(end, si + 40))}
             if ("threadIdx" in rhs or rhs & found or "__lane_id" in rhs) and t.text not in strided:
                 found.add(t.text)
     return found
@@ -309,7 +320,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
     """Sites of lane arithmetic, shuffle widths and shuffle loops; literal shuffle offsets and shifts are
     conflicts. Returns the variables that hold a lane index after the fix."""
     src, to, width = ctx.src, ctx.to, ctx.width
-    sig, stoks = src.sig, src.stoks
+    sig = src.sig
     n = len(sig)
     tvars: set[str] | None = None                        # both found on first need: most files have no
     shared: dict[str, list[int | None]] | None = None   # literal that could be lane arithmetic
@@ -320,15 +331,15 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     interesting = {width.assumed, width.assumed - 1, width.shift}
     for si in _numbers_valued(src, interesting):
-        t = stoks[si]
+        literal = src.stexts[si]
         if si < 2 or si + 1 >= n:
             continue
-        value = _int_value(t.text)
+        value = _int_value(literal)
         if value not in interesting:
             continue
-        op = stoks[si - 1].text
-        if op not in ("%", "/", "&", "+", ">>"):
-            continue
+        op = src.stexts[si - 1]
+        if op not in (("%", "/") if value == width.assumed else ("&", "+") if value == width.assumed - 1 else (">>",)):
+            continue  # no rule below takes this value with this operator (asked before the syntax tree)
         if not src.functions.in_device_code(src.line_of(si)) and src.functions.spans:
             continue
         if shared is None:
@@ -343,23 +354,23 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
                 # warps in a block: round up, or blocks of 96 or 160 threads lose their last wavefront
                 plan.span_fixes.append((si - 4, si + 1, "((blockDim.x + warpSize - 1) / warpSize)",
                                         "warp-size-literal",
-                                        f"'blockDim.x / {t.text}' counted {direction}s in a block; now rounded "
+                                        f"'blockDim.x / {literal}' counted {direction}s in a block; now rounded "
                                         "up in terms of warpSize, so a partial wavefront is counted"))
                 continue
-            sites.append((si, "warpSize", f"'{op} {t.text}'"))
+            sites.append((si, "warpSize", f"'{op} {literal}'"))
             if op == "%":
                 lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "&" and _is_threadish_operand(src, si - 2, tvars):
-            sites.append((si, "(warpSize - 1)", f"'& {t.text}'"))
+            sites.append((si, "(warpSize - 1)", f"'& {literal}'"))
             lane_vars |= _assigned_var(src, si)
         elif value == width.assumed - 1 and op == "+" and src.stext(si + 1) == ")" and \
                 src.stext(si + 2) == "/" and _int_value(src.stext(si + 3)) == width.assumed and \
                 _is_threadish_operand(src, si + 1, tvars):
-            sites.append((si, "(warpSize - 1)", f"'+ {t.text}' (round up to warps)"))
+            sites.append((si, "(warpSize - 1)", f"'+ {literal}' (round up to warps)"))
             sites.append((si + 3, "warpSize", f"'/ {width.assumed}'"))
         elif value == width.shift and op == ">>" and _is_threadish_operand(src, si - 2, tvars):
             plan.conflicts.append((si, "shuffle-literal-offset",
-                                   f"'>> {t.text}' divides by the {direction} width with a shift; it has no "
+                                   f"'>> {literal}' divides by the {direction} width with a shift; it has no "
                                    "spelling in terms of warpSize - write it as '/ warpSize'"))
     for si in src.where("for"):
         if src.stext(si + 1) == "(":
@@ -367,7 +378,7 @@ def _plan_warp_literals(ctx: Context, plan: _WarpPlan) -> set[str]:
 
     # Shuffle calls: literal widths and literal offsets.
     for si in src.where_any(_SHUFFLES):
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         close = src.match_close(si + 1)
@@ -525,17 +536,17 @@ def _functions_with_shuffles(src: SourceEdit) -> set[str]:
     names = {f.name for f in fns}
     for f in fns:
         calls.setdefault(f.name, set())
-    for si in range(len(src.sig)):
-        tok = src.stok(si)
-        if tok.kind != "ident":
+    for si in src.where_any(_SHUFFLES | names):   # only these tokens can add anything below
+        if src.skinds[si] != "ident":
             continue
         fn = src.functions.at(src.line_of(si))
         if fn is None:
             continue
-        if tok.text in _SHUFFLES:
+        text = src.stexts[si]
+        if text in _SHUFFLES:
             direct.add(fn.name)
-        elif tok.text in names and tok.text != fn.name and src.stext(si + 1) in ("(", "<"):
-            calls[fn.name].add(tok.text)
+        elif text in names and text != fn.name and src.stext(si + 1) in ("(", "<"):
+            calls[fn.name].add(text)
     found = set(direct)
     changed = True
     while changed:
@@ -689,10 +700,9 @@ def _ballot_width(ctx: Context) -> None:
     """Ballot results are 64-bit on AMD: widen 32-bit holders, use the 64-bit bit intrinsics on them,
     and widen all-ones masks compared or combined with them."""
     src, tables = ctx.src, ctx.tables
-    stoks = src.stoks
     ballot_vars: set[str] = set()
     for si in src.where_any(_BALLOTS):
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         start = src.statement_start(si)
@@ -719,7 +729,7 @@ def _ballot_width(ctx: Context) -> None:
                                f"'{type_words} {var}' holds a ballot result, which has 64 bits on AMD; "
                                "widened to unsigned long long", fixed=True, span=(start, src.statement_end(si)))
     for si in src.where_any(tables.wide_bit_intrinsics) if ballot_vars or src.where_any(_BALLOTS) else []:
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         wide = tables.wide_bit_intrinsics[t.text]
@@ -732,7 +742,7 @@ def _ballot_width(ctx: Context) -> None:
                        f"{t.text} on a ballot result counts only 32 of AMD's 64 lanes; now {wide}", fixed=True)
     # all-ones 32-bit masks next to ballot results
     for si in _numbers_valued(src, {0xFFFFFFFF}):
-        t = stoks[si]
+        t = src.stok(si)
         if _int_value(t.text) != 0xFFFFFFFF:
             continue
         if src.stext(si - 1) == "(" and src.stext(si - 2).endswith("_sync"):
@@ -793,14 +803,14 @@ def _lane_index_vars(src: SourceEdit) -> set[str]:
     """Variables holding a lane: computed as one, or named like one (lane, laneid) and taken from threadIdx."""
     found: set[str] = set()
     for eq in src.where("="):
-        tok = src.stok(eq - 1)
-        if tok is None or tok.kind != "ident":
+        if src.skind(eq - 1) != "ident":
             continue
+        name = src.stext(eq - 1)
         end = src.statement_end(eq)
         rhs = {src.stext(k) for k in range(eq + 1, end)}
         if _is_lane_index(src, eq + 1, end, found) or \
-                _LANE_NAME.match(tok.text) and "threadIdx" in rhs and rhs & {"%", "&"}:
-            found.add(tok.text)
+                _LANE_NAME.match(name) and "threadIdx" in rhs and rhs & {"%", "&"}:
+            found.add(name)
     return found
 
 
@@ -824,10 +834,10 @@ def _ballots_by_function(src: SourceEdit) -> dict[int, set[str]]:
 def _shift_literal(src: SourceEdit, op_si: int) -> tuple[int, str] | None:
     """The 32-bit literal shifted at ``op_si``: (first significant index, "one" | "all"), else None."""
     lit = op_si - 1
-    tok = src.stok(lit)
-    if tok is None or tok.kind != "number" or "l" in tok.text.lower():
+    text = src.stext(lit)
+    if src.skind(lit) != "number" or "l" in text.lower():
         return None  # not a literal, or already long (64 bits on the LP64 hosts HIP targets)
-    value = _int_value(tok.text)
+    value = _int_value(text)
     first, what = lit, None
     if src.stext(lit - 1) == "~" and value == 0:
         first, what = lit - 1, "all"
@@ -842,15 +852,16 @@ def _shift_literal(src: SourceEdit, op_si: int) -> tuple[int, str] | None:
 
 def _shift_count(src: SourceEdit, op_si: int) -> tuple[int, int] | None:
     """Span of the shift count after ``op_si`` when it is a variable or a parenthesized expression."""
-    nxt = src.stok(op_si + 1)
-    if nxt is None:
+    kind = src.skind(op_si + 1)
+    if not kind:
         return None
-    if nxt.text == "(":
+    nxt = src.stext(op_si + 1)
+    if nxt == "(":
         close = src.match_close(op_si + 1)
         return (op_si + 1, close + 1) if close > 0 else None
-    if nxt.kind != "ident":
+    if kind != "ident":
         return None
-    if nxt.text == "threadIdx" and src.stext(op_si + 2) == ".":
+    if nxt == "threadIdx" and src.stext(op_si + 2) == ".":
         return op_si + 1, op_si + 4
     return op_si + 1, op_si + 2
 
@@ -871,38 +882,38 @@ def _mask_variable(src: SourceEdit, si: int) -> tuple[int, int, str] | None:
 
 def _whole_statement(src: SourceEdit, si: int) -> tuple[int, int]:
     """The statement around ``si`` past any brackets it sits in (``statement_start`` stops at them)."""
-    sig, stoks = src.sig, src.stoks
-    if stoks[si].directive:
+    texts, directive = src.stexts, src.sdirective
+    if directive[si]:
         return src.statement_start(si), src.statement_end(si)
     depth = 0
     start = 0
     for j in range(si - 1, -1, -1):
-        tok = stoks[j]
-        if tok.directive:
+        if directive[j]:
             start = j + 1
             break
-        if tok.text in (")", "]"):
+        text = texts[j]
+        if text in (")", "]"):
             depth += 1
-        elif tok.text in ("(", "["):
+        elif text in ("(", "["):
             depth -= 1
-        elif tok.text in (";", "{", "}") and depth <= 0:
+        elif text in (";", "{", "}") and depth <= 0:
             start = j + 1
             break
     depth = 0
-    end = len(sig)
-    for j in range(si, len(sig)):
-        tok = stoks[j]
-        if tok.directive:
+    end = len(texts)
+    for j in range(si, len(texts)):
+        if directive[j]:
             end = j
             break
-        if tok.text in ("(", "["):
+        text = texts[j]
+        if text in ("(", "["):
             depth += 1
-        elif tok.text in (")", "]"):
+        elif text in (")", "]"):
             depth -= 1
-        elif tok.text == ";" and depth <= 0:
+        elif text == ";" and depth <= 0:
             end = j + 1
             break
-        elif tok.text in ("{", "}") and depth <= 0:
+        elif text in ("{", "}") and depth <= 0:
             end = j
             break
     return start, end
@@ -919,6 +930,9 @@ def _lane_mask_shifts(ctx: Context) -> None:
     """
     src = ctx.src
     ballots = _ballots_by_function(src)
+    # Without a ballot in the file a mask can meet none, so only a shift by a lane index is reported; that
+    # is asked before the syntax tree (most files shift literals by other things).
+    no_ballots = not src.where_any(_BALLOTS)
     lane_vars: set[str] | None = None    # found on first need (a shift of a 32-bit literal by a variable)
     widened_vars: set[int] = set()
     for op_si in src.where("<<", ">>"):
@@ -930,6 +944,11 @@ def _lane_mask_shifts(ctx: Context) -> None:
         shift = src.stext(op_si)
         if shift == ">>" and what == "one":
             continue
+        if no_ballots:
+            if lane_vars is None:
+                lane_vars = _lane_index_vars(src)
+            if not _is_lane_index(src, count[0], count[1], lane_vars):
+                continue
         line = src.line_of(op_si)   # the syntax tree is asked last: most shifts are not of a literal
         if src.functions.spans and not src.functions.in_device_code(line):
             continue
@@ -1047,7 +1066,7 @@ def _unsupported_header(ctx: Context, si: int) -> bool:
 @token_rule(spellings={"<<<"})
 def _device_side_launch(ctx: Context, si: int) -> bool:
     src = ctx.src
-    if src.functions.in_device_code(src.line_of(si)):
+    if src.in_device_code(src.line_of(si)):
         src.hazard(si, "dynamic-parallelism", "error",
                    f"kernel launched from device code (dynamic parallelism): "
                    f"{'HIP' if ctx.to == 'hip' else 'the target'} has no device-side launch; restructure as "
@@ -1183,7 +1202,7 @@ def _dynamic_shared_opt_in(ctx: Context, si: int) -> bool:
 @token_rule(spellings={"cudaDeviceSynchronize", "hipDeviceSynchronize"})
 def _device_side_synchronize(ctx: Context, si: int) -> bool:
     src = ctx.src
-    if not src.functions.in_device_code(src.line_of(si)):
+    if not src.in_device_code(src.line_of(si)):
         return False
     src.hazard(si, "dynamic-parallelism", "error",
                "device-side synchronize (dynamic parallelism) has no HIP counterpart", span=_statement(src, si))
@@ -1607,7 +1626,7 @@ def _host_device_overloads(ctx: Context) -> None:
     if "__host__" not in src.by_text or "__device__" not in src.by_text:
         return  # a pair needs both words
     by_head: dict[str, list[tuple[str, int, int, int]]] = {}
-    starts = [t.start for t in src.stoks]
+    starts = src.sstarts
     for fn in src.functions.spans:
         start = bisect_left(starts, src.lines.line_start(fn.start_line))  # first token on or after the line
         if start >= len(starts) or src.line_of(start) != fn.start_line:
@@ -1661,7 +1680,7 @@ def _hard_coded_wavefront_constants(ctx: Context) -> None:
         name = src.stext(si - 2)
         start = src.statement_start(si)
         words = {src.stext(k) for k in range(start, si)}
-        tail = src.text[src.stoks[si].end:src.text.find("\n", src.stoks[si].end)]
+        tail = src.text[src.send(si):src.text.find("\n", src.send(si))]
         comment_says = bool(re.search(r"(?i)warp|wave", tail))
         if not (words & {"constexpr", "const", "#define"} or comment_says):
             continue

@@ -43,10 +43,9 @@ LAUNCH_HELPER = """
 def ggl_to_chevron(src: SourceEdit) -> None:
     """Every hipLaunchKernelGGL call to ``kernel<<<...>>>(args)``; in a launch macro that forwards
     ``__VA_ARGS__``, to ``PORTKERN_LAUNCH_KERNEL`` (defined once after the includes)."""
-    stoks = src.stoks
     needs_helper = False
     for si in src.where("HIP_KERNEL_NAME", "hipLaunchKernelGGL"):
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         if t.text == "HIP_KERNEL_NAME":
@@ -91,13 +90,13 @@ def _chevron_builder(src: SourceEdit, args: list[tuple[int, int]], close: int):
 
 
 def chevron_to_ggl(src: SourceEdit) -> None:
-    sig, stoks = src.sig, src.stoks
+    sig = src.sig
     n = len(sig)
     for si in src.where("<<<"):
         if si < 1:
             continue
-        end = next((j for j in range(si + 1, n) if stoks[j].text == ">>>"), -1)
-        if end < 0 or end + 1 >= n or stoks[end + 1].text != "(":
+        end = next((j for j in range(si + 1, n) if src.stexts[j] == ">>>"), -1)
+        if end < 0 or end + 1 >= n or src.stexts[end + 1] != "(":
             continue
         call_close = src.match_close(end + 1)
         if call_close < 0:

@@ -17,6 +17,9 @@ CUDA_API_NAME = re.compile(
 HIP_API_NAME = re.compile(
     r"^(?:hip[A-Z]|HIP_|hipblas|hipsparse|hipsolver|hiprand|hipfft|hipcub|HIPBLAS_|HIPSPARSE_|HIPSOLVER_|"
     r"HIPRAND_|HIPFFT_|HIPCUB_|rocblas_|rocsolver_|rocprim|__hip_|__builtin_amdgcn_|__ockl_|__ocml_)")
+# The same families as whole lines of a newline-joined list of names (one regex scan finds them all).
+_FAMILY_LINES = {p: re.compile("^" + p.pattern.lstrip("^") + "[^\n]*", re.MULTILINE)
+                 for p in (CUDA_API_NAME, HIP_API_NAME)}
 
 # Vendor macros that are meant to stay: platform tests pick a branch, they are not API calls.
 KEEP_AS_WRITTEN = frozenset({
@@ -63,63 +66,62 @@ class LocalNames:
 def local_definitions(src: SourceEdit) -> set[str]:
     """Names the file defines itself (macros, types, functions): never reported as unconverted."""
     names: set[str] = set()
-    sig, stoks = src.sig, src.stoks
-    n = len(sig)
+    texts, kinds = src.stexts, src.skinds
+    n = len(texts)
     for si in src.where("define", "using", *_DECL_KEYWORDS):
         if si + 1 >= n:
             continue
-        t = stoks[si + 1]
-        if t.kind == "ident" and (stoks[si].text != "define" or (si > 0 and stoks[si - 1].text == "#")):
-            names.add(t.text)
+        if kinds[si + 1] == "ident" and (texts[si] != "define" or (si > 0 and texts[si - 1] == "#")):
+            names.add(texts[si + 1])
     for si in src.where("typedef"):
         # typedef <type> NAME;  typedef <ret> (*NAME)(args);  typedef struct {...} NAME;
         end = si + 1
         depth = 0
-        while end < n and not (stoks[end].text == ";" and depth == 0):
-            text = stoks[end].text
+        while end < n and not (texts[end] == ";" and depth == 0):
+            text = texts[end]
             depth += text in ("(", "{", "[")
             depth -= text in (")", "}", "]")
             end += 1
         depth = 0
         for j in range(end - 1, si, -1):  # the last identifier outside brackets
-            text = stoks[j].text
+            text = texts[j]
             depth += text in (")", "}", "]")
             depth -= text in ("(", "{", "[")
-            if depth == 0 and stoks[j].kind == "ident":
+            if depth == 0 and kinds[j] == "ident":
                 names.add(text)
                 break
         for k in range(si + 1, min(end, n - 2)):
-            if stoks[k].text == "(" and stoks[k + 1].text == "*" and stoks[k + 2].kind == "ident":
-                names.add(stoks[k + 2].text)
+            if texts[k] == "(" and texts[k + 1] == "*" and kinds[k + 2] == "ident":
+                names.add(texts[k + 2])
     for si in src.where("enum"):
         # enum [class] [Name] [: type] { A = 1, B, ... }: the enumerators are the project's names too
         j = si + 1
-        while j < n and j < si + 12 and stoks[j].text not in ("{", ";"):
+        while j < n and j < si + 12 and texts[j] not in ("{", ";"):
             j += 1
-        if j >= n or stoks[j].text != "{":
+        if j >= n or texts[j] != "{":
             continue
         depth = 0
         for k in range(j, n):
-            text = stoks[k].text
+            text = texts[k]
             if text in ("{", "(", "["):
                 depth += 1
             elif text in ("}", ")", "]"):
                 depth -= 1
                 if depth == 0:
                     break
-            elif depth == 1 and stoks[k].kind == "ident" and stoks[k - 1].text in ("{", ","):
+            elif depth == 1 and kinds[k] == "ident" and texts[k - 1] in ("{", ","):
                 names.add(text)
     for open_si in src.where("("):
         si = open_si - 1
-        if si < 1 or stoks[si].kind != "ident":
+        if si < 1 or kinds[si] != "ident":
             continue
-        prev = stoks[si - 1]
+        prev = texts[si - 1]
         # "<type> name(" : a function declaration or definition
-        if (prev.kind == "ident" and prev.text not in ("return", "else", "case", "new", "delete")) or \
-                prev.text in ("*", "&", ">"):
-            names.add(stoks[si].text)
-        elif prev.text == ")" and _after_macro_call(src, si - 1):
-            names.add(stoks[si].text)  # KERNEL_MACRO(256) name(...): a declaration after an attribute macro
+        if (kinds[si - 1] == "ident" and prev not in ("return", "else", "case", "new", "delete")) or \
+                prev in ("*", "&", ">"):
+            names.add(texts[si])
+        elif prev == ")" and _after_macro_call(src, si - 1):
+            names.add(texts[si])  # KERNEL_MACRO(256) name(...): a declaration after an attribute macro
     return names
 
 
@@ -145,21 +147,26 @@ def _forward_names(to: str, roc: bool) -> tuple[dict[str, tuple[str, str]], dict
 
 def rename_identifiers(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> None:
     forward, namespaces = _forward_names(to, roc)
-    sig, stoks, out = src.sig, src.stoks, src.out
+    sig, texts, kinds, out = src.sig, src.stexts, src.skinds, src.out
     n = len(sig)
-    for text, positions in src.by_text.items():
+    by_text = src.by_text
+    # the spellings that have a mapping, in order of first use (so the counts come out in that order)
+    mapped = by_text.keys() & forward.keys() | by_text.keys() & namespaces.keys()
+    src.fill_positions(mapped)
+    for text in sorted(mapped, key=lambda t: by_text[t][0]):
+        positions = by_text[text]
         hit = forward.get(text)
         if hit is None:
             if text in namespaces:
                 for si in positions:
-                    if si + 1 < n and stoks[si + 1].text == "::" and stoks[si].kind == "ident":
+                    if si + 1 < n and texts[si + 1] == "::" and kinds[si] == "ident":
                         out[sig[si]] = namespaces[text]
                         src.count("cub")
             continue
         for si in positions:
-            if stoks[si].kind != "ident":
+            if kinds[si] != "ident":
                 continue
-            if si > 0 and stoks[si - 1].text in (".", "->"):
+            if si > 0 and texts[si - 1] in (".", "->"):
                 continue  # a member that happens to share an API name
             out[sig[si]] = hit[0]
             src.count(hit[1])
@@ -192,18 +199,18 @@ def rename_includes(src: SourceEdit, tables: MapTables, to: str, roc: bool) -> l
     local: list[str] = []
     runtime_seen = False
     for ti in src.include_tis:
-        t = src.token(ti)
-        delim, name = include_target(t.text)
+        text = src.token_text(ti)
+        delim, name = include_target(text)
         new = header_map.get(name)
         if new is None and to == "cuda" and name.startswith("hipcub/") and name.endswith(".hpp"):
             new = "cub/" + name[len("hipcub/"):-len(".hpp")] + ".cuh"  # hipCUB mirrors CUB's layout
         if new is not None:
-            src.out[ti] = t.text.replace(name, new, 1)
+            src.out[ti] = text.replace(name, new, 1)
             src.count("headers")
             if to == "hip" and new in NEED_RUNTIME_FIRST and not runtime_seen:
                 # older HIP releases' cooperative-groups header uses hip_runtime.h macros without
                 # including it; CUDA files often include <cooperative_groups.h> first
-                src.out[ti] = t.text.replace(name, HIP_RUNTIME_HEADER, 1) + "\n" + src.out[ti]
+                src.out[ti] = text.replace(name, HIP_RUNTIME_HEADER, 1) + "\n" + src.out[ti]
                 runtime_seen = True
         elif delim == '"':
             local.append(name)
@@ -226,9 +233,9 @@ def _declared_here(src: SourceEdit, positions: list[int]) -> bool:
     for si in positions:
         if si < 1:
             continue
-        prev, nxt = src.stok(si - 1), src.stext(si + 1)
-        if ((prev.kind == "ident" and prev.text not in _NOT_A_TYPE) or prev.text in ("*", "&", "&&")) and \
-                nxt in ("=", ";", ",", "[", "{", ")", ":") and not prev.directive:
+        prev, nxt = src.stexts[si - 1], src.stext(si + 1)
+        if ((src.skinds[si - 1] == "ident" and prev not in _NOT_A_TYPE) or prev in ("*", "&", "&&")) and \
+                nxt in ("=", ";", ",", "[", "{", ")", ":") and not src.sdirective[si - 1]:
             return True
     return False
 
@@ -247,6 +254,19 @@ def _no_counterpart(tables: MapTables, to: str, name: str) -> tuple[str, str] | 
     return (lib, "") if lib is not None else None
 
 
+def _report_candidates(src: SourceEdit, pattern: re.Pattern, no_counterpart: dict[str, str],
+                       roc_only: frozenset[str]) -> list[str]:
+    """The spellings ``report_unconverted`` has to look at, in order of first use: those without a
+    counterpart and those in the vendor's API family (``pattern``). The family is found in one regex
+    scan of the distinct spellings joined by newlines; only identifiers are reported, and they never
+    contain a newline, so the pieces of a multi-line string literal may be found but never matter."""
+    by_text = src.by_text
+    found = by_text.keys() & no_counterpart.keys() | by_text.keys() & roc_only
+    found.update(h for h in _FAMILY_LINES[pattern].findall("\n".join(by_text)) if h in by_text and pattern.match(h))
+    src.fill_positions(found)
+    return sorted(found, key=lambda t: by_text[t][0])
+
+
 def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
                        local_names: set[str] | LocalNames) -> list[Unconverted]:
     """Names left in the source dialect: documented without a counterpart, or not known at all.
@@ -255,10 +275,12 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
     pattern = CUDA_API_NAME if to == "hip" else HIP_API_NAME
     same = tables.same
     found: list[Unconverted] = []
-    sig, stoks, out = src.sig, src.stoks, src.out
+    sig, texts, kinds, out = src.sig, src.stexts, src.skinds, src.out
     no_counterpart = tables.cuda_only if to == "hip" else tables.hip_only
     roc_only = _roc_only_names() if to == "hip" else frozenset()
-    for name, positions in src.by_text.items():
+    by_text = src.by_text
+    for name in _report_candidates(src, pattern, no_counterpart, roc_only):
+        positions = by_text[name]
         library, note = "", ""
         missing = _no_counterpart(tables, to, name) if (name in no_counterpart or name in roc_only) else None
         if missing is not None:
@@ -272,23 +294,21 @@ def report_unconverted(src: SourceEdit, tables: MapTables, to: str,
         else:
             continue
         for si in positions:
-            ti = sig[si]
-            t = stoks[si]
-            if t.kind != "ident" or out[ti] != t.text:
+            if kinds[si] != "ident" or out[sig[si]] != name:
                 continue
-            if reason == "unknown name" and si > 0 and stoks[si - 1].text in (".", "->"):
+            if reason == "unknown name" and si > 0 and texts[si - 1] in (".", "->"):
                 continue
-            line, col = src.lines.line_col(t.start)
+            line, col = src.lines.line_col(src.sstarts[si])
             found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason=reason,
                                      library=library, note=note))
     found.sort(key=lambda u: (u.line, u.col))
     for ti in src.include_tis:
-        t = src.token(ti)
-        if src.out[ti] == t.text:
-            _, name = include_target(t.text)
+        text = src.token_text(ti)
+        if src.out[ti] == text:
+            _, name = include_target(text)
             missing = _no_counterpart(tables, to, name)
             if missing is not None:
-                line, col = src.lines.line_col(t.start)
+                line, col = src.lines.line_col(src.token(ti).start)
                 found.append(Unconverted(name=name, file=src.filename, line=line, col=col, reason="no counterpart",
                                          library=missing[0], note=missing[1]))
     return found
@@ -318,11 +338,12 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
         target = parse_version(cuda_version)
     rows, fact = tables.api_rows, tables.api_fact
     forward = tables.to_hip if to == "hip" else tables.to_cuda
+    present = src.by_text.keys()
     if to == "hip":
-        candidates = [n for n in src.by_text if n in rows]
+        candidates = present & rows.keys()
     else:
-        roc_names = tables.roc_to_cuda if roc else {}
-        candidates = [n for n in src.by_text if n in forward or n in roc_names]
+        candidates = present & forward.keys() | (present & tables.roc_to_cuda.keys() if roc else set())
+    src.fill_positions(candidates)
     for name in sorted(candidates, key=lambda n: src.by_text[n][0]):
         positions = src.by_text[name]
         if to == "hip":
@@ -341,7 +362,7 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
         removed, deprecated, added = (fact(cuda, f"{side}_removed"), fact(cuda, f"{side}_deprecated"),
                                       fact(cuda, f"{side}_added"))
         si = positions[0]
-        if src.stok(si).kind != "ident" or (si > 0 and src.stext(si - 1) in (".", "->")):
+        if src.skinds[si] != "ident" or (si > 0 and src.stext(si - 1) in (".", "->")):
             continue
         where = f" ({release} {'.'.join(map(str, target))} targeted)" if target else ""
         if _at_or_before(removed, target):
@@ -363,8 +384,7 @@ def version_notes(src: SourceEdit, tables: MapTables, to: str, roc: bool, *, cud
 def _api_note(src: SourceEdit, si: int, kind: str, severity: str, message: str) -> None:
     """A finding about one name's API release: its region is the line (no syntax tree needed, so files
     without code hazards are never parsed for it)."""
-    tok = src.stok(si)
-    line, col = src.lines.line_col(tok.start)
+    line, col = src.lines.line_col(src.sstarts[si])
     region = SourceRegion(file=src.filename, start_line=line, end_line=line, text=src.source_lines(line, line))
     src.hazards.append(Hazard(file=src.filename, line=line, col=col, kind=kind, severity=severity, message=message,
                               region=region))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from portkern import fsio
 from portkern.errors import TranslateError
 from portkern.model import Record
+from portkern.textfiles import not_source_code
 from portkern.translate.buildfiles import BuildTranslation, build_file_kind, translate_build_file
 from portkern.translate.compat import rule_overridable_names
 from portkern.translate.engine import translate_with_definitions
@@ -72,21 +74,31 @@ def _expand(paths: list[str | Path]) -> tuple[list[Path], list[Path], list[Path]
     return sources, builds, others
 
 
-def _local_includes(path: Path, text: str, include_dirs: list[Path]) -> list[Path]:
+def _local_includes(path: Path, text: str, include_dirs: list[Path],
+                    real_dirs: dict[Path, Path] | None = None) -> list[Path]:
     found = []
     for name in quoted_includes(text):
         for base in [path.parent, *include_dirs]:
             candidate = (base / name)
             if candidate.is_file():
-                found.append(candidate.resolve())
+                found.append(_resolve(candidate, {} if real_dirs is None else real_dirs))
                 break
     return found
 
 
+def _resolve(path: Path, real_dirs: dict[Path, Path]) -> Path:
+    """``path.resolve()`` with the folder part resolved once per folder (``real_dirs`` remembers them): the
+    real folder joined with the name, unless the name itself is a link."""
+    folder = path.parent
+    real = real_dirs.get(folder)
+    if real is None:
+        real = real_dirs[folder] = folder.resolve()
+    resolved = real / path.name
+    return resolved.resolve() if resolved.is_symlink() else resolved
+
+
 def _read_source(path: Path) -> tuple[str | None, str]:
     """(text, "") or (None, why it is not translated)."""
-    from portkern.ingest.build import not_source_code  # ingest is heavy; only folders of inputs need it
-
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -105,15 +117,16 @@ def discover(paths: list[str | Path], include_dirs: list[str | Path] = ()) -> li
 
 
 def _discover(files: list[Path], dirs: list[Path]) -> list[Path]:
-    queue = [p.resolve() for p in files]
+    real_dirs: dict[Path, Path] = {}
+    queue = deque(_resolve(p, real_dirs) if p.name not in ("", ".", "..") else p.resolve() for p in files)
     seen: dict[Path, None] = {}
     while queue:
-        p = queue.pop(0)
+        p = queue.popleft()
         if p in seen:
             continue
         seen[p] = None
         try:
-            queue.extend(_local_includes(p, p.read_text(errors="replace"), dirs))
+            queue.extend(_local_includes(p, p.read_text(errors="replace"), dirs, real_dirs))
         except OSError:
             pass  # reported when the file itself is read
     return list(seen)

@@ -17,21 +17,21 @@ _ALL_ONES_64 = re.compile(r"^(?:0[xX][fF]{16}[uUlL]*|~0[uUlL]*|-1|18446744073709
 def full_mask_names(src: SourceEdit) -> set[str]:
     """Macros and constants defined as an all-ones 32-bit (or 64-bit) mask, e.g. FULL_MASK."""
     names: set[str] = set()
-    sig, stoks = src.sig, src.stoks
+    texts, kinds = src.stexts, src.skinds
+    n = len(texts)
     for si in sorted({d + 1 for d in src.where("define")} | {e - 1 for e in src.where("=")}):
-        if si < 0 or si + 2 >= len(sig):
+        if si < 0 or si + 2 >= n:
             continue
-        t = stoks[si]
-        if t.kind != "ident":
+        if kinds[si] != "ident":
             continue
-        nxt = stoks[si + 1].text
-        prev = stoks[si - 1].text if si else ""
+        nxt = texts[si + 1]
+        prev = texts[si - 1] if si else ""
         if prev == "define" and (_ALL_ONES_32.match(nxt) or _ALL_ONES_64.match(nxt)):
-            names.add(t.text)
-        elif nxt == "=" and si + 3 < len(sig) and stoks[si + 3].text == ";":
-            value = stoks[si + 2].text
+            names.add(texts[si])
+        elif nxt == "=" and si + 3 < n and texts[si + 3] == ";":
+            value = texts[si + 2]
             if _ALL_ONES_32.match(value) or _ALL_ONES_64.match(value):
-                names.add(t.text)
+                names.add(texts[si])
     return names
 
 
@@ -47,9 +47,8 @@ def lower_to_hip(src: SourceEdit, tables: MapTables) -> None:
     """``__shfl_down_sync(mask, v, d)`` -> ``__shfl_down(v, d)``; ``__activemask()`` -> ``__ballot(1)``;
     ``__syncwarp(...)`` -> a wavefront barrier. Masks that are not the full warp are reported."""
     full_names = full_mask_names(src)
-    stoks = src.stoks
     for si in src.where_any(set(tables.mask_intrinsics) | {"__activemask", "__syncwarp"}):
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
         name = t.text
@@ -102,13 +101,12 @@ def raise_to_cuda(src: SourceEdit, tables: MapTables) -> None:
     """``__shfl_down(v, d)`` -> ``__shfl_down_sync(0xffffffffu, v, d)``; 64-bit full masks of *_sync
     calls -> 32-bit; the wavefront barrier -> ``__syncwarp()``."""
     maskless_to_sync = {hip: cuda for cuda, hip in tables.mask_intrinsics.items()}
-    stoks = src.stoks
     watched = set(maskless_to_sync) | set(tables.mask_intrinsics) | {"__builtin_amdgcn_wave_barrier"}
     for si in src.where_any(watched):
-        t = stoks[si]
+        t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
-        prev = stoks[si - 1].text if si else ""
+        prev = src.stexts[si - 1] if si else ""
         if prev in (".", "->", "::"):
             continue
         name = t.text
@@ -123,7 +121,7 @@ def raise_to_cuda(src: SourceEdit, tables: MapTables) -> None:
             close = src.match_close(si + 1)
             args = src.split_args(si + 1, close) if close > 0 else []
             if args and args[0][1] - args[0][0] == 1:
-                mask_text = stoks[args[0][0]].text
+                mask_text = src.stexts[args[0][0]]
                 if _ALL_ONES_64.match(mask_text) and not _ALL_ONES_32.match(mask_text) or \
                         re.match(r"^0[xX][fF]{16}", mask_text):
                     src.set_token(args[0][0], FULL_MASK_32)
