@@ -435,3 +435,45 @@ void launch_add_one(float* x, int n, cudaStream_t s) {
     x = np.arange(300, dtype=np.float32)
     emu.load(compiled, "add_one<128>")(x, np.int32(300), grid=3, block=128)
     np.testing.assert_array_equal(x, np.arange(300, dtype=np.float32) + 1)
+
+
+PCH_KERNEL = r"""
+#include <hip/hip_runtime.h>
+__global__ void scale(float* x, float a, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = a * x[i] + SHIFT;
+}
+"""
+
+
+def _scale_result(compiled) -> np.ndarray:
+    x = np.arange(300, dtype=np.float32)
+    emu.load(compiled, "scale")(x, np.float32(2.0), np.int32(300), grid=3, block=128)
+    return x
+
+
+@pytest.mark.skipif(not emu.available().ok or emu.available().details.get("compiler_family") != "gcc",
+                    reason="the runtime header is precompiled for g++ builds only")
+def test_precompiled_runtime_header_is_made_once_used_and_rebuilt_when_damaged(tmp_path, monkeypatch):
+    from portkern.backends.emu.backend import precompiled_runtime  # noqa: F401 - the function under test
+
+    monkeypatch.setenv("PORTKERN_CACHE_DIR", str(tmp_path))
+    opts = CompileOptions(entries=["scale"], wavefront=32)
+    with_pch = emu.compile(PCH_KERNEL.replace("SHIFT", "1.0f"), None, opts, name="pch_a")
+    made = list((tmp_path / "emu" / "pch").glob("*/portkern_emu/runtime.h.gch"))
+    assert len(made) == 1 and made[0].stat().st_size > 0
+    first_mtime = made[0].stat().st_mtime_ns
+    # A second unit with the same flags reuses it; a build without it gives the same results.
+    emu.compile(PCH_KERNEL.replace("SHIFT", "3.0f"), None, opts, name="pch_b")
+    assert made[0].stat().st_mtime_ns == first_mtime
+    monkeypatch.setenv("PORTKERN_EMU_PCH", "0")
+    without = emu.compile(PCH_KERNEL.replace("SHIFT", "1.0f") + "// no pch\n", None, opts, name="pch_c")
+    np.testing.assert_array_equal(_scale_result(with_pch), _scale_result(without))
+    np.testing.assert_array_equal(_scale_result(with_pch), 2 * np.arange(300, dtype=np.float32) + 1)
+    # A damaged file: the build still succeeds (from the header itself) and the file is made again later.
+    monkeypatch.setenv("PORTKERN_EMU_PCH", "1")
+    made[0].write_bytes(made[0].read_bytes()[:4096])
+    damaged = emu.compile(PCH_KERNEL.replace("SHIFT", "5.0f"), None, opts, name="pch_d")
+    np.testing.assert_array_equal(_scale_result(damaged), 2 * np.arange(300, dtype=np.float32) + 5)
+    emu.compile(PCH_KERNEL.replace("SHIFT", "6.0f"), None, opts, name="pch_e")
+    assert made[0].stat().st_size > 4096

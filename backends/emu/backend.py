@@ -16,6 +16,7 @@ from portkern.backends.base import Backend
 from portkern import sandbox
 from portkern.cache import ContentStore
 from portkern.errors import CompileError, LoadError
+from portkern.fsio import default_mode
 from portkern.model import Availability, CompileOptions, CompileResult, Target
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def precompiled_runtime(compiler: toolchain.HostCompiler, cmd: list[str]) -> str
         if proc.returncode != 0:
             _PCH_FAILED.add(key)
             return None
+        os.chmod(tmp, default_mode())
         os.replace(tmp, gch)      # atomic: a concurrent build sees the whole file or none
     except (OSError, subprocess.TimeoutExpired):
         _PCH_FAILED.add(key)
@@ -89,6 +91,19 @@ def precompiled_runtime(compiler: toolchain.HostCompiler, cmd: list[str]) -> str
         if os.path.exists(tmp):
             os.unlink(tmp)
     return str(root)
+
+
+def _pch_trouble(log: str) -> bool:
+    return "PCH" in log or ".gch" in log or "precompiled header" in log
+
+
+def forget_precompiled_runtime(folder: str) -> None:
+    """Remove a precompiled header that the compiler could not read; later builds make it again."""
+    gch = Path(folder) / "portkern_emu" / "runtime.h.gch"
+    try:
+        gch.unlink()
+    except OSError:
+        pass
 
 
 def wavefront_for(target: Target | None, options: CompileOptions) -> int:
@@ -206,7 +221,26 @@ class EmuBackend(Backend):
         if pch:
             # Found before the runtime's own folder: the compiler takes the precompiled header where its
             # flags match and otherwise reads the header from INCLUDE_DIR as before.
-            cmd = [cmd[0], f"-I{pch}", *cmd[1:]]
+            proc, log, binary, full = self._build(compiler, [cmd[0], f"-I{pch}", *cmd[1:]], unit, name, options)
+            if proc.returncode != 0 and _pch_trouble(log):
+                # A damaged precompiled header: drop it and build from the header itself.
+                forget_precompiled_runtime(pch)
+                proc, log, binary, full = self._build(compiler, cmd, unit, name, options)
+        else:
+            proc, log, binary, full = self._build(compiler, cmd, unit, name, options)
+        if proc.returncode != 0:
+            raise CompileError(f"{name}: the emulator build failed ({Path(compiler.path).name}, wave {wave})",
+                               log=log, command=full,
+                               hint="read the compiler log above; device code must be valid CUDA/HIP C++")
+        seconds = time.perf_counter() - start
+        if options.sanitize:
+            notes.append("AddressSanitizer build: run it in a worker started with BACKEND.worker_env(result)")
+        cache.store(key, binary, {"log": log, "notes": notes})
+        return CompileResult(binary=binary, log=log, cached=False, compile_seconds=seconds, notes=notes, **base)
+
+    def _build(self, compiler: toolchain.HostCompiler, cmd: list[str], unit: str, name: str,
+               options: CompileOptions) -> tuple[subprocess.CompletedProcess, str, bytes, list[str]]:
+        """One compiler run on ``unit``: (process, log, the built library or b"", command)."""
         with tempfile.TemporaryDirectory(prefix="portkern-emu-") as tmp:
             src = Path(tmp) / f"{_safe(name)}.cpp"
             out = Path(tmp) / f"{_safe(name)}.so"
@@ -224,16 +258,8 @@ class EmuBackend(Backend):
             if proc.returncode < 0 or "virtual memory exhausted" in log or "out of memory" in log.lower():
                 log += ("\n(the compiler runs under limits: PORTKERN_COMPILE_MEMORY_BYTES of address space, "
                         f"{COMPILE_TIMEOUT_S} s of CPU)")
-            if proc.returncode != 0:
-                raise CompileError(f"{name}: the emulator build failed ({Path(compiler.path).name}, wave {wave})",
-                                   log=log, command=full,
-                                   hint="read the compiler log above; device code must be valid CUDA/HIP C++")
-            binary = out.read_bytes()
-        seconds = time.perf_counter() - start
-        if options.sanitize:
-            notes.append("AddressSanitizer build: run it in a worker started with BACKEND.worker_env(result)")
-        cache.store(key, binary, {"log": log, "notes": notes})
-        return CompileResult(binary=binary, log=log, cached=False, compile_seconds=seconds, notes=notes, **base)
+            binary = out.read_bytes() if proc.returncode == 0 else b""
+        return proc, log, binary, full
 
     # ------------------------------------------------------------------ load
 
