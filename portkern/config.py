@@ -51,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
     # CuPy sees one, else on the host) | "device" | "host".
     "bench": {"warmup": 10, "trials": 50, "ci_fraction": 0.02, "min_trials": 10, "max_trials": 200,
               "base_full": True, "check_on": "auto"},
+    # llm_forecast: ask the model server for each predicted candidate's time too (recorded and measured
+    # by `portkern model eval`, never used to decide; off by default), at most llm_forecast_max_calls
+    # calls per run.
+    "perfmodel": {"llm_forecast": False, "llm_forecast_max_calls": 64},
 }
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}

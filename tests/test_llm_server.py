@@ -118,3 +118,23 @@ def test_refine_drives_the_real_model_and_records_every_call(llama_server, tmp_p
     assert "Make this correct HIP kernel unit faster" in recorder.calls[0].prompt
     assert recorder.calls[0].params["seed"] != recorder.calls[1].params["seed"]
     assert any("model-call budget spent (2/2)" in n for n in ctx.notes)
+
+
+def test_a_forecast_from_the_real_model_is_recorded_and_read_only_from_its_answer_line(llama_server, tmp_path):
+    from portkern.library import load_library
+    from portkern.perfmodel import forecast
+    from portkern.search.base import Candidate, Evaluation
+    from portkern.targets import get_target
+
+    recorder = MemoryRecorder()
+    c = client(llama_server, tmp_path, recorder, max_tokens=forecast.MAX_TOKENS)
+    lib = load_library("blas")
+    kernel = lib.kernel("scal")
+    ev = Evaluation(candidate=Candidate(id="scal/original-0", kernel="scal", source=KERNEL, origin="original"), compiled=True,
+                    prediction={"ms": 0.05, "sizes": {"n": 1 << 20, "incx": 1}, "dtype": "float32"})
+    value = forecast.ask(c, kernel, get_target("mi300x"), ev)
+    call = recorder.calls[-1]
+    assert call.kind == "forecast" and call.candidate == "scal/original-0" and call.reply
+    assert "TIME_MS: <milliseconds>" in call.prompt
+    # whatever the tiny model wrote: a forecast only when the reply holds the answer line
+    assert value == forecast.parse(call.reply) and call.accepted == (value is not None)

@@ -33,6 +33,7 @@ class Row:
     measured_ms: float
     spread_ms: float
     features: dict[str, float] = field(default_factory=dict)
+    forecast_ms: float = 0.0     # the model server's forecast at this point (0: none was asked)
 
     @property
     def group(self) -> str:
@@ -79,9 +80,12 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
             comp_path = run_dir / "results" / f"{safe_relpath(cand['id'])}.compile.json"
             compiled = json.loads(comp_path.read_text()).get("payload", {}) if comp_path.is_file() else {}
             params = {**kernel.defaults, **(cand.get("params") or {})}
+            pred = ev.get("prediction") or {}
             for b in ev.get("bench") or []:
                 if b.get("method") != "device-events" or b.get("median_ms", 0) <= 0 or _failed(b):
                     continue
+                at_prediction = pred.get("sizes") == b["sizes"] and pred.get("dtype") == b["dtype"]
+                forecast = float(pred.get("forecast_ms") or 0.0) if at_prediction else 0.0
                 res = resources_for(compiled, kernel, b["sizes"], b["dtype"], params)
                 try:
                     f = features(kernel, b["sizes"], b["dtype"], target, res, params, cand.get("source") or "")
@@ -93,7 +97,7 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
                                 date=_date(run_dir.name), kernel=kernel.name, family=kernel.family,
                                 candidate_id=cand["id"], sizes=dict(b["sizes"]), dtype=b["dtype"],
                                 measured_ms=float(b["median_ms"]), spread_ms=float(b.get("spread_ms", 0.0)),
-                                features=f))
+                                features=f, forecast_ms=forecast))
     return rows
 
 

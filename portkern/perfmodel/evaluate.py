@@ -60,6 +60,10 @@ class Evaluation:
     timings_top10: int = 0
     timings_to_best: int = 0                     # in predicted order until the group's best is timed
     median_abs_log_error: float = float("nan")
+    # The model server's forecasts (perfmodel.llm_forecast), on the groups where every candidate has one.
+    forecast_groups: int = 0
+    forecast_median_spearman: float = float("nan")
+    model_median_spearman_same_groups: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -83,6 +87,10 @@ class Evaluation:
             f"({num(reduction)}x fewer)",
             f"timings in predicted order until each group's best: {self.timings_to_best} of {self.timings_all}",
             f"median |log error| of a time: {num(self.median_abs_log_error)}",
+            (f"model-server forecast: median Spearman rho {num(self.forecast_median_spearman)} over "
+             f"{self.forecast_groups} group(s) where every candidate has one (the model on the same groups: "
+             f"{num(self.model_median_spearman_same_groups)})" if self.forecast_groups else
+             "model-server forecast: none in these rows (perfmodel.llm_forecast is off by default)"),
         ]
 
 
@@ -135,7 +143,29 @@ def evaluate(rows: list[Any], params: dict[str, Any] | None = None) -> Evaluatio
     ev.spearman_by_kernel = {k: float(np.median(v)) for k, v in sorted(per_kernel.items())}
     ev.top10_within_5pct = float(np.mean([r <= 0.05 for r in regrets])) if regrets else float("nan")
     ev.top10_median_regret = float(np.median(regrets)) if regrets else float("nan")
+    _forecast_figures(ev, rows, by, pred, meas)
     return ev
+
+
+def _forecast_figures(ev: Evaluation, rows: list[Any], by: dict[str, list[int]], pred: np.ndarray,
+                      meas: np.ndarray) -> None:
+    """The model server's forecasts measured like the model: rank correlation within groups where every
+    candidate has a forecast, beside the model's own on those groups."""
+    forecast = np.asarray([float(getattr(r, "forecast_ms", 0.0) or 0.0) for r in rows])
+    rho_f, rho_m = [], []
+    for idx in by.values():
+        a = np.asarray(idx)
+        if len(a) < 3 or not (forecast[a] > 0).all():
+            continue
+        rf, rm = spearman(forecast[a], meas[a]), spearman(pred[a], meas[a])
+        if math.isnan(rf) or math.isnan(rm):
+            continue
+        rho_f.append(rf)
+        rho_m.append(rm)
+    ev.forecast_groups = len(rho_f)
+    if rho_f:
+        ev.forecast_median_spearman = float(np.median(rho_f))
+        ev.model_median_spearman_same_groups = float(np.median(rho_m))
 
 
 __all__ = ["COVERAGE", "Evaluation", "cross_predict", "evaluate", "spearman"]

@@ -18,13 +18,15 @@ MAX_ROUNDS = 64  # a strategy that never says "done" still ends
 
 class SearchDriver:
     def __init__(self, plan: GraphPlan, *, strategy: Any, strategy_name: str, budget: int,
-                 search_config: dict[str, Any], llm: Any = None, on_sources: Any = None, progress: Any = None):
+                 search_config: dict[str, Any], llm: Any = None, on_sources: Any = None, progress: Any = None,
+                 forecasts: int = 0):
         self.plan = plan
         self.strategy = strategy
         self.strategy_name = strategy_name
         self.budget = budget
         self.search_config = dict(search_config)
         self.llm = llm
+        self.forecasts_left = forecasts   # model-server time forecasts this run may still ask for
         self.on_sources = on_sources          # called with each round's evaluations (the run folder keeps them)
         self.progress = progress
 
@@ -44,6 +46,7 @@ class SearchDriver:
         evaluations = [Evaluation.from_dict(e) for e in res.payload.get("evaluations", [])]
         if self.on_sources:
             self.on_sources(evaluations)
+        self._forecast(state, evaluations)
         state.history.extend(evaluations)
         state.ruled_out += sum(1 for ev in evaluations if ev.prediction and not ev.prediction.get("kept", True))
         if state.round == 1:
@@ -61,6 +64,23 @@ class SearchDriver:
         res.reason = f"round {state.round}: {len(proposals)} new candidate(s)"
         self.plan.add_round(state, proposals)
         self.progress.kernel(task.kernel, f"round {state.round}: {len(state.history)} evaluated")
+
+    def _forecast(self, state: KernelState, evaluations: list) -> None:
+        """With perfmodel.llm_forecast on and a model server, the model's forecast of each predicted
+        candidate's time, kept in its prediction (``forecast_ms``) for `portkern model eval`."""
+        from portkern.perfmodel import forecast
+
+        if self.llm is None:
+            return
+        for ev in evaluations:
+            if self.forecasts_left <= 0:
+                return
+            if not ev.prediction or "forecast_ms" in ev.prediction:
+                continue
+            self.forecasts_left -= 1
+            value = forecast.ask(self.llm, state.kernel, self.target, ev)
+            if value is not None:
+                ev.prediction["forecast_ms"] = value
 
     def propose(self, state: KernelState) -> tuple[list, str]:
         """The next candidates of a kernel, or none and why the search ends."""

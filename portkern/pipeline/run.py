@@ -133,8 +133,11 @@ class PortRun:
                 "bench": f"estimate {self.target.name} {harness}"}
 
     def _make_strategy(self):
+        from portkern.perfmodel import forecast
+
         strategy = get_strategy(self.options.strategy)
-        if not strategy.needs_model:
+        forecasts = forecast.enabled(self.config)
+        if not strategy.needs_model and not forecasts:
             self.notes.append(f"model: not used (the {self.options.strategy} strategy needs none; "
                               f"{', '.join(n for n in strategy_names() if STRATEGIES[n].needs_model)} "
                               "use the model server)")
@@ -144,6 +147,9 @@ class PortRun:
             self.llm = conn.client
             if conn.client is None:
                 self.notes.append(f"model: {conn.skip_reason}")
+            elif not strategy.needs_model:
+                self.notes.append(f"model: asked only for time forecasts (perfmodel.llm_forecast; the "
+                                  f"{self.options.strategy} strategy writes no code with it)")
         return strategy
 
     def _write_inputs(self, toolchain: dict[str, str], use_device: bool, device_reason: str) -> None:
@@ -202,7 +208,8 @@ class PortRun:
                               base_full=bool(self.config.get("bench", {}).get("base_full", True)))
         self.driver = SearchDriver(self.plan, strategy=self.strategy, strategy_name=self.options.strategy,
                                    budget=self.options.budget, search_config=self.config.get("search", {}),
-                                   llm=self.llm, on_sources=self._keep_sources, progress=self.progress)
+                                   llm=self.llm, on_sources=self._keep_sources, progress=self.progress,
+                                   forecasts=forecast_calls(self.config))
         status = "interrupted"
         selections: dict[str, Selection] = {}
         try:
@@ -270,6 +277,13 @@ class PortRun:
         res.seconds = time.perf_counter() - t0
         self._record(res)
         return res
+
+
+def forecast_calls(config: dict[str, Any]) -> int:
+    """Model-server forecasts a run may ask for (0: perfmodel.llm_forecast is off)."""
+    from portkern.perfmodel import forecast
+
+    return forecast.max_calls(config) if forecast.enabled(config) else 0
 
 
 def port(options: PortOptions, progress: Any = None, config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,7 +8,9 @@ dataset use for it.
 - ``faster`` / ``slower`` / ``not faster``: correct, and faster or slower than its parent beyond
   the noise, or within it;
 - ``correct``: correct where its parent was not, or not timed against a timed parent;
-- ``not evaluated``: a candidate the search stopped before evaluating.
+- ``not evaluated``: a candidate the search stopped before evaluating;
+- ``forecast`` / ``no forecast``: a time forecast (``perfmodel.llm_forecast``) was read from the reply,
+  or the reply held none; a forecast writes no code, so it has none of the outcomes above.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from portkern.search.base import Evaluation
 from portkern.search.judge import faster_beyond_noise
 
 OUTCOMES = ("failed", "no code", "does not compile", "wrong", "slower", "not faster", "faster", "correct",
-            "not evaluated")
+            "not evaluated", "forecast", "no forecast")
+FORECAST_KIND = "forecast"
 
 
 def call_outcome(call: Any, evaluations: dict[str, Evaluation], noise_factor: float = 1.0) -> str:
     """The outcome of one ``ModelCall``, given every evaluation of the run by candidate id."""
     if call.error:
         return "failed"
+    if call.kind == FORECAST_KIND:
+        return "forecast" if call.accepted else "no forecast"
     if not call.accepted:
         return "no code"
     ev = evaluations.get(call.candidate) if call.candidate else None
