@@ -150,6 +150,37 @@ def test_the_searches_try_the_suggested_points_first(kernel):
     assert [c.operators[:1] for c in refine[:5]] == [["tile-gemm(7)"]] + [["tile-gemm(3)"]] * 4
 
 
+@pytest.mark.parametrize("strategy", ["evolve", "refine"])
+def test_with_a_model_server_the_suggested_points_come_first_and_the_model_starts_from_the_best(strategy):
+    """With a model the strategies write rewrites with it, but first try the operators' suggested
+    points (at most half the candidates); refine then continues from a point that beat the base."""
+    from llm_server import FakeOllamaServer
+
+    from portkern.llm import LLMClient, make_provider
+    from portkern.search import get_strategy
+
+    with FakeOllamaServer(reply="no code here") as server:
+        provider = make_provider({"provider": "ollama", "ollama_host": server.url, "model": "qwen2.5-coder:7b",
+                                  "timeout_s": 5.0})
+        ctx = dataclasses.replace(_context("gemm", H200, budget=6),
+                                  llm=LLMClient(provider, run_id="t", retries=0))
+        strat = get_strategy(strategy)
+        base = Evaluation(candidate=ctx.base, compiled=True, score_ms=1.0, spread_ms=0.01, validation=_passed("gemm"))
+        first = strat.propose(ctx, [base])
+        assert server.chats == 0                          # no model call before the suggested points
+        assert 1 <= len(first) <= 3 and all(c.operators and c.operators[0].startswith("tile-gemm") for c in first)
+        assert all(c.id.startswith("gemm/operator-") for c in first)
+        assert any("suggested point" in n for n in ctx.notes)
+        evaluated = [Evaluation(candidate=c, compiled=True, score_ms=0.5 if i == 0 else 2.0, spread_ms=0.01,
+                                validation=_passed("gemm")) for i, c in enumerate(first)]
+        strat.propose(ctx, [base, *evaluated])            # now the model is asked (it writes no code)
+        assert server.chats >= 1
+        if strategy == "refine":
+            assert any(f"refining from {first[0].id}" in n for n in ctx.notes)
+            prompt = server.chat_bodies()[0]["messages"][-1]["content"]
+            assert MARK in prompt                         # the request carries the tiled kernel
+
+
 def _passed(kernel: str):
     from portkern.model import ValidationResult
 

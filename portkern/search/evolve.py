@@ -67,6 +67,9 @@ class EvolveStrategy(ModelDrivenStrategy):
                 return self._stop(ctx, st, f"the base candidate {ctx.base.id} was never evaluated")
             st.base_proposed = True
             return [ctx.base]
+        seeded = self._operator_seeds(ctx, st, history)
+        if seeded:
+            return seeded
         while True:
             self._score_generation(ctx, st, history)
             why = st.tracker.exhausted(history, needs_model=True)

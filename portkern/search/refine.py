@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portkern.search.base import Candidate, Evaluation, SearchContext
+from portkern.search.base import Candidate, Evaluation, SearchContext, best
 from portkern.search.feedback import ask_model, next_request, translate_request
-from portkern.search.judge import step_forward
+from portkern.search.judge import faster_beyond_noise, step_forward
 from portkern.search.modeled import ModelDrivenStrategy, ModelState
 from portkern.search.operator_search import OperatorRefinement
 
@@ -54,9 +54,24 @@ class RefineStrategy(ModelDrivenStrategy):
             st.base_proposed = True
             return [ctx.base]
         st.current = st.current or ctx.base.id
+        seeded = self._operator_seeds(ctx, st, history)
+        if seeded:
+            return seeded
+        if st.seed_ids:
+            self._adopt_seed(ctx, st, by_id)
         if st.pending:
             self._judge(ctx, st, by_id)
         return self._next(ctx, st, by_id, history)
+
+    def _adopt_seed(self, ctx: SearchContext, st: _RefineState, by_id: dict[str, Evaluation]) -> None:
+        """Refine from the best operator suggested point when it beats the kept kernel beyond the noise."""
+        seeds, st.seed_ids = [by_id[i] for i in st.seed_ids if i in by_id], ()
+        cur = by_id.get(st.current)
+        winner = best(seeds, self.noise_factor) if seeds else None
+        if winner is not None and cur is not None and winner.correct and faster_beyond_noise(winner, cur, self.noise_factor):
+            st.current = winner.candidate.id
+            ctx.notes.append(f"{self.name}: refining from {winner.candidate.id} ({winner.score_ms:.4g} ms, "
+                             f"faster than {cur.candidate.id})")
 
     def _judge(self, ctx: SearchContext, st: _RefineState, by_id: dict[str, Evaluation]) -> None:
         new, cur = by_id.get(st.pending), by_id[st.current]
