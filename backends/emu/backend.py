@@ -65,7 +65,10 @@ def precompiled_runtime(compiler: toolchain.HostCompiler, cmd: list[str]) -> str
     None where none can be used: then the build reads the header as before."""
     if compiler.family != "gcc" or not pch_enabled():
         return None
-    flags = [f for f in cmd[1:] if f != "-shared"]
+    # The runtime header reads only its own folder and the system's: a library's include folders do not
+    # change it, so builds of every library (and of every temporary folder) share one per flag set.
+    own = f"-I{INCLUDE_DIR}"
+    flags = [f for f in cmd[1:] if f != "-shared" and (not f.startswith("-I") or f == own)]
     key = hashlib.sha256("\0".join([*flags, compiler.identity, _runtime_hash()]).encode()).hexdigest()[:32]
     if key in _PCH_FAILED:
         return None
