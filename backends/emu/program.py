@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 from portkern.backends.base import Program
-
 from portkern.backends.emu.source import RELEASE_SYMBOL
+
 from portkern.errors import LaunchError
 
 _ERROR_BYTES = 4096
