@@ -455,7 +455,6 @@ def _scale_result(compiled) -> np.ndarray:
 @pytest.mark.skipif(not emu.available().ok or emu.available().details.get("compiler_family") != "gcc",
                     reason="the runtime header is precompiled for g++ builds only")
 def test_precompiled_runtime_header_is_made_once_used_and_rebuilt_when_damaged(tmp_path, monkeypatch):
-    from portkern.backends.emu.backend import precompiled_runtime  # noqa: F401 - the function under test
 
     monkeypatch.setenv("PORTKERN_CACHE_DIR", str(tmp_path))
     opts = CompileOptions(entries=["scale"], wavefront=32)

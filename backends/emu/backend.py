@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from portkern.backends.base import Backend
 
 from portkern import sandbox
-from portkern.cache import ContentStore
 from portkern.errors import CompileError, LoadError
 from portkern.fsio import default_mode
 from portkern.model import Availability, CompileOptions, CompileResult, Target
@@ -60,7 +59,7 @@ def pch_enabled() -> bool:
     return os.environ.get("PORTKERN_EMU_PCH", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def precompiled_runtime(compiler: toolchain.HostCompiler, cmd: list[str]) -> str | None:
+def precompiled_runtime(compiler: toolchain.HostCompiler, cmd: list[str], runtime_hash: str) -> str | None:
     """The folder holding the runtime header precompiled for ``cmd``'s flags (built on first use), or
     None where none can be used: then the build reads the header as before."""
     if compiler.family != "gcc" or not pch_enabled():
@@ -69,10 +68,10 @@ def precompiled_runtime(compiler: toolchain.HostCompiler, cmd: list[str]) -> str
     # change it, so builds of every library (and of every temporary folder) share one per flag set.
     own = f"-I{INCLUDE_DIR}"
     flags = [f for f in cmd[1:] if f != "-shared" and (not f.startswith("-I") or f == own)]
-    key = hashlib.sha256("\0".join([*flags, compiler.identity, _runtime_hash()]).encode()).hexdigest()[:32]
+    key = hashlib.sha256("\0".join([*flags, compiler.identity, runtime_hash]).encode()).hexdigest()[:32]
     if key in _PCH_FAILED:
         return None
-    root = ContentStore.of("emu").folder / "pch" / key
+    root = cache.folder() / "pch" / key
     gch = root / "portkern_emu" / "runtime.h.gch"
     if gch.is_file():
         return str(root)
@@ -209,7 +208,8 @@ class EmuBackend(Backend):
         wave = wavefront_for(target, options)
         unit, entry_map = source.build_unit(source_text, list(options.entries), name)
         cmd, notes = self.command(compiler, options, wave, constant_warp_size(target, options, wave))
-        key = hashlib.sha256("\0".join([unit, *cmd[1:], compiler.identity, _runtime_hash()]).encode()).hexdigest()[:40]
+        runtime_hash = _runtime_hash()
+        key = hashlib.sha256("\0".join([unit, *cmd[1:], compiler.identity, runtime_hash]).encode()).hexdigest()[:40]
         target_name = target.name if target else f"cpu-wave{wave}"
         base = dict(backend=self.name, target=target_name, arch=f"cpu-wave{wave}", code_type="so",
                     entry_symbols=sorted(entry_map.values()), entry_map=entry_map, resources={},
@@ -220,7 +220,7 @@ class EmuBackend(Backend):
             return CompileResult(binary=binary, log=meta.get("log", ""), cached=True,
                                  compile_seconds=0.0, notes=meta.get("notes", notes), **base)
         start = time.perf_counter()
-        pch = precompiled_runtime(compiler, cmd)
+        pch = precompiled_runtime(compiler, cmd, runtime_hash)
         if pch:
             # Found before the runtime's own folder: the compiler takes the precompiled header where its
             # flags match and otherwise reads the header from INCLUDE_DIR as before.

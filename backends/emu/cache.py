@@ -17,6 +17,11 @@ def _store() -> ContentStore:
     return ContentStore.of("emu")
 
 
+def folder() -> Path:
+    """The emulator's folder in the content store (builds, and the precompiled runtime header)."""
+    return _store().folder
+
+
 def lookup(key: str) -> tuple[bytes, dict[str, Any]] | None:
     store = _store()
     meta = store.get_json(key)
