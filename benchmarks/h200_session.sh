@@ -13,6 +13,8 @@ LIMIT=${1:-360}
 KERNELS=${2:-axpy,scal,copy,swap,rot,dot,nrm2,asum,iamax,gemv_n,gemv_t,ger,gemm}
 STRATEGY=${3:-evolve}
 BUDGET=${4:-8}
+# The target registry entry of the GPU (h200, h100, ...).
+TARGET=${TARGET:-h200}
 mkdir -p "$OUT"
 export PORTKERN_CACHE_DIR=${PORTKERN_CACHE_DIR:-/tmp/portkern-session-cache}
 # Time every candidate: an uncalibrated model rules nothing out.
@@ -35,8 +37,8 @@ if [ -z "${SKIP_GPU_TESTS:-}" ]; then
   fi
 fi
 # TERM at the limit, KILL 20 s later: a stopped run keeps what its store recorded.
-timeout -k 20 "$LIMIT" python benchmarks/bench_throughput.py --mode device --target h200 --kernels "$KERNELS" \
-  --strategy "$STRATEGY" --budget "$BUDGET" --keep "$OUT" --run-id blas-h200-data --json "$OUT/throughput.json" \
+timeout -k 20 "$LIMIT" python benchmarks/bench_throughput.py --mode device --target "$TARGET" --kernels "$KERNELS" \
+  --strategy "$STRATEGY" --budget "$BUDGET" --keep "$OUT" --run-id "blas-$TARGET-data" --json "$OUT/throughput.json" \
   > "$OUT/throughput.txt" 2>&1
 echo "throughput exit $?" >> "$OUT/throughput.txt"
 tail -15 "$OUT/throughput.txt"
