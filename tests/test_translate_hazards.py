@@ -66,6 +66,23 @@ def test_tile_arithmetic_is_not_mistaken_for_lanes():
     assert r.text == "#include <hip/hip_runtime.h>\n" + src and r.hazards == []   # nvcc's implicit include
 
 
+def test_host_only_cu_file_gets_the_runtime_header_nvcc_implies():
+    # A .cu file of host code only (the CUDA samples' main.cu files) calls the runtime without including it.
+    src = '#include <stdio.h>\n#include "util.h"\nint main() { float* p; cudaMalloc(&p, 4); return cudaFree(p); }\n'
+    r = translate_source(src, "hip", filename="main.cu")
+    assert r.text.startswith("#include <hip/hip_runtime.h>\n#include <stdio.h>\n") and "hipMalloc(&p, 4)" in r.text
+    # Not where the file includes a runtime header, nor in plain C++ sources nvcc does not pre-include for.
+    own = "#include <cuda_runtime.h>\nvoid f() { cudaDeviceSynchronize(); }\n"
+    assert translate_source(own, "hip", filename="f.cu").text.count("hip_runtime.h") == 1
+    assert "hip_runtime" not in translate_source("void f() { cudaDeviceSynchronize(); }\n", "hip", filename="f.cpp").text
+    # The runtime API header declares no threadIdx: a kernel file including only it still gets the runtime.
+    api = "#include <cuda_runtime_api.h>\n__global__ void k(float* x) { x[threadIdx.x] = 0; }\n"
+    assert translate_source(api, "hip", filename="k.cu").text.startswith("#include <hip/hip_runtime.h>\n")
+    # Plain host C++ with no CUDA at all is left alone.
+    plain = "#include <vector>\nint main() { return 0; }\n"
+    assert translate_source(plain, "hip", filename="plain.cu").text == plain
+
+
 def test_warp_size_macro_follows_the_wavefront_size():
     r = hip("#define WARP_SIZE 32\n__global__ void k() { int l = threadIdx.x % WARP_SIZE; }\n")
     assert r.text.startswith("#include <hip/hip_runtime.h>\n#if defined(__AMDGCN_WAVEFRONT_SIZE)\n#define WARP_SIZE __AMDGCN_WAVEFRONT_SIZE\n"

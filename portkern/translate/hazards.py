@@ -1721,13 +1721,18 @@ _DEVICE_BUILTINS = frozenset({"threadIdx", "blockIdx", "blockDim", "gridDim", "_
 
 @file_rule("hip")
 def _implicit_runtime_header(ctx: Context) -> None:
-    """nvcc includes the CUDA runtime in every .cu file; clang's HIP mode does not declare threadIdx and
-    friends without the HIP runtime header, so a file using them that includes no runtime header gets it."""
+    """nvcc includes the CUDA runtime in every .cu file; clang's HIP mode declares neither threadIdx and
+    friends nor the runtime API without the HIP runtime header, so a file using them (or calling a
+    runtime function renamed here) that includes no runtime header gets it."""
     src = ctx.src
-    if not src.filename.endswith(".cu") or not any(src.where(b) for b in _DEVICE_BUILTINS):
+    if not src.filename.endswith(".cu"):
+        return
+    if not src.counts.get("runtime") and not any(src.where(b) for b in _DEVICE_BUILTINS):
         return
     for ti in src.include_tis:
-        if "runtime" in src.out[ti]:          # hip/hip_runtime.h, cuda_runtime.h (renamed already)
+        # hip/hip_runtime.h or cuda_runtime.h (renamed already); the runtime API header alone declares no
+        # threadIdx.
+        if "runtime" in src.out[ti] and "runtime_api" not in src.out[ti]:
             return
     src.prefix = "#include <hip/hip_runtime.h>\n" + src.prefix
     src.count("headers")
