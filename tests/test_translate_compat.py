@@ -314,3 +314,17 @@ def test_assert_gets_its_header_going_to_cuda():
     assert "<cassert>" not in translate_source(own, "cuda", filename="k.hip").text
     none = "#include <hip/hip_runtime.h>\n__global__ void k(int n, float* x) { x[0] = n; }\n"
     assert "<cassert>" not in translate_source(none, "cuda", filename="k.hip").text
+
+
+def test_host_calls_cuda_defaults_or_templates_get_their_hip_shape():
+    # CUDA gives cudaStreamWaitEvent's flags a default and cudaHostGetDevicePointer a T** overload;
+    # HIP's declarations take neither, so the HIP output spells them out (and compiles with HIP's headers).
+    src = ("#include <cuda_runtime.h>\n"
+           "void f(cudaStream_t s, cudaEvent_t e, float* h, void** v) {\n"
+           "  float* d; cudaStreamWaitEvent(s, e); cudaStreamWaitEvent(s, e, 0);\n"
+           "  cudaHostGetDevicePointer(&d, h, 0); cudaHostGetDevicePointer(v, h, 0);\n"
+           "  cudaHostGetDevicePointer((void**)&d, h, 0);\n}\n")
+    r = translate_source(src, "hip", filename="f.cu")
+    assert r.text.count("hipStreamWaitEvent(s, e, 0)") == 2
+    assert r.text.count("hipHostGetDevicePointer((void**)&d, h, 0)") == 2 and "hipHostGetDevicePointer(v, h, 0)" in r.text
+    _compile_gfx942(r.text)

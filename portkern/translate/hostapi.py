@@ -84,6 +84,12 @@ KERNEL_ARG = {
     "hipFuncSetSharedMemConfig": 0, "hipLaunchCooperativeKernel": 0,
 }
 
+# HIP function name -> (the CUDA call's argument count, what HIP needs appended): CUDA gives these
+# parameters defaults where some HIP releases declare none.
+MISSING_DEFAULTS = {"hipStreamWaitEvent": (2, "0")}
+# HIP function name -> index of a void** argument: CUDA's runtime adds a template overload taking any T**.
+VOIDPP_ARG = {"hipHostGetDevicePointer": 0}
+
 
 def kernels_above(src: SourceEdit, line: int) -> set[str]:
     return {f.name.split("::")[-1] for f in src.functions.spans if f.is_kernel and f.end_line < line}
@@ -105,7 +111,7 @@ def _arg_is_already_wrapped(src: SourceEdit, span: tuple[int, int], wrappers: tu
 @functools.lru_cache(maxsize=1)
 def _shape_call_spellings() -> frozenset[str]:
     """CUDA and HIP spellings of the calls whose argument shapes differ."""
-    hip = set(SYMBOL_ARG) | set(KERNEL_ARG)
+    hip = set(SYMBOL_ARG) | set(KERNEL_ARG) | set(MISSING_DEFAULTS) | set(VOIDPP_ARG)
     return frozenset(hip | {c for c, e in load_maps().to_hip.items() if e.hip in hip})
 
 
@@ -115,7 +121,9 @@ def host_calls_to_hip(src: SourceEdit) -> None:
     # the calls are renamed already: look them up by their CUDA spelling in the source
     for si in src.where_any(_shape_call_spellings()):
         name = out[sig[si]]
-        if name in SYMBOL_ARG or name in KERNEL_ARG:
+        if name in MISSING_DEFAULTS or name in VOIDPP_ARG:
+            _defaults_and_casts(src, si, name)
+        elif name in SYMBOL_ARG or name in KERNEL_ARG:
             call = _call_args(src, si)
             if call is None:
                 continue
@@ -138,6 +146,28 @@ def host_calls_to_hip(src: SourceEdit) -> None:
                                lambda s=span: f"reinterpret_cast<const void*>({src.out_text(*s).strip()})")
             src.count("runtime")
     _thrust_policy(src, "cuda", "hip")
+
+
+def _defaults_and_casts(src: SourceEdit, si: int, name: str) -> None:
+    call = _call_args(src, si)
+    if call is None:
+        return
+    close, args = call
+    if name in MISSING_DEFAULTS:
+        count, default = MISSING_DEFAULTS[name]
+        if len(args) == count and args[-1][0] < args[-1][1]:
+            last = args[-1]
+            src.queue_span(last[0], last[1], lambda s=last: f"{src.out_text(*s)}, {default}")
+            src.count("runtime")
+        return
+    index = VOIDPP_ARG[name]
+    if index >= len(args) or args[index][0] >= args[index][1]:
+        return
+    span = args[index]
+    if src.stext(span[0]) != "&":      # an address taken here; anything else may already be void**
+        return
+    src.queue_span(span[0], span[1], lambda s=span: f"(void**){src.out_text(*s).strip()}")
+    src.count("runtime")
 
 
 def host_calls_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]:
