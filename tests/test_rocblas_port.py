@@ -30,3 +30,23 @@ def test_real_rocblas_kernels_validate_on_the_emulator(tmp_path, monkeypatch):
     finally:
         con.close()
     assert validated == {"scal", "axpy", "copy"}
+
+
+def test_a_timing_worker_finds_the_tree_without_the_callers_environment(tmp_path, monkeypatch):
+    # Device workers start with a scrubbed environment: the tree the caller resolved travels in the job.
+    from portkern.harness.bench import BenchJob, _worker_library
+    from portkern.library import load_library
+
+    import shutil
+
+    manifest = tmp_path / "manifests" / "rocblas" / "library.yaml"   # its default source_root is not there
+    shutil.copytree(MANIFEST.parent, manifest.parent)
+    copy = tmp_path / "rocblas-checkout"
+    copy.symlink_to(CORPUS, target_is_directory=True)
+    monkeypatch.setenv("ROCBLAS_SRC", str(copy))
+    lib = load_library(str(manifest))
+    monkeypatch.delenv("ROCBLAS_SRC")
+    job = BenchJob("cuda", lib.manifest_path, "scal", None, None, {}, "f32",
+                    source_root=lib.root if lib.manifest_dir else "")
+    assert job.source_root == str(copy.resolve())
+    assert _worker_library(job.library_root, job.source_root).kernel("scal").name == "scal"

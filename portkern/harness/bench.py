@@ -76,6 +76,7 @@ class BenchJob:
     baseline: bool = True
     measure_copy: bool = True
     on_device: bool = False        # build the input pool on the device (CuPy), see portkern.harness.ondevice
+    source_root: str = ""          # where a manifest describing an external tree found it ("" for libraries/)
 
 
 def _case(kernel: KernelSpec, job: BenchJob, seed: int, xp: Any = np):
@@ -84,17 +85,19 @@ def _case(kernel: KernelSpec, job: BenchJob, seed: int, xp: Any = np):
 
 
 @functools.lru_cache(maxsize=8)
-def _library(root: str, stamp: float) -> LibrarySpec:
-    return load_library(root)
+def _library(root: str, stamp: float, source_root: str) -> LibrarySpec:
+    return load_library(root, source_root=source_root or None)
 
 
-def _worker_library(root: str) -> LibrarySpec:
-    # A worker that stays times many candidates of one library: parse its manifest once per change.
+def _worker_library(root: str, source_root: str = "") -> LibrarySpec:
+    # A worker that stays times many candidates of one library: parse its manifest once per change. The
+    # worker's environment is not the caller's (ROCBLAS_SRC and the like do not reach it): an external
+    # tree comes as the folder the caller resolved.
     try:
         stamp = os.stat(root).st_mtime if os.path.isfile(root) else os.stat(Path(root) / "library.yaml").st_mtime
     except OSError:
         stamp = 0.0
-    return _library(root, stamp)
+    return _library(root, stamp, source_root)
 
 
 def run_bench_job(job: BenchJob) -> dict[str, Any]:
@@ -103,7 +106,7 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
     Returns raw facts only: the trial times, and the buffers of every checked run with the seed of its
     inputs ({"seed": s, "buffers": {...}}). Every check is made by the caller (``judge_bench``).
     """
-    kernel = _worker_library(job.library_root).kernel(job.kernel)
+    kernel = _worker_library(job.library_root, job.source_root).kernel(job.kernel)
     runner = get_runner(job.runner)
     session = runner.open_session(job.compiled, job.target)
     xp = np
@@ -299,7 +302,8 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
     job = BenchJob(runner, library.manifest_path, kernel.name, compiled, target, dict(sizes), dtype, dict(params or {}),
                    pool_seeds=[fresh_seed() for _ in range(max(rotate, 1) + 1)], check_seed=fresh_seed(),
                    plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
-                   baseline=baseline and known is None, measure_copy=measure_copy, on_device=xp is not np)
+                   baseline=baseline and known is None, measure_copy=measure_copy, on_device=xp is not np,
+                   source_root=library.root if library.manifest_dir else "")
     reference = library.reference(kernel)
     with expected_runs(kernel, reference, job, xp) as expected:
         try:
