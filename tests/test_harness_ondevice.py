@@ -124,7 +124,14 @@ def _tamper(case, after, how):
     elif how == "unwritten" and arg.role == "output":
         after[out][i][s.start] = case.arrays[out].buffers[i][s.start]
     elif how == "nan":
-        after[out][i][s.start] = xp.nan
+        # NaN only where the output holds floats (iamax's first output is an index)
+        floats = [n for n, a in case.arrays.items() if a.role in ("output", "inout")
+                  and np.issubdtype(np.dtype(str(after[n][0].dtype)), np.floating)]
+        if floats:
+            j, t = case.arrays[floats[0]].used_slices()[0]
+            after[floats[0]][j][t.start] = xp.nan
+        else:
+            after[out][i][s.start] = after[out][i][s.start] * 3 + 7
     elif how == "wrong":
         after[out][i][s.start] = after[out][i][s.start] * 3 + 7
 

@@ -302,6 +302,69 @@ def simd_to_hip(src: SourceEdit, local_names: set[str] | frozenset[str] = frozen
     return SIMD_BASE + "".join(simd_function(n) for n in sorted(used))
 
 
+# ---------------------------------------------------------------- HIP -> CUDA: AMD bit-field functions
+
+# HIP device functions with no CUDA name (hip/amd_detail/amd_device_functions.h): the offset and width
+# are taken modulo the word size, a zero width extracts 0, an insert keeps the bits outside the field.
+AMD_BIT_FUNCTIONS = {
+    "__bitextract_u32": """__device__ static inline unsigned int portkern_bitextract_u32(unsigned int v, unsigned int at, unsigned int bits)
+{
+    at &= 31u;
+    bits &= 31u;
+    return bits == 0u ? 0u : (v >> at) & ((1u << bits) - 1u);
+}
+""",
+    "__bitextract_u64": """__device__ static inline unsigned long long portkern_bitextract_u64(unsigned long long v, unsigned int at, unsigned int bits)
+{
+    at &= 63u;
+    bits &= 63u;
+    return bits == 0u ? 0ull : (v >> at) & ((1ull << bits) - 1ull);
+}
+""",
+    "__bitinsert_u32": """__device__ static inline unsigned int portkern_bitinsert_u32(unsigned int v, unsigned int field, unsigned int at, unsigned int bits)
+{
+    at &= 31u;
+    unsigned int mask = (1u << (bits & 31u)) - 1u;
+    return (v & ~(mask << at)) | ((field & mask) << at);
+}
+""",
+    "__bitinsert_u64": """__device__ static inline unsigned long long portkern_bitinsert_u64(unsigned long long v, unsigned long long field, unsigned int at, unsigned int bits)
+{
+    at &= 63u;
+    unsigned long long mask = (1ull << (bits & 63u)) - 1ull;
+    return (v & ~(mask << at)) | ((field & mask) << at);
+}
+""",
+    "__lastbit_u32_u32": """__device__ static inline unsigned int portkern_lastbit_u32_u32(unsigned int v)
+{
+    return v == 0u ? ~0u : (unsigned int)(__ffs((int)v) - 1);
+}
+""",
+    "__lastbit_u32_u64": """__device__ static inline unsigned int portkern_lastbit_u32_u64(unsigned long long v)
+{
+    return v == 0ull ? ~0u : (unsigned int)(__ffsll((long long)v) - 1);
+}
+""",
+}
+
+
+def amd_bit_functions_to_cuda(src: SourceEdit, local_names: set[str] | frozenset[str] = frozenset()) -> str:
+    """``__bitextract_u32(v, at, bits)`` -> ``portkern_bitextract_u32(...)`` and the other AMD bit-field
+    functions; returns the helper source to insert ("" if none)."""
+    used: list[str] = []
+    for si in src.where_any({n for n in AMD_BIT_FUNCTIONS if n in src.by_text and n not in local_names}):
+        name = src.stext(si)
+        if src.stext(si + 1) != "(" or src.stext(si - 1) in (".", "->", "::"):
+            continue
+        src.set_token(si, "portkern_" + name[2:])
+        src.count("device")
+        if name not in used:
+            used.append(name)
+    if not used:
+        return ""
+    return "\n" + "".join(AMD_BIT_FUNCTIONS[n] for n in sorted(used))
+
+
 # ---------------------------------------------------------------- HIP -> CUDA library idioms
 
 # CCCL 3 (CUDA 13) removed CUB's functor structs; the libcu++ functors replace them.

@@ -182,13 +182,160 @@ def host_calls_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]
             src.count("runtime")
     _thrust_policy(src, "hip", "cuda")
     _host_alloc_to_cuda(src)
+    _module_api_to_runtime(src, cuda_version)
     preambles: list[str] = []
+    if _arch_name(src):
+        preambles.append(ARCH_NAME_PREAMBLE)
     if parse_version(cuda_version) >= (13,):
         if _removed_prop_fields(src):
             preambles.append(PROP_PREAMBLE)
         if _location_form(src):
             preambles.append(LOCATION_PREAMBLE)
     return preambles
+
+
+# --------------------------------------------------------------------------- module API (HIP -> CUDA)
+
+# HIP's module API returns hipError_t like the rest of its runtime, so HIP code checks both with one
+# macro (``hipError_t e = call``). Its CUDA counterparts are driver calls returning CUresult (and
+# CUdeviceptr is an integer where hipDeviceptr_t is void*), which breaks exactly that code. From CUDA 12
+# the runtime has its own library API (cudaLibraryLoadData, cudaLibraryGetKernel, a cudaKernel_t launched
+# through cudaLaunchKernel): a file whose driver-style calls are all in this table is written with it.
+MODULE_CALLS = {
+    "hipModuleLoad": ("cudaLibraryLoadFromFile", 2, ", nullptr, nullptr, 0, nullptr, nullptr, 0"),
+    "hipModuleLoadData": ("cudaLibraryLoadData", 2, ", nullptr, nullptr, 0, nullptr, nullptr, 0"),
+    "hipModuleGetFunction": ("cudaLibraryGetKernel", 3, ""),
+    "hipModuleGetGlobal": ("cudaLibraryGetGlobal", 4, ""),
+    "hipModuleUnload": ("cudaLibraryUnload", 1, ""),
+}
+MODULE_COPIES = {
+    "hipMemcpyHtoD": ("cudaMemcpy", "cudaMemcpyHostToDevice"),
+    "hipMemcpyDtoH": ("cudaMemcpy", "cudaMemcpyDeviceToHost"),
+    "hipMemcpyDtoD": ("cudaMemcpy", "cudaMemcpyDeviceToDevice"),
+    "hipMemcpyHtoDAsync": ("cudaMemcpyAsync", "cudaMemcpyHostToDevice"),
+    "hipMemcpyDtoHAsync": ("cudaMemcpyAsync", "cudaMemcpyDeviceToHost"),
+    "hipMemcpyDtoDAsync": ("cudaMemcpyAsync", "cudaMemcpyDeviceToDevice"),
+}
+MODULE_TYPES = {"hipModule_t": "cudaLibrary_t", "hipFunction_t": "cudaKernel_t", "hipDeviceptr_t": "void*"}
+MODULE_NAMES = frozenset({*MODULE_CALLS, *MODULE_COPIES, *MODULE_TYPES, "hipModuleLaunchKernel", "hipInit"})
+_NULLS = ("nullptr", "NULL", "0")
+
+
+def _driver_names(src: SourceEdit) -> set[str]:
+    """The HIP names of this file whose CUDA counterparts are driver-API names (cuXxx, CUxxx)."""
+    found = set()
+    for name in src.by_text:
+        if not name.startswith(("hip", "HIP")):
+            continue
+        entry = load_maps().to_cuda.get(name)
+        cuda = getattr(entry, "cuda", "") if entry is not None else ""
+        if cuda[:2] in ("cu", "CU") and cuda[2:3].isupper() and not cuda.startswith(("cuda", "CUDA")):
+            found.add(name)
+    return found
+
+
+def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
+    if parse_version(cuda_version) < (12,):
+        return False
+    driver = _driver_names(src)
+    if not driver & MODULE_NAMES or driver - MODULE_NAMES:
+        return False
+    calls = {}
+    for si in src.where_any(MODULE_NAMES - set(MODULE_TYPES)):
+        call = _call_args(src, si)
+        if call is None:
+            return False        # taken as a pointer or spelled in a way this does not follow: keep the driver API
+        calls[si] = call
+        name = src.stext(si)
+        if name == "hipModuleLaunchKernel" and (len(call[1]) != 11 or src.out_text(*call[1][10]).strip() not in _NULLS):
+            return False        # kernel arguments through `extra`: only the driver API takes them
+        if name in MODULE_CALLS and len(call[1]) != MODULE_CALLS[name][1]:
+            return False
+        if name in MODULE_COPIES and len(call[1]) != (4 if name.endswith("Async") else 3):
+            return False
+    for si, (close, args) in calls.items():
+        name = src.stext(si)
+        text = lambda span: src.out_text(*span).strip()     # noqa: E731
+        if name in MODULE_CALLS:
+            new, _, tail = MODULE_CALLS[name]
+            src.set_token(si, new)
+            if tail:
+                src.queue_span(args[-1][0], args[-1][1], lambda a=args[-1], t=tail: text(a) + t)
+        elif name in MODULE_COPIES:
+            new, kind = MODULE_COPIES[name]
+            src.set_token(si, new)
+            last = args[2]
+            src.queue_span(last[0], last[1], lambda a=last, k=kind: f"{text(a)}, {k}")
+        elif name == "hipInit":
+            # the runtime initialises itself; freeing nothing starts it (and its context) here
+            src.queue_span(si, close + 1, lambda: "cudaFree(nullptr)")
+        else:
+            f, gx, gy, gz, bx, by, bz, shm, stream, params = args[:10]
+            src.queue_span(si, close + 1, lambda f=f, g=(gx, gy, gz), b=(bx, by, bz), m=shm, s=stream, p=params:
+                           f"cudaLaunchKernel(reinterpret_cast<const void*>({text(f)}), "
+                           f"dim3({', '.join(text(x) for x in g)}), dim3({', '.join(text(x) for x in b)}), "
+                           f"{text(p)}, {text(m)}, {text(s)})")
+        src.count("runtime")
+    for si in src.where_any(MODULE_TYPES):
+        src.set_token(si, MODULE_TYPES[src.stext(si)])
+        if src.stext(si) == "hipDeviceptr_t":
+            _pointer_declarators(src, si)
+        src.count("runtime")
+    return True
+
+
+def _pointer_declarators(src: SourceEdit, si: int) -> None:
+    """``void* a, b;`` declares one pointer: give every further declarator of the statement its star."""
+    if src.stext(si - 1) in ("(", ",", "<"):
+        return              # a parameter or a template argument: one declarator
+    depth, j = 0, si + 1
+    while j < len(src.sig):
+        t = src.stext(j)
+        if t in ("(", "[", "{"):
+            depth += 1
+        elif t in (")", "]", "}"):
+            depth -= 1
+            if depth < 0:
+                return
+        elif depth == 0 and t == ";":
+            return
+        elif depth == 0 and t == "," and src.stok(j + 1) is not None and src.stok(j + 1).kind == "ident":
+            src.set_token(j + 1, "*" + src.out[src.sig[j + 1]])
+        j += 1
+
+
+ARCH_NAME_PREAMBLE = """
+#ifndef PORTKERN_ARCH_NAME
+#define PORTKERN_ARCH_NAME
+#include <cstdio>
+// hipDeviceProp_t::gcnArchName names the ISA to build device code for; on an NVIDIA GPU that is the
+// virtual architecture of its compute capability (what NVRTC's --gpu-architecture takes for PTX).
+static inline const char* portkern_arch_name(const cudaDeviceProp& prop)
+{
+    static thread_local char names[4][32];
+    static thread_local unsigned next = 0;
+    char* name = names[next++ % 4];
+    snprintf(name, sizeof names[0], "compute_%d%d", prop.major, prop.minor);
+    return name;
+}
+#endif
+"""
+
+
+def _arch_name(src: SourceEdit) -> bool:
+    used = False
+    for si in src.where("gcnArchName"):
+        op = src.stext(si - 1)
+        if op not in (".", "->") or si < 2 or src.stext(si + 1) in ("=", "["):
+            continue
+        start = _postfix_start(src, si - 2)
+        src.queue_span(start, si + 1, lambda a=start, b=si - 1, deref=op == "->":
+                       f"portkern_arch_name({'*' if deref else ''}{src.out_text(a, b).strip()})")
+        src.count("runtime")
+        src.hazard(si, "amd-only-field", "info", "gcnArchName is AMD's; the NVIDIA device's compute_XY "
+                   "architecture is used in its place", fixed=True)
+        used = True
+    return used
 
 
 def _host_alloc_to_cuda(src: SourceEdit) -> None:
