@@ -233,3 +233,27 @@ def test_search_join_counts_device_seconds_for_the_gpu_budget():
     ben.cached = True
     out = search_stage([cand], **{"k/sweep-1|validate": val, "k/sweep-1|bench": ben})
     assert out["evaluations"][0]["gpu_seconds"] == 2.5
+
+
+def test_a_base_timed_at_the_primary_point_still_gets_the_vendor_library():
+    from portkern.library import load_library
+    from portkern.pipeline.plan import GraphPlan
+    from portkern.search.base import Candidate
+    from portkern.targets import get_target
+
+    lib = load_library("blas")
+    kernel = lib.kernel("axpy")
+
+    def bench_inputs(**flags):
+        plan = GraphPlan(lib, get_target("h200"), True, **flags)
+        state = plan.add_kernel(kernel, "digest")
+        plan.add_round(state, [Candidate(id="axpy/sweep-1", kernel="axpy", source="", params={"NB": 512},
+                                         origin="sweep", parent="axpy/rules-0")])
+        return {t.candidate_id: t.inputs for t in plan.graph.tasks() if t.stage == "bench"}
+
+    full = bench_inputs()
+    assert full["axpy/rules-0"]["full"] and "vendor" not in full["axpy/rules-0"]
+    data = bench_inputs(base_full=False)
+    assert not data["axpy/rules-0"]["full"] and data["axpy/rules-0"]["vendor"] is True
+    assert "vendor" not in data["axpy/sweep-1"]       # search candidates never time the vendor library
+    assert "vendor" not in bench_inputs(base_full=False, base_vendor=False)["axpy/rules-0"]

@@ -65,10 +65,11 @@ def validate(source: str, kernel: KernelSpec, library: LibrarySpec, target: Targ
 
 
 def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
-          compiled: dict[str, Any], use_device: bool, full: bool = True, source: str = "") -> list[BenchResult]:
+          compiled: dict[str, Any], use_device: bool, full: bool = True, source: str = "",
+          vendor: bool = False) -> list[BenchResult]:
     """Every bench size and dtype (``full``; with the vendor baseline), or the primary point only (the
-    first bench size in the primary dtype: where the score is taken): timed on the device, or
-    predicted by the performance model (``portkern.perfmodel``)."""
+    first bench size in the primary dtype: where the score is taken; with the vendor baseline where
+    ``vendor``): timed on the device, or predicted by the performance model (``portkern.perfmodel``)."""
     from portkern.perfmodel.predict import estimate_result
 
     record = CompileResult.from_dict(compiled) if use_device else None
@@ -77,7 +78,7 @@ def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict
         for i, sizes in enumerate(kernel.sizes_bench if full else kernel.sizes_bench[:1]):
             if record is not None:
                 out.append(time_on_device(library, kernel, record, target, runner=target.backend,
-                                          sizes=sizes, dtype=dtype, params=params, baseline=full,
+                                          sizes=sizes, dtype=dtype, params=params, baseline=full or vendor,
                                           measure_copy=full and i == 0 and dtype == kernel.dtypes[0]))
                 continue
             out.append(estimate_result(kernel, sizes, dtype, target, compiled, params, source))

@@ -36,9 +36,11 @@ class KernelState:
 class GraphPlan:
     """The running task graph of a port and the per-kernel state that grows it."""
 
-    def __init__(self, library: LibrarySpec, target: Target, use_device: bool, *, base_full: bool = True):
+    def __init__(self, library: LibrarySpec, target: Target, use_device: bool, *, base_full: bool = True,
+                 base_vendor: bool = True):
         self.library = library
         self.base_full = base_full
+        self.base_vendor = base_vendor
         # A unit translated to CUDA gets the nvcc flags for what clang accepts by default (constexpr
         # host functions called from device code, extended lambdas), as a translated build file does.
         self.translated_flags: list[str] = []
@@ -123,8 +125,11 @@ class GraphPlan:
         # The base is timed at every bench size and dtype beside the vendor baseline; search candidates
         # only where the score is taken (first bench size, primary dtype), which keeps device time small.
         predicted = {} if self.use_device else {"model_id": self.model_id, **source_in}
+        # A base timed at the primary point only still gets the vendor library beside it (base_vendor).
+        vendor = ({"vendor": True} if self.use_device and not self.base_full and self.base_vendor
+                  and not cand.parent else {})
         self.graph.add(Task(id=f"{cid}.bench", stage="bench", kernel=kernel.name, candidate_id=cid,
                             inputs={**common, "use_device": self.use_device,
-                                    "full": self.base_full and not cand.parent, **predicted},
+                                    "full": self.base_full and not cand.parent, **vendor, **predicted},
                             deps={"compiled": Dep(f"{cid}.compile"), **({} if self.use_device else source_dep)},
                             after=[f"{cid}.validate"], **gpu))

@@ -205,7 +205,8 @@ class PortRun:
             "portkern_version": __version__})
         self.strategy = self._make_strategy()
         self.plan = GraphPlan(self.library, self.target, self.use_device,
-                              base_full=bool(self.config.get("bench", {}).get("base_full", True)))
+                              base_full=bool(self.config.get("bench", {}).get("base_full", True)),
+                              base_vendor=bool(self.config.get("bench", {}).get("base_vendor", True)))
         self.driver = SearchDriver(self.plan, strategy=self.strategy, strategy_name=self.options.strategy,
                                    budget=self.options.budget, search_config=self.config.get("search", {}),
                                    llm=self.llm, on_sources=self._keep_sources, progress=self.progress,

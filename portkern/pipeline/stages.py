@@ -292,10 +292,10 @@ def predict_stage(kernel: KernelSpec, target: Target, params: dict[str, int], co
 @stage("bench", version=2, toolchain=("bench",), key=_run_key)
 def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
                 compiled: dict[str, Any], use_device: bool, full: bool = True, source: str = "",
-                model_id: str = "") -> StageResult:
+                model_id: str = "", vendor: bool = False) -> StageResult:
     """Time on the device, or predict (``model_id`` names the model, so the cache follows it)."""
     results = harness_adapter.bench(kernel, library, target, params, compiled, use_device, full=full,
-                                    source=source)
+                                    source=source, vendor=vendor)
     if not results:
         raise ConfigError(f"kernel '{kernel.name}' has no bench sizes to time",
                           hint="add sizes.bench to its library.yaml entry")
