@@ -328,3 +328,110 @@ def test_host_calls_cuda_defaults_or_templates_get_their_hip_shape():
     assert r.text.count("hipStreamWaitEvent(s, e, 0)") == 2
     assert r.text.count("hipHostGetDevicePointer((void**)&d, h, 0)") == 2 and "hipHostGetDevicePointer(v, h, 0)" in r.text
     _compile_gfx942(r.text)
+
+
+HIP_MODULE_PROGRAM = r'''#include <hip/hip_runtime.h>
+#include <cstdio>
+#define CHECK(c) { hipError_t e = (c); if (e != hipSuccess) { printf("%s\n", hipGetErrorString(e)); return 1; } }
+int main(int argc, char** argv) {
+  hipDeviceProp_t props; CHECK(hipGetDeviceProperties(&props, 0));
+  printf("arch %s\n", props.gcnArchName);
+  CHECK(hipInit(0));
+  hipModule_t module; hipFunction_t kernel;
+  CHECK(hipModuleLoad(&module, argv[1]));
+  CHECK(hipModuleGetFunction(&kernel, module, "scale"));
+  unsigned n = 1024; float a = 2.f; float h[1024] = {};
+  hipDeviceptr_t d, g;
+  CHECK(hipMalloc(&d, n * sizeof(float)));
+  CHECK(hipMemcpyHtoD(d, h, n * sizeof(float)));
+  void* args[] = {&d, &a, &n};
+  CHECK(hipModuleLaunchKernel(kernel, n / 256, 1, 1, 256, 1, 1, 0, nullptr, args, nullptr));
+  CHECK(hipMemcpyDtoH(h, d, n * sizeof(float)));
+  size_t bytes; CHECK(hipModuleGetGlobal(&g, &bytes, module, "table"));
+  CHECK(hipModuleUnload(module));
+  return 0;
+}
+'''
+
+
+def test_hip_module_api_becomes_the_cuda_runtime_library_api():
+    # hipError_t everywhere in HIP; the driver API's CUresult and integer CUdeviceptr would not compile
+    # under the program's own CHECK macro, so the file is written with cudaLibrary* and cudaLaunchKernel.
+    t = translate_source(HIP_MODULE_PROGRAM, "cuda", filename="m.hip").text
+    assert "cudaLibraryLoadFromFile(&module, argv[1], nullptr, nullptr, 0, nullptr, nullptr, 0)" in t
+    assert "cudaLibraryGetKernel(&kernel, module, \"scale\")" in t and "cudaLibraryUnload(module)" in t
+    assert "cudaLaunchKernel(reinterpret_cast<const void*>(kernel), dim3(n / 256, 1, 1), dim3(256, 1, 1), args, 0, nullptr)" in t
+    assert "cudaMemcpy(d, h, n * sizeof(float), cudaMemcpyHostToDevice)" in t and "cudaMemcpyDeviceToHost" in t
+    assert "void* d, *g;" in t and "cudaLibrary_t module; cudaKernel_t kernel;" in t
+    assert "cudaFree(nullptr)" in t and "portkern_arch_name(props)" in t
+    assert not any(w in t for w in ("cuModule", "CUdeviceptr", "cuInit", "CUfunction"))
+    # kernel arguments through `extra` exist only in the driver API: such a file keeps it
+    extra = HIP_MODULE_PROGRAM.replace("args, nullptr));", "nullptr, config));")
+    assert "cuLaunchKernel(" in translate_source(extra, "cuda", filename="m.hip").text
+    # CUDA before 12 has no library API
+    assert "cuModuleLoad(" in translate_source(HIP_MODULE_PROGRAM, "cuda", filename="m.hip", cuda_version="11.8").text
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
+    (tmp / "m.cu").write_text(t)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "m.cu"), "-o", str(tmp / "m.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def _bits_model(name, *a):
+    m32, m64 = (1 << 32) - 1, (1 << 64) - 1
+    if name == "__bitextract_u32":
+        v, at, w = a[0], a[1] & 31, a[2] & 31
+        return 0 if w == 0 else (v >> at) & ((1 << w) - 1)
+    if name == "__bitextract_u64":
+        v, at, w = a[0], a[1] & 63, a[2] & 63
+        return 0 if w == 0 else (v >> at) & ((1 << w) - 1)
+    if name in ("__bitinsert_u32", "__bitinsert_u64"):
+        bits, full = (31, m32) if name.endswith("32") else (63, m64)
+        at, mask = a[2] & bits, (1 << (a[3] & bits)) - 1
+        return ((a[0] & ~(mask << at) & full) | ((a[1] & mask) << at)) & full
+    v = a[0]
+    return m32 if v == 0 else (v & -v).bit_length() - 1
+
+
+def test_amd_bit_field_functions_compute_what_hip_documents():
+    # The helpers the CUDA output gets, compiled for the host and run against a model of the HIP functions.
+    gxx = shutil.which("g++")
+    if not gxx:
+        pytest.skip("g++ not installed")
+    from portkern.translate.compat import AMD_BIT_FUNCTIONS
+
+    rng = random.Random(7)
+    calls = {"__bitextract_u32": 3, "__bitextract_u64": 3, "__bitinsert_u32": 4, "__bitinsert_u64": 4,
+             "__lastbit_u32_u32": 1, "__lastbit_u32_u64": 1}
+    cases = []
+    for name, argc in calls.items():
+        wide = name.endswith("64")
+        for _ in range(40):
+            args = [rng.getrandbits(64 if wide and i < (2 if "insert" in name else 1) else 32) for i in range(argc)]
+            if argc > 1:
+                args[-1] = rng.choice([0, 1, 5, 31, 32, 33, 63, 64, rng.getrandbits(8)])
+                args[-2 if argc == 3 else 2] = rng.choice([0, 3, 31, 32, 40, 63, rng.getrandbits(8)])
+            if rng.random() < 0.1:
+                args[0] = 0
+            cases.append((name, args))
+    src = "#include <cstdio>\nstatic int __ffs(int v) { return __builtin_ffs(v); }\n"
+    src += "static int __ffsll(long long v) { return __builtin_ffsll(v); }\n"
+    src += "".join(AMD_BIT_FUNCTIONS[n].replace("__device__ ", "") for n in calls)
+    src += "int main() {\n" + "".join(
+        f'  printf("%llu\\n", (unsigned long long)portkern_{n[2:]}({", ".join(f"{x}ull" for x in a)}));\n'
+        for n, a in cases) + "}\n"
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_bits_"))
+    (tmp / "b.cpp").write_text(src)
+    built = subprocess.run([gxx, "-O1", "-o", str(tmp / "b"), str(tmp / "b.cpp")], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    got = subprocess.run([str(tmp / "b")], capture_output=True, text=True, check=True).stdout.split()
+    shutil.rmtree(tmp, ignore_errors=True)
+    for (name, args), value in zip(cases, got):
+        assert int(value) == _bits_model(name, *args), (name, args)
+    t = translate_source("__global__ void k(unsigned* o, unsigned v) { o[0] = __bitextract_u32(v, 4, 4); }\n",
+                         "cuda", filename="k.hip").text
+    assert "o[0] = portkern_bitextract_u32(v, 4, 4);" in t and t.count("portkern_bitextract_u32(") == 2
