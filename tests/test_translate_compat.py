@@ -435,3 +435,37 @@ def test_amd_bit_field_functions_compute_what_hip_documents():
     t = translate_source("__global__ void k(unsigned* o, unsigned v) { o[0] = __bitextract_u32(v, 4, 4); }\n",
                          "cuda", filename="k.hip").text
     assert "o[0] = portkern_bitextract_u32(v, 4, 4);" in t and t.count("portkern_bitextract_u32(") == 2
+
+
+HIP_ONLY_HOST = r'''#include <hip/hip_runtime.h>
+#include <hip/hip_ext.h>
+#include <cstdio>
+__global__ void k(float* x, int n) { x[threadIdx.x] = n; }
+int run(float* d, const float* h, hipStream_t s, hipEvent_t a, hipEvent_t b) {
+  hipDeviceProp_t p;
+  if (hipGetDeviceProperties(&p, 0) != hipSuccess) return 1;
+  printf("%d %zu %d\n", p.clockInstructionRate, p.maxSharedMemoryPerMultiProcessor, p.arch.hasSharedInt32Atomics);
+  hipExtLaunchKernelGGL(k, dim3(1), dim3(256), 0, s, nullptr, nullptr, 0, d, 4);
+  hipExtLaunchKernelGGL(k, dim3(1), dim3(256), 0, s, a, b, 0, d, 4);
+  return hipMemcpyWithStream(d, h, 1024, hipMemcpyHostToDevice, s) == hipSuccess ? 0 : 1;
+}
+'''
+
+
+def test_hip_only_host_api_gets_cuda_forms_that_compile():
+    t = translate_source(HIP_ONLY_HOST, "cuda", filename="h.hip").text
+    assert "hip_ext.h" not in t and "k<<<dim3(1), dim3(256), 0, s>>>(d, 4);" in t
+    assert ("((void)cudaEventRecord(a, s), k<<<dim3(1), dim3(256), 0, s>>>(d, 4), (void)cudaEventRecord(b, s));"
+            in t)
+    assert "portkern_memcpy_with_stream(d, h, 1024, cudaMemcpyHostToDevice, s)" in t
+    assert "portkern_device_prop_attribute(p, cudaDevAttrClockRate), p.sharedMemPerMultiprocessor, 1)" in t
+    assert "p.clockRate" in translate_source(HIP_ONLY_HOST, "cuda", filename="h.hip", cuda_version="12.4").text
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
+    (tmp / "h.cu").write_text(t)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "h.cu"), "-o", str(tmp / "h.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -31,7 +31,24 @@ REMOVED_PROP_FIELDS = {
     "maxTexture1DLinear": "cudaDevAttrMaxTexture1DLinearWidth",
     "singleToDoublePrecisionPerfRatio": "cudaDevAttrSingleToDoublePrecisionPerfRatio",
     "cooperativeMultiDeviceLaunch": "0",
+    # HIP's own name for the clock rate (kHz)
+    "clockInstructionRate": "cudaDevAttrClockRate",
 }
+# hipDeviceProp_t fields with no field of that name in cudaDeviceProp -> CUDA's field.
+HIP_ONLY_PROP_FIELDS = {"maxSharedMemoryPerMultiProcessor": "sharedMemPerMultiprocessor",
+                        "clockInstructionRate": "clockRate"}
+MEMCPY_WITH_STREAM_PREAMBLE = """
+#ifndef PORTKERN_MEMCPY_WITH_STREAM
+#define PORTKERN_MEMCPY_WITH_STREAM
+// hipMemcpyWithStream: a copy ordered on the stream that returns once it is done.
+static inline cudaError_t portkern_memcpy_with_stream(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                                                      cudaStream_t stream)
+{
+    cudaError_t status = cudaMemcpyAsync(dst, src, bytes, kind, stream);
+    return status != cudaSuccess ? status : cudaStreamSynchronize(stream);
+}
+#endif
+"""
 PROP_PREAMBLE = """
 #ifndef PORTKERN_DEVICE_PROP_COMPAT
 #define PORTKERN_DEVICE_PROP_COMPAT
@@ -184,6 +201,9 @@ def host_calls_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]
     _host_alloc_to_cuda(src)
     _module_api_to_runtime(src, cuda_version)
     preambles: list[str] = []
+    if _hip_only_host_calls(src):
+        preambles.append(MEMCPY_WITH_STREAM_PREAMBLE)
+    _hip_only_prop_fields(src, keep_clock=parse_version(cuda_version) < (13,))
     if _arch_name(src):
         preambles.append(ARCH_NAME_PREAMBLE)
     if parse_version(cuda_version) >= (13,):
@@ -336,6 +356,33 @@ def _arch_name(src: SourceEdit) -> bool:
                    "architecture is used in its place", fixed=True)
         used = True
     return used
+
+
+def _hip_only_host_calls(src: SourceEdit) -> bool:
+    used = False
+    for si in src.where("hipMemcpyWithStream"):
+        if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::"):
+            src.set_token(si, "portkern_memcpy_with_stream")
+            src.count("runtime")
+            used = True
+    return used
+
+
+def _hip_only_prop_fields(src: SourceEdit, keep_clock: bool) -> None:
+    """HIP's own device-property names -> CUDA's (the clock rate, removed in CUDA 13, is read as an
+    attribute by ``_removed_prop_fields``); ``prop.arch.hasX`` feature flags hold on NVIDIA GPUs -> 1."""
+    for si in src.where_any(HIP_ONLY_PROP_FIELDS):
+        if src.stext(si - 1) in (".", "->") and (keep_clock or src.stext(si) != "clockInstructionRate"):
+            src.set_token(si, HIP_ONLY_PROP_FIELDS[src.stext(si)])
+            src.count("runtime")
+    for si in src.where("arch"):
+        if (src.stext(si - 1) in (".", "->") and src.stext(si + 1) == "." and src.stext(si + 2).startswith("has")
+                and si >= 2 and src.stext(si + 3) not in ("=", "+=", "|=", "&=")):
+            start = _postfix_start(src, si - 2)
+            src.queue_span(start, si + 3, lambda: "1")
+            src.count("runtime")
+            src.hazard(si, "amd-only-field", "info", f"hipDeviceArch_t::{src.stext(si + 2)} is AMD's; the feature "
+                       "is present on every GPU CUDA 13 supports, so it reads 1", fixed=True)
 
 
 def _host_alloc_to_cuda(src: SourceEdit) -> None:

@@ -44,7 +44,7 @@ def ggl_to_chevron(src: SourceEdit) -> None:
     """Every hipLaunchKernelGGL call to ``kernel<<<...>>>(args)``; in a launch macro that forwards
     ``__VA_ARGS__``, to ``PORTKERN_LAUNCH_KERNEL`` (defined once after the includes)."""
     needs_helper = False
-    for si in src.where("HIP_KERNEL_NAME", "hipLaunchKernelGGL"):
+    for si in src.where("HIP_KERNEL_NAME", "hipLaunchKernelGGL", "hipExtLaunchKernelGGL"):
         t = src.stok(si)
         if src.stext(si + 1) != "(":
             continue
@@ -53,12 +53,13 @@ def ggl_to_chevron(src: SourceEdit) -> None:
             if close > 0:
                 src.queue_span(si, close + 1, lambda a=si + 2, b=close: src.out_text(a, b).strip())
             continue
-        if t.text != "hipLaunchKernelGGL":
-            continue
         close = src.match_close(si + 1)
         if close < 0:
             continue
         args = src.split_args(si + 1, close, angle_first=True)
+        if t.text == "hipExtLaunchKernelGGL":
+            _ext_launch(src, si, close, args)
+            continue
         if len(args) < 5 and src.stok(si).directive and "__VA_ARGS__" in src.src_text(si, close + 1):
             # A launch macro passing its own arguments on: the kernel is not spelled out here, so the
             # launch goes through a macro that takes hipLaunchKernelGGL's arguments.
@@ -80,11 +81,38 @@ def ggl_to_chevron(src: SourceEdit) -> None:
         insert_after_includes(src, LAUNCH_HELPER)
 
 
+_NULL_EVENTS = ("nullptr", "NULL", "0")
+
+
+def _ext_launch(src: SourceEdit, si: int, close: int, args: list[tuple[int, int]]) -> None:
+    """``hipExtLaunchKernelGGL(k, grid, block, shm, stream, start, stop, flags, args...)``: a launch that
+    records ``start`` before and ``stop`` after it on the stream (null events are skipped)."""
+    if len(args) < 8:
+        src.hazard(si, "launch-syntax", "error", "hipExtLaunchKernelGGL needs kernel, grid, block, shared bytes, "
+                   "stream, start and stop events and flags; fix the call", span=(si, close + 1))
+        return
+    launch = _chevron_builder(src, args[:5] + args[8:], close)
+    start, stop, flags = (src.src_text(*a).strip() for a in args[5:8])
+    if flags not in _NULL_EVENTS:
+        src.hazard(si, "launch-flags", "warning", f"hipExtLaunchKernelGGL flags {flags} have no CUDA counterpart "
+                   "and are dropped", span=(si, close + 1))
+
+    def build() -> str:
+        stream = src.out_text(*args[4]).strip()
+        parts = [f"(void)cudaEventRecord({src.out_text(*a).strip()}, {stream})" for a, text in
+                 ((args[5], start), ) if text not in _NULL_EVENTS]
+        parts.append(launch())
+        parts += [f"(void)cudaEventRecord({src.out_text(*args[6]).strip()}, {stream})"] if stop not in _NULL_EVENTS else []
+        return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
+    src.queue_span(si, close + 1, build)
+    src.count("launch")
+
+
 def _chevron_builder(src: SourceEdit, args: list[tuple[int, int]], close: int):
     def build() -> str:
         kernel = _strip_kernel_name(src.out_text(*args[0]))
         grid, block, shmem, stream = (src.out_text(*a).strip() for a in args[1:5])
-        rest = src.out_text(args[5][0], close).strip() if len(args) > 5 else ""
+        rest = src.out_text(args[5][0], args[-1][1]).strip() if len(args) > 5 else ""
         return f"{kernel}<<<{grid}, {block}, {shmem}, {stream}>>>({rest})"
     return build
 
