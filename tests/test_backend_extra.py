@@ -134,3 +134,22 @@ def test_built_in_targets_name_built_in_backends():
     for target in load_targets().values():
         assert target.backend in ("cuda", "hip"), target.name
         assert backends.for_target(target).name == target.backend
+
+
+def test_batched_vendor_baselines_do_the_whole_batch(monkeypatch):
+    # numpy standing in for CuPy (same array API): the batched gemv baseline multiplies every matrix of
+    # the batch in one call, and batched ger, which CuPy's cuBLAS API lacks, gives way to PyTorch's.
+    import types
+
+    import numpy as np
+
+    from portkern.backends.cuda.baseline import cupy_op
+
+    stand_in = types.ModuleType("cupy")
+    stand_in.cublas = types.SimpleNamespace(gemv=lambda *a: None, ger=lambda *a: None)
+    monkeypatch.setitem(sys.modules, "cupy", stand_in)
+    monkeypatch.setitem(sys.modules, "cupy.cublas", stand_in.cublas)
+    name, op = cupy_op(np, "gemv", {"m": 8, "n": 4, "batch_count": 3}, "float32")
+    assert name == "cuBLAS batched gemv (CuPy matmul)" and op().shape == (3, 8, 1)
+    assert cupy_op(np, "ger", {"m": 8, "n": 4, "batch_count": 3}, "float32") is None
+    assert cupy_op(np, "gemv", {"m": 8, "n": 4}, "float32")[0] == "cuBLAS gemv (CuPy)"

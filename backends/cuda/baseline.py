@@ -45,6 +45,13 @@ def cupy_op(cp: Any, family: str, sizes: dict[str, int], dtype: str) -> tuple[st
         return f"cuBLAS {family} (CuPy)", ops[family]
     if family in ("gemv", "ger"):
         m, n = dim(sizes, "m", "M"), dim(sizes, "n", "N")
+        if batch > 1:
+            if family == "ger":
+                return None     # CuPy exposes no batched ger: PyTorch's batched form is used instead
+            # a batch of matrix-vector products is one strided-batched cuBLAS gemm with n = 1
+            a, x = vec(batch * m * n).reshape(batch, m, n), vec(batch * n).reshape(batch, n, 1)
+            out = cp.empty((batch, m, 1), dtype=dt)
+            return "cuBLAS batched gemv (CuPy matmul)", lambda: cp.matmul(a, x, out=out)
         a = vec(m * n).reshape(m, n)
         x, y = vec(n), vec(m)
         if family == "gemv":
@@ -71,7 +78,10 @@ def time_cublas(family: str, sizes: dict[str, int], dtype: str, *, trials: int, 
         return time_torch(torch, family, sizes, dtype, trials=trials, warmup=warmup, flush_bytes=flush_bytes)
     made = cupy_op(cp, family, sizes, dtype)
     if made is None:
-        return None
+        torch = _optional("torch")
+        if torch is None:
+            return None
+        return time_torch(torch, family, sizes, dtype, trials=trials, warmup=warmup, flush_bytes=flush_bytes)
     name, op = made
     flush = cp.empty(flush_bytes, dtype=cp.uint8)
     events = [(cp.cuda.Event(), cp.cuda.Event()) for _ in range(trials)]

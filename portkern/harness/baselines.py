@@ -51,10 +51,17 @@ def torch_op(torch: Any, family: str, sizes: dict[str, int], dtype: str) -> tupl
         return f"{lib} {family} (PyTorch)", ops[family]
     if family == "gemv":
         m, n = dim(sizes, "m", "M"), dim(sizes, "n", "N")
+        if batch > 1:
+            a, x = t(batch, m, n), t(batch, n, 1)
+            return f"{lib} batched gemv (PyTorch bmm)", lambda: torch.bmm(a, x)
         a, x = t(m, n), t(n)
         return f"{lib} gemv (PyTorch mv)", lambda: torch.mv(a, x)
     if family == "ger":
         m, n = dim(sizes, "m", "M"), dim(sizes, "n", "N")
+        if batch > 1:
+            # one strided-batched gemm with k = 1 accumulating into a (beta = 1)
+            a, x, y = t(batch, m, n), t(batch, m, 1), t(batch, 1, n)
+            return f"{lib} batched ger (PyTorch baddbmm)", lambda: a.baddbmm_(x, y)
         a, x, y = t(m, n), t(m), t(n)
         return f"{lib} ger (PyTorch addr)", lambda: a.addr_(x, y)
     if family == "gemm":
