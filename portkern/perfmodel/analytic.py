@@ -5,8 +5,13 @@ time = max(bytes / (bandwidth x memory efficiency), FLOPs / (peak x compute effi
 - Memory efficiency follows Little's law: the device reaches its bandwidth only with about
   ``bandwidth x latency`` bytes in flight. Bytes in flight = resident threads x bytes each thread has
   outstanding (its element size, widened by vector types in the source, capped by what it moves at all).
-- Compute efficiency falls with low occupancy (too few resident waves to hide latency), a partial last
-  wave of blocks (tail), CUs left without a block (fill), and spills.
+- Compute efficiency falls with low occupancy (too few resident waves to hide latency; softly: a
+  register-tiled loop hides latency with independent instructions instead of waves), a partial last
+  wave of blocks (tail), CUs left without a block (fill), spills, and shared-memory instructions per
+  arithmetic instruction in the compiled code: an SM issues four warps' FP32 instructions per clock
+  but serves one warp's 32-bit shared-memory access (NVIDIA; a CU's LDS serves a wave64 access in
+  about the time of two VALU wave instructions on AMD), so a loop that reads two operands from shared
+  memory per multiply-add runs at a fraction of the FMA rate; register tiling is what removes them.
 
 The constants are coarse on purpose: the learned part (``portkern.perfmodel.model``) corrects the
 ratio to measured times; what matters here is that the formula moves in the right direction when a
@@ -27,6 +32,9 @@ LAUNCH_OVERHEAD_S = 3e-6
 MAX_MEMORY_EFFICIENCY = 0.92     # copy kernels reach about this much of the data-sheet bandwidth
 MAX_COMPUTE_EFFICIENCY = 0.75    # plain FMA loops without matrix units
 SPILL_PENALTY = 0.7
+# Cost of one shared-memory instruction in FP32-instruction issue slots (see the module docstring).
+SHARED_COST = {"nvidia": 4.0, "amd": 2.0}
+OCCUPANCY_EXPONENT = 0.35
 
 
 def outstanding_bytes_per_thread(f: dict[str, float]) -> float:
@@ -44,9 +52,12 @@ def memory_efficiency(f: dict[str, float], target: Target, resident_threads: flo
     return max(0.02, MAX_MEMORY_EFFICIENCY * min(1.0, in_flight / needed))
 
 
-def compute_efficiency(f: dict[str, float]) -> float:
+def compute_efficiency(f: dict[str, float], vendor: str = "nvidia") -> float:
     occ = f["occupancy"] if f["occupancy"] > 0 else 0.5
-    eff = MAX_COMPUTE_EFFICIENCY * min(1.0, occ / 0.25) * f["tail"] * max(f["fill"], 0.01)
+    eff = MAX_COMPUTE_EFFICIENCY * min(1.0, occ / 0.25) ** OCCUPANCY_EXPONENT * f["tail"] * max(f["fill"], 0.01)
+    fp, shared = f.get("mix_fp", 0.0), f.get("mix_smem", 0.0)
+    if fp > 0 and shared > 0:
+        eff /= 1.0 + SHARED_COST.get(vendor, 4.0) * shared / fp
     return max(0.01, eff)
 
 
@@ -64,7 +75,7 @@ def analytic_ms(f: dict[str, float], target: Target, geo, work, dtype: str,
     concurrent_threads = resident_blocks(target, geo, resources) * target.compute_units * geo.threads_per_block
     resident = min(float(geo.total_threads), float(concurrent_threads))
     mem_s = work.bytes_moved / (target.peak_bandwidth_gbs * 1e9 * memory_efficiency(f, target, resident))
-    flop_s = work.flops / (target.peak_flops_for(dtype) * compute_efficiency(f))
+    flop_s = work.flops / (target.peak_flops_for(dtype) * compute_efficiency(f, target.vendor))
     seconds = max(mem_s, flop_s)
     if f["spills"]:
         seconds /= SPILL_PENALTY
