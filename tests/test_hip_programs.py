@@ -14,8 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PROGRAMS = REPO / "tests" / "programs" / "hip"
 # one per difficulty the rules must handle without a person: HIP-only macros, float atomics CUDA lacks,
-# the two-argument host allocation, device lambdas (nvcc flags from the build file)
-SAMPLE = ["dynamic_shared", "float_atomics", "host_alloc", "device_lambda"]
+# the two-argument host allocation, device lambdas (nvcc flags from the build file), HIP-only launches,
+# copies and bit-field functions
+SAMPLE = ["dynamic_shared", "float_atomics", "host_alloc", "device_lambda", "ext_launch_bits"]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,9 @@ def test_the_folder_translates_whole(translated):
         assert "hipMalloc" not in text and "hipMemcpy" not in text, source.name
     assert "extern __shared__" in (translated / "dynamic_shared.hip").read_text()
     assert "atomicMax(float* address, float val)" in (translated / "float_atomics.hip").read_text()
+    rtc = (translated / "rtc_module.hip").read_text()
+    assert "cudaLibraryLoadData(" in rtc and "cuModule" not in rtc and "nvrtcGetPTX(" in rtc
+    assert "rtc_module: LDLIBS += -lnvrtc" in makefile
 
 
 @pytest.mark.slow

@@ -185,7 +185,9 @@ def _swap_compiler_word(word: str, to: str) -> str | None:
 
 # --------------------------------------------------------------------------- Makefiles
 
-_ASSIGN = re.compile(r"^(\s*(?:export\s+|override\s+)?)([A-Za-z_][A-Za-z0-9_.]*)(\s*(?::=|::=|\?=|\+=|!=|=)\s*)(.*)$")
+# VAR = value, and a target-specific one (``prog: LDLIBS += -lhiprtc``)
+_ASSIGN = re.compile(r"^(\s*(?:[^:#=\s$][^:#=$]*:\s+)?(?:export\s+|override\s+)?)([A-Za-z_][A-Za-z0-9_.]*)"
+                     r"(\s*(?::=|::=|\?=|\+=|!=|=)\s*)(.*)$")
 _VAR_REF = re.compile(r"\$[({]([A-Za-z_][A-Za-z0-9_.]*)[)}]")
 
 

@@ -40,7 +40,7 @@ HIP_ONLY_PROP_FIELDS = {"maxSharedMemoryPerMultiProcessor": "sharedMemPerMultipr
 MEMCPY_WITH_STREAM_PREAMBLE = """
 #ifndef PORTKERN_MEMCPY_WITH_STREAM
 #define PORTKERN_MEMCPY_WITH_STREAM
-// hipMemcpyWithStream: a copy ordered on the stream that returns once it is done.
+// HIP's copy with a stream: ordered on the stream, returning once it is done.
 static inline cudaError_t portkern_memcpy_with_stream(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                                                       cudaStream_t stream)
 {
