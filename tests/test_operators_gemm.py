@@ -347,3 +347,17 @@ def test_port_evolve_with_a_budget_of_six_times_the_tiled_gemm(tmp_path):
     rows = con.execute("SELECT candidate_id, validated FROM candidates WHERE run_id = 'tile'").fetchall()
     con.close()
     assert sum(1 for r in rows if r[1] == 1) >= len(kept)
+
+
+@pytest.mark.parametrize("target", [H200, MI300X], ids=["h200", "mi300x"])
+def test_reductions_are_offered_vector_loads_with_a_shuffle_reduction_first(target):
+    # Measured best for the reductions on a GPU: both steps together, at the target's width.
+    for kernel in ("nrm2", "asum", "dot"):
+        ctx = _context(kernel, target)
+        first = seeds(ctx)
+        assert [g.steps for g in first] == [(("vectorize", 4), ("warp-reduce", target.wavefront))], kernel
+        made = realise(ctx, first[0])
+        assert made is not None and made != ctx.base.source
+    # streaming kernels and gemm (no reduction to shuffle) get no such point
+    assert not seeds(_context("axpy", target)) and not seeds(_context("scal", target))
+    assert all(g.steps[0][0] == "tile-gemm" for g in seeds(_context("gemm", target)))
