@@ -40,6 +40,43 @@ def read_env(name: str) -> str:
     return os.environ.get(name, "")
 
 
+def big_arrays(n: int) -> dict:
+    import numpy as np
+
+    # odd-length pieces first, so the arrays after them start at unaligned offsets unless padded
+    return {"tag": "x" * 7, "bytes": np.arange(3, dtype=np.uint8), "f64": np.arange(n, dtype=np.float64),
+            "f32": np.linspace(-1, 1, n, dtype=np.float32).reshape(2, -1), "i64": np.full(5, -3, dtype=np.int64)}
+
+
+def test_large_replies_arrive_as_writable_aligned_arrays_without_copies():
+    import numpy as np
+
+    got = run_in_worker(big_arrays, 1 << 20, timeout_s=120, label="big")
+    assert got["tag"] == "x" * 7 and got["bytes"].tolist() == [0, 1, 2]
+    assert np.array_equal(got["f64"], np.arange(1 << 20, dtype=np.float64))
+    assert np.array_equal(got["f32"], np.linspace(-1, 1, 1 << 20, dtype=np.float32).reshape(2, -1))
+    assert got["i64"].tolist() == [-3] * 5
+    for name in ("f64", "f32", "i64"):
+        assert got[name].flags.writeable and got[name].flags.aligned, name
+    got["f64"][0] = 42.0        # the caller may work on what it received
+
+
+def test_reply_pipe_is_widened_where_linux_allows():
+    import fcntl
+
+    from portkern import worker
+
+    if not hasattr(fcntl, "F_GETPIPE_SZ"):
+        pytest.skip("no F_GETPIPE_SZ on this platform")
+    r, w = os.pipe()
+    try:
+        worker._widen_pipe(w)
+        assert fcntl.fcntl(w, fcntl.F_GETPIPE_SZ) >= 1 << 20
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def test_result_comes_back_from_another_process():
     assert run_in_worker(square, 12, timeout_s=60, label="square") == 144
     assert run_in_worker(pid_of_worker, timeout_s=60, label="pid") != os.getpid()
