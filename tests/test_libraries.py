@@ -54,6 +54,28 @@ def test_manifest_loads(name: str) -> None:
             assert v in k.tunables[t], f"{k.name}: default {t}={v} not among its allowed values"
 
 
+MANIFESTS_WITH_WORK = [*LIBRARIES, str(Path(__file__).resolve().parents[1] / "libraries" / "rocblas" / "library.yaml")]
+
+
+@pytest.mark.parametrize("name", MANIFESTS_WITH_WORK, ids=[*LIBRARIES, "rocblas"])
+def test_batched_kernels_count_the_whole_batch_of_work(name: str) -> None:
+    # A batched kernel's bytes (and nonzero flops) grow with its batch: a formula for one batch makes its
+    # GB/s and roofline fraction batch_count times too small.
+    import re
+
+    try:
+        lib = load_library(name)
+    except Exception as exc:  # the rocBLAS manifest needs its tree
+        pytest.skip(f"{name}: {exc}")
+    for k in lib.kernels:
+        batch = [a.value or a.name for a in k.args if a.role == "batch"]
+        if not batch or not re.fullmatch(r"[A-Za-z_]\w*", batch[0]):
+            continue        # no batch, or a fixed one (a non-batched kernel passing batch_count = 1)
+        var = re.compile(rf"\b{re.escape(batch[0])}\b")
+        assert var.search(k.bytes_moved), f"{k.name}: bytes '{k.bytes_moved}' does not scale with {batch[0]}"
+        assert k.flops.strip() == "0" or var.search(k.flops), f"{k.name}: flops '{k.flops}'"
+
+
 def test_blas_manifest_covers_variants_modes_and_dtypes() -> None:
     lib = load_library("blas")
     families = {k.family for k in lib.kernels}
