@@ -469,3 +469,12 @@ def test_hip_only_host_api_gets_cuda_forms_that_compile():
                           capture_output=True, text=True, timeout=300)
     shutil.rmtree(tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_grid_constant_parameters_compile_for_hip():
+    src = ("struct Params { float v[512]; };\n"
+           "__global__ void k(const __grid_constant__ Params p, float* o) { o[threadIdx.x] = p.v[threadIdx.x]; }\n")
+    r = translate_source(src, "hip", filename="k.cu")
+    assert "__grid_constant__" not in r.text and "k(const Params p, float* o)" in r.text
+    assert [h.kind for h in r.hazards] == ["grid-constant"]
+    _compile_gfx942(r.text)

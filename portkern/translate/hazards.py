@@ -1209,6 +1209,24 @@ def _device_side_synchronize(ctx: Context, si: int) -> bool:
     return True
 
 
+@token_rule("hip", spellings={"__grid_constant__"})
+def _grid_constant(ctx: Context, si: int) -> bool:
+    """``__grid_constant__`` (CUDA 11.7) promises that a const kernel parameter is never copied to local
+    memory, so its address may be taken; it changes no value. HIP has no such keyword (clang's HIP mode
+    rejects it as an unknown type name): dropped."""
+    src = ctx.src
+    if src.stok(si).directive:
+        return False
+    src.set_token(si, "")
+    after = src.sig[si] + 1
+    if after < len(src.out) and src.out[after].isspace():
+        src.out[after] = ""
+    src.count("device")
+    src.hazard(si, "grid-constant", "info", "__grid_constant__ has no HIP counterpart and changes no value; "
+               "dropped (a kernel parameter's address is then that of a copy)", fixed=True)
+    return True
+
+
 @token_rule("hip", spellings={"__CUDA_ARCH__"})
 def _arch_check(ctx: Context, si: int) -> bool:
     src = ctx.src
