@@ -5,8 +5,8 @@
 #
 #   OUT=results-folder bash benchmarks/h200_session.sh [port-seconds] [kernels] [strategy] [budget]
 #
-# Every figure lands under $OUT (gpu.txt, gpu-tests.txt, throughput.{txt,json}, runs.tgz, eval.txt);
-# SKIP_GPU_TESTS=1 leaves the GPU tests out.
+# Every figure lands under $OUT (gpu.txt, gpu-tests.txt, hip-programs.{md,txt}, throughput.{txt,json},
+# runs.tgz, eval.txt); SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the HIP programs.
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
 LIMIT=${1:-360}
@@ -35,6 +35,13 @@ if [ -z "${SKIP_GPU_TESTS:-}" ]; then
     export PORTKERN_BENCH_CHECK_ON=host
     echo "device checks failed their tests: timing with bench.check_on=host" | tee -a "$OUT/gpu-tests.txt"
   fi
+fi
+# The self-checking HIP programs translated to CUDA, built and run (SKIP_HIP_PROGRAMS=1 leaves them out).
+if [ -z "${SKIP_HIP_PROGRAMS:-}" ]; then
+  timeout 300 python benchmarks/hip_programs.py --out /tmp/portkern-hip-programs --results "$OUT/hip-programs.md" \
+    > "$OUT/hip-programs.txt" 2>&1
+  echo "hip programs exit $?" >> "$OUT/hip-programs.txt"
+  grep -E "^Built|exit" "$OUT/hip-programs.txt"
 fi
 # TERM at the limit, KILL 20 s later: a stopped run keeps what its store recorded.
 timeout -k 20 "$LIMIT" python benchmarks/bench_throughput.py --mode device --target "$TARGET" --kernels "$KERNELS" \
