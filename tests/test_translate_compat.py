@@ -402,7 +402,7 @@ def test_amd_bit_field_functions_compute_what_hip_documents():
     gxx = shutil.which("g++")
     if not gxx:
         pytest.skip("g++ not installed")
-    from portkern.translate.compat import AMD_BIT_FUNCTIONS
+    from portkern.translate.compat import AMD_DEVICE_FUNCTIONS as AMD_BIT_FUNCTIONS
 
     rng = random.Random(7)
     calls = {"__bitextract_u32": 3, "__bitextract_u64": 3, "__bitinsert_u32": 4, "__bitinsert_u64": 4,
@@ -478,3 +478,24 @@ def test_grid_constant_parameters_compile_for_hip():
     assert "__grid_constant__" not in r.text and "k(const Params p, float* o)" in r.text
     assert [h.kind for h in r.hazards] == ["grid-constant"]
     _compile_gfx942(r.text)
+
+
+def test_amd_lane_and_clock_functions_get_cuda_helpers_that_compile():
+    src = ("__global__ void k(unsigned* o, unsigned long long* t) {\n"
+           "  o[threadIdx.x] = __lane_id() + __smid() + __mbcnt_hi(~0u, __mbcnt_lo(~0u, 0u));\n"
+           "  t[0] = __clock64(); t[1] = wall_clock64();\n}\n")
+    r = translate_source(src, "cuda", filename="k.hip")
+    assert ("o[threadIdx.x] = portkern_lane_id() + portkern_smid() + portkern_mbcnt_hi(~0u, portkern_mbcnt_lo(~0u, 0u));"
+            in r.text)
+    assert "t[0] = portkern_clock64(); t[1] = portkern_wall_clock64();" in r.text
+    assert "%%laneid" in r.text and "%%lanemask_lt" in r.text and "%%globaltimer" in r.text
+    assert not r.unconverted and [h.kind for h in r.hazards] == ["clock-rate"]
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
+    (tmp / "k.cu").write_text(r.text)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -147,7 +147,9 @@ def test_amd_only_features_going_to_cuda():
            "  asm volatile(\"s_nop 0\");\n}\n")
     r = cuda(src)
     assert set(kinds(r, fixed=False)) >= {"amd-intrinsic", "inline-asm"}
-    assert sorted(h.line for h in r.hazards if h.kind == "amd-intrinsic") == [2, 3]
+    # __lane_id gets a helper (the %laneid register); the AMD builtin cannot be translated by rules
+    assert sorted(h.line for h in r.hazards if h.kind == "amd-intrinsic") == [3]
+    assert "int l = portkern_lane_id();" in r.text
 
 
 def test_wmma_cooperative_groups_textures_and_dynamic_parallelism():

@@ -302,11 +302,15 @@ def simd_to_hip(src: SourceEdit, local_names: set[str] | frozenset[str] = frozen
     return SIMD_BASE + "".join(simd_function(n) for n in sorted(used))
 
 
-# ---------------------------------------------------------------- HIP -> CUDA: AMD bit-field functions
+# ---------------------------------------------------------------- HIP -> CUDA: AMD device functions
 
-# HIP device functions with no CUDA name (hip/amd_detail/amd_device_functions.h): the offset and width
-# are taken modulo the word size, a zero width extracts 0, an insert keeps the bits outside the field.
-AMD_BIT_FUNCTIONS = {
+# HIP device functions with no CUDA name (hip/amd_detail/amd_device_functions.h), as helpers with HIP's
+# meaning on a 32-lane warp. Bit fields: the offset and width are taken modulo the word size, a zero
+# width extracts 0, an insert keeps the bits outside the field. Lanes: __lane_id and __smid read the
+# PTX special registers; __mbcnt_lo counts the mask's set bits of the lanes below this one (plus base),
+# and __mbcnt_hi adds nothing, a warp having no lanes 32-63. Clocks: __clock64 is clock64, and
+# wall_clock64 (a constant-rate counter) reads the global timer, which counts nanoseconds.
+AMD_DEVICE_FUNCTIONS = {
     "__bitextract_u32": """__device__ static inline unsigned int portkern_bitextract_u32(unsigned int v, unsigned int at, unsigned int bits)
 {
     at &= 31u;
@@ -345,24 +349,70 @@ AMD_BIT_FUNCTIONS = {
     return v == 0ull ? ~0u : (unsigned int)(__ffsll((long long)v) - 1);
 }
 """,
+    "__lane_id": """__device__ static inline unsigned int portkern_lane_id()
+{
+    unsigned int lane;
+    asm volatile("mov.u32 %0, %%laneid;" : "=r"(lane));
+    return lane;
 }
+""",
+    "__smid": """__device__ static inline unsigned int portkern_smid()
+{
+    unsigned int sm;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    return sm;
+}
+""",
+    "__mbcnt_lo": """__device__ static inline unsigned int portkern_mbcnt_lo(unsigned int mask, unsigned int base)
+{
+    unsigned int below;
+    asm("mov.u32 %0, %%lanemask_lt;" : "=r"(below));
+    return __popc(mask & below) + base;
+}
+""",
+    "__mbcnt_hi": """__device__ static inline unsigned int portkern_mbcnt_hi(unsigned int mask, unsigned int base)
+{
+    (void)mask;
+    return base;
+}
+""",
+    "__clock64": """__device__ static inline long long portkern_clock64()
+{
+    return clock64();
+}
+""",
+    "wall_clock64": """__device__ static inline unsigned long long portkern_wall_clock64()
+{
+    unsigned long long ns;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+    return ns;
+}
+""",
+}
+# The old name of the table (the bit-field functions came first).
+AMD_BIT_FUNCTIONS = AMD_DEVICE_FUNCTIONS
 
 
-def amd_bit_functions_to_cuda(src: SourceEdit, local_names: set[str] | frozenset[str] = frozenset()) -> str:
-    """``__bitextract_u32(v, at, bits)`` -> ``portkern_bitextract_u32(...)`` and the other AMD bit-field
-    functions; returns the helper source to insert ("" if none)."""
+def amd_device_functions_to_cuda(src: SourceEdit, local_names: set[str] | frozenset[str] = frozenset()) -> str:
+    """``__bitextract_u32(v, at, bits)`` -> ``portkern_bitextract_u32(...)``, ``__lane_id()`` ->
+    ``portkern_lane_id()`` and the other AMD device functions above; returns the helper source to insert
+    ("" if none)."""
     used: list[str] = []
-    for si in src.where_any({n for n in AMD_BIT_FUNCTIONS if n in src.by_text and n not in local_names}):
+    for si in src.where_any({n for n in AMD_DEVICE_FUNCTIONS if n in src.by_text and n not in local_names}):
         name = src.stext(si)
         if src.stext(si + 1) != "(" or src.stext(si - 1) in (".", "->", "::"):
             continue
-        src.set_token(si, "portkern_" + name[2:])
+        src.set_token(si, "portkern_" + name.lstrip("_"))
+        if name == "wall_clock64":
+            src.hazard(si, "clock-rate", "warning", "wall_clock64 now reads the global timer, which counts "
+                       "nanoseconds; HIP's counter runs at hipDeviceAttributeWallClockRate kHz, so divide by "
+                       "1e6 kHz where the code converts ticks to time", span=(si, si + 1))
         src.count("device")
         if name not in used:
             used.append(name)
     if not used:
         return ""
-    return "\n" + "".join(AMD_BIT_FUNCTIONS[n] for n in sorted(used))
+    return "\n" + "".join(AMD_DEVICE_FUNCTIONS[n] for n in sorted(used))
 
 
 # ---------------------------------------------------------------- HIP -> CUDA library idioms

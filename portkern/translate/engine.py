@@ -82,7 +82,7 @@ def _translate(text: str, to: str, *, launch_syntax: str, roc: bool, filename: s
         compat.rocwmma_to_cuda(src)
         compat.dynamic_shared_to_cuda(src)
         preambles.append(compat.float_atomics_to_cuda(src, local_names))
-        preambles.append(compat.amd_bit_functions_to_cuda(src, local_names))
+        preambles.append(compat.amd_device_functions_to_cuda(src, local_names))
         preambles.insert(0, compat.assert_header_for_cuda(src))
         launch.ggl_to_chevron(src)
     src.apply_spans()

@@ -1251,16 +1251,6 @@ def _arch_check(ctx: Context, si: int) -> bool:
     return True
 
 
-@token_rule("cuda", spellings={"__lane_id"})
-def _lane_id(ctx: Context, si: int) -> bool:
-    if ctx.src.stext(si + 1) != "(":
-        return False
-    ctx.src.hazard(si, "amd-intrinsic", "error",
-                   "__lane_id() has no CUDA intrinsic; use (threadIdx.x % warpSize) for 1-D blocks",
-                   span=_statement(ctx.src, si))
-    return True
-
-
 @token_rule("cuda", spellings={"__AMDGCN_WAVEFRONT_SIZE"})
 def _wavefront_size_macro(ctx: Context, si: int) -> bool:
     src = ctx.src

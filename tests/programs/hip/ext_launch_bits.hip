@@ -1,5 +1,5 @@
 // HIP-only host and device API: the extended launch with start and stop events, the synchronous copy on a
-// stream, the AMD bit-field functions, and HIP's own device-property names.
+// stream, the AMD bit-field and lane functions, and HIP's own device-property names.
 #include "common.h"
 #include <hip/hip_ext.h>
 #include <cstdint>
@@ -14,6 +14,14 @@ __global__ void fields(const unsigned* in, unsigned* out, unsigned long long* wi
     out[2 * i] = __bitextract_u32(v, at, bits);
     out[2 * i + 1] = __bitinsert_u32(v, ~v, at, bits);
     wide[i] = __bitextract_u64(((unsigned long long)v << 32) | ~v, at + 3, bits + 20);
+}
+
+__global__ void lanes(int* ok)
+{
+    // the lane within the wavefront, three ways (the wavefront is 64 or 32 lanes wide)
+    unsigned tid = threadIdx.x;
+    unsigned by_mask = __mbcnt_hi(~0u, __mbcnt_lo(~0u, 0u));
+    ok[tid] = __lane_id() == tid % warpSize && by_mask == tid % warpSize;
 }
 
 static unsigned extract32(unsigned v, unsigned at, unsigned bits)
@@ -75,6 +83,13 @@ int main()
         ok = ok && out[2 * i] == extract32(v, at, bits) && out[2 * i + 1] == insert32(v, ~v, at, bits);
         ok = ok && wide[i] == extract64(((unsigned long long)v << 32) | ~v, at + 3, bits + 20);
     }
+    int* dlanes;
+    CHECK(hipMalloc(&dlanes, 256 * sizeof(int)));
+    hipLaunchKernelGGL(lanes, dim3(1), dim3(256), 0, 0, dlanes);
+    std::vector<int> lane_ok(256, 0);
+    CHECK(hipMemcpy(lane_ok.data(), dlanes, 256 * sizeof(int), hipMemcpyDeviceToHost));
+    for (int v : lane_ok) ok = ok && v == 1;
+    CHECK(hipFree(dlanes));
     CHECK(hipEventDestroy(start));
     CHECK(hipEventDestroy(stop));
     CHECK(hipStreamDestroy(stream));
