@@ -145,3 +145,40 @@ def test_in_place_keeps_the_mode(tmp_path):
     os.chmod(f, 0o600)
     assert main(["translate", str(f), "--to", "hip", "--in-place"]) == 0
     assert f.stat().st_mode & 0o777 == 0o600 and "hipDeviceSynchronize" in f.read_text()
+
+
+HIP_PROGRAM_CMAKE = """cmake_minimum_required(VERSION 3.21 FATAL_ERROR)
+project(hip_vadd LANGUAGES CXX HIP)
+set(CMAKE_HIP_ARCHITECTURES gfx942)
+find_package(hip REQUIRED)
+add_executable(vadd main.hip)
+set_source_files_properties(main.hip PROPERTIES LANGUAGE HIP)
+target_link_libraries(vadd PRIVATE hip::device)
+target_compile_options(vadd PRIVATE -Wall --offload-arch=gfx942)
+add_compile_options(-O3)
+"""
+
+
+def test_cmake_unquoted_compile_options_become_nvcc_options(tmp_path):
+    out = translate_cmake(HIP_PROGRAM_CMAKE, "cuda").text
+    # one word per option: CMake de-duplicates a target's options word by word
+    assert "target_compile_options(vadd PRIVATE -Xcompiler=-Wall -arch=sm_90)" in out
+    assert "add_compile_options(-O3)" in out and "--offload-arch" not in out
+    import shutil
+    import subprocess
+
+    cmake, nvcc = shutil.which("cmake"), shutil.which("nvcc")
+    if not (cmake and nvcc):
+        return
+    programs = Path(__file__).parent / "programs" / "hip"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "CMakeLists.txt").write_text(HIP_PROGRAM_CMAKE)
+    for name in ("vector_add.hip", "common.h"):
+        (tmp_path / "src" / (name if name == "common.h" else "main.hip")).write_text((programs / name).read_text())
+    run = CliRunner().invoke(cli, ["translate", str(tmp_path / "src"), "--to", "cuda", "-o", str(tmp_path / "cuda")])
+    assert run.exit_code == 0, run.output
+    for step in ([cmake, "-S", str(tmp_path / "cuda"), "-B", str(tmp_path / "build"), f"-DCMAKE_CUDA_COMPILER={nvcc}"],
+                 [cmake, "--build", str(tmp_path / "build")]):
+        done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (tmp_path / "build" / "vadd").is_file()

@@ -389,7 +389,41 @@ def _cmake_words(call: str, to: str, arch: str | None, changes: set[str]) -> str
         new = re.sub(rf"(\$<\$<COMPILE_LANGUAGE:{dst_lang}>:)([^>]*)(>)",
                      lambda m: m.group(1) + " ".join(map_flags(m.group(2).split(), to, arch, changes)) + m.group(3),
                      new)
+    if re.match(r"(?is)^(target_compile_options|add_compile_options)\s*\(", new):
+        new = _unquoted_options(new, to, arch, changes)
     return new
+
+
+_OPTION_KEYWORDS = frozenset({"PRIVATE", "PUBLIC", "INTERFACE", "BEFORE"})
+
+
+def _unquoted_options(call: str, to: str, arch: str | None, changes: set[str]) -> str:
+    """Unquoted flags of ``target_compile_options(t PRIVATE -Wall --offload-arch=gfx942)`` mapped like a
+    compiler line's. CMake de-duplicates a target's options word by word, so a flag that takes the next
+    word (``-Xcompiler -Wall``) is written as one (``-Xcompiler=-Wall``)."""
+    open_at, close_at = call.index("("), call.rindex(")")
+    words = call[open_at + 1:close_at].split()
+    if any(w.startswith(('"', "$", "SHELL:")) or "<" in w for w in words):
+        return call                      # quoted or generator-expression options: handled above
+    head = 1 if call.lower().startswith("target_compile_options") else 0
+    lead = [w for w in words[:head]]
+    rest = words[head:]
+    flags, keywords = [], []
+    for w in rest:
+        (keywords if w in _OPTION_KEYWORDS and not flags else flags).append(w)
+    mapped = map_flags(flags, to, arch, changes)
+    joined: list[str] = []
+    i = 0
+    while i < len(mapped):
+        if mapped[i] in ("-Xcompiler", "--compiler-options") and i + 1 < len(mapped):
+            joined.append(f"{mapped[i]}={mapped[i + 1]}")
+            i += 2
+            continue
+        joined.append(mapped[i])
+        i += 1
+    if joined == flags:
+        return call
+    return call[:open_at + 1] + " ".join(lead + keywords + joined) + call[close_at:]
 
 
 def translate_build_file(text: str, kind: str, to: str, *, arch: str | None = None, filename: str = "",
