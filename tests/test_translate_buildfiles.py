@@ -154,7 +154,7 @@ find_package(hip REQUIRED)
 add_executable(vadd main.hip)
 set_source_files_properties(main.hip PROPERTIES LANGUAGE HIP)
 target_link_libraries(vadd PRIVATE hip::device)
-target_compile_options(vadd PRIVATE -Wall --offload-arch=gfx942)
+target_compile_options(vadd PRIVATE -Wall --offload-arch=gfx942 -munsafe-fp-atomics)
 add_compile_options(-O3)
 """
 
