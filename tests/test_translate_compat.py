@@ -499,3 +499,24 @@ def test_amd_lane_and_clock_functions_get_cuda_helpers_that_compile():
                           capture_output=True, text=True, timeout=300)
     shutil.rmtree(tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_driver_style_device_queries_return_runtime_errors():
+    src = ("#include <hip/hip_runtime.h>\n"
+           "#define CHECK(c) { hipError_t e_ = (c); if (e_ != hipSuccess) return 1; }\n"
+           "int main() {\n  hipDevice_t dev; char name[64]; size_t mem; int major, minor;\n"
+           "  CHECK(hipDeviceGet(&dev, 0));\n  CHECK(hipDeviceGetName(name, sizeof(name), dev));\n"
+           "  CHECK(hipDeviceTotalMem(&mem, dev));\n  CHECK(hipDeviceComputeCapability(&major, &minor, dev));\n"
+           "  return 0;\n}\n")
+    t = translate_source(src, "cuda", filename="q.hip").text
+    assert "int dev;" in t and "CHECK(portkern_device_get(&dev, 0));" in t
+    assert "portkern_device_get_name(name, sizeof(name), dev)" in t and "cuDevice" not in t
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
+    (tmp / "q.cu").write_text(t)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "q.cu"), "-o", str(tmp / "q.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

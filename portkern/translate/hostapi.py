@@ -199,8 +199,9 @@ def host_calls_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]
             src.count("runtime")
     _thrust_policy(src, "hip", "cuda")
     _host_alloc_to_cuda(src)
-    _module_api_to_runtime(src, cuda_version)
     preambles: list[str] = []
+    if _module_api_to_runtime(src, cuda_version) == "queries":
+        preambles.append(DEVICE_QUERY_PREAMBLE)
     if _hip_only_host_calls(src):
         preambles.append(MEMCPY_WITH_STREAM_PREAMBLE)
     _hip_only_prop_fields(src, keep_clock=parse_version(cuda_version) < (13,))
@@ -236,8 +237,55 @@ MODULE_COPIES = {
     "hipMemcpyDtoHAsync": ("cudaMemcpyAsync", "cudaMemcpyDeviceToHost"),
     "hipMemcpyDtoDAsync": ("cudaMemcpyAsync", "cudaMemcpyDeviceToDevice"),
 }
-MODULE_TYPES = {"hipModule_t": "cudaLibrary_t", "hipFunction_t": "cudaKernel_t", "hipDeviceptr_t": "void*"}
-MODULE_NAMES = frozenset({*MODULE_CALLS, *MODULE_COPIES, *MODULE_TYPES, "hipModuleLaunchKernel", "hipInit"})
+MODULE_TYPES = {"hipModule_t": "cudaLibrary_t", "hipFunction_t": "cudaKernel_t", "hipDeviceptr_t": "void*",
+                "hipDevice_t": "int"}
+# Device queries HIP spells like the driver API (CUDA's counterparts return CUresult): helpers on the
+# runtime with the same arguments, returning cudaError_t.
+DEVICE_QUERIES = {"hipDeviceGet": ("portkern_device_get", 2), "hipDeviceGetName": ("portkern_device_get_name", 3),
+                  "hipDeviceTotalMem": ("portkern_device_total_mem", 2),
+                  "hipDeviceComputeCapability": ("portkern_device_compute_capability", 3)}
+DEVICE_QUERY_PREAMBLE = """
+#ifndef PORTKERN_DEVICE_QUERIES
+#define PORTKERN_DEVICE_QUERIES
+#include <cstring>
+// HIP's driver-style device queries, on the runtime (cudaError_t like the rest of the program).
+static inline cudaError_t portkern_device_get(int* device, int ordinal)
+{
+    int count = 0;
+    cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess) return status;
+    if (ordinal < 0 || ordinal >= count) return cudaErrorInvalidDevice;
+    *device = ordinal;
+    return cudaSuccess;
+}
+static inline cudaError_t portkern_device_get_name(char* name, int length, int device)
+{
+    cudaDeviceProp prop;
+    cudaError_t status = cudaGetDeviceProperties(&prop, device);
+    if (status == cudaSuccess && length > 0) {
+        size_t n = std::strlen(prop.name);
+        n = n < (size_t)length - 1 ? n : (size_t)length - 1;
+        std::memcpy(name, prop.name, n);
+        name[n] = '\\0';
+    }
+    return status;
+}
+static inline cudaError_t portkern_device_total_mem(size_t* bytes, int device)
+{
+    cudaDeviceProp prop;
+    cudaError_t status = cudaGetDeviceProperties(&prop, device);
+    if (status == cudaSuccess) *bytes = prop.totalGlobalMem;
+    return status;
+}
+static inline cudaError_t portkern_device_compute_capability(int* major, int* minor, int device)
+{
+    cudaError_t status = cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device);
+    return status != cudaSuccess ? status : cudaDeviceGetAttribute(minor, cudaDevAttrComputeCapabilityMinor, device);
+}
+#endif
+"""
+MODULE_NAMES = frozenset({*MODULE_CALLS, *MODULE_COPIES, *MODULE_TYPES, *DEVICE_QUERIES, "hipModuleLaunchKernel",
+                          "hipInit"})
 _NULLS = ("nullptr", "NULL", "0")
 
 
@@ -273,6 +321,9 @@ def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
             return False
         if name in MODULE_COPIES and len(call[1]) != (4 if name.endswith("Async") else 3):
             return False
+        if name in DEVICE_QUERIES and len(call[1]) != DEVICE_QUERIES[name][1]:
+            return False
+    queries = False
     for si, (close, args) in calls.items():
         name = src.stext(si)
         text = lambda span: src.out_text(*span).strip()     # noqa: E731
@@ -286,6 +337,9 @@ def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
             src.set_token(si, new)
             last = args[2]
             src.queue_span(last[0], last[1], lambda a=last, k=kind: f"{text(a)}, {k}")
+        elif name in DEVICE_QUERIES:
+            src.set_token(si, DEVICE_QUERIES[name][0])
+            queries = True
         elif name == "hipInit":
             # the runtime initialises itself; freeing nothing starts it (and its context) here
             src.queue_span(si, close + 1, lambda: "cudaFree(nullptr)")
@@ -301,7 +355,7 @@ def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
         if src.stext(si) == "hipDeviceptr_t":
             _pointer_declarators(src, si)
         src.count("runtime")
-    return True
+    return "queries" if queries else True
 
 
 def _pointer_declarators(src: SourceEdit, si: int) -> None:

@@ -1,8 +1,9 @@
 // HIP-only host and device API: the extended launch with start and stop events, the synchronous copy on a
-// stream, the AMD bit-field and lane functions, and HIP's own device-property names.
+// stream, driver-style device queries, the AMD bit-field and lane functions, HIP's own property names.
 #include "common.h"
 #include <hip/hip_ext.h>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 __global__ void fields(const unsigned* in, unsigned* out, unsigned long long* wide, int n)
@@ -49,6 +50,17 @@ int main()
     CHECK(hipGetDeviceProperties(&props, 0));
     bool ok = props.clockInstructionRate > 0 && props.maxSharedMemoryPerMultiProcessor >= props.sharedMemPerBlock
               && props.arch.hasGlobalInt32Atomics;
+    // the driver-style device queries agree with the properties
+    hipDevice_t dev;
+    char name[256];
+    size_t total = 0;
+    int major = 0, minor = 0;
+    CHECK(hipDeviceGet(&dev, 0));
+    CHECK(hipDeviceGetName(name, sizeof(name), dev));
+    CHECK(hipDeviceTotalMem(&total, dev));
+    CHECK(hipDeviceComputeCapability(&major, &minor, dev));
+    ok = ok && std::strcmp(name, props.name) == 0 && total == props.totalGlobalMem && major == props.major
+         && minor == props.minor;
 
     const int n = 4096;
     std::vector<unsigned> in(n), out(2 * n);
