@@ -520,3 +520,29 @@ def test_driver_style_device_queries_return_runtime_errors():
                           capture_output=True, text=True, timeout=300)
     shutil.rmtree(tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_hip_graph_calls_take_todays_cuda_forms():
+    src = ("#include <hip/hip_runtime.h>\n"
+           "void f(hipGraph_t g, hipGraphNode_t a, hipGraphNode_t b, hipGraphNode_t* deps, size_t* n) {\n"
+           "  hipGraphExec_t e; char log[64]; hipGraphNode_t bad;\n"
+           "  hipGraphInstantiate(&e, g, nullptr, nullptr, 0);\n  hipGraphInstantiate(&e, g, &bad, log, 64);\n"
+           "  hipGraphAddDependencies(g, &a, &b, 1);\n  hipGraphNodeGetDependencies(b, deps, n);\n"
+           "  hipGraphGetEdges(g, nullptr, nullptr, n);\n}\n")
+    r = translate_source(src, "cuda", filename="g.hip")
+    assert r.text.count("cudaGraphInstantiate(&e, g, 0);") == 2
+    assert [h.kind for h in r.hazards] == ["removed-api"]          # the error node and log are not filled in
+    assert "cudaGraphAddDependencies(g, &a, &b, nullptr, 1);" in r.text
+    assert "cudaGraphNodeGetDependencies(b, deps, nullptr, n);" in r.text
+    assert "cudaGraphGetEdges(g, nullptr, nullptr, nullptr, n);" in r.text
+    older = translate_source(src, "cuda", filename="g.hip", cuda_version="12.4").text
+    assert "cudaGraphAddDependencies(g, &a, &b, 1);" in older and "cudaGraphInstantiate(&e, g, 0);" in older
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
+    (tmp / "g.cu").write_text(r.text)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "g.cu"), "-o", str(tmp / "g.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

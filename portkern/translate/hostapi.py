@@ -204,6 +204,7 @@ def host_calls_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]
         preambles.append(DEVICE_QUERY_PREAMBLE)
     if _hip_only_host_calls(src):
         preambles.append(MEMCPY_WITH_STREAM_PREAMBLE)
+    _graph_forms(src, cuda_version)
     _hip_only_prop_fields(src, keep_clock=parse_version(cuda_version) < (13,))
     if _arch_name(src):
         preambles.append(ARCH_NAME_PREAMBLE)
@@ -410,6 +411,39 @@ def _arch_name(src: SourceEdit) -> bool:
                    "architecture is used in its place", fixed=True)
         used = True
     return used
+
+
+# Graph calls whose CUDA form gained an edge-data argument (CUDA 13; HIP keeps the older form): HIP name ->
+# (HIP's argument count, where CUDA's edge data goes).
+EDGE_DATA_ARG = {"hipGraphAddDependencies": (4, 3), "hipGraphRemoveDependencies": (4, 3), "hipGraphGetEdges": (4, 3),
+                 "hipGraphNodeGetDependencies": (3, 2), "hipGraphNodeGetDependentNodes": (3, 2)}
+
+
+def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
+    """HIP's graph calls in the forms of today's CUDA: ``hipGraphInstantiate(&e, g, errNode, log, size)`` ->
+    ``cudaGraphInstantiate(&e, g, 0)`` (CUDA 12 replaced the error node and log with flags), and a null
+    edge-data argument where CUDA 13 added one."""
+    version = parse_version(cuda_version)
+    for si in src.where("hipGraphInstantiate", *EDGE_DATA_ARG):
+        call = _call_args(src, si)
+        if call is None:
+            continue
+        close, args = call
+        name = src.stext(si)
+        if name == "hipGraphInstantiate":
+            if version < (12,) or len(args) != 5:
+                continue
+            extra = [src.src_text(*a).strip() for a in args[2:]]
+            src.queue_span(args[1][1], close, lambda: ", 0")
+            if any(e not in ("nullptr", "NULL", "0") for e in extra):
+                src.hazard(si, "removed-api", "warning", "cudaGraphInstantiate takes flags instead of an error node "
+                           "and a log buffer since CUDA 12: they are no longer filled in", span=(si, close + 1))
+        elif version >= (13,) and len(args) == EDGE_DATA_ARG[name][0]:
+            at = args[EDGE_DATA_ARG[name][1]]
+            src.queue_span(at[0], at[1], lambda a=at: "nullptr, " + src.out_text(*a).strip())
+        else:
+            continue
+        src.count("runtime")
 
 
 def _hip_only_host_calls(src: SourceEdit) -> bool:
