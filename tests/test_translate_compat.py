@@ -528,8 +528,11 @@ def test_hip_graph_calls_take_todays_cuda_forms():
            "  hipGraphExec_t e; char log[64]; hipGraphNode_t bad;\n"
            "  hipGraphInstantiate(&e, g, nullptr, nullptr, 0);\n  hipGraphInstantiate(&e, g, &bad, log, 64);\n"
            "  hipGraphAddDependencies(g, &a, &b, 1);\n  hipGraphNodeGetDependencies(b, deps, n);\n"
-           "  hipGraphGetEdges(g, nullptr, nullptr, n);\n}\n")
+           "  hipGraphGetEdges(g, nullptr, nullptr, n);\n"
+           "  hipStreamCaptureStatus st; unsigned long long id; const hipGraphNode_t* cd; size_t cn;\n"
+           "  hipStreamGetCaptureInfo_v2(0, &st, &id, &g, &cd, &cn);\n}\n")
     r = translate_source(src, "cuda", filename="g.hip")
+    assert "cudaStreamGetCaptureInfo(0, &st, &id, &g, &cd, nullptr, &cn);" in r.text
     assert r.text.count("cudaGraphInstantiate(&e, g, 0);") == 2
     assert [h.kind for h in r.hazards] == ["removed-api"]          # the error node and log are not filled in
     assert "cudaGraphAddDependencies(g, &a, &b, nullptr, 1);" in r.text

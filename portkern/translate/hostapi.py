@@ -424,7 +424,7 @@ def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
     ``cudaGraphInstantiate(&e, g, 0)`` (CUDA 12 replaced the error node and log with flags), and a null
     edge-data argument where CUDA 13 added one."""
     version = parse_version(cuda_version)
-    for si in src.where("hipGraphInstantiate", *EDGE_DATA_ARG):
+    for si in src.where("hipGraphInstantiate", "hipStreamGetCaptureInfo_v2", *EDGE_DATA_ARG):
         call = _call_args(src, si)
         if call is None:
             continue
@@ -438,6 +438,15 @@ def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
             if any(e not in ("nullptr", "NULL", "0") for e in extra):
                 src.hazard(si, "removed-api", "warning", "cudaGraphInstantiate takes flags instead of an error node "
                            "and a log buffer since CUDA 12: they are no longer filled in", span=(si, close + 1))
+        elif name == "hipStreamGetCaptureInfo_v2":
+            # (stream, status, id, graph, dependencies, count): the runtime's _v2 until CUDA 13, which
+            # folded it into cudaStreamGetCaptureInfo with edge data before the count
+            if version < (12,) or len(args) != 6:
+                continue
+            src.set_token(si, "cudaStreamGetCaptureInfo" if version >= (13,) else "cudaStreamGetCaptureInfo_v2")
+            if version >= (13,):
+                at = args[5]
+                src.queue_span(at[0], at[1], lambda a=at: "nullptr, " + src.out_text(*a).strip())
         elif version >= (13,) and len(args) == EDGE_DATA_ARG[name][0]:
             at = args[EDGE_DATA_ARG[name][1]]
             src.queue_span(at[0], at[1], lambda a=at: "nullptr, " + src.out_text(*a).strip())
