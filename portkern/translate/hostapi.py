@@ -162,6 +162,7 @@ def host_calls_to_hip(src: SourceEdit) -> None:
                 src.queue_span(span[0], span[1],
                                lambda s=span: f"reinterpret_cast<const void*>({src.out_text(*s).strip()})")
             src.count("runtime")
+    _graph_forms_to_hip(src)
     _thrust_policy(src, "cuda", "hip")
 
 
@@ -450,6 +451,43 @@ def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
         elif version >= (13,) and len(args) == EDGE_DATA_ARG[name][0]:
             at = args[EDGE_DATA_ARG[name][1]]
             src.queue_span(at[0], at[1], lambda a=at: "nullptr, " + src.out_text(*a).strip())
+        else:
+            continue
+        src.count("runtime")
+
+
+# The same calls spelled the CUDA 13 way -> (CUDA's argument count, where its edge data is).
+EDGE_DATA_ARG_CUDA = {"cudaGraphAddDependencies": (5, 3), "cudaGraphRemoveDependencies": (5, 3),
+                      "cudaGraphGetEdges": (5, 3), "cudaGraphNodeGetDependencies": (4, 2),
+                      "cudaGraphNodeGetDependentNodes": (4, 2), "cudaStreamGetCaptureInfo": (7, 5)}
+
+
+def _graph_forms_to_hip(src: SourceEdit) -> None:
+    """CUDA 12/13 graph calls in HIP's forms: ``cudaGraphInstantiate(&e, g[, flags])`` ->
+    ``hipGraphInstantiateWithFlags(&e, g, flags)`` (HIP's hipGraphInstantiate takes an error node and a
+    log), and the edge-data argument dropped where it is null (HIP's graphs have no edge data);
+    the seven-argument cudaStreamGetCaptureInfo is HIP's _v2."""
+    for si in src.where("cudaGraphInstantiate", *EDGE_DATA_ARG_CUDA):
+        call = _call_args(src, si)
+        if call is None:
+            continue
+        close, args = call
+        name = src.stext(si)
+        if name == "cudaGraphInstantiate":
+            if len(args) not in (2, 3):
+                continue
+            src.set_token(si, "hipGraphInstantiateWithFlags")
+            if len(args) == 2:
+                src.queue_span(args[1][0], args[1][1], lambda a=args[1]: src.out_text(*a).strip() + ", 0")
+        elif len(args) == EDGE_DATA_ARG_CUDA[name][0]:
+            at = args[EDGE_DATA_ARG_CUDA[name][1]]
+            if src.src_text(*at).strip() not in ("nullptr", "NULL", "0"):
+                src.hazard(si, "api-arguments", "error", f"{name} is given edge data, which HIP's graphs do not "
+                           "have; rewrite the call without it", span=(si, close + 1))
+                continue
+            src.queue_span(at[0] - 1, at[1], lambda: "")      # the comma before it and the argument
+            if name == "cudaStreamGetCaptureInfo":
+                src.set_token(si, "hipStreamGetCaptureInfo_v2")
         else:
             continue
         src.count("runtime")
