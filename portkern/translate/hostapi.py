@@ -422,16 +422,23 @@ EDGE_DATA_ARG = {"hipGraphAddDependencies": (4, 3), "hipGraphRemoveDependencies"
 
 def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
     """HIP's graph calls in the forms of today's CUDA: ``hipGraphInstantiate(&e, g, errNode, log, size)`` ->
-    ``cudaGraphInstantiate(&e, g, 0)`` (CUDA 12 replaced the error node and log with flags), and a null
-    edge-data argument where CUDA 13 added one."""
+    ``cudaGraphInstantiate(&e, g, 0)`` (CUDA 12 replaced the error node and log with flags),
+    ``hipGraphInstantiateWithFlags`` -> ``cudaGraphInstantiate``, and a null edge-data argument where
+    CUDA 13 added one."""
     version = parse_version(cuda_version)
-    for si in src.where("hipGraphInstantiate", "hipStreamGetCaptureInfo_v2", *EDGE_DATA_ARG):
+    for si in src.where("hipGraphInstantiate", "hipGraphInstantiateWithFlags", "hipStreamGetCaptureInfo_v2",
+                        *EDGE_DATA_ARG):
         call = _call_args(src, si)
         if call is None:
             continue
         close, args = call
         name = src.stext(si)
-        if name == "hipGraphInstantiate":
+        if name == "hipGraphInstantiateWithFlags":
+            # CUDA 12's cudaGraphInstantiate takes the flags itself (the WithFlags name stays for old code)
+            if version < (12,) or len(args) != 3:
+                continue
+            src.set_token(si, "cudaGraphInstantiate")
+        elif name == "hipGraphInstantiate":
             if version < (12,) or len(args) != 5:
                 continue
             extra = [src.src_text(*a).strip() for a in args[2:]]

@@ -7,7 +7,7 @@ void replay(float* d, hipStream_t s, int times) {
   hipStreamBeginCapture(s, hipStreamCaptureModeGlobal);
   inc<<<1, 64, 0, s>>>(d);
   hipStreamEndCapture(s, &graph);
-  hipGraphInstantiate(&exec, graph, 0);
+  hipGraphInstantiateWithFlags(&exec, graph, 0);
   for (int i = 0; i < times; ++i) hipGraphLaunch(exec, s);
   hipStreamSynchronize(s);
   hipGraphExecDestroy(exec);
