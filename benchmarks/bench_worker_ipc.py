@@ -34,7 +34,7 @@ def main() -> int:
     from portkern.worker import Worker
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_worker_ipc import reply_of as make     # by module name: the worker imports it too
+    from bench_worker_ipc import reply_of as make  # by module name: the worker imports it too
 
     worker = Worker()
     try:

@@ -142,7 +142,6 @@ def test_batched_vendor_baselines_do_the_whole_batch(monkeypatch):
     import types
 
     import numpy as np
-
     from portkern.backends.cuda.baseline import cupy_op
 
     stand_in = types.ModuleType("cupy")

@@ -34,10 +34,10 @@ def test_real_rocblas_kernels_validate_on_the_emulator(tmp_path, monkeypatch):
 
 def test_a_timing_worker_finds_the_tree_without_the_callers_environment(tmp_path, monkeypatch):
     # Device workers start with a scrubbed environment: the tree the caller resolved travels in the job.
+    import shutil
+
     from portkern.harness.bench import BenchJob, _worker_library
     from portkern.library import load_library
-
-    import shutil
 
     manifest = tmp_path / "manifests" / "rocblas" / "library.yaml"   # its default source_root is not there
     shutil.copytree(MANIFEST.parent, manifest.parent)

@@ -325,10 +325,12 @@ def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
             return False
         if name in DEVICE_QUERIES and len(call[1]) != DEVICE_QUERIES[name][1]:
             return False
+    def text(span: tuple[int, int]) -> str:
+        return src.out_text(*span).strip()
+
     queries = False
     for si, (close, args) in calls.items():
         name = src.stext(si)
-        text = lambda span: src.out_text(*span).strip()     # noqa: E731
         if name in MODULE_CALLS:
             new, _, tail = MODULE_CALLS[name]
             src.set_token(si, new)
