@@ -309,3 +309,45 @@ def test_translated_lane_mask_compaction_is_right_at_width_64():
     only_shift_left = result.text.replace("1ull << lane", "1u << lane")
     unfixed = run(only_shift_left, "lanemask_32bit_shift")
     assert unfixed.shape != want.shape or not np.array_equal(unfixed, want)
+
+
+HELPER_OVERLOADS = """#include <cuda_runtime.h>
+#include <cuda.h>
+#ifdef __DRIVER_TYPES_H__
+static const char *_cudaGetErrorEnum(cudaError_t error) { return cudaGetErrorName(error); }
+#endif
+#ifdef CUDA_DRIVER_API
+static const char *_cudaGetErrorEnum(CUresult error) {
+  const char *ret = NULL;
+  cuGetErrorName(error, &ret);
+  return ret;
+}
+#endif
+static int g(float x) { return 1; }
+static int g(double x) { return 2; }
+"""
+
+
+@pytest.mark.parametrize("defines", [[], ["-DCUDA_DRIVER_API"]], ids=["runtime", "driver-too"])
+def test_overloads_that_become_one_signature_compile_once(defines):
+    # cudaError_t and CUresult are both hipError_t: one of the two definitions is compiled, whichever
+    # preprocessor branches are active; overloads that stay distinct are left alone.
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    r = translate_source(HELPER_OVERLOADS, "hip", filename="helper.h")
+    assert r.text.count("#define PORTKERN_DEFINED__cudaGetErrorEnum_4") == 1
+    assert r.text.count("#ifndef PORTKERN_DEFINED__cudaGetErrorEnum_4") == 1
+    assert "static int g(float x)" in r.text and "static int g(double x)" in r.text and "PORTKERN_DEFINED_g" not in r.text
+    assert "collapsed-overload" in kinds(r, fixed=True)
+    clang = shutil.which("clang-19")
+    if not clang or not Path("/usr/include/hip/hip_runtime.h").is_file():
+        pytest.skip("clang-19 with HIP headers not installed")
+    tmp = Path(tempfile.mkdtemp(prefix="portkern_hip_"))
+    (tmp / "h.hip").write_text(r.text + "int main() { return _cudaGetErrorEnum(hipSuccess)[0]; }\n")
+    proc = subprocess.run([clang, "-x", "hip", "--offload-arch=gfx942", "-nogpulib", "-std=c++17", "-fsyntax-only",
+                           *defines, str(tmp / "h.hip")], capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1722,6 +1722,55 @@ def _cuda_header_guard(ctx: Context, si: int) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- overloads that collapse (CUDA -> HIP)
+
+
+@file_rule("hip")
+def _collapsed_overloads(ctx: Context) -> None:
+    """Overloads whose parameter types become one type in HIP (``f(cudaError_t)`` and ``f(CUresult)``, both
+    ``hipError_t``: the CUDA samples' helper_cuda.h, copied into many projects) would be redefinitions. The
+    first definition defines a marker macro where it is compiled, and a later one with the same translated
+    head is skipped where the marker is defined: whichever preprocessor branches hold them, exactly one
+    definition is compiled."""
+    src = ctx.src
+    groups: dict[str, list] = {}
+    for span in src.functions.spans:
+        if span.name and not span.is_kernel:
+            groups.setdefault(span.name, []).append(span)
+    for name, spans in groups.items():
+        if len(spans) < 2:
+            continue
+        first_by_head: dict[str, tuple[int, str]] = {}
+        for span in spans:
+            si = bisect_left(src.sstarts, src.lines.line_start(span.start_line))
+            j = si
+            while j < len(src.sig) and src.stext(j) not in ("{", ";"):
+                j += 1
+            if j >= len(src.sig) or src.stext(j) != "{" or src.stext(si) == "template" or name not in src.stexts[si:j]:
+                continue
+            close = src.match_close(j)
+            if close < 0:
+                continue
+            translated = " ".join(src.out[src.sig[k]] for k in range(si, j))
+            original = " ".join(src.stexts[si:j])
+            if translated not in first_by_head:
+                first_by_head[translated] = (si, original)
+                continue
+            first_si, first_original = first_by_head[translated]
+            if first_original == original:
+                continue                 # the same head in the source too: branches the author chose
+            marker = "PORTKERN_DEFINED_" + re.sub(r"\W", "_", name) + f"_{src.line_of(first_si)}"
+            if not src.out[src.sig[first_si]].startswith("#define"):
+                src.queue_span(first_si, first_si + 1, lambda a=first_si, m=marker:
+                               f"#define {m}\n" + src.out_text(a, a + 1))
+            src.queue_span(si, close + 1, lambda a=si, b=close, m=marker:
+                           f"#ifndef {m}\n{src.out_text(a, b + 1)}\n#endif")
+            src.count("hazard-fixes")
+            src.hazard(si, "collapsed-overload", "info",
+                       f"this {name} and the one on line {src.line_of(first_si)} take the same types in HIP; "
+                       "only one of them is compiled", fixed=True, span=(si, close + 1))
+
+
 # --------------------------------------------------------------------------- implicit runtime header (CUDA -> HIP)
 
 _DEVICE_BUILTINS = frozenset({"threadIdx", "blockIdx", "blockDim", "gridDim", "__global__", "__syncthreads"})
