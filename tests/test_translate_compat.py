@@ -153,6 +153,18 @@ def _compile_gfx942(text: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+def _compile_sm90(text: str) -> None:
+    nvcc = shutil.which("nvcc")
+    if not nvcc:
+        pytest.skip("nvcc not installed")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
+    (tmp / "k.cu").write_text(text)
+    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
+                          capture_output=True, text=True, timeout=300)
+    shutil.rmtree(tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
 def test_simd_and_vector_cache_hints_translate_to_hip_that_compiles():
     r = translate_source(CUDA_SIMD_AND_HINTS, "hip")
     assert "portkern_vmaxs4(" in r.text and "portkern_dp4a(" in r.text and "__vmaxs4(" not in r.text
@@ -236,16 +248,7 @@ def test_hip_translates_to_cuda13_forms():
 
 @pytest.mark.slow
 def test_cuda13_output_compiles_with_nvcc():
-    nvcc = shutil.which("nvcc")
-    if not nvcc:
-        pytest.skip("nvcc not installed")
-    r = translate_source(HIP_FOR_CUDA13, "cuda", cuda_version="13.0")
-    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
-    (tmp / "k.cu").write_text(r.text)
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
-                          capture_output=True, text=True, timeout=300)
-    shutil.rmtree(tmp, ignore_errors=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _compile_sm90(translate_source(HIP_FOR_CUDA13, "cuda", cuda_version="13.0").text)
 
 
 def test_rocwmma_shape_cuda_lacks_is_reported_not_rewritten_silently():
@@ -290,18 +293,10 @@ def test_cli_rejects_a_bad_release_number(tmp_path, capsys):
 @pytest.mark.slow
 def test_stand_ins_round_trip_back_to_cuda_and_compile_with_nvcc():
     """CUDA -> HIP -> CUDA: the portkern_* helpers are plain CUDA too (the nontemporal ones use __ldcs)."""
-    nvcc = shutil.which("nvcc")
-    if not nvcc:
-        pytest.skip("nvcc not installed")
     hip = translate_source(CUDA_SIMD_AND_HINTS, "hip").text
     back = translate_source(hip, "cuda").text
     assert "portkern_vmaxs4(" in back and "portkern_nontemporal_load(v + i)" in back
-    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_rt_"))
-    (tmp / "k.cu").write_text(back)
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
-                          capture_output=True, text=True, timeout=300)
-    shutil.rmtree(tmp, ignore_errors=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _compile_sm90(back)
 
 
 def test_assert_gets_its_header_going_to_cuda():
@@ -370,15 +365,7 @@ def test_hip_module_api_becomes_the_cuda_runtime_library_api():
     assert "cuLaunchKernel(" in translate_source(extra, "cuda", filename="m.hip").text
     # CUDA before 12 has no library API
     assert "cuModuleLoad(" in translate_source(HIP_MODULE_PROGRAM, "cuda", filename="m.hip", cuda_version="11.8").text
-    nvcc = shutil.which("nvcc")
-    if not nvcc:
-        pytest.skip("nvcc not installed")
-    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
-    (tmp / "m.cu").write_text(t)
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "m.cu"), "-o", str(tmp / "m.o")],
-                          capture_output=True, text=True, timeout=300)
-    shutil.rmtree(tmp, ignore_errors=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _compile_sm90(t)
 
 
 def _bits_model(name, *a):
@@ -402,7 +389,7 @@ def test_amd_bit_field_functions_compute_what_hip_documents():
     gxx = shutil.which("g++")
     if not gxx:
         pytest.skip("g++ not installed")
-    from portkern.translate.compat import AMD_DEVICE_FUNCTIONS as AMD_BIT_FUNCTIONS
+    from portkern.translate.compat import AMD_DEVICE_FUNCTIONS
 
     rng = random.Random(7)
     calls = {"__bitextract_u32": 3, "__bitextract_u64": 3, "__bitinsert_u32": 4, "__bitinsert_u64": 4,
@@ -420,7 +407,7 @@ def test_amd_bit_field_functions_compute_what_hip_documents():
             cases.append((name, args))
     src = "#include <cstdio>\nstatic int __ffs(int v) { return __builtin_ffs(v); }\n"
     src += "static int __ffsll(long long v) { return __builtin_ffsll(v); }\n"
-    src += "".join(AMD_BIT_FUNCTIONS[n].replace("__device__ ", "") for n in calls)
+    src += "".join(AMD_DEVICE_FUNCTIONS[n].replace("__device__ ", "") for n in calls)
     src += "int main() {\n" + "".join(
         f'  printf("%llu\\n", (unsigned long long)portkern_{n[2:]}({", ".join(f"{x}ull" for x in a)}));\n'
         for n, a in cases) + "}\n"
@@ -460,15 +447,7 @@ def test_hip_only_host_api_gets_cuda_forms_that_compile():
     assert "portkern_memcpy_with_stream(d, h, 1024, cudaMemcpyHostToDevice, s)" in t
     assert "portkern_device_prop_attribute(p, cudaDevAttrClockRate), p.sharedMemPerMultiprocessor, 1)" in t
     assert "p.clockRate" in translate_source(HIP_ONLY_HOST, "cuda", filename="h.hip", cuda_version="12.4").text
-    nvcc = shutil.which("nvcc")
-    if not nvcc:
-        pytest.skip("nvcc not installed")
-    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
-    (tmp / "h.cu").write_text(t)
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "h.cu"), "-o", str(tmp / "h.o")],
-                          capture_output=True, text=True, timeout=300)
-    shutil.rmtree(tmp, ignore_errors=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _compile_sm90(t)
 
 
 def test_grid_constant_parameters_compile_for_hip():
@@ -490,15 +469,7 @@ def test_amd_lane_and_clock_functions_get_cuda_helpers_that_compile():
     assert "t[0] = portkern_clock64(); t[1] = portkern_wall_clock64();" in r.text
     assert "%%laneid" in r.text and "%%lanemask_lt" in r.text and "%%globaltimer" in r.text
     assert not r.unconverted and [h.kind for h in r.hazards] == ["clock-rate"]
-    nvcc = shutil.which("nvcc")
-    if not nvcc:
-        pytest.skip("nvcc not installed")
-    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
-    (tmp / "k.cu").write_text(r.text)
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "k.cu"), "-o", str(tmp / "k.o")],
-                          capture_output=True, text=True, timeout=300)
-    shutil.rmtree(tmp, ignore_errors=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _compile_sm90(r.text)
 
 
 def test_driver_style_device_queries_return_runtime_errors():
@@ -511,15 +482,7 @@ def test_driver_style_device_queries_return_runtime_errors():
     t = translate_source(src, "cuda", filename="q.hip").text
     assert "int dev;" in t and "CHECK(portkern_device_get(&dev, 0));" in t
     assert "portkern_device_get_name(name, sizeof(name), dev)" in t and "cuDevice" not in t
-    nvcc = shutil.which("nvcc")
-    if not nvcc:
-        pytest.skip("nvcc not installed")
-    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
-    (tmp / "q.cu").write_text(t)
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "q.cu"), "-o", str(tmp / "q.o")],
-                          capture_output=True, text=True, timeout=300)
-    shutil.rmtree(tmp, ignore_errors=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _compile_sm90(t)
 
 
 def test_hip_graph_calls_take_todays_cuda_forms():
@@ -540,15 +503,7 @@ def test_hip_graph_calls_take_todays_cuda_forms():
     assert "cudaGraphGetEdges(g, nullptr, nullptr, nullptr, n);" in r.text
     older = translate_source(src, "cuda", filename="g.hip", cuda_version="12.4").text
     assert "cudaGraphAddDependencies(g, &a, &b, 1);" in older and "cudaGraphInstantiate(&e, g, 0);" in older
-    nvcc = shutil.which("nvcc")
-    if not nvcc:
-        pytest.skip("nvcc not installed")
-    tmp = Path(__import__("tempfile").mkdtemp(prefix="portkern_cu_"))
-    (tmp / "g.cu").write_text(r.text)
-    proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-c", str(tmp / "g.cu"), "-o", str(tmp / "g.o")],
-                          capture_output=True, text=True, timeout=300)
-    shutil.rmtree(tmp, ignore_errors=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _compile_sm90(r.text)
 
 
 def test_cuda_graph_calls_take_hips_forms():

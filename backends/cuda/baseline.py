@@ -71,13 +71,8 @@ def time_cublas(family: str, sizes: dict[str, int], dtype: str, *, trials: int, 
     if family not in BLAS_FAMILIES:
         return None
     cp = _optional("cupy")
-    if cp is None:
-        torch = _optional("torch")
-        if torch is None:
-            return None
-        return time_torch(torch, family, sizes, dtype, trials=trials, warmup=warmup, flush_bytes=flush_bytes)
-    made = cupy_op(cp, family, sizes, dtype)
-    if made is None:
+    made = cupy_op(cp, family, sizes, dtype) if cp is not None else None
+    if made is None:           # no CuPy, or a routine its cuBLAS API lacks: PyTorch's, where it is there
         torch = _optional("torch")
         if torch is None:
             return None

@@ -389,8 +389,6 @@ AMD_DEVICE_FUNCTIONS = {
 }
 """,
 }
-# The old name of the table (the bit-field functions came first).
-AMD_BIT_FUNCTIONS = AMD_DEVICE_FUNCTIONS
 
 
 def amd_device_functions_to_cuda(src: SourceEdit, local_names: set[str] | frozenset[str] = frozenset()) -> str:

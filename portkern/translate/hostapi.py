@@ -16,9 +16,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 from portkern.translate.maps import load_maps, parse_version
-from portkern.translate.source import SourceEdit
+from portkern.translate.source import NULL_LITERALS, SourceEdit
 
 # cudaDeviceProp fields removed in CUDA 13 -> the device attribute with the same value ("0": the feature
 # is gone, so the value is 0).
@@ -119,6 +120,14 @@ def _call_args(src: SourceEdit, si: int) -> tuple[int, list[tuple[int, int]]] | 
     if close < 0:
         return None
     return close, src.split_args(si + 1, close, angle_first=False)
+
+
+def _calls(src: SourceEdit, names) -> Iterator[tuple[int, str, int, list[tuple[int, int]]]]:
+    """(significant index, source spelling, closing parenthesis, argument spans) of each call of ``names``."""
+    for si in src.where(*names):
+        call = _call_args(src, si)
+        if call is not None:
+            yield si, src.stext(si), call[0], call[1]
 
 
 def _arg_is_already_wrapped(src: SourceEdit, span: tuple[int, int], wrappers: tuple[str, ...]) -> bool:
@@ -288,7 +297,6 @@ static inline cudaError_t portkern_device_compute_capability(int* major, int* mi
 """
 MODULE_NAMES = frozenset({*MODULE_CALLS, *MODULE_COPIES, *MODULE_TYPES, *DEVICE_QUERIES, "hipModuleLaunchKernel",
                           "hipInit"})
-_NULLS = ("nullptr", "NULL", "0")
 
 
 def _driver_names(src: SourceEdit) -> set[str]:
@@ -317,7 +325,7 @@ def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
             return False        # taken as a pointer or spelled in a way this does not follow: keep the driver API
         calls[si] = call
         name = src.stext(si)
-        if name == "hipModuleLaunchKernel" and (len(call[1]) != 11 or src.out_text(*call[1][10]).strip() not in _NULLS):
+        if name == "hipModuleLaunchKernel" and (len(call[1]) != 11 or src.out_text(*call[1][10]).strip() not in NULL_LITERALS):
             return False        # kernel arguments through `extra`: only the driver API takes them
         if name in MODULE_CALLS and len(call[1]) != MODULE_CALLS[name][1]:
             return False
@@ -416,10 +424,16 @@ def _arch_name(src: SourceEdit) -> bool:
     return used
 
 
-# Graph calls whose CUDA form gained an edge-data argument (CUDA 13; HIP keeps the older form): HIP name ->
-# (HIP's argument count, where CUDA's edge data goes).
-EDGE_DATA_ARG = {"hipGraphAddDependencies": (4, 3), "hipGraphRemoveDependencies": (4, 3), "hipGraphGetEdges": (4, 3),
-                 "hipGraphNodeGetDependencies": (3, 2), "hipGraphNodeGetDependentNodes": (3, 2)}
+
+
+# Graph calls that gained an edge-data argument in CUDA 13 (HIP keeps the older form): CUDA name ->
+# (CUDA's argument count, where its edge data is); the HIP names take one argument fewer. (The
+# seven-argument cudaStreamGetCaptureInfo is HIP's hipStreamGetCaptureInfo_v2, handled by name.)
+EDGE_DATA_ARG_CUDA = {"cudaGraphAddDependencies": (5, 3), "cudaGraphRemoveDependencies": (5, 3),
+                      "cudaGraphGetEdges": (5, 3), "cudaGraphNodeGetDependencies": (4, 2),
+                      "cudaGraphNodeGetDependentNodes": (4, 2), "cudaStreamGetCaptureInfo": (7, 5)}
+EDGE_DATA_ARG = {"hip" + name[4:]: (count - 1, at) for name, (count, at) in EDGE_DATA_ARG_CUDA.items()
+                 if name != "cudaStreamGetCaptureInfo"}
 
 
 def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
@@ -428,13 +442,8 @@ def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
     ``hipGraphInstantiateWithFlags`` -> ``cudaGraphInstantiate``, and a null edge-data argument where
     CUDA 13 added one."""
     version = parse_version(cuda_version)
-    for si in src.where("hipGraphInstantiate", "hipGraphInstantiateWithFlags", "hipStreamGetCaptureInfo_v2",
-                        *EDGE_DATA_ARG):
-        call = _call_args(src, si)
-        if call is None:
-            continue
-        close, args = call
-        name = src.stext(si)
+    for si, name, close, args in _calls(src, ("hipGraphInstantiate", "hipGraphInstantiateWithFlags",
+                                              "hipStreamGetCaptureInfo_v2", *EDGE_DATA_ARG)):
         if name == "hipGraphInstantiateWithFlags":
             # CUDA 12's cudaGraphInstantiate takes the flags itself (the WithFlags name stays for old code)
             if version < (12,) or len(args) != 3:
@@ -445,7 +454,7 @@ def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
                 continue
             extra = [src.src_text(*a).strip() for a in args[2:]]
             src.queue_span(args[1][1], close, lambda: ", 0")
-            if any(e not in ("nullptr", "NULL", "0") for e in extra):
+            if any(e not in NULL_LITERALS for e in extra):
                 src.hazard(si, "removed-api", "warning", "cudaGraphInstantiate takes flags instead of an error node "
                            "and a log buffer since CUDA 12: they are no longer filled in", span=(si, close + 1))
         elif name == "hipStreamGetCaptureInfo_v2":
@@ -465,10 +474,6 @@ def _graph_forms(src: SourceEdit, cuda_version: str) -> None:
         src.count("runtime")
 
 
-# The same calls spelled the CUDA 13 way -> (CUDA's argument count, where its edge data is).
-EDGE_DATA_ARG_CUDA = {"cudaGraphAddDependencies": (5, 3), "cudaGraphRemoveDependencies": (5, 3),
-                      "cudaGraphGetEdges": (5, 3), "cudaGraphNodeGetDependencies": (4, 2),
-                      "cudaGraphNodeGetDependentNodes": (4, 2), "cudaStreamGetCaptureInfo": (7, 5)}
 
 
 def _graph_forms_to_hip(src: SourceEdit) -> None:
@@ -476,12 +481,7 @@ def _graph_forms_to_hip(src: SourceEdit) -> None:
     ``hipGraphInstantiateWithFlags(&e, g, flags)`` (HIP's hipGraphInstantiate takes an error node and a
     log), and the edge-data argument dropped where it is null (HIP's graphs have no edge data);
     the seven-argument cudaStreamGetCaptureInfo is HIP's _v2."""
-    for si in src.where("cudaGraphInstantiate", *EDGE_DATA_ARG_CUDA):
-        call = _call_args(src, si)
-        if call is None:
-            continue
-        close, args = call
-        name = src.stext(si)
+    for si, name, close, args in _calls(src, ("cudaGraphInstantiate", *EDGE_DATA_ARG_CUDA)):
         if name == "cudaGraphInstantiate":
             if len(args) not in (2, 3):
                 continue
@@ -490,7 +490,7 @@ def _graph_forms_to_hip(src: SourceEdit) -> None:
                 src.queue_span(args[1][0], args[1][1], lambda a=args[1]: src.out_text(*a).strip() + ", 0")
         elif len(args) == EDGE_DATA_ARG_CUDA[name][0]:
             at = args[EDGE_DATA_ARG_CUDA[name][1]]
-            if src.src_text(*at).strip() not in ("nullptr", "NULL", "0"):
+            if src.src_text(*at).strip() not in NULL_LITERALS:
                 src.hazard(si, "api-arguments", "error", f"{name} is given edge data, which HIP's graphs do not "
                            "have; rewrite the call without it", span=(si, close + 1))
                 continue

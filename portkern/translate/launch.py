@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portkern.translate.compat import insert_after_includes
-from portkern.translate.source import SourceEdit
+from portkern.translate.source import NULL_LITERALS, SourceEdit
 
 
 def _strip_kernel_name(text: str) -> str:
@@ -81,9 +81,6 @@ def ggl_to_chevron(src: SourceEdit) -> None:
         insert_after_includes(src, LAUNCH_HELPER)
 
 
-_NULL_EVENTS = ("nullptr", "NULL", "0")
-
-
 def _ext_launch(src: SourceEdit, si: int, close: int, args: list[tuple[int, int]]) -> None:
     """``hipExtLaunchKernelGGL(k, grid, block, shm, stream, start, stop, flags, args...)``: a launch that
     records ``start`` before and ``stop`` after it on the stream (null events are skipped)."""
@@ -93,16 +90,18 @@ def _ext_launch(src: SourceEdit, si: int, close: int, args: list[tuple[int, int]
         return
     launch = _chevron_builder(src, args[:5] + args[8:], close)
     start, stop, flags = (src.src_text(*a).strip() for a in args[5:8])
-    if flags not in _NULL_EVENTS:
+    if flags not in NULL_LITERALS:
         src.hazard(si, "launch-flags", "warning", f"hipExtLaunchKernelGGL flags {flags} have no CUDA counterpart "
                    "and are dropped", span=(si, close + 1))
 
     def build() -> str:
         stream = src.out_text(*args[4]).strip()
-        parts = [f"(void)cudaEventRecord({src.out_text(*a).strip()}, {stream})" for a, text in
-                 ((args[5], start), ) if text not in _NULL_EVENTS]
-        parts.append(launch())
-        parts += [f"(void)cudaEventRecord({src.out_text(*args[6]).strip()}, {stream})"] if stop not in _NULL_EVENTS else []
+
+        def record(span: tuple[int, int]) -> list[str]:
+            return [f"(void)cudaEventRecord({src.out_text(*span).strip()}, {stream})"]
+
+        parts = ((record(args[5]) if start not in NULL_LITERALS else []) + [launch()]
+                 + (record(args[6]) if stop not in NULL_LITERALS else []))
         return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
     src.queue_span(si, close + 1, build)
     src.count("launch")

@@ -103,6 +103,10 @@ class TextIndex(dict):
         return found
 
 
+# How a null pointer argument is spelled where rules test for one.
+NULL_LITERALS = ("nullptr", "NULL", "0")
+
+
 class SourceEdit:
     """Tokens of a file plus ``out``: the text each token becomes. Concatenating ``out`` is the result.
 
