@@ -1733,6 +1733,14 @@ def _collapsed_overloads(ctx: Context) -> None:
     head is skipped where the marker is defined: whichever preprocessor branches hold them, exactly one
     definition is compiled."""
     src = ctx.src
+    # Only where two CUDA names of the file become one HIP name (the function index parses the file)
+    targets: dict[str, set[str]] = {}
+    for name in src.by_text:
+        entry = ctx.tables.to_hip.get(name)
+        if entry is not None:
+            targets.setdefault(entry.hip, set()).add(name)
+    if not any(len(names) > 1 for names in targets.values()):
+        return
     groups: dict[str, list] = {}
     for span in src.functions.spans:
         if span.name and not span.is_kernel:

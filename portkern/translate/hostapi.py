@@ -313,7 +313,7 @@ def _driver_names(src: SourceEdit) -> set[str]:
 
 
 def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
-    if parse_version(cuda_version) < (12,):
+    if parse_version(cuda_version) < (12,) or not any(name in src.by_text for name in MODULE_NAMES):
         return False
     driver = _driver_names(src)
     if not driver & MODULE_NAMES or driver - MODULE_NAMES:
