@@ -5,9 +5,11 @@ validated on the CPU emulator at the target's wavefront width; then `port --stra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
+import types
 from functools import cache
 
 import pytest
@@ -20,6 +22,7 @@ from portkern.library import LaunchSpec, load_library
 from portkern.model import CompileOptions
 from portkern.pipeline.kernels import include_dirs
 from portkern.pipeline.stages import compile_stage, ingest_stage, library_digest, translate_stage
+from portkern.search.base import Candidate
 from portkern.search.genome import Genome
 from portkern.search.operators import (
     OPERATORS,
@@ -78,18 +81,48 @@ def test_an_operator_without_a_description_is_refused():
 # --------------------------------------------------------------------------- grid-stride
 
 
-def test_grid_stride_turns_axpy_into_a_loop_and_idles_the_surplus_blocks():
+def test_grid_stride_turns_axpy_into_a_loop_launched_with_fewer_blocks():
     unit = blas_unit("axpy")
     rw = get_operator("grid-stride").apply(unit, 4, MI300X)
     assert rw is not None and rw.label == "grid-stride(4)" and rw.edits == ["axpy_kernel"]
     body = kernel_text(rw.source, "axpy_kernel")
-    assert "const unsigned int tid_active_blocks = (gridDim.x + 4u - 1u) / 4u;" in body
-    assert "if(blockIdx.x >= tid_active_blocks)\n        return;" in body
-    assert "for(I tid = blockIdx.x * NB + threadIdx.x; tid < n; tid += tid_active_blocks * NB)" in body
-    assert "if(tid < n)" not in body and "const I    tid" not in body
-    # the rest of the unit and the launch are untouched
+    assert "for(I tid = blockIdx.x * NB + threadIdx.x; tid < n; tid += gridDim.x * NB)" in body
+    assert "if(tid < n)" not in body and "const I    tid" not in body and "return;" not in body
+    # the rest of the unit is untouched; the launch has a quarter of the blocks in x, the rest as it was
     assert rw.source[: rw.source.index("axpy_kernel(")] == unit.source[: unit.source.index("axpy_kernel(")]
-    assert rw.launches == unit.launches
+    assert rw.grid_shrink == {"axpy_kernel": 4}
+    assert [launch.grid for launch in rw.launches] == [[f"ceil_div({launch.grid[0]}, 4)", *launch.grid[1:]]
+                                                       for launch in unit.launches]
+    assert [launch.block for launch in rw.launches] == [launch.block for launch in unit.launches]
+
+
+def test_a_kernel_that_reads_its_block_position_keeps_its_grid():
+    """A batch taken from blockIdx.x (or HIP's hipBlockIdx_x) would change with fewer blocks: grid-stride
+    refuses; vectorize applies with the launch as it is."""
+    for position in ("blockIdx.x", "hipBlockIdx_x"):
+        unit = _unit("x[i] *= 2.0f;")
+        unit.source = unit.source.replace("__global__ void k(int n, float* x)\n{",
+                                          f"__global__ void k(int n, float* x)\n{{\n    const int b = {position} / 7;")
+        unit.source = unit.source.replace("x[i] *= 2.0f;", "x[i] *= 2.0f + 0 * b;")
+        assert get_operator("grid-stride").apply(unit, 2, MI300X) is None
+        rw = get_operator("vectorize").apply(unit, 2, MI300X)
+        assert rw is not None and rw.grid_shrink == {} and rw.launches == unit.launches
+    rw = get_operator("vectorize").apply(_unit("x[i] *= 2.0f;"), 2, MI300X)
+    assert rw.grid_shrink == {"k": 2} and rw.launches[0].grid[0] == "ceil_div(ceil_div(n, NB), 2)"
+
+
+def test_shrinks_compose_over_a_sequence_and_reach_the_candidate():
+    from portkern.search.genome import Genome, candidate
+
+    unit = blas_unit("scal")
+    applied = apply_sequence(unit, [("grid-stride", 2), ("unroll", 2)], MI300X)
+    assert applied is not None and applied.grid_shrink == {"scal_kernel": 2}
+    ctx = types.SimpleNamespace(base=types.SimpleNamespace(kernel="scal"))
+    cand = candidate(ctx, Genome(steps=(("grid-stride", 2), ("unroll", 2))), applied, "scal/x-1", "scal/original-0", "t")
+    assert cand.grid_shrink == {"scal_kernel": 2} and cand.launches == applied.unit.launches
+    spec = load_library("blas").kernel("scal")
+    assert cand.kernel_spec(spec).launches[0].grid[0] == f"ceil_div({spec.launches[0].grid[0]}, 2)"
+    assert Candidate.from_dict(cand.to_dict()).kernel_spec(spec) == cand.kernel_spec(spec)
 
 
 @pytest.mark.parametrize("kernel", ["axpy_unit_stride", "dot", "nrm2"])
@@ -191,11 +224,13 @@ def _applicable_sequence(unit: KernelUnit, target) -> list:
     return list(with_unroll) if apply_sequence(unit, list(with_unroll), target) is not None else steps
 
 
-def _compile_and_validate(kernel: str, target, source: str):
+def _compile_and_validate(kernel: str, target, source: str, launches=None):
     from portkern.harness.validate import validate
 
     lib = load_library("blas")
     spec = lib.kernel(kernel)
+    if launches:
+        spec = dataclasses.replace(spec, launches=list(launches))
     flags = lib.compile_flags if target.dialect == lib.dialect else []
     compiled = compile_stage(source, spec, lib, target, dict(spec.defaults), flags)
     result = validate(lib, spec, target, runner="emu", source=source, params=dict(spec.defaults),
@@ -222,7 +257,7 @@ def test_rewritten_blas_kernels_compile_and_validate_at_the_target_width(kernel,
     steps = _applicable_sequence(unit, target)
     applied = apply_sequence(unit, steps, target)
     assert applied is not None and len(applied.steps) >= 2, steps
-    compiled, result = _compile_and_validate(kernel, target, applied.unit.source)
+    compiled, result = _compile_and_validate(kernel, target, applied.unit.source, applied.unit.launches)
     assert compiled["arch"] == target.arch and compiled["entry_map"]
     assert result.wavefront == target.wavefront
     assert result.passed, f"{sequence_label(steps)}: {result.failure}: {result.detail}"
@@ -235,9 +270,9 @@ def test_a_grid_stride_that_skips_elements_fails_validation():
     if missing:
         pytest.skip(missing)
     rw = get_operator("grid-stride").apply(blas_unit("scal"), 4, MI300X)
-    broken = rw.source.replace("tid += tid_active_blocks * NB", "tid += (tid_active_blocks + 1) * NB")
+    broken = rw.source.replace("tid += gridDim.x * NB", "tid += (gridDim.x + 1) * NB")
     assert broken != rw.source
-    _, result = _compile_and_validate("scal", MI300X, broken)
+    _, result = _compile_and_validate("scal", MI300X, broken, rw.launches)
     assert not result.passed and result.wavefront == 64
 
 

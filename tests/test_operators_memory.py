@@ -6,6 +6,8 @@ and hinted paths."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from test_operators import H100, MI300X, _toolchains_missing, _unit, blas_unit, kernel_text
 
@@ -158,11 +160,15 @@ def test_cache_hints_leave_shared_memory_and_written_inputs_alone():
 # --------------------------------------------------------------------------- real compilers and the emulator
 
 
-def _compile_and_validate(kernel: str, target, source: str, dtype: str):
+def _compile_and_validate(kernel: str, target, source: str, dtype: str, launches=None):
+    """Build and validate the unit, launched as the candidate is (``launches``: a vectorized elementwise
+    kernel gets 1/V of the blocks) or as the manifest says."""
     from portkern.harness.validate import validate
 
     lib = load_library("blas")
     spec = lib.kernel(kernel)
+    if launches:
+        spec = dataclasses.replace(spec, launches=list(launches))
     flags = lib.compile_flags if target.dialect == lib.dialect else []
     compiled = compile_stage(source, spec, lib, target, dict(spec.defaults), flags)
     result = validate(lib, spec, target, runner="emu", source=source, params=dict(spec.defaults), dtypes=[dtype],
@@ -195,7 +201,7 @@ def test_rewritten_blas_kernels_compile_and_validate_at_the_target_width(kernel,
     steps = [(name, target.wavefront if name == "warp-reduce" else arg) for name, arg in steps]
     applied = apply_sequence(blas_unit(kernel, target.dialect), steps, target)
     assert applied is not None, steps
-    compiled, result = _compile_and_validate(kernel, target, applied.unit.source, dtype)
+    compiled, result = _compile_and_validate(kernel, target, applied.unit.source, dtype, applied.unit.launches)
     assert compiled["arch"] == target.arch and compiled["entry_map"]
     assert result.wavefront == target.wavefront
     assert result.passed, f"{applied.labels}: {result.failure}: {result.detail}"
@@ -217,7 +223,7 @@ def test_the_vector_path_is_what_validation_runs(kernel, good, bad, target):
     rw = get_operator("vectorize").apply(blas_unit(kernel, target.dialect), 4, target)
     broken = rw.source.replace(good, bad)
     assert broken != rw.source
-    _, result = _compile_and_validate(kernel, target, broken, "float32")
+    _, result = _compile_and_validate(kernel, target, broken, "float32", rw.launches)
     assert not result.passed and result.wavefront == target.wavefront
 
 

@@ -82,6 +82,19 @@ class PatchPlan:
     target_dialect: str = ""
     validated_on: str = ""
     timing: str = ""
+    # kernel symbol -> (the entry whose candidate defines it in the patch, that definition without spaces):
+    # entries that launch one kernel (axpy and axpy_batched) cannot each bring their own version of it.
+    kernel_claims: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def claim_kernel(self, symbol: str, entry: str, definition: str) -> bool:
+        """Whether ``entry`` may put ``definition`` in place of ``symbol`` (no other entry put another)."""
+        held = self.kernel_claims.get(symbol)
+        if held is not None and held[1] != _squash(definition):
+            self.notes.append(f"{entry}: {symbol} is also the kernel of {held[0]}, whose verified version the patch "
+                              f"holds; {entry}'s candidate is left out")
+            return False
+        self.kernel_claims[symbol] = (entry, _squash(definition))
+        return True
 
     @property
     def evidence(self) -> list[str]:
@@ -228,6 +241,181 @@ def _set_defaults(lines: list[str], spec: KernelSpec, new: dict) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- launches with a shrunk grid
+
+
+def shrunk_grid(grid: str, factor: int) -> str:
+    """Host code for ``grid`` (a dim3 or a block count) with 1/factor of the blocks in x, rounded up; a
+    lambda, so the expression is evaluated once and the file needs no helper."""
+    lead = grid[:len(grid) - len(grid.lstrip())]
+    return f"{lead}[](dim3 g) {{ g.x = (g.x + {factor - 1}u) / {factor}u; return g; }}({grid.strip()})"
+
+
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _skip_angles(text: str, i: int) -> int:
+    """Past the template argument list opening at ``text[i] == '<'`` (nested <> and brackets)."""
+    depth = 0
+    while i < len(text):
+        c = text[i]
+        if c == "<":
+            depth += 1
+        elif c == ">":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif c in _OPEN:
+            i = _skip_brackets(text, i) - 1
+        i += 1
+    return i
+
+
+def _skip_brackets(text: str, i: int) -> int:
+    """Past the bracket opening at ``text[i]`` (matched with nesting)."""
+    depth = 0
+    while i < len(text):
+        if text[i] in _OPEN:
+            depth += 1
+        elif text[i] in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return i
+
+
+def _argument_end(text: str, i: int, stop: str = ",)") -> int:
+    """Where the argument starting at ``i`` ends: the next top-level ``,`` or closing bracket (or ``>>>``)."""
+    while i < len(text):
+        c = text[i]
+        if text.startswith(">>>", i) or c in stop or c in _CLOSE:
+            return i
+        i = _skip_brackets(text, i) if c in _OPEN else i + 1
+    return i
+
+
+def launch_grid_span(text: str, begin: int, symbol: str) -> tuple[int, int] | None:
+    """The span of the grid argument of the first launch of ``symbol`` at or after ``begin``: the first
+    argument of ``symbol<...><<<grid, block>>>``, or the argument after the one naming the kernel in a
+    launch call or macro (``hipLaunchKernelGGL(kernel, grid, block, ...)`` and the macros shaped like it)."""
+    for m in re.finditer(rf"\b{re.escape(symbol)}\b", text[begin:begin + 4000]):
+        at = begin + m.end()
+        j = at
+        while j < len(text) and text[j].isspace():
+            j += 1
+        if j < len(text) and text[j] == "<" and not text.startswith("<<<", j):
+            j = _skip_angles(text, j)
+            while j < len(text) and text[j].isspace():
+                j += 1
+        if text.startswith("<<<", j):
+            start = j + 3
+            return start, _argument_end(text, start)
+        # A call: the kernel's argument ends (closing parentheses around the kernel name too) at a comma.
+        k = j
+        while k < len(text) and text[k] in ") \t\n":
+            k += 1
+        if k < len(text) and text[k] == "," and _inside_call(text, begin + m.start()):
+            start = k + 1
+            end = _argument_end(text, start)
+            if end < len(text) and text[end] == ",":
+                return start, end
+    return None
+
+
+def _inside_call(text: str, pos: int) -> bool:
+    """Whether ``pos`` lies inside a call's parentheses ``name(`` (scanning back over balanced ones)."""
+    depth = 0
+    i = pos - 1
+    while i >= 0:
+        c = text[i]
+        if c in _CLOSE:
+            depth += 1
+        elif c in _OPEN:
+            if depth == 0:
+                if c != "(":
+                    return False
+                if re.search(r"\w\s*$", text[max(0, i - 80):i]):
+                    return True
+                # parentheses around the kernel's name: look further out
+            else:
+                depth -= 1
+        elif c == ";" or c == "}" and depth == 0:
+            return False
+        i -= 1
+    return False
+
+
+def shrink_launch_sites(text: str, sites: list, factor: int) -> tuple[str, list[int]]:
+    """``text`` with the grid of every launch site (ingest LaunchSites of this text) set to 1/factor of
+    its blocks in x; the lines of the sites it could not find (written in a form it does not recognise)
+    are returned, and those sites are left as they are."""
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    missed: list[int] = []
+    edits: dict[int, tuple[int, str]] = {}
+    for site in sorted(sites, key=lambda s: s.line):
+        span = launch_grid_span(text, starts[site.line - 1], site.kernel) if 1 <= site.line < len(starts) else None
+        if span is None or not text[span[0]:span[1]].strip():
+            missed.append(site.line)
+            continue
+        edits[span[0]] = (span[1], shrunk_grid(text[span[0]:span[1]], factor))
+    for start in sorted(edits, reverse=True):
+        end, new = edits[start]
+        text = text[:start] + new + text[end:]
+    return text, missed
+
+
+def shrink_manifest_grids(lines: list[str], symbol: str, factor: int) -> int:
+    """Divide grid x of every manifest launch of ``symbol`` (``- symbol: name`` items with a
+    ``grid: [...]`` flow list) by ``factor``, in place; the number of launches changed."""
+    import yaml
+
+    current = None
+    changed = 0
+    for i, line in enumerate(lines):
+        m = re.match(r"^\s*-\s*\{?\s*symbol:\s*['\"]?([\w:]+)", line)
+        if m:
+            current = m.group(1)
+            inline = re.search(r"\bgrid:\s*(\[[^\]]*\])", line)
+            if not inline:
+                continue
+        elif re.match(r"^\s*-\s", line):
+            current = None
+        g = re.match(r"^(.*\bgrid:\s*)(\[[^\]]*\])(.*)$", line.rstrip("\n"))
+        if current != symbol or not g:
+            continue
+        inner = g.group(2)[1:-1]
+        first_end = _argument_end(inner, 0)
+        first = inner[:first_end].strip()
+        if not first:
+            continue
+        try:
+            value = yaml.safe_load(first)
+        except yaml.YAMLError:
+            continue
+        lead = inner[:len(inner) - len(inner.lstrip())]
+        lines[i] = (f"{g.group(1)}[{lead}{json.dumps(f'ceil_div({value}, {factor})')}{inner[first_end:]}]{g.group(3)}"
+                    + ("\n" if line.endswith("\n") else ""))
+        changed += 1
+    return changed
+
+
+def _text_sites(text: str, symbol: str, dialect: str, macros) -> list:
+    """Launch sites of ``symbol`` in one source text (ingested on its own)."""
+    from portkern.ingest import ingest_tree
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / ("unit" + EXT[dialect])).write_text(text)
+        catalog = ingest_tree(tmp, profile="rocblas" if dialect == "hip" else "cuda", macros=macros)
+    return [site for k in catalog.kernels if k.name == symbol for site in k.launch_sites]
+
+
+def grid_shrink_of(sel: dict) -> dict[str, int]:
+    return {str(k): int(v) for k, v in ((sel.get("candidate") or {}).get("grid_shrink") or {}).items() if int(v) > 1}
+
+
 # --------------------------------------------------------------------------- planning
 
 
@@ -255,17 +443,52 @@ def _replace_kernel(lines: list[str], span_old: tuple[int, int], new_source: str
     lines[span_old[0] - 1:span_old[1]] = new_text
 
 
+def _prelude(b_src: str, s_src: str, symbol: str, dialect: str, macros, span_new: tuple[int, int]) -> list[str]:
+    """Lines the selected unit has right before the kernel that the base unit lacks: the device helpers an
+    operator put before the kernel it rewrote (vector loads, shuffles), which the patched file needs too."""
+    span_base = _kernel_lines(b_src, symbol, dialect, macros)
+    if span_base is None:
+        return []
+    before_b = b_src.splitlines(keepends=True)[:span_base[0] - 1]
+    before_s = s_src.splitlines(keepends=True)[:span_new[0] - 1]
+    if len(before_s) <= len(before_b) or before_s[:len(before_b)] != before_b:
+        return []
+    return before_s[len(before_b):]
+
+
+def _insert_prelude(lines: list[str], at: int, prelude: list[str]) -> None:
+    """Put the helper lines before line ``at`` (1-based) unless the file has them already (a kernel of the
+    same file rewritten by the same operator brought them)."""
+    first = next((ln.strip() for ln in prelude if ln.strip()), "")
+    if not first or any(ln.strip() == first for ln in lines):
+        return
+    text = list(prelude)
+    if text and not text[-1].endswith("\n"):
+        text[-1] += "\n"
+    lines[at - 1:at - 1] = text
+
+
 def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: dict, catalog,
                  param_consts, constants, claimed: dict) -> None:
     lib = plan.library
     change = _change(spec.name, row, base, sel)
     b_src, s_src = base["candidate"]["source"], sel["candidate"]["source"]
+    shrink = grid_shrink_of(sel)
     if _squash(b_src) != _squash(s_src):
         span_new = _kernel_lines(s_src, spec.symbol, lib.dialect, lib.macros)
         originals = [k for k in catalog.kernels if k.name == spec.symbol]
+        new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]]) if span_new else ""
+        if span_new and originals and not plan.claim_kernel(spec.symbol, spec.name, new_def):
+            return
+        if shrink and not _shrink_library_launches(plan, spec, shrink, catalog, change):
+            return
         if span_new and originals:
             k = originals[0]
-            _replace_kernel(_file_lines(plan, k.file), (k.line, k.end_line), s_src, span_new)
+            lines = _file_lines(plan, k.file)
+            # where the kernel is now: an earlier edit of the file may have moved it
+            span_old = _kernel_lines("".join(lines), spec.symbol, lib.dialect, lib.macros) or (k.line, k.end_line)
+            _replace_kernel(lines, span_old, s_src, span_new)
+            _insert_prelude(lines, span_old[0], _prelude(b_src, s_src, spec.symbol, lib.dialect, lib.macros, span_new))
             change.where.append(f"{spec.symbol} rewritten in {k.file}")
         else:
             plan.notes.append(f"{spec.name}: the rewritten kernel could not be located for a source edit; not patched")
@@ -302,6 +525,40 @@ def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: 
         plan.changes.append(change)
 
 
+def _shrink_library_launches(plan: PatchPlan, spec: KernelSpec, shrink: dict[str, int], catalog,
+                             change: KernelChange) -> bool:
+    """Make the library launch each kernel in ``shrink`` with its grid's x divided by the factor, at every
+    host launch site and in every manifest entry; False (and nothing edited) when a site cannot be found:
+    the rewritten kernel is correct with either grid, but its measured speed needs the smaller one."""
+    planned: list[tuple[str, str, int, list]] = []
+    for symbol, factor in sorted(shrink.items()):
+        sites = [site for k in catalog.kernels if k.name == symbol for site in k.launch_sites]
+        if not sites:
+            plan.notes.append(f"{spec.name}: no host code launches {symbol}; its launch with 1/{factor} of the "
+                              "blocks cannot be patched, the kernel is not patched")
+            return False
+        by_file: dict[str, list] = {}
+        for site in sites:
+            by_file.setdefault(site.file, []).append(site)
+        for rel, file_sites in sorted(by_file.items()):
+            text = "".join(_file_lines(plan, rel))
+            new, missed = shrink_launch_sites(text, file_sites, factor)
+            if missed:
+                plan.notes.append(f"{spec.name}: the launch of {symbol} at {rel}:{missed[0]} is not in a form the "
+                                  f"patch can shrink; set its grid's x to 1/{factor} by hand, or keep the kernel "
+                                  "as it is (not patched)")
+                return False
+            planned.append((rel, new, factor, file_sites))
+    for rel, new, factor, file_sites in planned:
+        plan.edits[rel] = new.splitlines(keepends=True)
+        change.where.append(f"{file_sites[0].kernel} launched with 1/{factor} of the blocks in x "
+                            f"({len(file_sites)} site(s) in {rel})")
+    manifest = _file_lines(plan, "library.yaml")
+    for symbol, factor in sorted(shrink.items()):
+        shrink_manifest_grids(manifest, symbol, factor)
+    return True
+
+
 def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict, dict, dict]], run: dict) -> None:
     """Port mode: translate every code file of the library into ``<dialect>/`` and splice in the
     verified candidates; write the manifest and a Makefile for the new tree."""
@@ -322,6 +579,7 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
         renamed[rel] = new_rel
         result = translate_source((root / rel).read_text(errors="replace"), to=to, filename=rel)
         texts[new_rel] = result.text
+    shrunk: dict[str, dict[str, int]] = {}
     for name, (spec, row, base, sel) in sorted(selected.items()):
         change = _change(name, row, base, sel)
         file_rel = renamed.get(spec.file, spec.file)
@@ -329,12 +587,36 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
         s_src = sel["candidate"]["source"]
         span_new = _kernel_lines(s_src, spec.symbol, to, lib.macros)
         span_old = _kernel_lines(text, spec.symbol, to, lib.macros) if text is not None else None
+        shrink = grid_shrink_of(sel)
+        if span_new and span_old:
+            new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]])
+            old_def = "".join(text.splitlines(keepends=True)[span_old[0] - 1:span_old[1]])
+            if _squash(old_def) != _squash(new_def) and not plan.claim_kernel(spec.symbol, name, new_def):
+                continue
+        if shrink and text is not None and span_new and span_old:
+            shrunk_text = text
+            for symbol, factor in sorted(shrink.items()):
+                sites = _text_sites(shrunk_text, symbol, to, lib.macros)
+                shrunk_text, missed = shrink_launch_sites(shrunk_text, sites, factor)
+                if missed or not sites:
+                    plan.notes.append(f"{name}: the launch of {symbol} in {to}/{file_rel} could not be given 1/{factor} "
+                                      "of the blocks; the tree holds the rules' translation of the kernel")
+                    span_new = None
+                    break
+            else:
+                text = texts[file_rel] = shrunk_text
+                span_old = _kernel_lines(text, spec.symbol, to, lib.macros)
+                shrunk[name] = shrink
+                change.where.append(f"{spec.symbol} launched with 1/{max(shrink.values())} of the blocks in x "
+                                    f"in {to}/{file_rel}")
         if span_new and span_old:
             lines = text.splitlines(keepends=True)
             old_def = "".join(lines[span_old[0] - 1:span_old[1]])
             new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]])
             if _squash(old_def) != _squash(new_def):
                 _replace_kernel(lines, span_old, s_src, span_new)
+                _insert_prelude(lines, span_old[0],
+                                _prelude(base["candidate"]["source"], s_src, spec.symbol, to, lib.macros, span_new))
                 texts[file_rel] = "".join(lines)
                 change.where.append(f"{spec.symbol} in {to}/{file_rel} is the verified candidate "
                                     f"{sel['candidate']['id']}")
@@ -347,11 +629,13 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
         plan.notes.append(f"translated by the rules, not verified by this run: {', '.join(unverified)}")
     for rel, text in texts.items():
         plan.new_files[f"{to}/{rel}"] = text if text.endswith("\n") else text + "\n"
-    plan.new_files[f"{to}/library.yaml"] = _port_manifest(plan, renamed, {n: s[3] for n, s in selected.items()})
+    plan.new_files[f"{to}/library.yaml"] = _port_manifest(plan, renamed, {n: s[3] for n, s in selected.items()},
+                                                          shrunk)
     plan.new_files[f"{to}/Makefile"] = _makefile(plan, sorted(v for k, v in renamed.items() if k in source_files))
 
 
-def _port_manifest(plan: PatchPlan, renamed: dict[str, str], selected: dict[str, dict]) -> str:
+def _port_manifest(plan: PatchPlan, renamed: dict[str, str], selected: dict[str, dict],
+                   shrunk: dict[str, dict[str, int]] | None = None) -> str:
     lib, to = plan.library, plan.target_dialect
     lines = Path(lib.manifest_path).read_text().splitlines(keepends=True)
     ext_new = EXT[to].lstrip(".")
@@ -371,6 +655,9 @@ def _port_manifest(plan: PatchPlan, renamed: dict[str, str], selected: dict[str,
         out.append(line)
     for name, sel in selected.items():
         _set_defaults(out, lib.kernel(name), (sel.get("candidate") or {}).get("params") or {})
+    for shrink in (shrunk or {}).values():
+        for symbol, factor in sorted(shrink.items()):
+            shrink_manifest_grids(out, symbol, factor)
     head = (f"# {lib.name} ported to {to.upper()} by portkern (run {plan.run_id}, target {plan.target}); "
             "defaults are the parameters the run selected.\n")
     return head + "".join(out)

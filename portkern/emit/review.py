@@ -18,6 +18,7 @@ from typing import Any
 from portkern.errors import ConfigError
 from portkern.model import Record
 from portkern.pipeline.runread import evaluations, load_run_library, read_rows
+from portkern.search.base import Candidate
 from portkern.targets import get_target
 
 # A re-timed median may drift from the recorded one; beyond this factor of both spreads (or 10%)
@@ -71,7 +72,6 @@ def review_run(run_dir: str | Path, *, progress=None, require_device: bool = Fal
         sel_id, base_id = row.get("selected_candidate"), row.get("base_candidate")
         if not sel_id:
             continue
-        spec = library.kernel(name)
         evs = evaluations(run_dir, name)
         retimed: dict[str, tuple[float, float]] = {}
         for cid in dict.fromkeys([sel_id, base_id]):
@@ -90,6 +90,11 @@ def review_run(run_dir: str | Path, *, progress=None, require_device: bool = Fal
                   else f"sha256 {digest[:12]} differs from the recorded {str(stored.get('source_sha256'))[:12]}: "
                        "the candidate changed after the run")
             params = json.loads(stored.get("params_json") or "{}")
+            # A candidate launched its own way (a shrunk grid) is re-checked with its own launches.
+            launches = ((evs.get(cid) or {}).get("candidate") or {}).get("launches") or []
+            spec = library.kernel(name)
+            if launches:
+                spec = Candidate.from_dict({"id": cid, "kernel": name, "source": "", "launches": launches}).kernel_spec(spec)
             try:
                 compiled = compile_stage(source, spec, library, target, params, list(library.compile_flags))
             except Exception as exc:  # the claim fails; the review goes on

@@ -16,6 +16,7 @@ import functools
 import os
 import statistics
 import threading
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ class BenchJob:
     measure_copy: bool = True
     on_device: bool = False        # build the input pool on the device (CuPy), see portkern.harness.ondevice
     source_root: str = ""          # where a manifest describing an external tree found it ("" for libraries/)
+    launches: list = field(default_factory=list)   # the launches of the spec timed (a candidate's may differ from the manifest's)
 
 
 def _case(kernel: KernelSpec, job: BenchJob, seed: int, xp: Any = np):
@@ -107,6 +109,8 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
     inputs ({"seed": s, "buffers": {...}}). Every check is made by the caller (``judge_bench``).
     """
     kernel = _worker_library(job.library_root, job.source_root).kernel(job.kernel)
+    if job.launches:
+        kernel = dataclasses.replace(kernel, launches=list(job.launches))
     runner = get_runner(job.runner)
     session = runner.open_session(job.compiled, job.target)
     xp = np
@@ -303,7 +307,8 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
                    pool_seeds=[fresh_seed() for _ in range(max(rotate, 1) + 1)], check_seed=fresh_seed(),
                    plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
                    baseline=baseline and known is None, measure_copy=measure_copy, on_device=xp is not np,
-                   source_root=library.root if library.manifest_dir else "")
+                   source_root=library.root if library.manifest_dir else "",
+                   launches=list(kernel.launches))
     reference = library.reference(kernel)
     with expected_runs(kernel, reference, job, xp) as expected:
         try:

@@ -119,6 +119,7 @@ def _closure(index: TreeIndex, kernel_names: list[str], extra_names: list[str] =
             for m in index.members.get(n, []):
                 take(m)
 
+    root_files = {r.file for r in roots}
     for r in roots:
         take(r)
     while queue:
@@ -130,7 +131,7 @@ def _closure(index: TreeIndex, kernel_names: list[str], extra_names: list[str] =
             macros.add(name)
             for d in index.table.defs[name]:
                 queue.extend(d.identifiers())
-        for it in index.defs.get(name, ()):
+        for it in _visible(index.defs.get(name, ()), root_files):
             take(it)
         for it in index.members.get(name, ()):
             take(it)
@@ -139,6 +140,19 @@ def _closure(index: TreeIndex, kernel_names: list[str], extra_names: list[str] =
         for u in index.usings.get(f, ()):
             take(u)
     return Closure(items=list(selected.values()), macros=macros)
+
+
+_SOURCE_SUFFIXES = (".cpp", ".cc", ".cxx", ".c", ".cu", ".hip")
+
+
+def _visible(defs, root_files: set[str]) -> list[Item]:
+    """The definitions of one name the kernels' translation units can see: a definition in another
+    source file (not a header) belongs to that file's translation unit, where the same helper may be
+    defined again (``static`` helpers, templates each file defines for itself); such definitions are
+    dropped when a header or the kernels' own files define the name."""
+    defs = list(defs)
+    seen = [d for d in defs if d.file in root_files or not d.file.endswith(_SOURCE_SUFFIXES)]
+    return seen or defs
 
 
 def _ordered(index: TreeIndex, items: list[Item]) -> list[Item]:

@@ -96,7 +96,9 @@ class GraphPlan:
                             join=True, notify=True))
 
     def add_candidate(self, state: KernelState, cand: Any) -> None:
-        kernel = state.kernel
+        # A candidate launched its own way (an operator shrank the grid) is compiled, validated and timed
+        # with its launches: every stage reads them from the spec it is given.
+        kernel = cand.kernel_spec(state.kernel)
         params = {**kernel.defaults, **cand.params}
         common = {"kernel": kernel, "library": self.library, "target": self.target, "params": params}
         source_in: dict[str, Any] = {"source": cand.source} if cand.source else {}

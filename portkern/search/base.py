@@ -8,9 +8,10 @@ nothing or a budget runs out.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from portkern.library import LaunchSpec
 from portkern.model import BenchResult, Record, ResourceReport, Target, ValidationResult
 
 
@@ -28,6 +29,14 @@ class Candidate(Record):
     notes: list[str] = field(default_factory=list)
     model_call: str = ""                 # ModelCall.call_id of the reply it came from ("" = no model)
     operators: list[str] = field(default_factory=list)     # transformation steps applied, e.g. ["grid-stride(4)"]
+    # How the candidate is launched where that differs from the manifest ([] = the kernel's launches), and
+    # per kernel the factor its grid's x was divided by: the patch makes the library's host code match.
+    launches: list[LaunchSpec] = field(default_factory=list)
+    grid_shrink: dict[str, int] = field(default_factory=dict)
+
+    def kernel_spec(self, kernel):
+        """``kernel`` (a KernelSpec) as this candidate is launched."""
+        return replace(kernel, launches=list(self.launches)) if self.launches else kernel
 
 
 @dataclass

@@ -79,9 +79,13 @@ def candidate(ctx: SearchContext, genome: Genome, applied: Applied, cid: str, pa
     notes = [f"{why}: {genome.label()}"] + [f"{r.label}: {r.description}" for r in applied.rewrites]
     if applied.steps and not applied.by_construction:
         notes.append("needs validation: not every step is correct by construction")
+    shrink = applied.grid_shrink
+    launches = list(applied.unit.launches) if shrink else []
+    if shrink:
+        notes.append("launch: grid x divided by " + ", ".join(f"{f} for {k}" for k, f in sorted(shrink.items())))
     return Candidate(id=cid, kernel=ctx.base.kernel, source=applied.unit.source, params=dict(genome.params),
                      origin="operator" if genome.steps else "sweep", parent=parent, notes=notes,
-                     operators=list(applied.labels))
+                     operators=list(applied.labels), launches=launches, grid_shrink=shrink)
 
 
 def neighbours(ctx: SearchContext, genome: Genome) -> list[Genome]:

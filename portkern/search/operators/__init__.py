@@ -61,6 +61,11 @@ class Applied:
     rewrites: list[Rewrite]
 
     @property
+    def grid_shrink(self) -> dict[str, int]:
+        """Kernel -> the factor its launches' grid x was divided by, over every step."""
+        return dict(self.unit.grid_shrink)
+
+    @property
     def labels(self) -> list[str]:
         return [r.label for r in self.rewrites]
 
@@ -82,8 +87,11 @@ def apply_sequence(unit: KernelUnit, steps: list[Step], target: Target) -> Appli
         if rw is None:
             return None
         rewrites.append(rw)
+        shrink = dict(current.grid_shrink)
+        for symbol, factor in rw.grid_shrink.items():
+            shrink[symbol] = shrink.get(symbol, 1) * factor
         current = KernelUnit(source=rw.source, launches=rw.launches, dialect=current.dialect,
-                             rewritable=list(current.rewritable))
+                             rewritable=list(current.rewritable), grid_shrink=shrink)
     return Applied(unit=current, steps=list(steps), rewrites=rewrites)
 
 

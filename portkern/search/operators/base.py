@@ -36,6 +36,9 @@ class KernelUnit:
     # symbol, so a shared finalize kernel (one definition for many reductions) stays as the library has it
     # and the patch, which edits the kernel's own definition, carries everything a candidate changed.
     rewritable: list[str] = field(default_factory=list)
+    # Kernels whose launches earlier steps shrank in x (symbol -> factor): the host code that launches them
+    # must do the same, which the patch carries (``portkern.emit.patch``).
+    grid_shrink: dict[str, int] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:
@@ -61,6 +64,7 @@ class Rewrite:
     label: str                           # "grid-stride(4)": the operator and its argument
     description: str                     # one line for the patch, the report and the dataset
     edits: list[str] = field(default_factory=list)   # where it changed the unit, e.g. "axpy_kernel"
+    grid_shrink: dict[str, int] = field(default_factory=dict)   # kernel -> factor its grid's x was divided by
 
 
 class Operator(abc.ABC):
@@ -103,27 +107,69 @@ class Operator(abc.ABC):
 
     def rewrite_kernels(self, unit: KernelUnit, arg: int,
                         edit: Callable[[KernelDef, bytes], list[Edit] | None],
-                        describe: Callable[[list[str]], str], *, prelude: str = "") -> Rewrite | None:
+                        describe: Callable[[list[str]], str], *, prelude: str = "",
+                        shrink: Callable[[KernelDef], int] | None = None) -> Rewrite | None:
         """Run ``edit`` on each rewritable kernel's own definition; a Rewrite of every edit made (described
         by ``describe(names of the kernels changed)``), or None when no kernel was changed. ``prelude``
-        (device helpers the edits call) goes once before the first changed kernel, unless already there."""
+        (device helpers the edits call) goes once before the first changed kernel, unless already there.
+        ``shrink(kernel)`` (called after ``edit`` changed it): the factor the kernel's launches divide their
+        grid's x by (1 = as they are)."""
         data, kernels = kernel_definitions(unit)
         edits: list[Edit] = []
         changed: list[str] = []
         first = None
+        factors: dict[str, int] = {}
         for kernel in kernels:
             found = edit(kernel, data)
             if found:
                 edits.extend(found)
                 changed.append(kernel.name)
                 first = kernel if first is None else first
+                factor = shrink(kernel) if shrink is not None else 1
+                if factor > 1:
+                    factors[kernel.name] = factor
         if not edits:
             return None
         if prelude and first is not None and prelude.splitlines()[0] not in unit.source:
             edits.append(Edit(first.start, first.start, prelude.rstrip("\n") + "\n\n"))
         names = sorted(set(n for n in changed if n), key=changed.index)
-        return Rewrite(source=apply_edits(data, edits), launches=list(unit.launches), label=self.label(arg),
-                       description=describe(names), edits=names)
+        return Rewrite(source=apply_edits(data, edits), launches=shrink_grids(unit.launches, factors),
+                       label=self.label(arg), description=describe(names), edits=names, grid_shrink=factors)
+
+
+def shrink_grids(launches: list[LaunchSpec], factors: dict[str, int]) -> list[LaunchSpec]:
+    """The launches with the grid's x of every launch of a kernel in ``factors`` divided by its factor
+    (rounded up, so at least one block)."""
+    out = []
+    for launch in launches:
+        factor = factors.get(launch.symbol, 1)
+        if factor > 1 and launch.grid:
+            grid = list(launch.grid)
+            grid[0] = f"ceil_div({grid[0]}, {factor})"
+            launch = LaunchSpec(launch.symbol, list(launch.template_args), grid, list(launch.block),
+                                launch.shared_bytes, list(launch.args))
+        out.append(launch)
+    return out
+
+
+def uses_block_position(node: Node, data: bytes, skip: Node | None = None) -> bool:
+    """Whether anything under ``node`` (outside ``skip``) may read blockIdx.x or gridDim.x (HIP's
+    hipBlockIdx_x and hipGridDim_x too, or the whole blockIdx/gridDim): a kernel that does not, apart
+    from its index, computes the same for any number of blocks in x that covers its range."""
+    for n in walk(node):
+        if skip is not None and skip.start_byte <= n.start_byte and n.end_byte <= skip.end_byte:
+            continue
+        if n.type != "identifier":
+            continue
+        name = text(n, data)
+        if name in ("hipBlockIdx_x", "hipGridDim_x"):
+            return True
+        if name in ("blockIdx", "gridDim"):
+            parent = n.parent
+            member = parent.child_by_field_name("field") if parent is not None and parent.type == "field_expression" else None
+            if member is None or text(member, data) not in ("y", "z"):
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------- syntax-tree helpers

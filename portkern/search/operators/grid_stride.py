@@ -5,11 +5,12 @@ Recognised shape: the elementwise kernel of ``portkern.search.operators.elementw
 not use blockIdx.x or gridDim.x either (a per-block result would change meaning), nor return, break
 or synchronise.
 
-The launch stays as it is: the first ceil(gridDim.x / K) blocks walk the index range with a stride of
-that many blocks, the others exit at once. The loop covers every index below the bound for any grid
-and any K, so the rewrite is correct by construction once M is checked against the launch's block
-size; and validation runs the very launch the library makes. (Shrinking the launch grid instead would
-need the harness to launch a candidate with its own grid; it launches the library's.)
+The launch's grid has 1/K of the blocks in x (rounded up; the launches of the candidate say so, and
+the patch makes the host code that launches the kernel do the same), and the threads walk the index
+range with a stride of the whole grid. The loop covers every index below the bound for any number of
+blocks, so the rewrite is correct by construction once M is checked against the launch's block size
+and nothing but the index reads the block's position in x (a kernel that derives a batch or a tile
+from blockIdx.x is left alone).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from portkern.search.operators.base import (
     KernelUnit,
     Operator,
     Rewrite,
-    indent_of,
     text,
+    uses_block_position,
     walk,
 )
 from portkern.search.operators.elementwise import elementwise
@@ -47,26 +48,36 @@ class GridStride(Operator):
             return None
         return self.rewrite_kernels(
             unit, arg, lambda kernel, data: self._rewrite(kernel, data, unit, arg),
-            lambda names: f"grid-stride loop in {', '.join(names)}: {arg} elements per thread, the first "
-                          f"1/{arg} of the blocks do the work")
+            lambda names: f"grid-stride loop in {', '.join(names)}: {arg} elements per thread, launched with "
+                          f"1/{arg} of the blocks",
+            shrink=lambda kernel: arg)
 
     def _rewrite(self, kernel: KernelDef, data: bytes, unit: KernelUnit, arg: int) -> list[Edit] | None:
         shape = elementwise(kernel, data, unit)
         if shape is None:
             return None
         then = shape.then
-        names = {text(n, data) for n in walk(then) if n.type in ("identifier", "field_expression")}
-        if {"blockIdx.x", "gridDim.x"} & names or any(n in names for n in _FORBIDDEN_NAMES):
+        names = {text(n, data) for n in walk(then)}
+        if uses_block_position(kernel.body, data, skip=shape.index_stmt) or any(n in names for n in _FORBIDDEN_NAMES):
             return None
         if any(n.type in _FORBIDDEN_IN_BODY for n in walk(then)):
             return None
         name, mult = shape.name, shape.multiplier
         loop_type = re.sub(r"^\s*const\s+", "", shape.type_text)
-        active = f"{name}_active_blocks"
-        indent = indent_of(shape.index_stmt, data)
-        exit_early = (f"// grid-stride, {arg} elements per thread: the first blocks do the work, the rest exit\n"
-                      f"{indent}const unsigned int {active} = (gridDim.x + {arg}u - 1u) / {arg}u;\n"
-                      f"{indent}if(blockIdx.x >= {active})\n{indent}    return;")
-        head = f"for({loop_type} {name} = {shape.index}; {name} < {shape.bound}; {name} += {active} * {mult})"
-        return [Edit(shape.index_stmt.start_byte, shape.index_stmt.end_byte, exit_early),
-                Edit(shape.guard.start_byte, then.start_byte, head + "\n" + indent)]
+        head = (f"// grid-stride, {arg} elements per thread: the launch has 1/{arg} of the blocks\n"
+                f"{' ' * shape.guard.start_point[1]}for({loop_type} {name} = {shape.index}; {name} < {shape.bound}; "
+                f"{name} += gridDim.x * {mult})")
+        return [Edit(shape.index_stmt.start_byte, _line_end(data, shape.index_stmt.end_byte), ""),
+                Edit(shape.guard.start_byte, then.start_byte, head + "\n" + " " * shape.guard.start_point[1])]
+
+
+def _line_end(data: bytes, pos: int) -> int:
+    """Past the end of the line at ``pos`` (its newline and the next line's indentation) when only
+    spaces follow ``pos`` on it; ``pos`` otherwise."""
+    end = data.find(b"\n", pos)
+    if end < 0 or data[pos:end].strip():
+        return pos
+    nxt = end + 1
+    while nxt < len(data) and data[nxt:nxt + 1] in (b" ", b"\t"):
+        nxt += 1
+    return nxt

@@ -1,0 +1,136 @@
+"""Candidates launched with fewer blocks (grid-stride and vectorize shrink the grid's x): the patch
+finds every host launch of the kernel, in each form a library writes it, and divides its grid there and
+in the manifest; the patched library then builds (host code too) and validates on the emulator.
+
+Helpers an operator put before the kernel (vectorize's vector loads) travel with the kernel, and a
+helper two source files each define reaches a kernel's unit once.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from test_emit_patch import _build, _validate
+from test_operators import blas_unit
+
+from portkern.emit.patch import (
+    PatchPlan,
+    _constant_sites,
+    _param_constants,
+    _tune_kernel,
+    launch_grid_span,
+    shrink_launch_sites,
+    shrink_manifest_grids,
+)
+from portkern.ingest import ingest_library, ingest_tree
+from portkern.ingest.model import LaunchSite
+from portkern.library import load_library
+from portkern.search.operators import apply_sequence
+from portkern.targets import get_target
+
+MI300X = get_target("mi300x")
+
+
+def _site(kernel: str, line: int) -> LaunchSite:
+    return LaunchSite(kernel=kernel, file="f.cpp", line=line, style="", grid="")
+
+
+@pytest.mark.parametrize("call,grid", [
+    ("BLAS_LAUNCH_KERNEL((copy_kernel<int, NB, Tx, Ty>), dim3(blas_ceil_div(n, NB), 1, batch), dim3(NB), 0, s, n);",
+     "dim3(blas_ceil_div(n, NB), 1, batch)"),
+    ("hipLaunchKernelGGL(copy_kernel<int, NB>, grid, threads, 0, stream, n, x);", "grid"),
+    ("hipLaunchKernelGGL(HIP_KERNEL_NAME(copy_kernel<T, 256>), dim3(blocks), dim3(256), 0, 0, n);", "dim3(blocks)"),
+    ("copy_kernel<T, NB><<<dim3((n - 1) / NB + 1, 1, batch), NB, 0, stream>>>(n, x);",
+     "dim3((n - 1) / NB + 1, 1, batch)"),
+    ("copy_kernel<<<blocks, 256>>>(n, x);", "blocks"),
+    ("ROCBLAS_LAUNCH_KERNEL(copy_kernel<API_INT, NB>,\n        grid,\n        threads, 0, handle->get_stream(), n);",
+     "grid"),
+])
+def test_the_grid_of_each_launch_form_is_found(call, grid):
+    text = "void launch()\n{\n    " + call + "\n}\n"
+    span = launch_grid_span(text, text.index("    " + call[:4]), "copy_kernel")
+    assert span is not None and text[span[0]:span[1]].strip() == grid
+    new, missed = shrink_launch_sites(text, [_site("copy_kernel", 3)], 4)
+    assert missed == []
+    assert f"[](dim3 g) {{ g.x = (g.x + 3u) / 4u; return g; }}({grid})" in new
+    assert new.replace(f"[](dim3 g) {{ g.x = (g.x + 3u) / 4u; return g; }}({grid})", grid) == text
+
+
+def test_a_launch_in_another_form_is_reported_and_left_alone():
+    text = "void launch()\n{\n    void* args[] = {&n};\n    hipLaunchKernel(reinterpret_cast<void*>(&other), g, b, args, 0, s);\n}\n"
+    new, missed = shrink_launch_sites(text, [_site("copy_kernel", 4)], 2)
+    assert new == text and missed == [4]
+
+
+def test_manifest_grids_of_every_launch_of_the_kernel_are_divided():
+    lines = """kernels:
+  - name: copy
+    symbol: copy_kernel
+    launches:
+      - symbol: copy_kernel
+        template_args: [int, NB]
+        grid: ["ceil_div(n, NB)", 1, batch_count]   # one block per NB elements
+        block: [NB, 1, 1]
+  - name: dot
+    launches:
+      - symbol: dot_kernel
+        grid: [n_blocks, 1, 1]
+      - {symbol: copy_kernel, grid: [blocks, 1, 1], block: [NB, 1, 1]}
+""".splitlines(keepends=True)
+    assert shrink_manifest_grids(lines, "copy_kernel", 4) == 2
+    text = "".join(lines)
+    assert 'grid: ["ceil_div(ceil_div(n, NB), 4)", 1, batch_count]   # one block per NB elements\n' in text
+    assert "grid: [n_blocks, 1, 1]" in text
+    assert '{symbol: copy_kernel, grid: ["ceil_div(blocks, 4)", 1, 1], block: [NB, 1, 1]}' in text
+
+
+def test_a_helper_two_source_files_define_reaches_a_unit_once(tmp_path):
+    helper = "template <typename T>\nstruct twin\n{\n    using type = T;\n};\n"
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.cpp").write_text(
+            "#include <hip/hip_runtime.h>\n" + helper +
+            f"__global__ void k_{name}(float* x)\n{{\n    typename twin<float>::type v = x[threadIdx.x];\n"
+            "    x[threadIdx.x] = v * 2.0f;\n}\n")
+    catalog = ingest_tree(tmp_path, profile="rocblas")
+    for name in ("a", "b"):
+        source = catalog.unit(f"k_{name}").source
+        assert source.count("struct twin") == 1, source
+
+
+@pytest.mark.slow
+def test_a_shrunk_launch_patch_builds_and_validates(tmp_path, repo_root):
+    """Real operator output for three blas kernels, patched into a copy of the library: the host
+    launchers (BLAS_LAUNCH_KERNEL, two sites in axpy.cpp and scal.cpp) and the manifest get the
+    smaller grid, the helpers come along, and every entry launching those kernels validates."""
+    blas = tmp_path / "blas"
+    shutil.copytree(repo_root / "libraries" / "blas", blas)
+    lib = load_library(blas / "library.yaml")
+    plan = PatchPlan(run_id="shrink", library=lib, target="mi300x", mode="tune", target_dialect="hip")
+    catalog = ingest_library(lib)
+    constants = _constant_sites(lib)
+    params = _param_constants(lib, catalog, constants)
+    for kernel, steps in [("copy", [("vectorize", 4)]), ("scal", [("grid-stride", 4)]), ("axpy", [("vectorize", 2)])]:
+        unit = blas_unit(kernel)
+        applied = apply_sequence(unit, steps, MI300X)
+        assert applied is not None and applied.grid_shrink
+        spec = lib.kernel(kernel)
+        base = {"candidate": {"source": unit.source, "params": dict(spec.defaults)}}
+        sel = {"candidate": {"source": applied.unit.source, "params": dict(spec.defaults),
+                             "grid_shrink": applied.grid_shrink},
+               "validation": {"device": "cpu-emulator", "cases": []}}
+        _tune_kernel(plan, spec, {"status": "improved"}, base, sel, catalog, params, constants, {})
+    assert plan.notes == []
+    assert sorted(plan.edits) == ["library.yaml", "src/axpy.cpp", "src/copy.cpp", "src/scal.cpp"]
+    for rel, lines in plan.edits.items():
+        (blas / rel).write_text("".join(lines))
+    scal = (blas / "src" / "scal.cpp").read_text()
+    assert scal.count("[](dim3 g) { g.x = (g.x + 3u) / 4u; return g; }(grid)") == 2
+    assert (blas / "src" / "copy.cpp").read_text().count("portkern vectorize helpers") == 1
+    patched = load_library(blas / "library.yaml")
+    assert patched.kernel("scal_batched").launches[0].grid[0] == "ceil_div(ceil_div(n, NB), 4)"
+    assert patched.kernel("axpy_unit_stride").launches[0].grid[0] == "ceil_div(n, 2 * NB)"   # another kernel
+    _build([blas / "src" / f"{k}.cpp" for k in ("copy", "scal", "axpy")], [blas / "include"], patched.compile_flags)
+    kernels = [k.name for k in patched.kernels if k.family in ("copy", "scal", "axpy")]
+    _validate(blas / "library.yaml", kernels, tmp_path / "runs", tmp_path / "cache", "check-shrink")
+
