@@ -12,11 +12,11 @@ Without a device, the result is the performance model's prediction, labelled met
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import statistics
 import threading
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
