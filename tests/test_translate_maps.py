@@ -40,6 +40,10 @@ def test_known_mappings_both_directions():
     assert t.to_cuda["hip/hip_runtime.h"].cuda == "cuda_runtime.h"
     assert t.to_cuda["hipDeviceSynchronize"].cuda == "cudaDeviceSynchronize"  # not the deprecated one
     assert t.roc_to_cuda["rocblas_sgemm"].cuda == "cublasSgemm"
+    # hipBLAS's own type names, one way to CUDA's library types (hipblasGemmEx's data types)
+    assert t.hip_aliases["HIPBLAS_R_32F"] == "CUDA_R_32F" and t.hip_aliases["HIPBLAS_R_16B"] == "CUDA_R_16BF"
+    assert t.hip_aliases["hipblasDatatype_t"] == "cudaDataType_t"
+    assert t.hip_aliases["hipblasComplex"] == "cuComplex" and t.hip_aliases["hipblasHalf"] == "__half"
 
 
 def _table(category, priority, entries):
