@@ -450,6 +450,27 @@ def test_hip_only_host_api_gets_cuda_forms_that_compile():
     _compile_sm90(t)
 
 
+MEMSET_D = r'''#include <hip/hip_runtime.h>
+hipError_t fill(float* d, unsigned short* h, hipDeviceptr_t raw, hipStream_t s) {
+  hipError_t e = hipMemsetD32(d, 0x3f800000, 256);
+  if (e != hipSuccess) return e;
+  e = hipMemsetD16Async(h, 0xabcd, 64, s);
+  e = hipMemsetD8(raw, 0, 16);
+  return hipMemsetD32Async(raw, 7, 4, s);
+}
+'''
+
+
+def test_fills_of_8_16_32_bit_values_stay_on_the_runtime():
+    """CUDA's counterparts are driver calls (cuMemsetD32: CUdeviceptr, CUresult, -lcuda): the runtime
+    helpers keep HIP's arguments and one hipError_t check."""
+    t = translate_source(MEMSET_D, "cuda", filename="m.hip").text
+    assert "cuMemset" not in t and "cuda.h" not in t
+    assert "cudaError_t e = portkern_memset_d32(d, 0x3f800000, 256);" in t
+    assert "portkern_memset_d16_async(h, 0xabcd, 64, s)" in t and "portkern_memset_d8(raw, 0, 16)" in t
+    _compile_sm90(t)
+
+
 def test_grid_constant_parameters_compile_for_hip():
     src = ("struct Params { float v[512]; };\n"
            "__global__ void k(const __grid_constant__ Params p, float* o) { o[threadIdx.x] = p.v[threadIdx.x]; }\n")

@@ -50,6 +50,51 @@ static inline cudaError_t portkern_memcpy_with_stream(void* dst, const void* src
 }
 #endif
 """
+# HIP's fills of 8/16/32-bit values (hipMemsetD32 and friends) map to CUDA's driver API (cuMemsetD32, a
+# CUdeviceptr, CUresult, -lcuda). On the runtime: helpers with HIP's arguments, returning cudaError_t.
+MEMSET_D = {"hipMemsetD8": "portkern_memset_d8", "hipMemsetD16": "portkern_memset_d16",
+            "hipMemsetD32": "portkern_memset_d32", "hipMemsetD8Async": "portkern_memset_d8_async",
+            "hipMemsetD16Async": "portkern_memset_d16_async", "hipMemsetD32Async": "portkern_memset_d32_async"}
+MEMSET_D_PREAMBLE = """
+#ifndef PORTKERN_MEMSET_D
+#define PORTKERN_MEMSET_D
+// HIP's fills of 8, 16 and 32-bit values on the runtime: cudaMemset where every byte of the value is the
+// same, a fill kernel otherwise; the forms without a stream return once the fill is done.
+template <typename T>
+__global__ void portkern_fill_kernel(T* dst, T value, size_t count)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = value;
+}
+template <typename T>
+inline cudaError_t portkern_fill(void* dst, T value, size_t count, cudaStream_t stream, bool async)
+{
+    if (count == 0) return cudaSuccess;
+    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(&value);
+    bool uniform = true;
+    for (size_t b = 1; b < sizeof(T); ++b) uniform = uniform && bytes[b] == bytes[0];
+    if (uniform)
+        return async ? cudaMemsetAsync(dst, bytes[0], count * sizeof(T), stream)
+                     : cudaMemset(dst, bytes[0], count * sizeof(T));
+    const size_t blocks = (count + 255) / 256 < 65536 ? (count + 255) / 256 : 65536;
+    portkern_fill_kernel<T><<<(unsigned int)blocks, 256, 0, stream>>>(static_cast<T*>(dst), value, count);
+    cudaError_t status = cudaGetLastError();
+    return status == cudaSuccess && !async ? cudaStreamSynchronize(stream) : status;
+}
+inline cudaError_t portkern_memset_d8(void* dst, unsigned char value, size_t count)
+{ return portkern_fill<unsigned char>(dst, value, count, 0, false); }
+inline cudaError_t portkern_memset_d16(void* dst, unsigned short value, size_t count)
+{ return portkern_fill<unsigned short>(dst, value, count, 0, false); }
+inline cudaError_t portkern_memset_d32(void* dst, int value, size_t count)
+{ return portkern_fill<unsigned int>(dst, (unsigned int)value, count, 0, false); }
+inline cudaError_t portkern_memset_d8_async(void* dst, unsigned char value, size_t count, cudaStream_t stream = 0)
+{ return portkern_fill<unsigned char>(dst, value, count, stream, true); }
+inline cudaError_t portkern_memset_d16_async(void* dst, unsigned short value, size_t count, cudaStream_t stream = 0)
+{ return portkern_fill<unsigned short>(dst, value, count, stream, true); }
+inline cudaError_t portkern_memset_d32_async(void* dst, int value, size_t count, cudaStream_t stream = 0)
+{ return portkern_fill<unsigned int>(dst, (unsigned int)value, count, stream, true); }
+#endif
+"""
 PROP_PREAMBLE = """
 #ifndef PORTKERN_DEVICE_PROP_COMPAT
 #define PORTKERN_DEVICE_PROP_COMPAT
@@ -214,6 +259,8 @@ def host_calls_to_cuda(src: SourceEdit, cuda_version: str = "13.0") -> list[str]
         preambles.append(DEVICE_QUERY_PREAMBLE)
     if _hip_only_host_calls(src):
         preambles.append(MEMCPY_WITH_STREAM_PREAMBLE)
+    if _memset_d_calls(src):
+        preambles.append(MEMSET_D_PREAMBLE)
     _graph_forms(src, cuda_version)
     _hip_only_prop_fields(src, keep_clock=parse_version(cuda_version) < (13,))
     if _arch_name(src):
@@ -315,8 +362,10 @@ def _driver_names(src: SourceEdit) -> set[str]:
 def _module_api_to_runtime(src: SourceEdit, cuda_version: str) -> bool:
     if parse_version(cuda_version) < (12,) or not any(name in src.by_text for name in MODULE_NAMES):
         return False
-    driver = _driver_names(src)
-    if not driver & MODULE_NAMES or driver - MODULE_NAMES:
+    # hipDeviceptr_t (CUdeviceptr, an integer, on the driver API) is void* on the runtime; the fills have
+    # runtime helpers (_memset_d_calls). Any other driver-style name keeps the whole file on the driver API.
+    driver = _driver_names(src) | ({"hipDeviceptr_t"} & set(src.by_text))
+    if not driver & (MODULE_NAMES | set(MEMSET_D)) or driver - MODULE_NAMES - set(MEMSET_D):
         return False
     calls = {}
     for si in src.where_any(MODULE_NAMES - set(MODULE_TYPES)):
@@ -507,6 +556,16 @@ def _hip_only_host_calls(src: SourceEdit) -> bool:
     for si in src.where("hipMemcpyWithStream"):
         if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::"):
             src.set_token(si, "portkern_memcpy_with_stream")
+            src.count("runtime")
+            used = True
+    return used
+
+
+def _memset_d_calls(src: SourceEdit) -> bool:
+    used = False
+    for si in src.where_any(MEMSET_D):
+        if src.stext(si + 1) == "(" and src.stext(si - 1) not in (".", "->", "::"):
+            src.set_token(si, MEMSET_D[src.stext(si)])
             src.count("runtime")
             used = True
     return used
