@@ -13,7 +13,10 @@ estimated). Where the time goes:
 - device held: the time a GPU was held by a worker (validating or timing a candidate);
 - host in device stages: validate + bench seconds minus the device held, i.e. building inputs,
   references and checks on the host while no candidate of that stage was on the GPU;
-- GPU idle: 1 - device held / (wall time x GPUs).
+- GPU idle: 1 - device held / (wall time x GPUs);
+- bench, by phase (GPU runs): the timing jobs' seconds in the worker (session open, input sets, trials,
+  download of the timed outputs, the fresh-input run, the copy probe, the vendor baseline), the rest of
+  each call (job start, the reply crossing the pipe) and the checks made in this process.
 
 ``--mode auto`` uses the target's GPU when one is reachable, else the emulator; ``--mode emu`` forces
 the emulator, ``--mode device`` refuses to run without the GPU. Exit status 0 on a finished run,
@@ -79,9 +82,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     after = _pool_snapshot()
 
     stage_s: dict[str, float] = defaultdict(float)
+    phase_s: dict[str, float] = defaultdict(float)
     by_candidate: dict[str, dict[str, str]] = defaultdict(dict)
     for res in results.values():
         stage_s[res.stage] += float(res.seconds or 0.0)
+        if res.stage == "bench" and isinstance(res.payload, dict):
+            for b in res.payload.get("bench") or []:
+                for name, seconds in (b.get("phases") or {}).items():
+                    phase_s[name] += float(seconds)
         if res.candidate_id:
             by_candidate[res.candidate_id][res.stage] = res.status
     evaluated = [c for c, stages in by_candidate.items() if "validate" in stages]
@@ -109,6 +117,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "verified_per_minute": len(verified) / minutes if minutes > 0 else 0.0,
         "verified_per_gpu_minute": (len(verified) / (minutes * gpus)) if gpus and minutes > 0 else None,
         "stage_seconds": {k: round(v, 3) for k, v in sorted(stage_s.items())},
+        "bench_phase_seconds": {k: round(v, 3) for k, v in phase_s.items()},
         "device_held_s": held_s if used_device else None,
         "host_in_device_stages_s": max(device_stage_s - held_s, 0.0) if used_device else None,
         "gpu_idle_percent": (100.0 * max(0.0, 1.0 - held_s / (wall_s * gpus))) if used_device and wall_s > 0 else None,
@@ -139,6 +148,12 @@ def table(m: dict[str, Any]) -> str:
     if m["mode"] == "device":
         lines.append(f"{'GPU idle':<26} {'':>9} {m['gpu_idle_percent']:7.0f}%")
         lines.append(f"device worker: {m['device_worker_calls']} calls, {m['device_worker_starts']} start(s)")
+    phases = m.get("bench_phase_seconds") or {}
+    if phases:
+        total = sum(phases.values())
+        lines.append(f"{'bench, by phase':<26} {'seconds':>9} {'of bench':>8}")
+        lines += [f"  {name:<24} {seconds:9.1f} {100.0 * seconds / total if total else 0.0:7.0f}%"
+                  for name, seconds in sorted(phases.items(), key=lambda kv: -kv[1])]
     return "\n".join(lines)
 
 

@@ -119,7 +119,7 @@ def test_port_refine_stays_within_its_budget_and_records_every_model_call(tmp_pa
                                         "cache_dir": str(tmp_path / "cache")}))
         runs = tmp_path / "runs"
         t0 = time.monotonic()
-        summary = port(PortOptions(library="blas", target="mi300x", kernels=["scal"], budget=2, strategy="refine",
+        summary = port(PortOptions(library="blas", target="mi300x", kernels=["scal"], budget=3, strategy="refine",
                                    run_id="bounded", runs_dir=str(runs), cache_dir=str(tmp_path / "cache")),
                        config=load_config(cfg_file, environ={}))
         elapsed = time.monotonic() - t0
@@ -127,7 +127,7 @@ def test_port_refine_stays_within_its_budget_and_records_every_model_call(tmp_pa
     outcomes = [c["outcome"] for c in model["list"]]
     assert outcomes == ["no code", "wrong", "does not compile"], model["list"]
     assert model["list"][0]["cut"].startswith("time limit (2 s") and model["cut"] == 1
-    assert model["calls"] <= run_budget(2)["max_model_calls"] and elapsed < 120
+    assert model["calls"] <= run_budget(3)["max_model_calls"] and elapsed < 120
     assert any(n.startswith("model: 3 call(s) to stand-in") for n in summary["notes"]), summary["notes"]
     con = sqlite3.connect(runs / "index.sqlite")
     rows = con.execute("SELECT outcome, reject_reason, candidate_id FROM model_calls WHERE run_id = 'bounded' "
@@ -142,7 +142,8 @@ def test_port_refine_stays_within_its_budget_and_records_every_model_call(tmp_pa
     calls = [r for r in records if r["record_type"] == "model_call"]
     assert [r["outcome"] for r in calls] == outcomes and all(r["prompt"] and r["kind"] == "optimize" for r in calls)
     assert calls[0]["cut"].startswith("time limit") and calls[0]["reply"].startswith("thinking")
-    assert calls[1]["candidate"] == "scal/refine-2" and "alpha + alpha" in calls[1]["reply"]
+    # the operators' suggested point for scal (vectorize(4)) is one of the three candidates, tried first
+    assert calls[1]["candidate"] == "scal/refine-3" and "alpha + alpha" in calls[1]["reply"]
 
 
 def test_the_ollama_provider_keeps_the_same_time_limit():

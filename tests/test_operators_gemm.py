@@ -139,7 +139,8 @@ def test_the_searches_try_the_suggested_points_first(kernel):
     first = seeds(ctx)
     assert [g.steps for g in first[:2]] == [(("tile-gemm", 7),), (("tile-gemm", 3),)]
     assert dict(first[0].params) == tiles((128, 128, 8, 8, 8)) and all(realise(ctx, g) for g in first)
-    assert not seeds(_context("axpy", H200))
+    # a streaming kernel's one suggested point: 16-byte accesses with a quarter of the blocks
+    assert [g.steps for g in seeds(_context("axpy", H200))] == [(("vectorize", 4),)]
     base = Evaluation(candidate=ctx.base, compiled=True, score_ms=1.0,
                       validation=_passed(kernel))
     evolve = OperatorEvolution().propose(ctx, [base])
@@ -355,9 +356,13 @@ def test_reductions_are_offered_vector_loads_with_a_shuffle_reduction_first(targ
     for kernel in ("nrm2", "asum", "dot"):
         ctx = _context(kernel, target)
         first = seeds(ctx)
-        assert [g.steps for g in first] == [(("vectorize", 4), ("warp-reduce", target.wavefront))], kernel
+        assert [g.steps for g in first] == [(("vectorize", 4), ("warp-reduce", target.wavefront)),
+                                            (("vectorize", 4),)], kernel
         made = realise(ctx, first[0])
         assert made is not None and made != ctx.base.source
-    # streaming kernels and gemm (no reduction to shuffle) get no such point
-    assert not seeds(_context("axpy", target)) and not seeds(_context("scal", target))
+    # streaming kernels (no reduction to shuffle) get vector accesses alone, launched with 1/4 of the blocks
+    for kernel in ("axpy", "scal"):
+        first = seeds(_context(kernel, target))
+        assert [g.steps for g in first] == [(("vectorize", 4),)]
+        assert realise(_context(kernel, target), first[0]).grid_shrink
     assert all(g.steps[0][0] == "tile-gemm" for g in seeds(_context("gemm", target)))

@@ -58,7 +58,10 @@ def test_model_strategy_end_to_end_with_a_real_server(server, tmp_path, strategy
     calls = _rows(runs, f"SELECT * FROM model_calls WHERE run_id = 'model-{strategy}'")
     assert 1 <= len(calls) <= 2, "the model-call budget (2) bounds the calls"
     for call in calls:
-        assert call["model"] == LLAMA_MODEL_ALIAS and call["tokens_out"] > 0 and call["seconds"] > 0
+        # evolve asks about its best candidate so far (the vectorized seed, helpers included), a prompt the
+        # tiny test model may answer with nothing at all: recorded as "no code" with its reason
+        assert call["model"] == LLAMA_MODEL_ALIAS and call["seconds"] > 0
+        assert call["tokens_out"] > 0 or call["outcome"] == "no code"
         assert call["outcome"] in OUTCOMES and call["outcome"] != "not evaluated"
         if call["outcome"] == "no code":
             assert call["reject_reason"], "a rejected reply is recorded with its reason"

@@ -143,6 +143,7 @@ def _change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     if rewritten:
         parts.append(f"source rewritten ({origin or 'unknown origin'}"
                      + (f", model {after['model']}" if after.get("model") else "") + ")")
+    parts += [f"{k} launched with 1/{f} of the blocks in x" for k, f in sorted((after.get("grid_shrink") or {}).items())]
     return {"kind": kind, "origin": origin, "params": json.dumps(params, sort_keys=True),
             "operators": [str(n) for n in after.get("notes", [])], "description": "; ".join(parts) or "no change"}
 

@@ -17,6 +17,7 @@ import functools
 import os
 import statistics
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,13 +112,15 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
     kernel = _worker_library(job.library_root, job.source_root).kernel(job.kernel)
     if job.launches:
         kernel = dataclasses.replace(kernel, launches=list(job.launches))
+    clock = _Phases()
     runner = get_runner(job.runner)
     session = runner.open_session(job.compiled, job.target)
     xp = np
     if job.on_device:
         import cupy as xp  # the caller checked that CuPy sees the GPU
     flush_bytes = 2 * job.target.last_level_cache_bytes
-    out: dict[str, Any] = {"device": session.device}
+    out: dict[str, Any] = {"device": session.device, "phases": clock.seconds}
+    clock.lap("open")
     try:
         # Pool: one input set per seed (outputs poisoned), copied into the work slots before each
         # trial. Uploads only read the host buffers, so the cases' own buffers go up uncopied.
@@ -127,13 +130,16 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
             pool.append((case, session.upload(case, case.host_buffers())))
         work = [(pool[0][0], session.upload(pool[0][0], pool[0][0].host_buffers()))
                 for _ in range(max(job.rotate, 1))]
+        clock.lap("inputs")
         try:
             times, last_content = session.time_trials(work, pool, trials=job.plan.max_trials, warmup=job.warmup,
                                                       flush_bytes=flush_bytes, plan=job.plan)
             out["times_ms"] = times
+            clock.lap("trials")
             # Each work slot's last timed call ran on a known pool entry: the caller checks against it.
             out["timed"] = [{"seed": job.pool_seeds[p], "buffers": session.download(pool[p][0], dev)}
                             for (_, dev), p in zip(work, last_content) if p >= 0]
+            clock.lap("download")
         finally:
             for _, dev in pool + work:
                 session.free(dev)
@@ -142,7 +148,9 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
         del pool, work, case
         if xp is not np:
             xp.get_default_memory_pool().free_all_blocks()
+        clock.lap("fresh run")
         out["copy_gbs"] = session.copy_bandwidth_gbs(COPY_PROBE_BYTES) if job.measure_copy else 0.0
+        clock.lap("copy probe")
         if job.baseline:
             try:
                 base = runner.baseline(kernel.family, job.sizes, job.dtype, trials=job.plan.max_trials,
@@ -152,9 +160,23 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
             else:
                 out["baseline"] = None if base is None else {"name": base.name, "median_ms": base.median_ms,
                                                             "spread_ms": base.spread_ms}
+            clock.lap("vendor baseline")
         return out
     finally:
         session.close()
+
+
+class _Phases:
+    """Seconds spent in each phase of a bench job, for ``benchmarks/bench_throughput.py``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 # --------------------------------------------------------------------------- caller side
@@ -310,10 +332,12 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
                    source_root=library.root if library.manifest_dir else "",
                    launches=list(kernel.launches))
     reference = library.reference(kernel)
+    called = time.perf_counter()
     with expected_runs(kernel, reference, job, xp) as expected:
         try:
             reply = runs_on.run_job(run_bench_job, job, compiled=compiled, timeout_s=timeout_s,
                                     label=f"bench {kernel.name} on {runner}")
+            replied = time.perf_counter()
         except (KernelTimeoutError, WorkerCrashError) as exc:
             return BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="device-events",
                                device=target.display_name, median_ms=0.0, spread_ms=0.0,
@@ -321,6 +345,11 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
         with holding_device(runner, xp):
             result = judge_bench(kernel, reference, job, reply, expected)
             expected.close()
+    phases = reply.get("phases") if isinstance(reply, dict) and isinstance(reply.get("phases"), dict) else {}
+    result.phases = {str(k): float(v) for k, v in phases.items() if isinstance(v, (int, float))}
+    # the call's wall time beyond the worker's own phases: starting the job, the reply crossing the pipe
+    result.phases["worker call, reply"] = max(0.0, replied - called - sum(result.phases.values()))
+    result.phases["checks here"] = time.perf_counter() - replied
     if job.baseline:
         _note_baseline(key, reply)
     if baseline:
