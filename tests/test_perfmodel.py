@@ -145,12 +145,16 @@ def test_fit_and_evaluate_recover_a_known_correction(tunelib_points, tmp_path):
     rows = _synthetic_rows(tunelib_points)
     model = PerfModel.fit(rows, params={"n_trees": 80})
     assert model.calibrated and 0 < model.q_pair < 0.3
+    # the truth depends on a feature that differs between a kernel's candidates: the candidate level wins
+    assert model.scope == "candidate" and "candidate-level" in model.trained_on["correction_scope"]
     model.save(tmp_path / "m.json")
     loaded = PerfModel.load(tmp_path / "m.json")
+    assert loaded.scope == "candidate"
     assert loaded.trained_on["rows"] == len(rows) and loaded.trained_on["families"] == ["fam0", "fam1", "fam2", "fam3"]
     p = loaded.predict(rows[0].features)
     assert p.lo_ms < p.ms < p.hi_ms
     ev = evaluate(rows, params={"n_trees": 80})
+    assert ev.scope == "candidate"
     assert ev.median_spearman > 0.9 and ev.analytic_median_spearman < ev.median_spearman
     assert ev.coverage > 0.8 and ev.top10_within_5pct == 1.0
     assert ev.timings_top10 < ev.timings_all
@@ -232,3 +236,22 @@ def test_measurements_file_rows_take_features_from_a_run(tmp_path, capsys):
     path.write_text(json.dumps(results))
     with pytest.raises(Exception, match="measured for h200"):
         rows_from_measurements(path, runs / "feat")
+
+
+def test_a_correction_that_ranks_held_out_families_worse_stays_at_the_point_level(tmp_path):
+    """The shipped rows are real GPU timings (H200 and H100): the candidate-level correction ranks a held-out
+    family worse than the analytic part, so the fit keeps the correction per bench point, and a kernel's
+    candidates rank exactly as the analytic part ranks them."""
+    from portkern.perfmodel.data import read_rows_file
+    from portkern.perfmodel.model import choose_scope, median_group_rho
+
+    rows = read_rows_file(Path(__file__).resolve().parents[1] / "portkern" / "data" / "perfmodel-rows.jsonl")
+    scope, pred, rhos = choose_scope(rows, params={"n_trees": 40})
+    assert scope == "point" and rhos["candidate"] < rhos["point"]
+    analytic = np.asarray([r.features["log_analytic_ms"] for r in rows])
+    assert rhos["point"] == pytest.approx(median_group_rho(rows, analytic))
+    shipped = json.loads(FIXED.read_text())
+    shipped["scope"] = "kernel"
+    (tmp_path / "m.json").write_text(json.dumps(shipped))
+    with pytest.raises(Exception, match="unknown correction scope 'kernel'"):
+        PerfModel.load(tmp_path / "m.json")

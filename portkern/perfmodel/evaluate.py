@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from portkern.perfmodel.model import COVERAGE, conformal_quantile, cross_predict, pair_scores
+from portkern.perfmodel.model import COVERAGE, choose_scope, conformal_quantile, pair_scores
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,6 +60,7 @@ class Evaluation:
     timings_top10: int = 0
     timings_to_best: int = 0                     # in predicted order until the group's best is timed
     median_abs_log_error: float = float("nan")
+    scope: str = ""                              # the correction's scope the fit chose (perfmodel.model.choose_scope)
     # The model server's forecasts (perfmodel.llm_forecast), on the groups where every candidate has one.
     forecast_groups: int = 0
     forecast_median_spearman: float = float("nan")
@@ -80,7 +81,7 @@ class Evaluation:
             f"rows {self.rows}, groups {self.groups} (kernel x size x dtype), families {len(self.families)}; "
             "leave-one-family-out",
             f"median Spearman rho within a kernel's candidates: {num(self.median_spearman)} "
-            f"(analytic part alone: {num(self.analytic_median_spearman)})",
+            f"(analytic part alone: {num(self.analytic_median_spearman)}; correction at the {self.scope} level)",
             f"90% interval coverage: {pct(self.coverage)} of times, {pct(self.pair_coverage)} of pairwise speedups",
             f"timing only the predicted top 10%: best within 5% in {pct(self.top10_within_5pct)} of groups, "
             f"median regret {pct(self.top10_median_regret)}; {self.timings_top10} of {self.timings_all} timings "
@@ -98,7 +99,8 @@ def evaluate(rows: list[Any], params: dict[str, Any] | None = None) -> Evaluatio
     ev = Evaluation(rows=len(rows), families=sorted({r.family for r in rows}))
     if not rows:
         return ev
-    pred = cross_predict(rows, params)
+    scope, pred, _ = choose_scope(rows, params)
+    ev.scope = scope
     meas = np.log([r.measured_ms for r in rows])
     analytic = np.asarray([r.features["log_analytic_ms"] for r in rows])
     fam = np.asarray([r.family for r in rows])
@@ -168,4 +170,4 @@ def _forecast_figures(ev: Evaluation, rows: list[Any], by: dict[str, list[int]],
         ev.model_median_spearman_same_groups = float(np.median(rho_m))
 
 
-__all__ = ["COVERAGE", "Evaluation", "cross_predict", "evaluate", "spearman"]
+__all__ = ["COVERAGE", "Evaluation", "evaluate", "spearman"]
