@@ -471,6 +471,18 @@ def test_fills_of_8_16_32_bit_values_stay_on_the_runtime():
     _compile_sm90(t)
 
 
+def test_typed_integer_min_max_get_hip_helpers_that_compile():
+    src = ("__global__ void k(unsigned* o, unsigned a, long long c) {\n"
+           "  o[0] = umin(a, blockDim.x) + umax(a, 3u);\n"
+           "  o[1] = (unsigned)llmax(c, 3LL) + (unsigned)llmin(c, 1LL) + (unsigned)ullmin(5ull, 7ull) + (unsigned)ullmax(1ull, 2ull);\n}\n")
+    r = translate_source(src, "hip", filename="k.cu")
+    assert "o[0] = portkern_umin(a, blockDim.x) + portkern_umax(a, 3u);" in r.text
+    assert "portkern_llmax(c, 3LL)" in r.text and "portkern_ullmax(1ull, 2ull)" in r.text
+    assert "inline unsigned int portkern_umin(unsigned int a, unsigned int b) { return a < b ? a : b; }" in r.text
+    assert not r.unconverted
+    _compile_gfx942(r.text)
+
+
 def test_grid_constant_parameters_compile_for_hip():
     src = ("struct Params { float v[512]; };\n"
            "__global__ void k(const __grid_constant__ Params p, float* o) { o[threadIdx.x] = p.v[threadIdx.x]; }\n")

@@ -302,6 +302,33 @@ def simd_to_hip(src: SourceEdit, local_names: set[str] | frozenset[str] = frozen
     return SIMD_BASE + "".join(simd_function(n) for n in sorted(used))
 
 
+# CUDA's integer min/max device functions by type (CUDA Math API, integer intrinsics); HIP declares none
+# of these names, so they become helpers of the same meaning.
+INT_MINMAX = {"umin": ("unsigned int", "<"), "umax": ("unsigned int", ">"),
+              "llmin": ("long long", "<"), "llmax": ("long long", ">"),
+              "ullmin": ("unsigned long long", "<"), "ullmax": ("unsigned long long", ">")}
+
+
+def int_minmax_to_hip(src: SourceEdit, local_names: set[str] | frozenset[str] = frozenset()) -> str:
+    """``umin(a, b)`` -> ``portkern_umin(a, b)`` (and the other typed min/max); the helpers to insert."""
+    used: list[str] = []
+    for si in src.where_any({n for n in INT_MINMAX if n in src.by_text and n not in local_names}):
+        t = src.stok(si)
+        if t.kind != "ident" or src.stext(si + 1) != "(" or src.stext(si - 1) in (".", "->", "::"):
+            continue
+        src.set_token(si, "portkern_" + t.text)
+        src.count("device")
+        if t.text not in used:
+            used.append(t.text)
+    out = []
+    for name in sorted(used):
+        ty, op = INT_MINMAX[name]
+        out.append(f"#ifndef PORTKERN_{name.upper()}\n#define PORTKERN_{name.upper()}\n"
+                   f"__host__ __device__ inline {ty} portkern_{name}({ty} a, {ty} b) {{ return a {op} b ? a : b; }}\n"
+                   "#endif\n")
+    return "".join(out)
+
+
 # ---------------------------------------------------------------- HIP -> CUDA: AMD device functions
 
 # HIP device functions with no CUDA name (hip/amd_detail/amd_device_functions.h), as helpers with HIP's

@@ -70,6 +70,7 @@ def _translate(text: str, to: str, *, launch_syntax: str, roc: bool, filename: s
             preambles.append(compat.NONTEMPORAL_PREAMBLE)
         preambles.append(own_hints)
         preambles.append(compat.simd_to_hip(src, local_names))
+        preambles.append(compat.int_minmax_to_hip(src, local_names))
         hostapi.host_calls_to_hip(src)
         needs_cg_helpers = compat.cooperative_groups_to_hip(src)
         if launch_syntax == "ggl":
