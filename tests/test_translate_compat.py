@@ -483,6 +483,15 @@ def test_typed_integer_min_max_get_hip_helpers_that_compile():
     _compile_gfx942(r.text)
 
 
+def test_a_callback_calling_convention_is_dropped_for_hip():
+    src = ("#include <cuda_runtime.h>\n"
+           "void CUDART_CB done(cudaStream_t stream, cudaError_t status, void* data) { *(int*)data = (int)status; }\n"
+           "void run(cudaStream_t s, int* flag) { cudaStreamAddCallback(s, done, flag, 0); }\n")
+    r = translate_source(src, "hip", filename="cb.cu")
+    assert "void done(hipStream_t stream, hipError_t status, void* data)" in r.text and "CUDART_CB" not in r.text
+    _compile_gfx942(r.text)
+
+
 def test_grid_constant_parameters_compile_for_hip():
     src = ("struct Params { float v[512]; };\n"
            "__global__ void k(const __grid_constant__ Params p, float* o) { o[threadIdx.x] = p.v[threadIdx.x]; }\n")

@@ -1227,6 +1227,21 @@ def _grid_constant(ctx: Context, si: int) -> bool:
     return True
 
 
+@token_rule("hip", spellings={"CUDART_CB"})
+def _callback_convention(ctx: Context, si: int) -> bool:
+    """``CUDART_CB`` marks a host callback's calling convention (``__stdcall`` on Windows, nothing on
+    Linux); HIP declares no such macro and takes plain functions: dropped."""
+    src = ctx.src
+    if src.stok(si).directive:
+        return False
+    src.set_token(si, "")
+    after = src.sig[si] + 1
+    if after < len(src.out) and src.out[after].isspace():
+        src.out[after] = ""
+    src.count("runtime")
+    return True
+
+
 @token_rule("hip", spellings={"__CUDA_ARCH__"})
 def _arch_check(ctx: Context, si: int) -> bool:
     src = ctx.src
