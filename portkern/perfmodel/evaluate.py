@@ -20,28 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from portkern.perfmodel.model import COVERAGE, choose_scope, conformal_quantile, pair_scores
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation (average ranks for ties); nan for fewer than 3 points or constants."""
-    if len(a) < 3:
-        return float("nan")
-    ra, rb = _ranks(np.asarray(a, float)), _ranks(np.asarray(b, float))
-    if ra.std() == 0 or rb.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="stable")
-    ranks = np.empty(len(x))
-    ranks[order] = np.arange(len(x), dtype=float)
-    for v in np.unique(x):
-        tie = x == v
-        if tie.sum() > 1:
-            ranks[tie] = ranks[tie].mean()
-    return ranks
+from portkern.perfmodel.model import COVERAGE, choose_scope, conformal_quantile, pair_scores, spearman
 
 
 @dataclass

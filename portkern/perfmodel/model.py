@@ -222,10 +222,29 @@ def cross_predict(rows: list[Any], params: dict[str, Any] | None = None, scope: 
     return out
 
 
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties); nan for fewer than 3 points or constants."""
+    if len(a) < 3:
+        return float("nan")
+    ra, rb = _ranks(np.asarray(a, float)), _ranks(np.asarray(b, float))
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=float)
+    for v in np.unique(x):
+        tie = x == v
+        if tie.sum() > 1:
+            ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
 def median_group_rho(rows: list[Any], pred: np.ndarray) -> float:
     """Median Spearman rho between predicted and measured times within each group (kernel x point)."""
-    from portkern.perfmodel.evaluate import spearman
-
     meas = np.log([r.measured_ms for r in rows])
     by: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
