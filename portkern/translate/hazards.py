@@ -1215,12 +1215,8 @@ def _grid_constant(ctx: Context, si: int) -> bool:
     memory, so its address may be taken; it changes no value. HIP has no such keyword (clang's HIP mode
     rejects it as an unknown type name): dropped."""
     src = ctx.src
-    if src.stok(si).directive:
+    if not _drop_keyword(src, si):
         return False
-    src.set_token(si, "")
-    after = src.sig[si] + 1
-    if after < len(src.out) and src.out[after].isspace():
-        src.out[after] = ""
     src.count("device")
     src.hazard(si, "grid-constant", "info", "__grid_constant__ has no HIP counterpart and changes no value; "
                "dropped (a kernel parameter's address is then that of a copy)", fixed=True)
@@ -1231,14 +1227,20 @@ def _grid_constant(ctx: Context, si: int) -> bool:
 def _callback_convention(ctx: Context, si: int) -> bool:
     """``CUDART_CB`` marks a host callback's calling convention (``__stdcall`` on Windows, nothing on
     Linux); HIP declares no such macro and takes plain functions: dropped."""
-    src = ctx.src
+    if not _drop_keyword(ctx.src, si):
+        return False
+    ctx.src.count("runtime")
+    return True
+
+
+def _drop_keyword(src, si: int) -> bool:
+    """Remove the token at ``si`` and the space after it; False (nothing removed) in a directive."""
     if src.stok(si).directive:
         return False
     src.set_token(si, "")
     after = src.sig[si] + 1
     if after < len(src.out) and src.out[after].isspace():
         src.out[after] = ""
-    src.count("runtime")
     return True
 
 
