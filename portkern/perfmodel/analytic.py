@@ -1,6 +1,7 @@
 """The analytic part of the performance model: a time from counts, before any learned correction.
 
-time = max(bytes / (bandwidth x memory efficiency), FLOPs / (peak x compute efficiency)) + launches x overhead
+time = max(bytes / (bandwidth x memory efficiency), FLOPs / (peak x compute efficiency),
+           blocks / CUs x block cost) + launches x overhead
 
 - Memory efficiency follows Little's law: the device reaches its bandwidth only with about
   ``bandwidth x latency`` bytes in flight. Bytes in flight = resident threads x bytes each thread has
@@ -26,10 +27,17 @@ from typing import Any
 from portkern.model import ResourceReport, Target
 
 # Memory latency a load sees under load, seconds (order of magnitude for HBM GPUs; the learned part
-# absorbs the rest). AMD's is longer through its larger fabric.
-LATENCY_S = {"nvidia": 650e-9, "amd": 900e-9}
+# absorbs the rest). AMD's is longer through its larger fabric. NVIDIA's from an H100 (2026-12-07): a
+# one-float-per-thread copy at 2^24 elements reached 0.64 of the data-sheet bandwidth with about 2.2 MB
+# in flight, the 16-byte version 0.80 (cudaMemcpy 0.81).
+LATENCY_S = {"nvidia": 830e-9, "amd": 900e-9}
 LAUNCH_OVERHEAD_S = 3e-6
-MAX_MEMORY_EFFICIENCY = 0.92     # copy kernels reach about this much of the data-sheet bandwidth
+# The fraction of the data-sheet bandwidth copy kernels reach (H100: cudaMemcpy 2,711 of 3,350 GB/s).
+MAX_MEMORY_EFFICIENCY = {"nvidia": 0.82, "amd": 0.92}
+# Time an SM (CU) takes per block it starts and retires, seconds: a launch of many small blocks is bound
+# by it (H100, 2026-12-07: 64-thread blocks over 2^24 elements took 0.16 ms whatever the kernel, 1,986
+# blocks per SM; 128-thread blocks 0.08 ms).
+BLOCK_COST_S = 80e-9
 MAX_COMPUTE_EFFICIENCY = 0.75    # plain FMA loops without matrix units
 SPILL_PENALTY = 0.7
 # Cost of one shared-memory instruction in FP32-instruction issue slots (see the module docstring).
@@ -49,7 +57,7 @@ def outstanding_bytes_per_thread(f: dict[str, float]) -> float:
 def memory_efficiency(f: dict[str, float], target: Target, resident_threads: float) -> float:
     needed = target.peak_bandwidth_gbs * 1e9 * LATENCY_S.get(target.vendor, 800e-9)
     in_flight = resident_threads * outstanding_bytes_per_thread(f)
-    return max(0.02, MAX_MEMORY_EFFICIENCY * min(1.0, in_flight / needed))
+    return max(0.02, MAX_MEMORY_EFFICIENCY.get(target.vendor, 0.9) * min(1.0, in_flight / needed))
 
 
 def compute_efficiency(f: dict[str, float], vendor: str = "nvidia") -> float:
@@ -76,7 +84,25 @@ def analytic_ms(f: dict[str, float], target: Target, geo, work, dtype: str,
     resident = min(float(geo.total_threads), float(concurrent_threads))
     mem_s = work.bytes_moved / (target.peak_bandwidth_gbs * 1e9 * memory_efficiency(f, target, resident))
     flop_s = work.flops / (target.peak_flops_for(dtype) * compute_efficiency(f, target.vendor))
-    seconds = max(mem_s, flop_s)
+    block_s = geo.blocks / target.compute_units * BLOCK_COST_S
+    seconds = max(mem_s, flop_s, block_s)
     if f["spills"]:
         seconds /= SPILL_PENALTY
     return (seconds + geo.launches * LAUNCH_OVERHEAD_S) * 1e3
+
+
+def analytic_from_features(f: dict[str, float], target: Target, dtype: str) -> float:
+    """The analytic time recomputed from a row's stored features (they hold everything the formula reads),
+    so rows saved before a change of the formula are scored with the current one."""
+    from types import SimpleNamespace
+
+    from portkern.harness.roofline import Work
+
+    threads = max(1, round(math.exp(f["log_threads_per_block"])))
+    blocks = max(1, round(math.exp(f["log_blocks"])))
+    geo = SimpleNamespace(threads_per_block=threads, blocks=blocks, total_threads=threads * blocks,
+                          launches=int(f.get("launches", 1)), shared_bytes=int(f.get("shared_kb", 0.0) * 1024))
+    work = Work(math.expm1(f["log_bytes"]), math.expm1(f["log_flops"]))
+    occupancy = f.get("occupancy", 0.0)
+    resources = ResourceReport(symbol="", occupancy_fraction=occupancy) if occupancy > 0 else None
+    return analytic_ms(f, target, geo, work, dtype, resources)

@@ -10,6 +10,7 @@ never rows; timings flagged as failures (above the roofline, wrong timed output)
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
     from portkern.library import load_library
     from portkern.perfmodel.features import features, resources_for
     from portkern.pipeline.store import safe_relpath
+    from portkern.search.base import Candidate
 
     copy = run_dir / "inputs" / "library" / "library.yaml"
     if not copy.is_file():
@@ -80,15 +82,17 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
             comp_path = run_dir / "results" / f"{safe_relpath(cand['id'])}.compile.json"
             compiled = json.loads(comp_path.read_text()).get("payload", {}) if comp_path.is_file() else {}
             params = {**kernel.defaults, **(cand.get("params") or {})}
+            # launched as the candidate was (an operator may have shrunk its grid)
+            spec = Candidate.from_dict(cand).kernel_spec(kernel) if cand.get("launches") else kernel
             pred = ev.get("prediction") or {}
             for b in ev.get("bench") or []:
                 if b.get("method") != "device-events" or b.get("median_ms", 0) <= 0 or _failed(b):
                     continue
                 at_prediction = pred.get("sizes") == b["sizes"] and pred.get("dtype") == b["dtype"]
                 forecast = float(pred.get("forecast_ms") or 0.0) if at_prediction else 0.0
-                res = resources_for(compiled, kernel, b["sizes"], b["dtype"], params)
+                res = resources_for(compiled, spec, b["sizes"], b["dtype"], params)
                 try:
-                    f = features(kernel, b["sizes"], b["dtype"], target, res, params, cand.get("source") or "")
+                    f = features(spec, b["sizes"], b["dtype"], target, res, params, cand.get("source") or "")
                 except (PortkernError, KeyError, ValueError, ZeroDivisionError) as exc:
                     if warn:
                         warn(f"{run_dir.name}/{cand['id']}: features failed ({exc}); skipped")
@@ -190,4 +194,17 @@ def save_rows(rows: list[Row], path: Path) -> None:
 
 
 def read_rows_file(path: Path) -> list[Row]:
-    return [Row(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    """Rows saved by ``model fit --save-rows``; their analytic time is recomputed from the stored features
+    with the current formula (``analytic_from_features``), so an older file is scored as a fresh run's."""
+    from portkern.perfmodel.analytic import analytic_from_features
+    from portkern.targets import get_target
+
+    rows = [Row(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:
+        try:
+            target = get_target(row.target)
+        except PortkernError:
+            continue                      # a target this installation does not know: kept as saved
+        row.features = dict(row.features, log_analytic_ms=math.log(analytic_from_features(row.features, target,
+                                                                                           row.dtype)))
+    return rows
