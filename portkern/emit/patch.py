@@ -86,14 +86,16 @@ class PatchPlan:
     # entries that launch one kernel (axpy and axpy_batched) cannot each bring their own version of it.
     kernel_claims: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def claim_kernel(self, symbol: str, entry: str, definition: str) -> bool:
-        """Whether ``entry`` may put ``definition`` in place of ``symbol`` (no other entry put another)."""
+    def claim_kernel(self, symbol: str, entry: str, definition: str, *, record: bool = True) -> bool:
+        """Whether ``entry`` may put ``definition`` in place of ``symbol`` (no other entry put another);
+        ``record``: the patch now holds it (a check alone otherwise)."""
         held = self.kernel_claims.get(symbol)
         if held is not None and held[1] != _squash(definition):
             self.notes.append(f"{entry}: {symbol} is also the kernel of {held[0]}, whose verified version the patch "
                               f"holds; {entry}'s candidate is left out")
             return False
-        self.kernel_claims[symbol] = (entry, _squash(definition))
+        if record:
+            self.kernel_claims[symbol] = (entry, _squash(definition))
         return True
 
     @property
@@ -478,11 +480,12 @@ def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: 
         span_new = _kernel_lines(s_src, spec.symbol, lib.dialect, lib.macros)
         originals = [k for k in catalog.kernels if k.name == spec.symbol]
         new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]]) if span_new else ""
-        if span_new and originals and not plan.claim_kernel(spec.symbol, spec.name, new_def):
+        if span_new and originals and not plan.claim_kernel(spec.symbol, spec.name, new_def, record=False):
             return
         if shrink and not _shrink_library_launches(plan, spec, shrink, catalog, change):
             return
         if span_new and originals:
+            plan.claim_kernel(spec.symbol, spec.name, new_def)
             k = originals[0]
             lines = _file_lines(plan, k.file)
             # where the kernel is now: an earlier edit of the file may have moved it
@@ -591,8 +594,10 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
         if span_new and span_old:
             new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]])
             old_def = "".join(text.splitlines(keepends=True)[span_old[0] - 1:span_old[1]])
-            if _squash(old_def) != _squash(new_def) and not plan.claim_kernel(spec.symbol, name, new_def):
+            if _squash(old_def) != _squash(new_def) and not plan.claim_kernel(spec.symbol, name, new_def,
+                                                                                 record=False):
                 continue
+        left_out = False
         if shrink and text is not None and span_new and span_old:
             shrunk_text = text
             for symbol, factor in sorted(shrink.items()):
@@ -601,7 +606,7 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
                 if missed or not sites:
                     plan.notes.append(f"{name}: the launch of {symbol} in {to}/{file_rel} could not be given 1/{factor} "
                                       "of the blocks; the tree holds the rules' translation of the kernel")
-                    span_new = None
+                    span_new, left_out = None, True
                     break
             else:
                 text = texts[file_rel] = shrunk_text
@@ -614,13 +619,14 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
             old_def = "".join(lines[span_old[0] - 1:span_old[1]])
             new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]])
             if _squash(old_def) != _squash(new_def):
+                plan.claim_kernel(spec.symbol, name, new_def)
                 _replace_kernel(lines, span_old, s_src, span_new)
                 _insert_prelude(lines, span_old[0],
                                 _prelude(base["candidate"]["source"], s_src, spec.symbol, to, lib.macros, span_new))
                 texts[file_rel] = "".join(lines)
                 change.where.append(f"{spec.symbol} in {to}/{file_rel} is the verified candidate "
                                     f"{sel['candidate']['id']}")
-        elif _squash(s_src) not in _squash(text or ""):
+        elif not left_out and _squash(s_src) not in _squash(text or ""):
             plan.notes.append(f"{name}: the verified candidate could not be placed in {to}/{file_rel}; "
                               "the tree holds the rules' translation")
         plan.changes.append(change)
