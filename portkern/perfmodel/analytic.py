@@ -34,10 +34,10 @@ LATENCY_S = {"nvidia": 830e-9, "amd": 900e-9}
 LAUNCH_OVERHEAD_S = 3e-6
 # The fraction of the data-sheet bandwidth copy kernels reach (H100: cudaMemcpy 2,711 of 3,350 GB/s).
 MAX_MEMORY_EFFICIENCY = {"nvidia": 0.82, "amd": 0.92}
-# Time an SM (CU) takes per block it starts and retires, seconds: a launch of many small blocks is bound
-# by it (H100, 2026-12-07: 64-thread blocks over 2^24 elements took 0.16 ms whatever the kernel, 1,986
-# blocks per SM; 128-thread blocks 0.08 ms).
-BLOCK_COST_S = 80e-9
+# Time an SM takes per block it starts and retires, seconds: a launch of many small blocks is bound by it
+# (H100, 2026-12-07: 64-thread blocks over 2^24 elements took 0.16 ms whatever the kernel, 1,986 blocks per
+# SM; 128-thread blocks 0.08 ms). Not measured on an AMD GPU: no such term there until it is.
+BLOCK_COST_S = {"nvidia": 80e-9}
 MAX_COMPUTE_EFFICIENCY = 0.75    # plain FMA loops without matrix units
 SPILL_PENALTY = 0.7
 # Cost of one shared-memory instruction in FP32-instruction issue slots (see the module docstring).
@@ -84,7 +84,7 @@ def analytic_ms(f: dict[str, float], target: Target, geo, work, dtype: str,
     resident = min(float(geo.total_threads), float(concurrent_threads))
     mem_s = work.bytes_moved / (target.peak_bandwidth_gbs * 1e9 * memory_efficiency(f, target, resident))
     flop_s = work.flops / (target.peak_flops_for(dtype) * compute_efficiency(f, target.vendor))
-    block_s = geo.blocks / target.compute_units * BLOCK_COST_S
+    block_s = geo.blocks / target.compute_units * BLOCK_COST_S.get(target.vendor, 0.0)
     seconds = max(mem_s, flop_s, block_s)
     if f["spills"]:
         seconds /= SPILL_PENALTY
