@@ -57,7 +57,7 @@ class GridStride(Operator):
         if shape is None:
             return None
         then = shape.then
-        names = {text(n, data) for n in walk(then)}
+        names = {text(n, data) for n in walk(then) if n.type == "identifier"}
         if uses_block_position(kernel.body, data, skip=shape.index_stmt) or any(n in names for n in _FORBIDDEN_NAMES):
             return None
         if any(n.type in _FORBIDDEN_IN_BODY for n in walk(then)):
