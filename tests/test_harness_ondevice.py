@@ -170,11 +170,11 @@ def test_timing_checks_reject_the_cheats_in_both_modes(mode, monkeypatch):
     adv = load_library(ADVERSARIAL)
     target = target_for_device(get_runner("cuda").available().devices[0])
     verdicts = {}
-    for name in ("honest_axpby", "deferred_work", "cache_results", "skip_when_timed"):
+    for name in ("honest_axpby", "deferred_work", "cache_results", "skip_when_timed", "mutate_when_timed"):
         k = adv.kernel(name)
         compiled = build(adv, k, target, runner="cuda", dtypes=["float32"])
         res = bench(adv, k, compiled, target, runner="cuda", sizes=k.sizes_bench[0], dtype="float32", trials=20,
                     warmup=2, baseline=False, measure_copy=False, ci_fraction=0.0)
         verdicts[name] = bench_passed(res)
     assert verdicts == {"honest_axpby": True, "deferred_work": False, "cache_results": False,
-                        "skip_when_timed": False}
+                        "skip_when_timed": False, "mutate_when_timed": False}

@@ -188,6 +188,67 @@ def test_a_timing_that_did_not_settle_is_labelled_noisy_but_not_failed(adv):
     assert any(f.startswith("noisy:") for f in result.flags) and hbench.bench_passed(result)
 
 
+def _digested(run, key, *, mutate=""):
+    """``run`` as a worker with a digest key reports it: read-only buffers as keyed digests
+    (``mutate``: that input changed in one element before the digest)."""
+    from portkern.harness.digest import keyed_digest
+
+    buffers = dict(run["buffers"])
+    digests = {}
+    for name in ("x", "y"):
+        bufs = [b.copy() for b in buffers.pop(name)]
+        if name == mutate:
+            bufs[0].view(np.uint32)[len(bufs[0]) // 2] ^= 1
+        digests[name] = [keyed_digest(b, key) for b in bufs]
+    return {"seed": run["seed"], "buffers": buffers, "digests": digests}
+
+
+def test_read_only_buffers_may_come_back_as_keyed_digests(adv):
+    job = _job(adv)
+    job.digest_key = 0x5EED_1234_ABCD_0001
+    kernel = adv.kernel("honest_axpby")
+    assert [a.name for a in kernel.args if a.role == "input"] == ["x", "y"]
+    reply = _reply(adv, job)
+    reply["timed"] = [_digested(r, job.digest_key) for r in reply["timed"]]
+    reply["fresh"] = _digested(reply["fresh"], job.digest_key)
+    assert all(set(r["buffers"]) == {"z"} for r in reply["timed"])
+    result = hbench.judge_bench(kernel, adv.reference(kernel), job, reply)
+    assert hbench.bench_passed(result), result.flags
+
+
+@pytest.mark.parametrize("where, flag", [("timed", "timed-output-wrong"), ("fresh", "changed-input-wrong")])
+def test_a_changed_input_shows_in_its_digest(adv, where, flag):
+    job = _job(adv)
+    job.digest_key = 977
+    kernel = adv.kernel("honest_axpby")
+    reply = _reply(adv, job)
+    reply["timed"] = [_digested(r, job.digest_key, mutate="y" if where == "timed" and i == 1 else "")
+                      for i, r in enumerate(reply["timed"])]
+    reply["fresh"] = _digested(reply["fresh"], job.digest_key, mutate="x" if where == "fresh" else "")
+    result = hbench.judge_bench(kernel, adv.reference(kernel), job, reply)
+    assert not hbench.bench_passed(result)
+    assert result.flags[0].startswith(f"{flag}: input-mutated") and "digest" in result.flags[0], result.flags
+
+
+def test_a_digest_under_another_key_or_a_missing_one_fails(adv):
+    job = _job(adv)
+    job.digest_key = 977
+    kernel = adv.kernel("honest_axpby")
+    reply = _reply(adv, job)
+    reply["timed"] = [_digested(r, 978) for r in reply["timed"]]       # not the job's key
+    reply["fresh"] = _digested(reply["fresh"], job.digest_key)
+    assert "input-mutated" in hbench.judge_bench(kernel, adv.reference(kernel), job, reply).flags[0]
+    reply = _reply(adv, job)
+    reply["timed"] = [_digested(r, job.digest_key) for r in reply["timed"]]
+    reply["fresh"] = _digested(reply["fresh"], job.digest_key)
+    del reply["fresh"]["digests"]["y"]
+    flags = hbench.judge_bench(kernel, adv.reference(kernel), job, reply).flags
+    assert flags[0].startswith("changed-input-wrong: crash") and "digests" in flags[0], flags
+    # Whole buffers where digests were asked for are a layout error, not a pass.
+    reply = _reply(adv, job)
+    assert "other arguments" in hbench.judge_bench(kernel, adv.reference(kernel), job, reply).flags[0]
+
+
 class FakeTimingRunner:
     """Stands in for a device runner (no GPU here): returns honest raw replies, records each job."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import secrets
 import statistics
 import threading
 import time
@@ -28,6 +29,7 @@ from portkern.errors import ConfigError, KernelTimeoutError, WorkerCrashError
 from portkern.harness import roofline
 from portkern.harness.baselines import iqr
 from portkern.harness.compare import check_run
+from portkern.harness.digest import device_digest, digested_args, keyed_digest
 from portkern.harness.inputs import make_case
 from portkern.harness.ondevice import check_namespace, holding_device
 from portkern.harness.prefetch import OnDemand, Prefetch
@@ -80,6 +82,7 @@ class BenchJob:
     on_device: bool = False        # build the input pool on the device (CuPy), see portkern.harness.ondevice
     source_root: str = ""          # where a manifest describing an external tree found it ("" for libraries/)
     launches: list = field(default_factory=list)   # the launches of the spec timed (a candidate's may differ from the manifest's)
+    digest_key: int = 0            # non-zero (device inputs only): read-only buffers come back as keyed digests
 
 
 def _case(kernel: KernelSpec, job: BenchJob, seed: int, xp: Any = np):
@@ -107,7 +110,8 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
     """Top-level (picklable) worker entry: time one kernel at one size on the device.
 
     Returns raw facts only: the trial times, and the buffers of every checked run with the seed of its
-    inputs ({"seed": s, "buffers": {...}}). Every check is made by the caller (``judge_bench``).
+    inputs ({"seed": s, "buffers": {...}}, read-only arguments as {"digests": {...}} under a digest
+    key). Every check is made by the caller (``judge_bench``).
     """
     kernel = _worker_library(job.library_root, job.source_root).kernel(job.kernel)
     if job.launches:
@@ -137,14 +141,20 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
             out["times_ms"] = times
             clock.lap("trials")
             # Each work slot's last timed call ran on a known pool entry: the caller checks against it.
-            out["timed"] = [{"seed": job.pool_seeds[p], "buffers": session.download(pool[p][0], dev)}
+            out["timed"] = [_report(session, job, pool[p][0], dev, job.pool_seeds[p])
                             for (_, dev), p in zip(work, last_content) if p >= 0]
             clock.lap("download")
         finally:
             for _, dev in pool + work:
                 session.free(dev)
         case = _case(kernel, job, job.check_seed, xp)
-        out["fresh"] = {"seed": job.check_seed, "buffers": session.run(case, case.fresh_buffers())}
+        dev = session.upload(case, case.fresh_buffers())
+        try:
+            session.launch_all(case, dev)
+            session.sync()
+            out["fresh"] = _report(session, job, case, dev, job.check_seed)
+        finally:
+            session.free(dev)
         del pool, work, case
         if xp is not np:
             xp.get_default_memory_pool().free_all_blocks()
@@ -164,6 +174,19 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
         return out
     finally:
         session.close()
+
+
+def _report(session: Any, job: BenchJob, case: Any, dev: Any, seed: int) -> dict[str, Any]:
+    """What one checked run left: every buffer the kernel may write, whole; with a digest key,
+    read-only arguments as keyed digests computed on the device (``portkern.harness.digest``)."""
+    digested = digested_args(case) if job.digest_key else []
+    run: dict[str, Any] = {"seed": seed, "buffers": session.download(case, dev, skip=digested)}
+    if digested:
+        session.sync()
+        run["digests"] = {name: [device_digest(ptr, host.nbytes, job.digest_key)
+                                 for host, ptr in zip(case.arrays[name].buffers, dev.pointers[name])]
+                          for name in digested}
+    return run
 
 
 class _Phases:
@@ -204,16 +227,43 @@ def _check(kernel: KernelSpec, expected: Prefetch, job: BenchJob, runs: list[Any
         if not isinstance(seed, int) or (seed not in job.pool_seeds and seed != job.check_seed):
             return [f"{flag}: crash (the worker reported a run on inputs it was not given)"]
         case, want = expected.get(seed)
-        after = _buffers_from_reply(case, run)
+        digested = digested_args(case) if job.digest_key else []
+        after = _buffers_from_reply(case, run, digested=digested)
         if isinstance(after, str):
             return [f"{flag}: crash ({after})"]
+        changed = _digests_differ(case, run, digested, job.digest_key)
+        if changed:
+            return [f"{flag}: {changed} (seed {seed})"[:300]]
         xp = case.namespace
         if xp is not np:
             after = {name: [xp.asarray(b) for b in bufs] for name, bufs in after.items()}
+        # A read-only argument whose digest matched holds what it was given.
+        after.update({name: list(case.arrays[name].buffers) for name in digested})
         res = check_run(kernel, case, after, want)
         if not res.passed:
             return [f"{flag}: {res.failure} (seed {seed}) {res.detail}"[:300]]
     return []
+
+
+def _digests_differ(case: Any, run: dict, digested: list[str], key: int) -> str:
+    """'' when every read-only argument's reported digest is that of its inputs rebuilt here, else why
+    not (an input-mutated failure: the worker's reply says only that the buffer changed)."""
+    if not digested:
+        return ""
+    got = run.get("digests")
+    if not isinstance(got, dict) or set(got) != set(digested):
+        return "crash (the worker's reply lacks the digests of the read-only arguments)"
+    for name in digested:
+        mine = case.arrays[name].buffers
+        theirs = got[name]
+        if not isinstance(theirs, list) or len(theirs) != len(mine):
+            return f"crash (the worker returned {len(theirs) if isinstance(theirs, list) else 'no'} digests of {name!r})"
+        for i, (before, digest) in enumerate(zip(mine, theirs)):
+            if digest != keyed_digest(before, key):
+                where = f" (batch {i})" if len(mine) > 1 else ""
+                return (f"input-mutated: input '{name}'{where} or its guard zone changed: its digest after the "
+                        "run differs from that of the inputs it was given")
+    return ""
 
 
 def judge_bench(kernel: KernelSpec, reference: Any, job: BenchJob, reply: Any,
@@ -330,7 +380,7 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
                    plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
                    baseline=baseline and known is None, measure_copy=measure_copy, on_device=xp is not np,
                    source_root=library.root if library.manifest_dir else "",
-                   launches=list(kernel.launches))
+                   launches=list(kernel.launches), digest_key=secrets.randbits(64) | 1 if xp is not np else 0)
     reference = library.reference(kernel)
     called = time.perf_counter()
     with expected_runs(kernel, reference, job, xp) as expected:

@@ -10,7 +10,8 @@ default) and CuPy able to reach a GPU, both sides work there:
 - the caller, which alone decides, rebuilds the inputs of each reported run from its seed on the
   device, computes the library's float64 reference there (references are written against an array
   namespace) and runs the same checks (``compare.check_run``) on CuPy arrays. Only the worker's raw
-  output buffers cross to the caller, as before.
+  output buffers cross to the caller; read-only arguments cross as keyed digests computed on the
+  device (``portkern.harness.digest``), compared here with those of the rebuilt inputs.
 
 The caller's GPU work holds the device's key in the worker pool, so it never runs while a candidate
 is timed on that GPU. With several GPUs the caller checks on the first one.

@@ -208,9 +208,12 @@ class DeviceSession(Session):
             raise
         return dev
 
-    def download(self, case: Case, dev: DeviceBuffers) -> dict[str, list[np.ndarray]]:
+    def download(self, case: Case, dev: DeviceBuffers, skip: Any = ()) -> dict[str, list[np.ndarray]]:
+        """Host copies of every buffer of the case but those of the arguments named in ``skip``."""
         out: dict[str, list[np.ndarray]] = {}
         for name, arg in case.arrays.items():
+            if name in skip:
+                continue
             out[name] = []
             for host, ptr in zip(arg.buffers, dev.pointers[name]):
                 got = np.empty(host.shape, dtype=host.dtype)
