@@ -20,6 +20,8 @@ from portkern.emit.patch import (
     _param_constants,
     _tune_kernel,
     launch_grid_span,
+    scale_launch_counts,
+    scale_manifest_counts,
     shrink_launch_sites,
     shrink_manifest_grids,
 )
@@ -85,6 +87,45 @@ def test_manifest_grids_of_every_launch_of_the_kernel_are_divided():
     assert '{symbol: copy_kernel, grid: ["ceil_div(blocks, 4)", 1, 1], block: [NB, 1, 1]}' in text
 
 
+def _iamax_sites(text: str) -> list:
+    return [_site("iamax_kernel_part1", i + 1) for i, line in enumerate(text.splitlines())
+            if "iamax_kernel_part1<" in line and "LAUNCH" in line]
+
+
+def test_a_reduction_block_count_is_divided_where_it_is_declared(repo_root):
+    """fewer-blocks divides a reduction's n_blocks: the host variable that is the first stage's grid
+    and the second stage's count is divided once, at its declaration, so both launches follow."""
+    text = (repo_root / "libraries" / "blas" / "src" / "iamax.cpp").read_text()
+    sites = _iamax_sites(text)
+    assert len(sites) == 1
+    new, missed = scale_launch_counts(text, sites, 4)
+    assert missed == []
+    assert "const int     blocks = (blas_ceil_div(n, NB * BLAS_REDUCE_WIN) + 3) / 4;" in new
+    # only the declaration changed: both launches still name the variable
+    assert new.replace("(blas_ceil_div(n, NB * BLAS_REDUCE_WIN) + 3) / 4", "blas_ceil_div(n, NB * BLAS_REDUCE_WIN)") == text
+    # a variable assigned again before the launch, or a grid that is not a variable: left alone, reported
+    again = text.replace("    BLAS_LAUNCH_KERNEL((iamax_kernel_part1", "    blocks += 1;\n    BLAS_LAUNCH_KERNEL((iamax_kernel_part1", 1)
+    assert scale_launch_counts(again, _iamax_sites(again), 4) == (again, [_iamax_sites(again)[0].line])
+    inline = text.replace("dim3(blocks, 1, batch_count), dim3(NB), 0,", "dim3(blocks + 0, 1, batch_count), dim3(NB), 0,", 1)
+    assert scale_launch_counts(inline, sites, 4)[1] == [sites[0].line]
+
+
+def test_every_manifest_entry_launching_the_reduction_gets_the_smaller_count():
+    lib = load_library("blas")
+    lines = open(lib.manifest_path).read().splitlines(keepends=True)
+    entries = [k.name for k in lib.kernels if any(launch.symbol == "dot_kernel_part1" for launch in k.launches)]
+    assert len(entries) >= 2
+    assert scale_manifest_counts(lines, lib, "dot_kernel_part1", "n_blocks", 4) == len(entries)
+    text = "".join(lines)
+    assert text.count('{name: n_blocks, role: size, value: "ceil_div(ceil_div(n, NB * WIN), 4)"}') == len(entries)
+    # a block-style argument list too
+    block = ["  - name: r\n", "    launches:\n", "      - {symbol: dot_kernel_part1, grid: [n_blocks, 1, 1]}\n",
+             "    args:\n", "      - name: n_blocks\n", "        role: size\n", "        value: ceil_div(n, NB)   # count\n"]
+    spec = type("S", (), {"name": "r", "launches": lib.kernel("dot").launches})()
+    assert scale_manifest_counts(block, type("L", (), {"kernels": [spec]})(), "dot_kernel_part1", "n_blocks", 2) == 1
+    assert block[-1] == '        value: "ceil_div(ceil_div(n, NB), 2)"   # count\n'
+
+
 def test_a_helper_two_source_files_define_reaches_a_unit_once(tmp_path):
     helper = "template <typename T>\nstruct twin\n{\n    using type = T;\n};\n"
     for name in ("a", "b"):
@@ -134,3 +175,40 @@ def test_a_shrunk_launch_patch_builds_and_validates(tmp_path, repo_root):
     kernels = [k.name for k in patched.kernels if k.family in ("copy", "scal", "axpy")]
     _validate(blas / "library.yaml", kernels, tmp_path / "runs", tmp_path / "cache", "check-shrink")
 
+
+
+@pytest.mark.slow
+def test_a_reduction_launched_with_fewer_blocks_patches_builds_and_validates(tmp_path, repo_root):
+    """fewer-blocks on two reductions (iamax, and dot, whose first stage four entries launch through one
+    launcher): the host block count is divided once however many entries selected the candidate, every
+    manifest entry follows, and the patched library builds and validates."""
+    blas = tmp_path / "blas"
+    shutil.copytree(repo_root / "libraries" / "blas", blas)
+    lib = load_library(blas / "library.yaml")
+    plan = PatchPlan(run_id="fewer", library=lib, target="mi300x", mode="tune", target_dialect="hip")
+    catalog = ingest_library(lib)
+    constants = _constant_sites(lib)
+    params = _param_constants(lib, catalog, constants)
+    dots = [k.name for k in lib.kernels if any(launch.symbol == "dot_kernel_part1" for launch in k.launches)]
+    for kernel in ["iamax", *dots]:
+        spec = lib.kernel(kernel)
+        unit = blas_unit(spec.name)
+        unit.sizes = {a.name: a.value for a in spec.args if a.role == "size" and a.value}
+        applied = apply_sequence(unit, [("vectorize", 4), ("fewer-blocks", 4)], MI300X)
+        assert applied is not None and applied.size_scale == {"n_blocks": 4}, kernel
+        base = {"candidate": {"source": unit.source, "params": dict(spec.defaults)}}
+        sel = {"candidate": {"source": applied.unit.source, "params": dict(spec.defaults),
+                             "size_scale": applied.size_scale},
+               "validation": {"device": "cpu-emulator", "cases": []}}
+        _tune_kernel(plan, spec, {"status": "improved"}, base, sel, catalog, params, constants, {})
+    assert sorted(plan.edits) == ["library.yaml", "src/dot.cpp", "src/iamax.cpp"], plan.notes
+    for rel, lines in plan.edits.items():
+        (blas / rel).write_text("".join(lines))
+    dot = (blas / "src" / "dot.cpp").read_text()
+    assert dot.count("+ 3) / 4") == 1 and "fewer-blocks" in dot
+    patched = load_library(blas / "library.yaml")
+    for name in ["iamax", *dots]:
+        n_blocks = next(a for a in patched.kernel(name).args if a.name == "n_blocks")
+        assert n_blocks.value == "ceil_div(ceil_div(n, NB * WIN), 4)", name
+    _build([blas / "src" / f"{k}.cpp" for k in ("iamax", "dot")], [blas / "include"], patched.compile_flags)
+    _validate(blas / "library.yaml", ["iamax", *dots], tmp_path / "runs", tmp_path / "cache", "check-fewer")

@@ -47,7 +47,8 @@ def blas_unit(kernel: str, dialect: str = "hip") -> KernelUnit:
     if dialect != lib.dialect:
         result = translate_stage(source, lib.dialect, dialect, spec.file)
         source = result["source"] if isinstance(result, dict) else result.payload["source"]
-    return KernelUnit(source=source, launches=list(spec.launches), dialect=dialect, rewritable=[spec.symbol])
+    return KernelUnit(source=source, launches=list(spec.launches), dialect=dialect, rewritable=[spec.symbol],
+                      sizes={a.name: a.value for a in spec.args if a.role in ("size", "batch") and a.value})
 
 
 def kernel_text(source: str, symbol: str) -> str:
@@ -123,6 +124,50 @@ def test_shrinks_compose_over_a_sequence_and_reach_the_candidate():
     spec = load_library("blas").kernel("scal")
     assert cand.kernel_spec(spec).launches[0].grid[0] == f"ceil_div({spec.launches[0].grid[0]}, 2)"
     assert Candidate.from_dict(cand.to_dict()).kernel_spec(spec) == cand.kernel_spec(spec)
+
+
+@pytest.mark.parametrize("kernel", ["dot", "nrm2", "asum", "iamax"])
+def test_fewer_blocks_divides_a_reductions_block_count_for_both_stages(kernel):
+    unit = blas_unit(kernel)
+    rw = get_operator("fewer-blocks").apply(unit, 8, H100)
+    assert rw is not None and rw.label == "fewer-blocks(8)"
+    # the count both stages and the workspace read is divided; the launches name it as before
+    assert rw.size_scale == {"n_blocks": 8} and rw.grid_shrink == {} and rw.launches == unit.launches
+    added = [ln for ln in rw.source.splitlines() if ln not in unit.source.splitlines()]
+    assert len(added) == 1 and added[0].strip().startswith("// fewer-blocks: launched with 1/8 of the blocks")
+    applied = apply_sequence(unit, [("vectorize", 4), ("fewer-blocks", 2), ("unroll", 2)], H100)
+    assert applied is not None and applied.size_scale == {"n_blocks": 2}
+    from portkern.search.genome import Genome, candidate
+
+    ctx = types.SimpleNamespace(base=types.SimpleNamespace(kernel=kernel))
+    cand = candidate(ctx, Genome(steps=(("vectorize", 4), ("fewer-blocks", 2))), applied, f"{kernel}/x-1", "", "t")
+    spec = load_library("blas").kernel(kernel)
+    scaled = Candidate.from_dict(json.loads(json.dumps(cand.to_dict()))).kernel_spec(spec)
+    assert next(a for a in scaled.args if a.name == "n_blocks").value == "ceil_div(ceil_div(n, NB * WIN), 2)"
+    assert scaled.launches == spec.launches and any("n_blocks divided by 2" in n for n in cand.notes)
+
+
+def test_fewer_blocks_divides_the_grid_of_a_streaming_grid_stride_loop():
+    unit = blas_unit("axpy")
+    assert get_operator("fewer-blocks").apply(unit, 4, H100) is None          # one element per thread
+    applied = apply_sequence(unit, [("grid-stride", 2), ("fewer-blocks", 4)], H100)
+    assert applied is not None and applied.grid_shrink == {"axpy_kernel": 8} and applied.size_scale == {}
+    assert [launch.grid[0] for launch in applied.unit.launches] == [
+        f"ceil_div(ceil_div({launch.grid[0]}, 2), 4)" for launch in unit.launches]
+
+
+def test_fewer_blocks_refuses_a_kernel_that_reads_its_block_position_beyond_the_loop():
+    src = ("template <int NB>\n__global__ void k(int n, float* x, float* part)\n{\n"
+           "    for(int i = blockIdx.x * NB + threadIdx.x; i < n; i += gridDim.x * NB)\n        x[i] *= 2.0f;\n"
+           "    if(threadIdx.x == 0)\n        part[blockIdx.x] = 1.0f;\n}\n")
+    unit = KernelUnit(source=src, launches=[LaunchSpec("k", ["NB"], ["ceil_div(n, NB)", "1", "1"], ["NB", "1", "1"], "0",
+                                                       ["n", "x", "part"])], dialect="hip", sizes={"n": "n"})
+    assert get_operator("fewer-blocks").apply(unit, 2, MI300X) is None
+    # the same loop alone: its grid is divided
+    alone = KernelUnit(source=src.replace("    if(threadIdx.x == 0)\n        part[blockIdx.x] = 1.0f;\n", ""),
+                       launches=unit.launches, dialect="hip", sizes={"n": "n"})
+    rw = get_operator("fewer-blocks").apply(alone, 2, MI300X)
+    assert rw is not None and rw.grid_shrink == {"k": 2} and rw.launches[0].grid[0] == "ceil_div(ceil_div(n, NB), 2)"
 
 
 @pytest.mark.parametrize("kernel", ["axpy_unit_stride", "dot", "nrm2"])

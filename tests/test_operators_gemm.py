@@ -356,8 +356,9 @@ def test_reductions_are_offered_vector_loads_with_a_shuffle_reduction_first(targ
     for kernel in ("nrm2", "asum", "dot"):
         ctx = _context(kernel, target)
         first = seeds(ctx)
-        assert [g.steps for g in first] == [(("vectorize", 4), ("warp-reduce", target.wavefront)),
-                                            (("vectorize", 4),)], kernel
+        vec, shuffle = ("vectorize", 4), ("warp-reduce", target.wavefront)
+        assert [g.steps for g in first] == [(vec, shuffle), (vec,), (vec, shuffle, ("fewer-blocks", 8)),
+                                            (vec, ("fewer-blocks", 8)), (vec, ("fewer-blocks", 4))], kernel
         made = realise(ctx, first[0])
         assert made is not None and made != ctx.base.source
     # streaming kernels (no reduction to shuffle) get vector accesses alone, launched with 1/4 of the blocks

@@ -293,11 +293,13 @@ def test_evolve_breeds_from_the_fastest_correct_and_keeps_them():
 
 
 def operator_cost(c: Candidate) -> float:
-    """Fake timing of operator candidates: four elements per thread and unrolling help, a tight register cap hurts."""
+    """Fake timing of operator candidates: four elements per thread, fewer blocks and unrolling help, a tight
+    register cap hurts."""
     ms = 1.0
     ms *= {"grid-stride(2)": 0.8, "grid-stride(4)": 0.6, "grid-stride(8)": 0.7}.get(
         next((o for o in c.operators if o.startswith("grid-stride")), ""), 1.0)
     ms *= 0.9 if any(o.startswith("unroll") for o in c.operators) else 1.0
+    ms *= 0.95 if any(o.startswith("fewer-blocks") for o in c.operators) else 1.0
     ms *= 1.5 if "launch-bounds(4)" in c.operators else 1.0
     return ms * (1.1 if c.params.get("NB") == 128 else 1.0)
 

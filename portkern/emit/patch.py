@@ -85,6 +85,9 @@ class PatchPlan:
     # kernel symbol -> (the entry whose candidate defines it in the patch, that definition without spaces):
     # entries that launch one kernel (axpy and axpy_batched) cannot each bring their own version of it.
     kernel_claims: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # What the host code's launches were changed by (("grid", symbol) or ("count", symbol, argument) ->
+    # factor): an entry sharing a kernel with one already patched must not divide its launches again.
+    launch_changes: dict[tuple, int] = field(default_factory=dict)
 
     def claim_kernel(self, symbol: str, entry: str, definition: str, *, record: bool = True) -> bool:
         """Whether ``entry`` may put ``definition`` in place of ``symbol`` (no other entry put another);
@@ -404,6 +407,91 @@ def shrink_manifest_grids(lines: list[str], symbol: str, factor: int) -> int:
     return changed
 
 
+def _declaration_of(text: str, name: str, before: int) -> tuple[int, int] | None:
+    """The span of the initializer of the last declaration ``<type> name = <initializer>;`` before
+    ``before``, provided nothing assigns ``name`` again between it and ``before``; None otherwise."""
+    decl = re.compile(rf"(?m)^[^\S\n]*(?:(?:const|constexpr|static)\s+)*[A-Za-z_][\w:<>, ]*?[\w>]\s+{re.escape(name)}"
+                      rf"\s*=(?!=)\s*")
+    found = None
+    for m in decl.finditer(text, 0, before):
+        found = m
+    if found is None:
+        return None
+    start = found.end()
+    end = _argument_end(text, start, stop=";")
+    if end >= len(text) or text[end] != ";" or end > before:
+        return None
+    if re.search(rf"\b{re.escape(name)}\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)", text[end:before]):
+        return None
+    return start, end
+
+
+def scale_launch_counts(text: str, sites: list, factor: int) -> tuple[str, list[int]]:
+    """``text`` with the block count in x of every launch site divided by ``factor`` (rounded up) where it
+    is: the variable the grid's x names (``blocks`` or ``dim3(blocks, ...)``) gets the initializer
+    ``(init + factor-1) / factor`` at its declaration, so the other uses of the variable (a reduction's
+    second stage folds that many partial results) follow. Lines of the sites where the grid's x is not
+    such a variable are returned, and nothing is changed for them."""
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    missed: list[int] = []
+    edits: dict[int, int] = {}
+    for site in sorted(sites, key=lambda s: s.line):
+        span = launch_grid_span(text, starts[site.line - 1], site.kernel) if 1 <= site.line < len(starts) else None
+        grid = text[span[0]:span[1]].strip() if span else ""
+        m = re.fullmatch(r"dim3\s*\((.*)\)", grid, flags=re.S)
+        first = m.group(1)[:_argument_end(m.group(1), 0)].strip() if m else grid
+        decl = _declaration_of(text, first, span[0]) if span and re.fullmatch(r"[A-Za-z_]\w*", first) else None
+        if decl is None:
+            missed.append(site.line)
+            continue
+        edits[decl[0]] = decl[1]
+    for start in sorted(edits, reverse=True):
+        end = edits[start]
+        text = f"{text[:start]}({text[start:end].strip()} + {factor - 1}) / {factor}{text[end:]}"
+    return text, missed
+
+
+def scale_manifest_counts(lines: list[str], library: LibrarySpec, symbol: str, arg: str, factor: int) -> int:
+    """Divide the value of size argument ``arg`` by ``factor`` in every manifest entry that launches
+    ``symbol`` with ``arg`` as its grid's x, in place; the number of entries changed."""
+    changed = 0
+    for spec in library.kernels:
+        if not any(launch.symbol == symbol and launch.grid and launch.grid[0].strip() == arg for launch in spec.launches):
+            continue
+        span = _entry_span(lines, spec.name)
+        if span is None:
+            continue
+        item = None
+        for i in range(*span):
+            line = lines[i]
+            if re.search(rf"\bname:\s*['\"]?{re.escape(arg)}['\"]?\s*[,}}\n]", line):
+                item = i
+            elif re.match(r"^\s*-\s", line):
+                item = None
+            if item is None:
+                continue
+            if "{" in line:      # a flow mapping: the value ends at the next comma or brace
+                v = re.match(r"^(.*\bvalue:\s*)(\"[^\"]*\"|'[^']*'|[^,}\n#]+?)(\s*[,}].*)$", line.rstrip("\n"))
+            else:
+                v = re.match(r"^(\s*value:\s*)(\"[^\"]*\"|'[^']*'|[^#]+?)(\s*(#.*)?)$", line.rstrip("\n"))
+            if not v:
+                continue
+            import yaml
+
+            old = yaml.safe_load(v.group(2))
+            lines[i] = (f"{v.group(1)}{json.dumps(f'ceil_div({old}, {factor})')}{v.group(3)}"
+                        + ("\n" if line.endswith("\n") else ""))
+            changed += 1
+            break
+    return changed
+
+
+def size_scale_of(sel: dict) -> dict[str, int]:
+    return {str(k): int(v) for k, v in ((sel.get("candidate") or {}).get("size_scale") or {}).items() if int(v) > 1}
+
+
 def _text_sites(text: str, symbol: str, dialect: str, macros) -> list:
     """Launch sites of ``symbol`` in one source text (ingested on its own)."""
     from portkern.ingest import ingest_tree
@@ -475,14 +563,14 @@ def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: 
     lib = plan.library
     change = _change(spec.name, row, base, sel)
     b_src, s_src = base["candidate"]["source"], sel["candidate"]["source"]
-    shrink = grid_shrink_of(sel)
+    shrink, scale = grid_shrink_of(sel), size_scale_of(sel)
     if _squash(b_src) != _squash(s_src):
         span_new = _kernel_lines(s_src, spec.symbol, lib.dialect, lib.macros)
         originals = [k for k in catalog.kernels if k.name == spec.symbol]
         new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]]) if span_new else ""
         if span_new and originals and not plan.claim_kernel(spec.symbol, spec.name, new_def, record=False):
             return
-        if shrink and not _shrink_library_launches(plan, spec, shrink, catalog, change):
+        if (shrink or scale) and not _shrink_library_launches(plan, spec, shrink, catalog, change, scale):
             return
         if span_new and originals:
             plan.claim_kernel(spec.symbol, spec.name, new_def)
@@ -528,13 +616,33 @@ def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: 
         plan.changes.append(change)
 
 
+def launch_changes(spec: KernelSpec, shrink: dict[str, int], scale: dict[str, int]) -> list[tuple[tuple, int]]:
+    """What a candidate changes in how its kernels are launched: (("grid", symbol), factor) for a grid's x
+    divided at the launch, (("count", symbol, argument), factor) for a size argument divided that a
+    launch of ``symbol`` takes as its grid's x (a reduction's block count)."""
+    out: list[tuple[tuple, int]] = [(("grid", symbol), factor) for symbol, factor in sorted(shrink.items())]
+    for arg, factor in sorted(scale.items()):
+        symbols = dict.fromkeys(launch.symbol for launch in spec.launches if launch.grid and launch.grid[0].strip() == arg)
+        out += [(("count", symbol, arg), factor) for symbol in symbols]
+    return out
+
+
 def _shrink_library_launches(plan: PatchPlan, spec: KernelSpec, shrink: dict[str, int], catalog,
-                             change: KernelChange) -> bool:
-    """Make the library launch each kernel in ``shrink`` with its grid's x divided by the factor, at every
-    host launch site and in every manifest entry; False (and nothing edited) when a site cannot be found:
-    the rewritten kernel is correct with either grid, but its measured speed needs the smaller one."""
+                             change: KernelChange, scale: dict[str, int] | None = None) -> bool:
+    """Make the library launch each kernel in ``shrink`` with its grid's x divided by the factor, and divide
+    the host variable of every block count in ``scale`` (``scale_launch_counts``), at every host launch site
+    and in every manifest entry; False (and nothing edited) when a site cannot be found: the rewritten
+    kernel is correct with either grid, but its measured speed needs the smaller one."""
     planned: list[tuple[str, str, int, list]] = []
-    for symbol, factor in sorted(shrink.items()):
+    todo = launch_changes(spec, shrink, scale or {})
+    for key, factor in todo:
+        if key in plan.launch_changes:
+            if plan.launch_changes[key] != factor:
+                plan.notes.append(f"{spec.name}: {key[1]} is launched with 1/{plan.launch_changes[key]} of the blocks "
+                                  f"by another entry's candidate; this one (1/{factor}) is not patched")
+                return False
+            continue
+        symbol = key[1]
         sites = [site for k in catalog.kernels if k.name == symbol for site in k.launch_sites]
         if not sites:
             plan.notes.append(f"{spec.name}: no host code launches {symbol}; its launch with 1/{factor} of the "
@@ -544,8 +652,11 @@ def _shrink_library_launches(plan: PatchPlan, spec: KernelSpec, shrink: dict[str
         for site in sites:
             by_file.setdefault(site.file, []).append(site)
         for rel, file_sites in sorted(by_file.items()):
-            text = "".join(_file_lines(plan, rel))
-            new, missed = shrink_launch_sites(text, file_sites, factor)
+            text = next((new for r, new, _, _ in reversed(planned) if r == rel), None) or "".join(_file_lines(plan, rel))
+            if key[0] == "grid":
+                new, missed = shrink_launch_sites(text, file_sites, factor)
+            else:
+                new, missed = scale_launch_counts(text, file_sites, factor)
             if missed:
                 plan.notes.append(f"{spec.name}: the launch of {symbol} at {rel}:{missed[0]} is not in a form the "
                                   f"patch can shrink; set its grid's x to 1/{factor} by hand, or keep the kernel "
@@ -557,8 +668,14 @@ def _shrink_library_launches(plan: PatchPlan, spec: KernelSpec, shrink: dict[str
         change.where.append(f"{file_sites[0].kernel} launched with 1/{factor} of the blocks in x "
                             f"({len(file_sites)} site(s) in {rel})")
     manifest = _file_lines(plan, "library.yaml")
-    for symbol, factor in sorted(shrink.items()):
-        shrink_manifest_grids(manifest, symbol, factor)
+    for key, factor in todo:
+        if key in plan.launch_changes:
+            continue
+        plan.launch_changes[key] = factor
+        if key[0] == "grid":
+            shrink_manifest_grids(manifest, key[1], factor)
+        else:
+            scale_manifest_counts(manifest, plan.library, key[1], key[2], factor)
     return True
 
 
@@ -582,7 +699,7 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
         renamed[rel] = new_rel
         result = translate_source((root / rel).read_text(errors="replace"), to=to, filename=rel)
         texts[new_rel] = result.text
-    shrunk: dict[str, dict[str, int]] = {}
+    shrunk: dict[str, list[tuple[tuple, int]]] = {}
     for name, (spec, row, base, sel) in sorted(selected.items()):
         change = _change(name, row, base, sel)
         file_rel = renamed.get(spec.file, spec.file)
@@ -590,7 +707,7 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
         s_src = sel["candidate"]["source"]
         span_new = _kernel_lines(s_src, spec.symbol, to, lib.macros)
         span_old = _kernel_lines(text, spec.symbol, to, lib.macros) if text is not None else None
-        shrink = grid_shrink_of(sel)
+        todo = launch_changes(spec, grid_shrink_of(sel), size_scale_of(sel))
         if span_new and span_old:
             new_def = "".join(s_src.splitlines(keepends=True)[span_new[0] - 1:span_new[1]])
             old_def = "".join(text.splitlines(keepends=True)[span_old[0] - 1:span_old[1]])
@@ -598,22 +715,33 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
                                                                                  record=False):
                 continue
         left_out = False
-        if shrink and text is not None and span_new and span_old:
+        if todo and text is not None and span_new and span_old:
             shrunk_text = text
-            for symbol, factor in sorted(shrink.items()):
-                sites = _text_sites(shrunk_text, symbol, to, lib.macros)
-                shrunk_text, missed = shrink_launch_sites(shrunk_text, sites, factor)
+            done: list[tuple[tuple, int]] = []
+            for key, factor in todo:
+                if plan.launch_changes.get(key, factor) != factor:
+                    missed, sites = [0], [None]
+                elif key in plan.launch_changes:
+                    continue
+                else:
+                    sites = _text_sites(shrunk_text, key[1], to, lib.macros)
+                    edit = shrink_launch_sites if key[0] == "grid" else scale_launch_counts
+                    shrunk_text, missed = edit(shrunk_text, sites, factor)
                 if missed or not sites:
-                    plan.notes.append(f"{name}: the launch of {symbol} in {to}/{file_rel} could not be given 1/{factor} "
+                    plan.notes.append(f"{name}: the launch of {key[1]} in {to}/{file_rel} could not be given 1/{factor} "
                                       "of the blocks; the tree holds the rules' translation of the kernel")
                     span_new, left_out = None, True
                     break
+                done.append((key, factor))
             else:
                 text = texts[file_rel] = shrunk_text
                 span_old = _kernel_lines(text, spec.symbol, to, lib.macros)
-                shrunk[name] = shrink
-                change.where.append(f"{spec.symbol} launched with 1/{max(shrink.values())} of the blocks in x "
-                                    f"in {to}/{file_rel}")
+                for key, factor in done:
+                    plan.launch_changes[key] = factor
+                shrunk[name] = done
+                if done:
+                    change.where.append(f"{spec.symbol} launched with 1/{max(f for _, f in done)} of the blocks in x "
+                                        f"in {to}/{file_rel}")
         if span_new and span_old:
             lines = text.splitlines(keepends=True)
             old_def = "".join(lines[span_old[0] - 1:span_old[1]])
@@ -641,7 +769,7 @@ def _translated_tree(plan: PatchPlan, selected: dict[str, tuple[KernelSpec, dict
 
 
 def _port_manifest(plan: PatchPlan, renamed: dict[str, str], selected: dict[str, dict],
-                   shrunk: dict[str, dict[str, int]] | None = None) -> str:
+                   shrunk: dict[str, list[tuple[tuple, int]]] | None = None) -> str:
     lib, to = plan.library, plan.target_dialect
     lines = Path(lib.manifest_path).read_text().splitlines(keepends=True)
     ext_new = EXT[to].lstrip(".")
@@ -661,9 +789,12 @@ def _port_manifest(plan: PatchPlan, renamed: dict[str, str], selected: dict[str,
         out.append(line)
     for name, sel in selected.items():
         _set_defaults(out, lib.kernel(name), (sel.get("candidate") or {}).get("params") or {})
-    for shrink in (shrunk or {}).values():
-        for symbol, factor in sorted(shrink.items()):
-            shrink_manifest_grids(out, symbol, factor)
+    for done in (shrunk or {}).values():
+        for key, factor in done:
+            if key[0] == "grid":
+                shrink_manifest_grids(out, key[1], factor)
+            else:
+                scale_manifest_counts(out, lib, key[1], key[2], factor)
     head = (f"# {lib.name} ported to {to.upper()} by portkern (run {plan.run_id}, target {plan.target}); "
             "defaults are the parameters the run selected.\n")
     return head + "".join(out)

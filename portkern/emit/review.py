@@ -91,10 +91,12 @@ def review_run(run_dir: str | Path, *, progress=None, require_device: bool = Fal
                        "the candidate changed after the run")
             params = json.loads(stored.get("params_json") or "{}")
             # A candidate launched its own way (a shrunk grid) is re-checked with its own launches.
-            launches = ((evs.get(cid) or {}).get("candidate") or {}).get("launches") or []
+            launched = (evs.get(cid) or {}).get("candidate") or {}
+            launches, scale = launched.get("launches") or [], launched.get("size_scale") or {}
             spec = library.kernel(name)
-            if launches:
-                spec = Candidate.from_dict({"id": cid, "kernel": name, "source": "", "launches": launches}).kernel_spec(spec)
+            if launches or scale:
+                spec = Candidate.from_dict({"id": cid, "kernel": name, "source": "", "launches": launches,
+                                            "size_scale": scale}).kernel_spec(spec)
             try:
                 compiled = compile_stage(source, spec, library, target, params, list(library.compile_flags))
             except Exception as exc:  # the claim fails; the review goes on

@@ -82,6 +82,7 @@ class BenchJob:
     on_device: bool = False        # build the input pool on the device (CuPy), see portkern.harness.ondevice
     source_root: str = ""          # where a manifest describing an external tree found it ("" for libraries/)
     launches: list = field(default_factory=list)   # the launches of the spec timed (a candidate's may differ from the manifest's)
+    args: list = field(default_factory=list)       # the arguments of the spec timed (a candidate may size them its way)
     digest_key: int = 0            # non-zero (device inputs only): read-only buffers come back as keyed digests
 
 
@@ -114,8 +115,9 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
     key). Every check is made by the caller (``judge_bench``).
     """
     kernel = _worker_library(job.library_root, job.source_root).kernel(job.kernel)
-    if job.launches:
-        kernel = dataclasses.replace(kernel, launches=list(job.launches))
+    if job.launches or job.args:
+        kernel = dataclasses.replace(kernel, launches=list(job.launches or kernel.launches),
+                                     args=list(job.args or kernel.args))
     clock = _Phases()
     runner = get_runner(job.runner)
     session = runner.open_session(job.compiled, job.target)
@@ -380,7 +382,7 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
                    plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
                    baseline=baseline and known is None, measure_copy=measure_copy, on_device=xp is not np,
                    source_root=library.root if library.manifest_dir else "",
-                   launches=list(kernel.launches), digest_key=secrets.randbits(64) | 1 if xp is not np else 0)
+                   launches=list(kernel.launches), args=list(kernel.args), digest_key=secrets.randbits(64) | 1 if xp is not np else 0)
     reference = library.reference(kernel)
     called = time.perf_counter()
     with expected_runs(kernel, reference, job, xp) as expected:

@@ -83,7 +83,7 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
             compiled = json.loads(comp_path.read_text()).get("payload", {}) if comp_path.is_file() else {}
             params = {**kernel.defaults, **(cand.get("params") or {})}
             # launched as the candidate was (an operator may have shrunk its grid)
-            spec = Candidate.from_dict(cand).kernel_spec(kernel) if cand.get("launches") else kernel
+            spec = Candidate.from_dict(cand).kernel_spec(kernel) if cand.get("launches") or cand.get("size_scale") else kernel
             pred = ev.get("prediction") or {}
             for b in ev.get("bench") or []:
                 if b.get("method") != "device-events" or b.get("median_ms", 0) <= 0 or _failed(b):

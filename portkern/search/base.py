@@ -33,10 +33,23 @@ class Candidate(Record):
     # per kernel the factor its grid's x was divided by: the patch makes the library's host code match.
     launches: list[LaunchSpec] = field(default_factory=list)
     grid_shrink: dict[str, int] = field(default_factory=dict)
+    # Size arguments whose value the candidate divides (name -> factor; a reduction's block count).
+    size_scale: dict[str, int] = field(default_factory=dict)
 
     def kernel_spec(self, kernel):
         """``kernel`` (a KernelSpec) as this candidate is launched."""
-        return replace(kernel, launches=list(self.launches)) if self.launches else kernel
+        if self.launches:
+            kernel = replace(kernel, launches=list(self.launches))
+        return scaled_sizes(kernel, self.size_scale)
+
+
+def scaled_sizes(kernel, scale: dict[str, int]):
+    """``kernel`` with the value of each size argument in ``scale`` divided by its factor (rounded up)."""
+    if not scale:
+        return kernel
+    args = [replace(a, value=f"ceil_div({a.value}, {int(scale[a.name])})") if a.name in scale and a.value else a
+            for a in kernel.args]
+    return replace(kernel, args=args)
 
 
 @dataclass

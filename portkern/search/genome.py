@@ -62,8 +62,9 @@ def genome_of(ctx: SearchContext, cand: Candidate) -> Genome:
 
 
 def base_unit(ctx: SearchContext) -> KernelUnit:
+    sizes = {a.name: a.value for a in ctx.kernel.args if a.role in ("size", "batch") and a.value}
     return KernelUnit(source=ctx.base.source, launches=list(ctx.kernel.launches), dialect=ctx.dialect,
-                      rewritable=[ctx.kernel.symbol])
+                      rewritable=[ctx.kernel.symbol], sizes=sizes)
 
 
 def realise(ctx: SearchContext, genome: Genome) -> Applied | None:
@@ -83,9 +84,12 @@ def candidate(ctx: SearchContext, genome: Genome, applied: Applied, cid: str, pa
     launches = list(applied.unit.launches) if shrink else []
     if shrink:
         notes.append("launch: grid x divided by " + ", ".join(f"{f} for {k}" for k, f in sorted(shrink.items())))
+    scale = applied.size_scale
+    if scale:
+        notes.append("launch: " + ", ".join(f"{k} divided by {f}" for k, f in sorted(scale.items())))
     return Candidate(id=cid, kernel=ctx.base.kernel, source=applied.unit.source, params=dict(genome.params),
                      origin="operator" if genome.steps else "sweep", parent=parent, notes=notes,
-                     operators=list(applied.labels), launches=launches, grid_shrink=shrink)
+                     operators=list(applied.labels), launches=launches, grid_shrink=shrink, size_scale=scale)
 
 
 def neighbours(ctx: SearchContext, genome: Genome) -> list[Genome]:
@@ -116,7 +120,8 @@ def seeds(ctx: SearchContext) -> list[Genome]:
     default = default_point(ctx.kernel, ctx.base)
     space = tunable_space(ctx.kernel)
     out: list[Genome] = []
-    for op in operators_for(ctx.target):
+    # By rank: an operator that shapes the loop suggests first (its points were measured before the later ones').
+    for op in sorted(operators_for(ctx.target), key=lambda op: op.order):
         for s in op.suggestions(space, ctx.target):
             params = dict(s.params)
             if any(k not in default for k in params):

@@ -66,6 +66,11 @@ class Applied:
         return dict(self.unit.grid_shrink)
 
     @property
+    def size_scale(self) -> dict[str, int]:
+        """Size argument -> the factor its value was divided by, over every step."""
+        return dict(self.unit.size_scale)
+
+    @property
     def labels(self) -> list[str]:
         return [r.label for r in self.rewrites]
 
@@ -90,8 +95,12 @@ def apply_sequence(unit: KernelUnit, steps: list[Step], target: Target) -> Appli
         shrink = dict(current.grid_shrink)
         for symbol, factor in rw.grid_shrink.items():
             shrink[symbol] = shrink.get(symbol, 1) * factor
+        scale = dict(current.size_scale)
+        for name_, factor in rw.size_scale.items():
+            scale[name_] = scale.get(name_, 1) * factor
         current = KernelUnit(source=rw.source, launches=rw.launches, dialect=current.dialect,
-                             rewritable=list(current.rewritable), grid_shrink=shrink)
+                             rewritable=list(current.rewritable), grid_shrink=shrink, sizes=dict(current.sizes),
+                             size_scale=scale)
     return Applied(unit=current, steps=list(steps), rewrites=rewrites)
 
 

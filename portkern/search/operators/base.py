@@ -39,6 +39,10 @@ class KernelUnit:
     # Kernels whose launches earlier steps shrank in x (symbol -> factor): the host code that launches them
     # must do the same, which the patch carries (``portkern.emit.patch``).
     grid_shrink: dict[str, int] = field(default_factory=dict)
+    # The value expressions of the kernel's size arguments (name -> expression), and those earlier steps
+    # divided (name -> factor: the candidate's value is ceil_div(expression, factor)).
+    sizes: dict[str, str] = field(default_factory=dict)
+    size_scale: dict[str, int] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:
@@ -65,6 +69,7 @@ class Rewrite:
     description: str                     # one line for the patch, the report and the dataset
     edits: list[str] = field(default_factory=list)   # where it changed the unit, e.g. "axpy_kernel"
     grid_shrink: dict[str, int] = field(default_factory=dict)   # kernel -> factor its grid's x was divided by
+    size_scale: dict[str, int] = field(default_factory=dict)    # size argument -> factor its value was divided by
 
 
 class Operator(abc.ABC):
