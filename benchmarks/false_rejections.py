@@ -1,4 +1,4 @@
-"""False rejections: the libraries' original kernels validated on many fresh seeds on the emulator.
+"""False rejections: the libraries' original kernels validated on many fresh seeds (emulator or GPU).
 
 An original kernel is correct by definition, so every rejection printed here is a harness bug (a
 tolerance too tight, a distribution that leaves the routine undefined, ...). Each kernel is compiled
@@ -9,6 +9,10 @@ case seed, variant, failure, detail) and a summary line; exits 1 when anything w
 
     PYTHONPATH=. .venv/bin/python benchmarks/false_rejections.py --seeds 40
     PYTHONPATH=. .venv/bin/python benchmarks/false_rejections.py --kernels blas:dot,nn:gelu_forward --seeds 200
+
+With ``--device`` the kernels run on this machine's GPU instead: each is built the way ``portkern port``
+builds it for that GPU's target (the HIP libraries translated to CUDA by the rules), validated there
+by the same plans, and judged here.
 """
 
 from __future__ import annotations
@@ -34,15 +38,32 @@ def all_kernels(libraries: tuple[str, ...] = LIBRARIES) -> list[str]:
     return [f"{lib}:{k.name}" for lib in libraries if lib in names for k in load_library(lib).kernels]
 
 
-def run_kernel(qualified: str, seeds: list[int], timeout_s: float) -> tuple[str, int, list[str], float]:
-    """(kernel, cases judged, rejection lines, seconds) for one kernel over ``seeds``."""
+def _device_build(lib, spec, target):
+    """The kernel built as the pipeline builds it for ``target`` (translated when the dialects differ)."""
+    from portkern.model import CompileResult
+    from portkern.pipeline.stages import compile_stage, ingest_stage, library_digest, translate_stage
+
+    source = ingest_stage(lib, spec, library_digest(lib))["source"]
+    flags = list(lib.compile_flags)
+    if lib.dialect != target.dialect:
+        result = translate_stage(source, lib.dialect, target.dialect, spec.file)
+        source = result["source"] if isinstance(result, dict) else result.payload["source"]
+        flags = []
+    return CompileResult.from_dict(compile_stage(source, spec, lib, target, dict(spec.defaults), flags))
+
+
+def run_kernel(qualified: str, seeds: list[int], timeout_s: float,
+               device: str = "") -> tuple[str, int, list[str], float]:
+    """(kernel, cases judged, rejection lines, seconds) for one kernel over ``seeds`` (on the emulator, or
+    on the GPU of target ``device``)."""
     started = time.monotonic()
     lib_name, kernel_name = qualified.split(":", 1)
     lib = load_library(lib_name)
     spec = lib.kernel(kernel_name)
-    target = get_target("mi300x" if lib.dialect == "hip" else "h100")
+    target = get_target(device or ("mi300x" if lib.dialect == "hip" else "h100"))
+    runner = target.backend if device else "emu"
     try:
-        compiled = build(lib, spec, target, runner="emu")
+        compiled = _device_build(lib, spec, target) if device else build(lib, spec, target, runner="emu")
     except CompileError as exc:
         return qualified, 0, [f"{qualified}: compile failed: {str(exc)[-300:]}"], time.monotonic() - started
     plans = []
@@ -50,7 +71,7 @@ def run_kernel(qualified: str, seeds: list[int], timeout_s: float) -> tuple[str,
         # Public cases have fixed seeds: the same for every plan, so they run once.
         plans += [p for p in plan_cases(spec, hidden=True, rng=np.random.default_rng(seed))
                   if i == 0 or p.visibility == "hidden"]
-    result = validate_compiled(lib, spec, compiled, target, runner="emu", cases=plans, timeout_s=timeout_s)
+    result = validate_compiled(lib, spec, compiled, target, runner=runner, cases=plans, timeout_s=timeout_s)
     lines = []
     if not result.cases and result.failure:
         lines.append(f"{qualified}: {result.failure}: {result.detail[:500]}")
@@ -68,7 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernels", default="", help="comma list of library:kernel or library names (default: all)")
     parser.add_argument("--jobs", type=int, default=0, help="parallel processes (default: available cores)")
     parser.add_argument("--timeout-s", type=float, default=3600.0, help="worker time limit per kernel")
+    parser.add_argument("--device", action="store_true", help="validate on this machine's GPU, not the emulator")
     args = parser.parse_args(argv)
+    device = ""
+    if args.device:
+        from portkern.harness.bench import target_for_device
+        from portkern.harness.runners.base import get_runner
+
+        avail = get_runner("cuda").available()
+        found = target_for_device(avail.devices[0]) if avail.ok and avail.devices else None
+        if found is None:
+            parser.error(f"--device: no GPU of a known target here ({avail.reason or ', '.join(avail.devices)})")
+        device = found.name
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     wanted = [w.strip() for w in args.kernels.split(",") if w.strip()]
@@ -85,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     total_cases, rejections = 0, []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_kernel, k, seeds, args.timeout_s) for k in kernels]
+        futures = [pool.submit(run_kernel, k, seeds, args.timeout_s, device) for k in kernels]
         for fut in as_completed(futures):
             name, cases, lines, seconds = fut.result()
             total_cases += cases
@@ -94,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             for line in lines:
                 print("  REJECTED " + line, flush=True)
     print(f"{args.seeds} seeds x {len(kernels)} kernels: {total_cases} cases, {len(rejections)} rejections, "
-          f"{time.monotonic() - started:.0f} s on {jobs} processes")
+          f"{time.monotonic() - started:.0f} s on {jobs} processes" + (f", on the {device} GPU" if device else ""))
     return 1 if rejections else 0
 
 
