@@ -49,7 +49,7 @@ class FakeDriverModule:
 
 class FakeDriverApi(DriverApi):
     vendor = "fake"
-    NAMES = {op: f"fake_{op}" for op in ("free", "h2d", "d2h", "memset_d8_async", "d2d_async", "stream_sync",
+    NAMES = {op: f"fake_{op}" for op in ("free", "h2d_async", "d2h_async", "memset_d8_async", "d2d_async", "stream_sync",
                                          "event_record", "event_destroy", "ctx_sync", "stream_destroy",
                                          "module_unload")}
     NAMES.update(module_load_data="fake_module_load", module_get_function="fake_get_function",
@@ -123,8 +123,24 @@ def test_adaptive_trials_run_in_batches_and_rotate_inputs_and_addresses():
 def test_without_a_plan_the_trial_count_is_fixed():
     api, session = _session([1.0] * 30)
     work, pool = _slots(session)
+    before = api.mod.names().count("fake_stream_sync")       # each upload waits for its copies
     got, _ = session.time_trials(work, pool, trials=30, warmup=0, flush_bytes=1 << 20)
-    assert len(got) == 30 and api.mod.names().count("fake_stream_sync") == 1
+    assert len(got) == 30 and api.mod.names().count("fake_stream_sync") - before == 1
+
+
+def test_host_copies_are_ordered_on_the_harness_stream_and_waited_for():
+    """A pageable copy on the default stream may land after a kernel launched on the (non-blocking)
+    harness stream: every host copy goes on that stream and is waited for before the next step."""
+    api, session = _session([])
+    kernel = load_library(ADVERSARIAL).kernel("honest_axpby")
+    case = make_case(kernel, {"n": 300}, "float32", 1, reference_view=False)
+    dev = session.upload(case, case.host_buffers())
+    session.download(case, dev)
+    calls = api.mod.calls
+    copies = [i for i, (name, _) in enumerate(calls) if name in ("fake_h2d_async", "fake_d2h_async")]
+    assert len(copies) == 2 * len(case.arrays)
+    for i in copies:
+        assert calls[i][1][-1] == session.stream and calls[i + 1] == ("fake_stream_sync", (session.stream,))
 
 
 def test_closing_a_session_gives_back_its_module_stream_and_flush_buffer():

@@ -29,7 +29,7 @@ def _driver_module() -> Any:
 
 class CudaDriverApi(DriverApi):
     vendor = "nvidia"
-    NAMES = {"free": "cuMemFree", "h2d": "cuMemcpyHtoD", "d2h": "cuMemcpyDtoH",
+    NAMES = {"free": "cuMemFree", "h2d_async": "cuMemcpyHtoDAsync", "d2h_async": "cuMemcpyDtoHAsync",
              "memset_d8_async": "cuMemsetD8Async", "d2d_async": "cuMemcpyDtoDAsync",
              "module_load_data": "cuModuleLoadData", "module_get_function": "cuModuleGetFunction",
              "stream_sync": "cuStreamSynchronize", "event_record": "cuEventRecord",

@@ -32,7 +32,7 @@ def _hip_module() -> Any:
 
 class HipDriverApi(DriverApi):
     vendor = "amd"
-    NAMES = {"free": "hipFree", "h2d": "hipMemcpyHtoD", "d2h": "hipMemcpyDtoH",
+    NAMES = {"free": "hipFree", "h2d_async": "hipMemcpyHtoDAsync", "d2h_async": "hipMemcpyDtoHAsync",
              "memset_d8_async": "hipMemsetD8Async", "d2d_async": "hipMemcpyDtoDAsync",
              "module_load_data": "hipModuleLoadData", "module_get_function": "hipModuleGetFunction",
              "stream_sync": "hipStreamSynchronize", "event_record": "hipEventRecord",

@@ -107,14 +107,21 @@ class DriverApi(abc.ABC):
     def dptr(self, address: int) -> Any:
         return address
 
-    def h2d(self, ptr: int, host: np.ndarray) -> None:
+    # Copies between the host and the device go on the harness's stream and are waited for there. The
+    # plain calls run on the legacy default stream, which a non-blocking stream is not ordered with, and
+    # a copy from pageable memory returns before its DMA has landed: a kernel launched right after on
+    # the harness's stream could read what the memory held before (seen on an H100 under load as
+    # thousands of wrong cases of correct kernels).
+    def h2d(self, ptr: int, host: np.ndarray, stream: Any) -> None:
         host = np.ascontiguousarray(host)
         if host.nbytes:
-            self.call("h2d", self.dptr(ptr), host.ctypes.data, host.nbytes)
+            self.call("h2d_async", self.dptr(ptr), host.ctypes.data, host.nbytes, stream)
+            self.stream_sync(stream)
 
-    def d2h(self, host: np.ndarray, ptr: int) -> None:
+    def d2h(self, host: np.ndarray, ptr: int, stream: Any) -> None:
         if host.nbytes:
-            self.call("d2h", host.ctypes.data, self.dptr(ptr), host.nbytes)
+            self.call("d2h_async", host.ctypes.data, self.dptr(ptr), host.nbytes, stream)
+            self.stream_sync(stream)
 
     def memset_async(self, ptr: int, byte: int, nbytes: int, stream: Any) -> None:
         self.call("memset_d8_async", self.dptr(ptr), byte, nbytes, stream)
@@ -180,7 +187,7 @@ class DeviceSession(Session):
         into device memory at ``ptr``; returns when the copy is done."""
         interface = getattr(buffer, "__cuda_array_interface__", None)
         if interface is None:
-            self.api.h2d(ptr, buffer)
+            self.api.h2d(ptr, buffer, self.stream)
             return
         if buffer.nbytes:
             # Work another library queued to fill the array ends first; the copy is on this stream.
@@ -201,7 +208,7 @@ class DeviceSession(Session):
                 if case.arrays[name].batched == "pointers":
                     table = np.array(ptrs, dtype=np.uint64)
                     tptr = self.api.alloc(max(table.nbytes, 8))
-                    self.api.h2d(tptr, table)
+                    self.api.h2d(tptr, table, self.stream)
                     dev.address_tables[name] = tptr
         except Exception:
             self.free(dev)
@@ -217,7 +224,7 @@ class DeviceSession(Session):
             out[name] = []
             for host, ptr in zip(arg.buffers, dev.pointers[name]):
                 got = np.empty(host.shape, dtype=host.dtype)
-                self.api.d2h(got, ptr)
+                self.api.d2h(got, ptr, self.stream)
                 out[name].append(got)
         return out
 
