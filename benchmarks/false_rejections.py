@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import numpy as np
 
@@ -82,6 +84,21 @@ def run_kernel(qualified: str, seeds: list[int], timeout_s: float,
     return qualified, len(result.cases), lines, time.monotonic() - started
 
 
+def _stop_tree(pid: int) -> None:
+    """SIGKILL a pool process and every process below it (its sandboxed workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        below = [int(c) for c in children.read_text().split()] if children.exists() else []
+    except OSError:
+        below = []
+    for child in below:
+        _stop_tree(child)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20, help="validation plans per kernel (default 20)")
@@ -116,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     jobs = args.jobs or max(len(os.sched_getaffinity(0)), 1)
     started = time.monotonic()
     total_cases, rejections = 0, []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    # Stopped (a time limit's TERM, ^C): the kernels reported so far stay printed; the processes still
+    # validating are stopped with their process groups (each holds a sandboxed worker, on the GPU with
+    # --device), so nothing keeps using the device after this process is gone.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
         futures = [pool.submit(run_kernel, k, seeds, args.timeout_s, device) for k in kernels]
         for fut in as_completed(futures):
             name, cases, lines, seconds = fut.result()
@@ -125,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {cases} cases, {len(lines)} rejected, {seconds:.1f} s", flush=True)
             for line in lines:
                 print("  REJECTED " + line, flush=True)
+    except BaseException:
+        print(f"stopped after {total_cases} cases, {len(rejections)} rejections", flush=True)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            _stop_tree(proc.pid)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     print(f"{args.seeds} seeds x {len(kernels)} kernels: {total_cases} cases, {len(rejections)} rejections, "
           f"{time.monotonic() - started:.0f} s on {jobs} processes" + (f", on the {device} GPU" if device else ""))
     return 1 if rejections else 0

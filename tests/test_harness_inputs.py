@@ -273,3 +273,24 @@ def test_zero_and_structured_variants(adv, variant):
         assert 0.15 < (x == 0).mean() < 0.45 and (x != 0).any()
     else:
         assert np.array_equal(x, np.round(x)) and np.abs(x).max() <= 4 and (x == 0).any()
+
+
+@pytest.mark.parametrize("kernel, sizes", [
+    ("gemm_strided_batched", {"m": 33, "n": 17, "k": 19, "batch_count": 5}),
+    ("axpy_batched", {"n": 300, "incx": 2, "incy": 1, "batch_count": 4}),
+])
+@pytest.mark.parametrize("variant", ["standard", "huge", "wide"])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_batches_drawn_together_hold_the_bits_of_batches_drawn_one_by_one(kernel, sizes, variant, dtype):
+    """A GPU builds every batch of an input in one pass (one row per batch's stream); the values are
+    those each batch gets alone, so the emulator and a GPU check the same cases."""
+    spec = load_library("blas").kernel(kernel)
+    if dtype not in spec.dtypes:
+        pytest.skip(f"{kernel} has no {dtype}")
+    one_by_one = make_case(spec, sizes, dtype, 77, variant=variant, chunked=True)
+    together = make_case(spec, sizes, dtype, 77, variant=variant, chunked=False)
+    batched = [n for n, a in one_by_one.arrays.items() if a.batches > 1 and a.role in ("input", "inout")]
+    assert batched
+    for name, arr in one_by_one.arrays.items():
+        for mine, theirs in zip(arr.buffers, together.arrays[name].buffers):
+            assert mine.tobytes() == theirs.tobytes(), name

@@ -51,12 +51,18 @@ def key(seed: int, stream: int) -> int:
     return _mix_int(_mix_int(seed & _MASK64) ^ _mix_int((stream + _GOLDEN) & _MASK64))
 
 
-def bits(xp: Any, seed: int, stream: int, start: int, count: int) -> Any:
-    """uint64 array: the random words of elements start .. start+count-1 of (seed, stream)."""
+def bits(xp: Any, seed: int, stream: int | list[int], start: int, count: int) -> Any:
+    """uint64 array: the random words of elements start .. start+count-1 of (seed, stream). With a list
+    of streams, one row per stream (shape [len(stream), count]): row r holds exactly what ``stream[r]``
+    alone gives, computed in one pass (on a GPU, one launch per operation instead of one per stream)."""
     u64 = xp.uint64
     z = xp.arange(start, start + count, dtype=u64)
     z *= u64(_GOLDEN)                       # wraps modulo 2^64 on both namespaces
-    z += u64(key(seed, stream))
+    if isinstance(stream, (list, tuple)):
+        keys = xp.asarray([key(seed, s) for s in stream], dtype=u64)
+        z = z[None, :] + keys[:, None]
+    else:
+        z += u64(key(seed, stream))
     z ^= z >> u64(30)
     z *= u64(_MIX1)
     z ^= z >> u64(27)

@@ -333,10 +333,10 @@ def _wide_exponent(dtype: str) -> int:
     return int(min(8.0, math.log2(_variant_scale("huge", dtype)))) if is_float(dtype) else 8
 
 
-def float_values(xp: Any, init: str, seed: int, stream: int, start: int, count: int, *, variant: str,
+def float_values(xp: Any, init: str, seed: int, stream: int | list[int], start: int, count: int, *, variant: str,
                  dtype: str) -> Any:
     """float64 values of elements start .. start+count-1 of a "normal" / "uniform" input (``xp``:
-    numpy or cupy; the same bits on both)."""
+    numpy or cupy; the same bits on both); a list of streams gives one row per stream."""
     if init == "normal" and variant == "wide":
         return counter.log_uniform(xp, seed, stream, start, count, _wide_exponent(dtype))
     if init == "normal":
@@ -367,6 +367,15 @@ def _fill_fast(init: str, out: np.ndarray, seed: int, stream: int, *, variant: s
 
     _chunked(out, fill)
     return True
+
+
+def _stacked_batches(xp: Any, init: str, arr: Any, seed: int, variant: str, dtype: str) -> Any:
+    """Every batch of a batched float input at once (row b: batch b's storage values, the same bits as
+    drawing batch b alone), or None where batches are drawn one by one: one batch, other inits."""
+    if arr.batches < 2 or init not in FAST_INITS or not is_float(dtype):
+        return None
+    streams = [counter.stream_id(arr.name, b) for b in range(arr.batches)]
+    return to_storage(float_values(xp, init, seed, streams, 0, arr.count, variant=variant, dtype=dtype), dtype, xp)
 
 
 def _square_order(count: int, arg: str, kernel: str) -> int:
@@ -560,10 +569,13 @@ def make_case(kernel: KernelSpec, sizes: dict[str, int], dtype: str, seed: int, 
             buffers = [_new_buffer(total + GUARD_ELEMENTS, adt, is_input, poison_seed, xp)]
         arr = ArrayArg(a.name, a.role, adt, count, batches, a.batched, stride, buffers)
         if is_input:
+            stacked = _stacked_batches(xp, a.init, arr, seed, variant, adt) if not chunked else None
             for b, (i, s) in enumerate(arr.used_slices()):
                 target = buffers[i][s]
                 stream = counter.stream_id(a.name, b)
-                if not (chunked and _fill_fast(a.init, target, seed, stream, variant=variant, dtype=adt)):
+                if stacked is not None:
+                    target[:] = stacked[b]
+                elif not (chunked and _fill_fast(a.init, target, seed, stream, variant=variant, dtype=adt)):
                     target[:] = to_storage(generate_values(a.init, count, seed, stream, variant=variant, dtype=adt,
                                                            arg=a.name, kernel=kernel.name, env=env, xp=xp), adt, xp)
                 if variant in ZERO_VARIANTS and a.init in _VALUE_INITS and is_float(adt):
