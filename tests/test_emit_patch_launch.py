@@ -212,3 +212,26 @@ def test_a_reduction_launched_with_fewer_blocks_patches_builds_and_validates(tmp
         assert n_blocks.value == "ceil_div(ceil_div(n, NB * WIN), 4)", name
     _build([blas / "src" / f"{k}.cpp" for k in ("iamax", "dot")], [blas / "include"], patched.compile_flags)
     _validate(blas / "library.yaml", ["iamax", *dots], tmp_path / "runs", tmp_path / "cache", "check-fewer")
+
+
+def test_a_shared_constant_says_where_the_run_validated_its_new_value():
+    """gemm_batched tuned to BK=32 moves BLAS_GEMM_BK, which gemm and gemm_strided_batched launch with too:
+    the note says for each whether this run validated it at that value (and with which candidate)."""
+    lib = load_library("blas")
+    plan = PatchPlan(run_id="shared", library=lib, target="mi300x", mode="tune", target_dialect="hip")
+    catalog = ingest_library(lib)
+    constants = _constant_sites(lib)
+    params = _param_constants(lib, catalog, constants)
+    spec = lib.kernel("gemm_batched")
+    after = {**spec.defaults, "BK": 32}
+    plan.validated_points = {"gemm": [("gemm/sweep-6", {**lib.kernel("gemm").defaults, "BK": 32})],
+                             "gemm_strided_batched": [("gemm_strided_batched/sweep-1",
+                                                       {**lib.kernel("gemm_strided_batched").defaults, "BM": 32})]}
+    source = blas_unit("gemm_batched").source
+    base = {"candidate": {"source": source, "params": dict(spec.defaults)}}
+    sel = {"candidate": {"source": source, "params": after}, "validation": {"device": "cpu-emulator", "cases": []}}
+    _tune_kernel(plan, spec, {"status": "improved"}, base, sel, catalog, params, constants, {})
+    notes = {n.split(":")[0]: n for n in plan.notes if "also launched" in n}
+    assert "validated at that value in this run: gemm/sweep-6" in notes["gemm"]
+    assert "this run did not validate it at that value" in notes["gemm_strided_batched"]
+    assert any("BLAS_GEMM_BK = 32" in w for c in plan.changes for w in c.where)

@@ -88,6 +88,13 @@ class PatchPlan:
     # What the host code's launches were changed by (("grid", symbol) or ("count", symbol, argument) ->
     # factor): an entry sharing a kernel with one already patched must not divide its launches again.
     launch_changes: dict[tuple, int] = field(default_factory=dict)
+    # kernel -> (candidate id, parameters) of every candidate the run validated with the library's own
+    # source (the original and tunable sweeps): what a shared constant's new value was checked at.
+    validated_points: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
+
+    def validated_at(self, kernel: str, params: dict) -> str:
+        """The id of a candidate of ``kernel`` this run validated with the library's source at ``params``, or ''."""
+        return next((cid for cid, p in self.validated_points.get(kernel, []) if p == params), "")
 
     def claim_kernel(self, symbol: str, entry: str, definition: str, *, record: bool = True) -> bool:
         """Whether ``entry`` may put ``definition`` in place of ``symbol`` (no other entry put another);
@@ -610,8 +617,11 @@ def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: 
                     if kname == other.name and name in consts and other.defaults.get(kparam) != value:
                         if _set_defaults(manifest, other, {kparam: value}):
                             if other.name != spec.name:
+                                checked = plan.validated_at(other.name, {**other.defaults, kparam: value})
                                 plan.notes.append(f"{other.name}: also launched with {name}; its default {kparam} "
-                                                  f"is now {value} (this run did not validate it at that value)")
+                                                  f"is now {value} " + (f"(validated at that value in this run: {checked}; "
+                                                                        "not selected for it)" if checked else
+                                                                        "(this run did not validate it at that value)"))
     if change.where:
         plan.changes.append(change)
 
@@ -851,6 +861,12 @@ def plan_patch(run_dir: str | Path) -> PatchPlan:
                           f"({selected[name][1].get('reason') or 'the library version stays'})")
     if tuned:
         from portkern.ingest import ingest_library
+
+        for name in kernels:
+            plan.validated_points[name] = [
+                (cid, dict(ev["candidate"].get("params") or {})) for cid, ev in evaluations(run_dir, name).items()
+                if (ev.get("validation") or {}).get("passed")
+                and ev["candidate"].get("origin") in ("original", "rules", "sweep")]
 
         catalog = ingest_library(library)
         constants = _constant_sites(library)
