@@ -154,3 +154,15 @@ def test_compile_error_names_the_users_file_once_with_the_package(tmp_path, caps
     assert str(src) in err and "portkern-compile-" not in err
     assert err.count("'rocprim/rocprim.hpp' file not found") == 1
     assert "librocprim-dev" in err
+
+
+def test_a_candidate_the_model_ruled_out_is_not_reported_as_failing_validation():
+    from portkern.emit.report import rejection
+
+    ruled_out = {"compiled": True, "validation": None,
+                 "prediction": {"kept": False, "reason": "ruled out by the performance model: predicted 0.48x over k/sweep-6"}}
+    assert rejection(ruled_out, {}) == "predict: ruled out by the performance model: predicted 0.48x over k/sweep-6"
+    failed = {"compiled": True, "prediction": {"kept": True},
+              "validation": {"passed": False, "failure": "mismatch",
+                             "cases": [{"passed": False, "sizes": {"n": 7}, "dtype": "float32"}]}}
+    assert rejection(failed, {}).startswith("validate: mismatch at n=7 float32")

@@ -104,6 +104,10 @@ def rejection(ev: dict, cand_row: dict) -> str:
             (f": {first[:160]}" if first else "")
     if not ev.get("compiled"):
         return "compile: " + str(ev.get("compile_error") or "failed").splitlines()[0][:160]
+    pred = ev.get("prediction") or {}
+    if ev.get("validation") is None and pred.get("kept") is False:
+        # Never validated or timed: the performance model ruled it out (its reason says against what).
+        return "predict: " + str(pred.get("reason") or "ruled out by the performance model")[:200]
     val = ev.get("validation") or {}
     if not val.get("passed"):
         bad = next((c for c in val.get("cases", []) if not c.get("passed")), {})
@@ -220,6 +224,8 @@ def _kernel_section(run_dir: Path, name: str, k: dict, evs: dict, base: dict, se
         why = rejection(ev, row)
         if cid == k.get("selected_candidate"):
             outcome = "selected"
+        elif why.startswith("predict: "):
+            outcome = "ruled out, not validated"
         elif why:
             outcome = "rejected"
         else:
