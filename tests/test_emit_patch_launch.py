@@ -139,6 +139,22 @@ def test_a_helper_two_source_files_define_reaches_a_unit_once(tmp_path):
         assert source.count("struct twin") == 1, source
 
 
+def _tuner(lib, run_id: str):
+    """A tune-mode patch plan of ``lib`` and a function that patches one selected candidate into it."""
+    plan = PatchPlan(run_id=run_id, library=lib, target="mi300x", mode="tune", target_dialect="hip")
+    catalog = ingest_library(lib)
+    constants = _constant_sites(lib)
+    params = _param_constants(lib, catalog, constants)
+
+    def tune(spec, base_source: str, candidate: dict) -> None:
+        base = {"candidate": {"source": base_source, "params": dict(spec.defaults)}}
+        sel = {"candidate": {"params": dict(spec.defaults), **candidate},
+               "validation": {"device": "cpu-emulator", "cases": []}}
+        _tune_kernel(plan, spec, {"status": "improved"}, base, sel, catalog, params, constants, {})
+
+    return plan, tune
+
+
 @pytest.mark.slow
 def test_a_shrunk_launch_patch_builds_and_validates(tmp_path, repo_root):
     """Real operator output for three blas kernels, patched into a copy of the library: the host
@@ -147,20 +163,12 @@ def test_a_shrunk_launch_patch_builds_and_validates(tmp_path, repo_root):
     blas = tmp_path / "blas"
     shutil.copytree(repo_root / "libraries" / "blas", blas)
     lib = load_library(blas / "library.yaml")
-    plan = PatchPlan(run_id="shrink", library=lib, target="mi300x", mode="tune", target_dialect="hip")
-    catalog = ingest_library(lib)
-    constants = _constant_sites(lib)
-    params = _param_constants(lib, catalog, constants)
+    plan, tune = _tuner(lib, "shrink")
     for kernel, steps in [("copy", [("vectorize", 4)]), ("scal", [("grid-stride", 4)]), ("axpy", [("vectorize", 2)])]:
         unit = blas_unit(kernel)
         applied = apply_sequence(unit, steps, MI300X)
         assert applied is not None and applied.grid_shrink
-        spec = lib.kernel(kernel)
-        base = {"candidate": {"source": unit.source, "params": dict(spec.defaults)}}
-        sel = {"candidate": {"source": applied.unit.source, "params": dict(spec.defaults),
-                             "grid_shrink": applied.grid_shrink},
-               "validation": {"device": "cpu-emulator", "cases": []}}
-        _tune_kernel(plan, spec, {"status": "improved"}, base, sel, catalog, params, constants, {})
+        tune(lib.kernel(kernel), unit.source, {"source": applied.unit.source, "grid_shrink": applied.grid_shrink})
     assert plan.notes == []
     assert sorted(plan.edits) == ["library.yaml", "src/axpy.cpp", "src/copy.cpp", "src/scal.cpp"]
     for rel, lines in plan.edits.items():
@@ -185,10 +193,7 @@ def test_a_reduction_launched_with_fewer_blocks_patches_builds_and_validates(tmp
     blas = tmp_path / "blas"
     shutil.copytree(repo_root / "libraries" / "blas", blas)
     lib = load_library(blas / "library.yaml")
-    plan = PatchPlan(run_id="fewer", library=lib, target="mi300x", mode="tune", target_dialect="hip")
-    catalog = ingest_library(lib)
-    constants = _constant_sites(lib)
-    params = _param_constants(lib, catalog, constants)
+    plan, tune = _tuner(lib, "fewer")
     dots = [k.name for k in lib.kernels if any(launch.symbol == "dot_kernel_part1" for launch in k.launches)]
     for kernel in ["iamax", *dots]:
         spec = lib.kernel(kernel)
@@ -196,11 +201,7 @@ def test_a_reduction_launched_with_fewer_blocks_patches_builds_and_validates(tmp
         unit.sizes = {a.name: a.value for a in spec.args if a.role == "size" and a.value}
         applied = apply_sequence(unit, [("vectorize", 4), ("fewer-blocks", 4)], MI300X)
         assert applied is not None and applied.size_scale == {"n_blocks": 4}, kernel
-        base = {"candidate": {"source": unit.source, "params": dict(spec.defaults)}}
-        sel = {"candidate": {"source": applied.unit.source, "params": dict(spec.defaults),
-                             "size_scale": applied.size_scale},
-               "validation": {"device": "cpu-emulator", "cases": []}}
-        _tune_kernel(plan, spec, {"status": "improved"}, base, sel, catalog, params, constants, {})
+        tune(spec, unit.source, {"source": applied.unit.source, "size_scale": applied.size_scale})
     assert sorted(plan.edits) == ["library.yaml", "src/dot.cpp", "src/iamax.cpp"], plan.notes
     for rel, lines in plan.edits.items():
         (blas / rel).write_text("".join(lines))
@@ -218,19 +219,14 @@ def test_a_shared_constant_says_where_the_run_validated_its_new_value():
     """gemm_batched tuned to BK=32 moves BLAS_GEMM_BK, which gemm and gemm_strided_batched launch with too:
     the note says for each whether this run validated it at that value (and with which candidate)."""
     lib = load_library("blas")
-    plan = PatchPlan(run_id="shared", library=lib, target="mi300x", mode="tune", target_dialect="hip")
-    catalog = ingest_library(lib)
-    constants = _constant_sites(lib)
-    params = _param_constants(lib, catalog, constants)
+    plan, tune = _tuner(lib, "shared")
     spec = lib.kernel("gemm_batched")
     after = {**spec.defaults, "BK": 32}
     plan.validated_points = {"gemm": [("gemm/sweep-6", {**lib.kernel("gemm").defaults, "BK": 32})],
                              "gemm_strided_batched": [("gemm_strided_batched/sweep-1",
                                                        {**lib.kernel("gemm_strided_batched").defaults, "BM": 32})]}
     source = blas_unit("gemm_batched").source
-    base = {"candidate": {"source": source, "params": dict(spec.defaults)}}
-    sel = {"candidate": {"source": source, "params": after}, "validation": {"device": "cpu-emulator", "cases": []}}
-    _tune_kernel(plan, spec, {"status": "improved"}, base, sel, catalog, params, constants, {})
+    tune(spec, source, {"source": source, "params": after})
     notes = {n.split(":")[0]: n for n in plan.notes if "also launched" in n}
     assert "validated at that value in this run: gemm/sweep-6" in notes["gemm"]
     assert "this run did not validate it at that value" in notes["gemm_strided_batched"]

@@ -463,6 +463,8 @@ def scale_launch_counts(text: str, sites: list, factor: int) -> tuple[str, list[
 def scale_manifest_counts(lines: list[str], library: LibrarySpec, symbol: str, arg: str, factor: int) -> int:
     """Divide the value of size argument ``arg`` by ``factor`` in every manifest entry that launches
     ``symbol`` with ``arg`` as its grid's x, in place; the number of entries changed."""
+    import yaml
+
     changed = 0
     for spec in library.kernels:
         if not any(launch.symbol == symbol and launch.grid and launch.grid[0].strip() == arg for launch in spec.launches):
@@ -485,8 +487,6 @@ def scale_manifest_counts(lines: list[str], library: LibrarySpec, symbol: str, a
                 v = re.match(r"^(\s*value:\s*)(\"[^\"]*\"|'[^']*'|[^#]+?)(\s*(#.*)?)$", line.rstrip("\n"))
             if not v:
                 continue
-            import yaml
-
             old = yaml.safe_load(v.group(2))
             lines[i] = (f"{v.group(1)}{json.dumps(f'ceil_div({old}, {factor})')}{v.group(3)}"
                         + ("\n" if line.endswith("\n") else ""))

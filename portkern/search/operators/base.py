@@ -157,12 +157,13 @@ def shrink_grids(launches: list[LaunchSpec], factors: dict[str, int]) -> list[La
     return out
 
 
-def uses_block_position(node: Node, data: bytes, skip: Node | None = None) -> bool:
-    """Whether anything under ``node`` (outside ``skip``) may read blockIdx.x or gridDim.x (HIP's
-    hipBlockIdx_x and hipGridDim_x too, or the whole blockIdx/gridDim): a kernel that does not, apart
-    from its index, computes the same for any number of blocks in x that covers its range."""
+def uses_block_position(node: Node, data: bytes, skip: Node | list[Node] | None = None) -> bool:
+    """Whether anything under ``node`` (outside ``skip``, one node or several) may read blockIdx.x or
+    gridDim.x (HIP's hipBlockIdx_x and hipGridDim_x too, or the whole blockIdx/gridDim): a kernel that
+    does not, apart from its index, computes the same for any number of blocks in x that covers its range."""
+    skipped = [] if skip is None else skip if isinstance(skip, list) else [skip]
     for n in walk(node):
-        if skip is not None and skip.start_byte <= n.start_byte and n.end_byte <= skip.end_byte:
+        if any(s.start_byte <= n.start_byte and n.end_byte <= s.end_byte for s in skipped):
             continue
         if n.type != "identifier":
             continue

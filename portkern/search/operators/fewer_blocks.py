@@ -35,6 +35,7 @@ from portkern.search.operators.base import (
     kernel_definitions,
     shrink_grids,
     text,
+    uses_block_position,
     walk,
 )
 
@@ -72,22 +73,6 @@ def grid_stride_loop(kernel: KernelDef, data: bytes) -> Node | None:
                                                                  "gridDim", _GRID_X):
             return node
     return None
-
-
-def _block_position_elsewhere(kernel: KernelDef, data: bytes, loop: Node) -> bool:
-    """Whether the kernel reads blockIdx.x or gridDim.x outside the loop's start and step."""
-    skip = [c for c in (loop.child_by_field_name("initializer"), loop.child_by_field_name("update")) if c is not None]
-    for n in walk(kernel.body):
-        if any(s.start_byte <= n.start_byte and n.end_byte <= s.end_byte for s in skip):
-            continue
-        if n.type == "identifier" and text(n, data) in _BLOCK_X + _GRID_X:
-            return True
-        if n.type == "field_expression":
-            arg, field = n.child_by_field_name("argument"), n.child_by_field_name("field")
-            if (arg is not None and field is not None and text(arg, data) in ("blockIdx", "gridDim")
-                    and text(field, data) == "x"):
-                return True
-    return False
 
 
 class FewerBlocks(Operator):
@@ -130,7 +115,8 @@ class FewerBlocks(Operator):
                 # A count the launches share (a reduction's n_blocks): the argument itself is divided.
                 scale[count] = arg
                 how = f"{count} divided by {arg}"
-            elif is_name(count) or _block_position_elsewhere(kernel, data, loop):
+            elif is_name(count) or uses_block_position(kernel.body, data, skip=[
+                    c for c in (loop.child_by_field_name("initializer"), loop.child_by_field_name("update")) if c]):
                 continue
             else:
                 factors[kernel.name] = arg
