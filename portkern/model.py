@@ -221,6 +221,7 @@ class BenchResult(Record):
     flags: list[str] = field(default_factory=list)  # e.g. "above-roofline" (a bug report, not a win)
     measured_copy_gbs: float = 0.0   # device-to-device copy rate measured in the same run (0 = not measured)
     phases: dict[str, float] = field(default_factory=dict)   # seconds per phase of the timing job (device runs)
+    l2_flush: str = ""                # how the cache was emptied before each trial: "read" (a sweep), "write"
     # Estimates only (method "estimate"): the performance model's 90% interval of the time, and which model.
     predicted_lo_ms: float = 0.0
     predicted_hi_ms: float = 0.0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from portkern.errors import LaunchError
+from portkern.errors import LaunchError, LoadError
 from portkern.harness.inputs import make_case
 from portkern.harness.runners import device
 from portkern.harness.runners.device import DeviceSession, DriverApi
@@ -164,3 +164,36 @@ def test_a_broken_context_does_not_stop_a_close_and_the_device_check_reports_it(
     with pytest.raises(LaunchError):
         api.mod.sticky = 700
         api.synchronize()
+
+
+class SweepingDriverApi(FakeDriverApi):
+    L2_SWEEP = b"sweep module\0"
+
+
+class RefusingDriverApi(SweepingDriverApi):
+    def module_load(self, binary: bytes):
+        if binary == self.L2_SWEEP:
+            raise LoadError("the device rejected the binary: fake refusal")
+        return super().module_load(binary)
+
+
+@pytest.mark.parametrize("api_class, how", [(FakeDriverApi, "write"), (SweepingDriverApi, "read"),
+                                            (RefusingDriverApi, "write")])
+def test_the_cache_is_emptied_by_a_read_sweep_where_the_driver_has_one(api_class, how):
+    """A write (memset) as the flush leaves the cache full of dirty lines that the timed call then
+    writes back; a driver with a sweep kernel reads twice the cache instead, one launch per trial.
+    A driver that refuses the sweep module falls back to the write, and says so."""
+    api = api_class([1.0] * 12)
+    session = DeviceSession(api, _compiled(), get_target("h200"))
+    work, pool = _slots(session)
+    memsets = api.mod.names().count("fake_memset_d8_async")
+    got, _ = session.time_trials(work, pool, trials=12, warmup=1, flush_bytes=1 << 20)
+    assert len(got) == 12 and session.flushed == how
+    loaded = [args[0] for name, args in api.mod.calls if name == "fake_module_load"]
+    if how == "read":
+        # one launch of the sweep before each trial's kernel; the sweep module loaded once, no memset
+        assert api.launches == 1 + 2 * 12 and loaded.count(api.L2_SWEEP) == 1
+        assert api.mod.names().count("fake_memset_d8_async") == memsets
+    else:
+        assert api.launches == 1 + 12
+        assert api.mod.names().count("fake_memset_d8_async") - memsets == 12

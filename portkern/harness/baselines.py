@@ -73,8 +73,8 @@ def torch_op(torch: Any, family: str, sizes: dict[str, int], dtype: str) -> tupl
 
 def time_torch(torch: Any, family: str, sizes: dict[str, int], dtype: str, *, trials: int, warmup: int,
                flush_bytes: int) -> BaselineTiming | None:
-    """PyTorch's routine for ``family`` on the current GPU, timed with CUDA/HIP events, L2 flushed
-    before each trial."""
+    """PyTorch's routine for ``family`` on the current GPU, timed with CUDA/HIP events, L2 emptied by
+    a read of twice its size before each trial."""
     if family not in BLAS_FAMILIES or not torch.cuda.is_available():
         return None
     made = torch_op(torch, family, sizes, dtype)
@@ -85,8 +85,8 @@ def time_torch(torch: Any, family: str, sizes: dict[str, int], dtype: str, *, tr
     events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(trials)]
     for _ in range(warmup):
         op()
-    for i, (start, end) in enumerate(events):
-        flush.fill_(i & 0xFF)
+    for start, end in events:
+        flush.max()                # read twice the cache: emptied, and clean, as before a candidate's trial
         start.record()
         op()
         end.record()

@@ -1,11 +1,13 @@
-"""Timing: device events after warm-up, L2 flushed between trials, rotating input buffers.
+"""Timing: device events after warm-up, L2 emptied between trials, rotating input buffers.
 
 Every timed call runs on inputs copied in just before it (a pool of seeded sets rotating through
 the work buffers, outputs poisoned), outside the timed region. After timing, the worker
 synchronises only its own stream and returns what the last timed call in each work buffer left,
 then runs once more on fresh inputs. The caller rebuilds those inputs from their seeds and checks
 every run here, never in the worker: a kernel that caches, defers work to another stream or skips
-calls fails here even when its first validation passed. Trials go on until the median's 95%
+calls fails here even when its first validation passed. The cache is emptied before each trial by
+reading twice its size where the vendor's driver has the sweep kernel (``DriverApi.L2_SWEEP``), so it
+holds clean lines; a write there (the fallback) would leave lines the timed call must write back. Trials go on until the median's 95%
 interval is within ``bench.ci_fraction`` of it, or ``bench.max_trials`` (``portkern.harness.timing``).
 Without a device, the result is the performance model's prediction, labelled method="estimate".
 """
@@ -141,6 +143,7 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
             times, last_content = session.time_trials(work, pool, trials=job.plan.max_trials, warmup=job.warmup,
                                                       flush_bytes=flush_bytes, plan=job.plan)
             out["times_ms"] = times
+            out["l2_flush"] = str(getattr(session, "flushed", ""))
             clock.lap("trials")
             # Each work slot's last timed call ran on a known pool entry: the caller checks against it.
             out["timed"] = [_report(session, job, pool[p][0], dev, job.pool_seeds[p])
@@ -296,7 +299,7 @@ def judge_bench(kernel: KernelSpec, reference: Any, job: BenchJob, reply: Any,
     result = BenchResult(kernel=kernel.name, sizes=dict(job.sizes), dtype=job.dtype, method="device-events",
                          device=str(reply.get("device") or job.target.display_name),
                          median_ms=statistics.median(times), spread_ms=iqr(times), trials=len(times), flags=flags,
-                         measured_copy_gbs=copy_gbs)
+                         measured_copy_gbs=copy_gbs, l2_flush=str(reply.get("l2_flush") or "")[:16])
     roofline.fill_figures(result, roofline.work_of(kernel, job.sizes, job.dtype, job.params), job.target, copy_gbs)
     return result
 

@@ -28,6 +28,9 @@ from portkern.harness.runners.base import Runner, Session, kernel_args
 from portkern.harness.timing import TrialPlan, adaptive_trials
 from portkern.model import CompileResult, Target
 
+# Blocks of 256 threads of the cache sweep: enough loads in flight to read twice the cache at full rate.
+_SWEEP_BLOCKS = 1024
+
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
            np.dtype(np.float16): ctypes.c_uint16, np.dtype(np.int8): ctypes.c_int8, np.dtype(np.uint8): ctypes.c_uint8,
            np.dtype(np.int32): ctypes.c_int32, np.dtype(np.uint32): ctypes.c_uint32,
@@ -55,9 +58,15 @@ class DriverApi(abc.ABC):
 
     vendor = ""
     NAMES: dict[str, str] = {}
+    # A module (text or binary the driver loads) with the kernel ``portkern_l2_sweep(buf, words, sink)``
+    # that reads ``words`` 16-byte words of ``buf``: the flush before a trial. Without one, the flush
+    # is a write (memset), which leaves the cache full of dirty lines the timed kernel then writes back.
+    L2_SWEEP: bytes = b""
 
     def __init__(self, module: Any):
         self.mod = module
+        self._sweep: Any = None
+        self._sweep_tried = False
 
     def call(self, op: str, *args: Any) -> Any:
         fname = self.NAMES.get(op, op)
@@ -143,6 +152,18 @@ class DriverApi(abc.ABC):
             raise LoadError(f"kernel symbol '{symbol}' not found in the binary: {exc.message}",
                             hint="the entry must be listed in CompileOptions.entries so it is instantiated") from exc
 
+    def l2_sweep(self) -> Any:
+        """The loaded sweep kernel (once per process: it lives as long as the context), or None where
+        this vendor has none or the driver refused it (the flush is then a write)."""
+        if not self._sweep_tried:
+            self._sweep_tried = True
+            if self.L2_SWEEP:
+                try:
+                    self._sweep = self.get_function(self.module_load(self.L2_SWEEP), "portkern_l2_sweep")
+                except LoadError:
+                    self._sweep = None
+        return self._sweep
+
     def stream_sync(self, stream: Any) -> None:
         self.call("stream_sync", stream)
 
@@ -174,6 +195,7 @@ class DeviceSession(Session):
         self.functions: dict[str, Any] = {}
         self.stream = api.stream_create()
         self._flush: tuple[int, int] | None = None
+        self.flushed = ""
 
     def function(self, entry: str) -> Any:
         if entry not in self.functions:
@@ -284,6 +306,19 @@ class DeviceSession(Session):
             self._flush = (self.api.alloc(nbytes), nbytes)
         return self._flush
 
+    def flush_l2(self, ptr: int, nbytes: int, trial: int) -> str:
+        """Evict the last-level cache before a trial (untimed), leaving it clean where this vendor has a
+        sweep kernel: read ``nbytes`` (twice the cache) so the lines the copies and the previous trial
+        left dirty are written back now, not during the timed call. Returns how ("read" or "write")."""
+        sweep = self.api.l2_sweep()
+        if sweep is None:
+            self.api.memset_async(ptr, trial & 0xFF, nbytes, self.stream)
+            return "write"
+        values = [ctypes.c_uint64(ptr), ctypes.c_uint64(nbytes // 16), ctypes.c_uint64(ptr)]
+        params = (ctypes.c_void_p * 3)(*[ctypes.addressof(v) for v in values])
+        self.api.launch(sweep, (_SWEEP_BLOCKS, 1, 1), (256, 1, 1), 0, self.stream, ctypes.addressof(params))
+        return "read"
+
     def copy_contents(self, case: Case, dst: DeviceBuffers, src: DeviceBuffers) -> None:
         """Copy every buffer of ``src`` into ``dst`` (same case layout) on the harness's stream."""
         for name, arg in case.arrays.items():
@@ -321,7 +356,7 @@ class DeviceSession(Session):
                     p = t % len(pool)
                     self.copy_contents(case, dev, pool[p][1])
                     last_content[t % len(work)] = p
-                    self.api.memset_async(flush_ptr, t & 0xFF, flush_bytes, self.stream)
+                    self.flushed = self.flush_l2(flush_ptr, flush_bytes, t)
                     self.api.event_record(start, self.stream)
                     # By-value arguments (alpha, beta, ...) belong to the pool entry, like the buffer contents.
                     self.launch_all(pool[p][0], dev)
