@@ -357,8 +357,11 @@ def test_reductions_are_offered_vector_loads_with_a_shuffle_reduction_first(targ
         ctx = _context(kernel, target)
         first = seeds(ctx)
         vec, shuffle = ("vectorize", 4), ("warp-reduce", target.wavefront)
+        unroll = ("unroll", 4)
         assert [g.steps for g in first] == [(vec, shuffle), (vec,), (vec, shuffle, ("fewer-blocks", 8)),
-                                            (vec, ("fewer-blocks", 8)), (vec, ("fewer-blocks", 4))], kernel
+                                            (vec, shuffle, unroll, ("fewer-blocks", 8)),
+                                            (vec, shuffle, unroll, ("fewer-blocks", 16)),
+                                            (vec, ("fewer-blocks", 8)), (vec, unroll, ("fewer-blocks", 8))], kernel
         made = realise(ctx, first[0])
         assert made is not None and made != ctx.base.source
     # streaming kernels (no reduction to shuffle) get vector accesses alone, launched with 1/4 of the blocks

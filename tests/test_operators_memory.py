@@ -74,7 +74,7 @@ def test_vectorize_declares_the_index_in_each_lane_where_it_is_used_as_a_value()
     rw = get_operator("vectorize").apply(_unit("x[i] = float(i);"), 4, MI300X)
     assert "const int i = int(i_first + i_lane);\n                x_lanes[i_lane] = float(i);" in rw.source
     loop = get_operator("vectorize").apply(blas_unit("iamax"), 4, MI300X).source
-    assert "const I i = I(i_first + i_lane);" in loop and "blas_abs(T(xb_lanes[i_lane]))" in loop
+    assert "const I i = I(i_group * 4 + i_lane);" in loop and "blas_abs(T(xb_lanes[i_lane]))" in loop
     assert "if(best.index < 0 || v > best.value)" in loop             # control flow kept, lane by lane
 
 
@@ -87,11 +87,20 @@ def test_vectorize_does_not_apply_to_other_shapes(kernel):
 def test_vectorize_walks_a_reductions_grid_stride_loop_in_groups():
     rw = get_operator("vectorize").apply(blas_unit("dot"), 4, H100)
     body = kernel_text(rw.source, "dot_kernel_part1")
-    assert ("for(int64_t i_first = int64_t(blockIdx.x * NB + threadIdx.x) * 4; i_first < n; "
-            "i_first += int64_t(gridDim.x * NB) * 4)") in body
+    # the strides and the alignment checked once, before a loop over whole groups only
+    assert "if(incx == 1 &&\n       incy == 1 &&\n       portkern_vec_aligned<4>(xb) &&\n       " \
+           "portkern_vec_aligned<4>(yb))" in body
+    assert ("for(int64_t i_group = int64_t(blockIdx.x * NB + threadIdx.x); i_group < i_groups; "
+            "i_group += int64_t(gridDim.x * NB))") in body
+    assert "const int64_t i_groups = int64_t(n) / 4;" in body
+    assert "portkern_vload<4>(xb + i_group * 4, xb_lanes);" in body
     assert "sum += blas_convert<Tex>(xb_lanes[i_lane]) * blas_convert<Tex>(yb_lanes[i_lane]);" in body
     assert "portkern_vstore" not in body                      # a reduction stores nothing in the loop
-    assert "for(I i = blockIdx.x * NB + threadIdx.x; i < n; i += gridDim.x * NB)" not in body
+    # the last n % 4 elements one by one, and the original loop where strides or alignment do not allow
+    assert "for(int64_t i_k = i_groups * 4 + int64_t(blockIdx.x * NB + threadIdx.x); i_k < n; " \
+           "i_k += int64_t(gridDim.x * NB))" in body
+    fast, slow = body.split("\n    else\n", 1)
+    assert "for(I i = blockIdx.x * NB + threadIdx.x; i < n; i += gridDim.x * NB)" in slow
     # the shared finalize kernel's loop steps by NB, not by the grid: left alone
     assert "for(I i = threadIdx.x; i < n_blocks; i += NB)" in rw.source
 

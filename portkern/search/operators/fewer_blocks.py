@@ -86,16 +86,21 @@ class FewerBlocks(Operator):
 
     def suggestions(self, tunables: dict[str, list[int]], target: Target) -> list[Suggestion]:
         """Reductions: with 16-byte loads (and a shuffle reduction at the target's width where the block
-        sum is the library's helper), a block then folds 16, 8 or 4 times as many elements. Realised only
-        where every step applies; a streaming kernel reaches its grid-stride loop through grid-stride."""
-        vec = ("vectorize", 4)
-        return [Suggestion(params=(), arg=8, steps=(vec, ("warp-reduce", target.wavefront)),
+        sum is the library's helper), a block then folds 8 or 16 times as many elements; unrolled by 4,
+        a thread keeps up to four loads in flight. Realised only where every step applies; a streaming
+        kernel reaches its grid-stride loop through grid-stride."""
+        vec, shuffle, unroll = ("vectorize", 4), ("warp-reduce", target.wavefront), ("unroll", 4)
+        return [Suggestion(params=(), arg=8, steps=(vec, shuffle),
                            why="vector loads and a shuffle reduction, an eighth of the blocks"),
-                Suggestion(params=(), arg=16, steps=(vec, ("warp-reduce", target.wavefront)),
-                           why="vector loads and a shuffle reduction, a sixteenth of the blocks (at the "
-                               "library's default block count for 2^24 elements, about one resident wave)"),
+                Suggestion(params=(), arg=8, steps=(vec, unroll, shuffle),
+                           why="vector loads four at a time and a shuffle reduction, an eighth of the blocks"),
+                Suggestion(params=(), arg=16, steps=(vec, unroll, shuffle),
+                           why="vector loads four at a time and a shuffle reduction, a sixteenth of the blocks "
+                               "(at the library's default block count for 2^24 elements, about one resident wave)"),
                 Suggestion(params=(), arg=8, steps=(vec,), why="vector loads, an eighth of the blocks"),
-                Suggestion(params=(), arg=4, steps=(vec,), why="vector loads, a quarter of the blocks")]
+                Suggestion(params=(), arg=8, steps=(vec, unroll),
+                           why="vector loads four at a time, an eighth of the blocks (a block sum that is not "
+                               "the library's shuffle helper, as iamax's)")]
 
     def apply(self, unit: KernelUnit, arg: int, target: Target) -> Rewrite | None:
         if arg < 2:

@@ -358,7 +358,10 @@ class Vectorize(Operator):
                 Edit(shape.guard.start_byte, shape.guard.end_byte, f"\n{ind}".join(block))]
 
     def _loop_edits(self, loop: _Loop, data: bytes, arg: int) -> list[Edit] | None:
-        """A grid-stride loop that only reads arrays at its index walks groups of V consecutive indices."""
+        """A grid-stride loop that only reads arrays at its index walks groups of V consecutive indices:
+        whole groups through V-wide loads when the strides are 1 and the arrays aligned (checked once,
+        before the loop, so the loop holds nothing but loads and the body and ``unroll`` can keep
+        several loads in flight), then the last elements one by one; the original loop otherwise."""
         body = loop.body
         work = [c for c in body.named_children if c.type != "comment"] if body.type == "compound_statement" else [body]
         found = _accesses(work, loop.name, data, any_statement=True)
@@ -366,26 +369,28 @@ class Vectorize(Operator):
             return None
         accesses, as_value = found
         name, bound, ind, step = loop.name, loop.bound, indent_of(loop.node, data), "    "
-        first, lane, k = f"{name}_first", f"{name}_lane", f"{name}_k"
-        checks = [f"{first} + {arg} <= {bound}"]
-        checks += [f"{a.stride} == 1" for a in accesses.values() if a.stride != "1"]
-        checks += [f"portkern_vec_aligned<{arg}>({a.array} + {first})" for a in accesses.values()]
-        lines = [f"// vectorize({arg}): {arg} consecutive elements per thread and step",
-                 f"for(int64_t {first} = int64_t({loop.start}) * {arg}; {first} < {bound}; "
-                 f"{first} += int64_t({loop.step}) * {arg})", "{",
-                 f"{step}if({(' &&' + chr(10) + ind + step + '   ').join(checks)})", f"{step}{{"]
+        group, groups, lane, k = f"{name}_group", f"{name}_groups", f"{name}_lane", f"{name}_k"
+        checks = [f"{a.stride} == 1" for a in accesses.values() if a.stride != "1"]
+        checks += [f"portkern_vec_aligned<{arg}>({a.array})" for a in accesses.values()]
+        lines = [f"// vectorize({arg}): groups of {arg} consecutive elements, {arg}-wide loads where the strides "
+                 "are 1 and the arrays aligned (checked once), the last elements one by one",
+                 f"if({(' &&' + chr(10) + ind + '   ').join(checks)})", "{",
+                 f"{step}const int64_t {groups} = int64_t({bound}) / {arg};",
+                 f"{step}for(int64_t {group} = int64_t({loop.start}); {group} < {groups}; "
+                 f"{group} += int64_t({loop.step}))", f"{step}{{"]
         for a in accesses.values():
             lines.append(f"{step * 2}typename portkern_pointee<decltype({a.array})>::type {a.array}_lanes[{arg}];")
-            lines.append(f"{step * 2}portkern_vload<{arg}>({a.array} + {first}, {a.array}_lanes);")
+            lines.append(f"{step * 2}portkern_vload<{arg}>({a.array} + {group} * {arg}, {a.array}_lanes);")
         lines += [f"{step * 2}for(int {lane} = 0; {lane} < {arg}; ++{lane})", f"{step * 2}{{"]
         if as_value:
-            lines.append(f"{step * 3}const {loop.type_text} {name} = {loop.type_text}({first} + {lane});")
+            lines.append(f"{step * 3}const {loop.type_text} {name} = {loop.type_text}({group} * {arg} + {lane});")
         lines += [f"{step * 3}{s}" for s in _lanes(work, accesses, name, lane, data)]
-        lines += [f"{step * 2}}}", f"{step}}}", f"{step}else", f"{step}{{",
-                  f"{step * 2}for(int64_t {k} = {first}; {k} < {first} + {arg} && {k} < {bound}; ++{k})",
-                  f"{step * 2}{{", f"{step * 3}const {loop.type_text} {name} = {loop.type_text}({k});"]
-        lines += [f"{step * 3}{text(s, data)}" for s in work]
-        lines += [f"{step * 2}}}", f"{step}}}", "}"]
+        lines += [f"{step * 2}}}", f"{step}}}",
+                  f"{step}for(int64_t {k} = {groups} * {arg} + int64_t({loop.start}); {k} < {bound}; "
+                  f"{k} += int64_t({loop.step}))",
+                  f"{step}{{", f"{step * 2}const {loop.type_text} {name} = {loop.type_text}({k});"]
+        lines += [f"{step * 2}{text(s, data)}" for s in work]
+        lines += [f"{step}}}", "}", "else", "{", step + text(loop.node, data).replace("\n", "\n" + step), "}"]
         return [Edit(loop.node.start_byte, loop.node.end_byte, f"\n{ind}".join(lines))]
 
 
