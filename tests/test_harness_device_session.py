@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from portkern.errors import LaunchError, LoadError
+from portkern.errors import ConfigError, LaunchError, LoadError
+from portkern.harness.bench import l2_flush_mode
 from portkern.harness.inputs import make_case
 from portkern.harness.runners import device
 from portkern.harness.runners.device import DeviceSession, DriverApi
@@ -197,3 +198,16 @@ def test_the_cache_is_emptied_by_a_read_sweep_where_the_driver_has_one(api_class
     else:
         assert api.launches == 1 + 12
         assert api.mod.names().count("fake_memset_d8_async") - memsets == 12
+
+
+def test_the_write_flush_stays_available_by_configuration(monkeypatch):
+    api = SweepingDriverApi([1.0] * 4)
+    session = DeviceSession(api, _compiled(), get_target("h200"))
+    work, pool = _slots(session)
+    session.time_trials(work, pool, trials=4, warmup=0, flush_bytes=1 << 20, flush="write")
+    assert session.flushed == "write" and api.launches == 4
+    monkeypatch.setenv("PORTKERN_BENCH_L2_FLUSH", "write")
+    assert l2_flush_mode() == "write"
+    monkeypatch.setenv("PORTKERN_BENCH_L2_FLUSH", "sideways")
+    with pytest.raises(ConfigError, match="bench.l2_flush"):
+        l2_flush_mode()

@@ -86,6 +86,7 @@ class BenchJob:
     launches: list = field(default_factory=list)   # the launches of the spec timed (a candidate's may differ from the manifest's)
     args: list = field(default_factory=list)       # the arguments of the spec timed (a candidate may size them its way)
     digest_key: int = 0            # non-zero (device inputs only): read-only buffers come back as keyed digests
+    l2_flush: str = "auto"         # "auto": read the cache empty where the runner can, else write; "write"
 
 
 def _case(kernel: KernelSpec, job: BenchJob, seed: int, xp: Any = np):
@@ -141,7 +142,7 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
         clock.lap("inputs")
         try:
             times, last_content = session.time_trials(work, pool, trials=job.plan.max_trials, warmup=job.warmup,
-                                                      flush_bytes=flush_bytes, plan=job.plan)
+                                                      flush_bytes=flush_bytes, plan=job.plan, flush=job.l2_flush)
             out["times_ms"] = times
             out["l2_flush"] = str(getattr(session, "flushed", ""))
             clock.lap("trials")
@@ -331,6 +332,21 @@ def clear_baselines() -> None:
         _baselines.clear()
 
 
+L2_FLUSHES = ("auto", "write")
+
+
+def l2_flush_mode() -> str:
+    """``bench.l2_flush`` from the configuration: "auto" (the cache read empty before each trial where the
+    runner has a sweep kernel, written otherwise) or "write" (always written, as before 2026-12-07)."""
+    from portkern.config import load_config
+
+    mode = str(load_config()["bench"].get("l2_flush", "auto")).strip().lower()
+    if mode not in L2_FLUSHES:
+        raise ConfigError(f"bench.l2_flush must be one of {', '.join(L2_FLUSHES)}, got {mode!r}",
+                          hint="auto reads the cache empty where the runner can; write fills a buffer instead")
+    return mode
+
+
 def timing_plan(trials: int | None = None, ci_fraction: float | None = None,
                 min_trials: int | None = None) -> TrialPlan:
     """The adaptive timing plan: bench.min_trials, bench.max_trials and bench.ci_fraction from the
@@ -385,7 +401,8 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
                    plan=timing_plan(trials, ci_fraction, min_trials), warmup=warmup, rotate=rotate,
                    baseline=baseline and known is None, measure_copy=measure_copy, on_device=xp is not np,
                    source_root=library.root if library.manifest_dir else "",
-                   launches=list(kernel.launches), args=list(kernel.args), digest_key=secrets.randbits(64) | 1 if xp is not np else 0)
+                   launches=list(kernel.launches), args=list(kernel.args),
+                   digest_key=secrets.randbits(64) | 1 if xp is not np else 0, l2_flush=l2_flush_mode())
     reference = library.reference(kernel)
     called = time.perf_counter()
     with expected_runs(kernel, reference, job, xp) as expected:

@@ -306,11 +306,12 @@ class DeviceSession(Session):
             self._flush = (self.api.alloc(nbytes), nbytes)
         return self._flush
 
-    def flush_l2(self, ptr: int, nbytes: int, trial: int) -> str:
+    def flush_l2(self, ptr: int, nbytes: int, trial: int, read: bool = True) -> str:
         """Evict the last-level cache before a trial (untimed), leaving it clean where this vendor has a
         sweep kernel: read ``nbytes`` (twice the cache) so the lines the copies and the previous trial
-        left dirty are written back now, not during the timed call. Returns how ("read" or "write")."""
-        sweep = self.api.l2_sweep()
+        left dirty are written back now, not during the timed call (``read`` False: always the write).
+        Returns how ("read" or "write")."""
+        sweep = self.api.l2_sweep() if read else None
         if sweep is None:
             self.api.memset_async(ptr, trial & 0xFF, nbytes, self.stream)
             return "write"
@@ -328,7 +329,7 @@ class DeviceSession(Session):
 
     def time_trials(self, work: list[tuple[Case, DeviceBuffers]], pool: list[tuple[Case, DeviceBuffers]], *,
                     trials: int, warmup: int, flush_bytes: int,
-                    plan: TrialPlan | None = None) -> tuple[list[float], list[int]]:
+                    plan: TrialPlan | None = None, flush: str = "auto") -> tuple[list[float], list[int]]:
         """Milliseconds of each trial and, per work slot, the pool index its last trial ran on.
 
         Trial t runs in work slot t % len(work) (rotating addresses) on the contents of pool entry
@@ -356,7 +357,7 @@ class DeviceSession(Session):
                     p = t % len(pool)
                     self.copy_contents(case, dev, pool[p][1])
                     last_content[t % len(work)] = p
-                    self.flushed = self.flush_l2(flush_ptr, flush_bytes, t)
+                    self.flushed = self.flush_l2(flush_ptr, flush_bytes, t, read=flush != "write")
                     self.api.event_record(start, self.stream)
                     # By-value arguments (alpha, beta, ...) belong to the pool entry, like the buffer contents.
                     self.launch_all(pool[p][0], dev)
