@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,6 +65,18 @@ def _pow(a: Any, b: Any, text: Any) -> Any:
     return a ** b
 
 
+# CPython 3.11 keeps the AST constructor's recursion depth in state shared by every thread: two
+# threads parsing at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). Validation and timing evaluate manifest expressions from several threads.
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(source: str, mode: str = "exec") -> ast.AST:
+    """``ast.parse``, one thread at a time."""
+    with _AST_LOCK:
+        return ast.parse(source, mode=mode)
+
+
 def parse(text: str | int | float) -> ast.Expression:
     source = str(text).strip()
     if len(source) > MAX_EXPR_CHARS:
@@ -71,7 +84,7 @@ def parse(text: str | int | float) -> ast.Expression:
     if source.count("(") > MAX_DEPTH or source.count("**") > MAX_DEPTH:
         raise ExprError(f"expression {_short(text)} is nested too deeply")
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = parse_python(source, mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"cannot parse expression {_short(text)}: {exc.msg}") from exc
     except (RecursionError, MemoryError, ValueError) as exc:

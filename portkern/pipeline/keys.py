@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from portkern.expr import parse_python
 from portkern.library import KernelSpec, LibrarySpec
 
 
@@ -88,7 +89,7 @@ def reference_digest(library: LibrarySpec, kernel: KernelSpec) -> str:
     path = Path(library.root) / mod_file
     try:
         text = path.read_text(encoding="utf-8")
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return f"{mod_file}:{func}:" + file_digest(path)
     whole = f"{mod_file}:{func}:file:" + hashlib.sha256(text.encode()).hexdigest()
