@@ -7,8 +7,9 @@ then runs once more on fresh inputs. The caller rebuilds those inputs from their
 every run here, never in the worker: a kernel that caches, defers work to another stream or skips
 calls fails here even when its first validation passed. The cache is emptied before each trial by
 reading twice its size where the vendor's driver has the sweep kernel (``DriverApi.L2_SWEEP``), so it
-holds clean lines; a write there (the fallback) would leave lines the timed call must write back. Trials go on until the median's 95%
-interval is within ``bench.ci_fraction`` of it, or ``bench.max_trials`` (``portkern.harness.timing``).
+holds clean lines; a write there (the fallback) would leave lines the timed call must write back.
+Trials go on until the median's 95% interval is within ``bench.ci_fraction`` of it, or
+``bench.max_trials`` (``portkern.harness.timing``).
 Without a device, the result is the performance model's prediction, labelled method="estimate".
 """
 
