@@ -6,7 +6,8 @@
 #   OUT=results-folder bash benchmarks/h200_session.sh [port-seconds] [kernels] [strategy] [budget]
 #
 # Every figure lands under $OUT (gpu.txt, gpu-tests.txt, hip-programs.{md,txt}, throughput.{txt,json},
-# runs.tgz, eval.txt); SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the HIP programs.
+# runs.tgz, eval.txt, anatomy.{txt,json}); SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the
+# HIP programs, SKIP_ANATOMY=1 the reduction anatomy.
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
 LIMIT=${1:-360}
@@ -42,6 +43,12 @@ if [ -z "${SKIP_HIP_PROGRAMS:-}" ]; then
     > "$OUT/hip-programs.txt" 2>&1
   echo "hip programs exit $?" >> "$OUT/hip-programs.txt"
   grep -E "^Built|exit" "$OUT/hip-programs.txt"
+fi
+# Where a reduction's time goes (SKIP_ANATOMY=1 leaves it out): stage by stage, and under each flush.
+if [ -z "${SKIP_ANATOMY:-}" ]; then
+  timeout 120 python benchmarks/reduction_anatomy.py --json "$OUT/anatomy.json" > "$OUT/anatomy.txt" 2>&1
+  echo "anatomy exit $?" >> "$OUT/anatomy.txt"
+  grep -E "flush|exit" "$OUT/anatomy.txt"
 fi
 # TERM at the limit, KILL 20 s later: a stopped run keeps what its store recorded.
 timeout -k 20 "$LIMIT" python benchmarks/bench_throughput.py --mode device --target "$TARGET" --kernels "$KERNELS" \

@@ -56,6 +56,8 @@ def test_honest_kernel_validates_and_times_on_the_gpu(adv, target):
     timing = _bench(adv, target, "honest_axpby")
     assert bench_passed(timing), timing.flags
     assert timing.method == "device-events" and timing.trials == 30 and timing.median_ms > 0
+    # the driver compiled and ran the cache sweep: the trials were preceded by a read, not a write
+    assert timing.l2_flush == "read"
     assert 0 < timing.gbs <= timing.measured_copy_gbs * 1.05
     assert 0 < timing.roofline_fraction <= 1.05
 
