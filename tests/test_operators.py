@@ -170,6 +170,19 @@ def test_fewer_blocks_refuses_a_kernel_that_reads_its_block_position_beyond_the_
     assert rw is not None and rw.grid_shrink == {"k": 2} and rw.launches[0].grid[0] == "ceil_div(ceil_div(n, NB), 2)"
 
 
+def test_fewer_blocks_follows_vectorize_on_a_loop_whose_block_position_is_read_nowhere_else():
+    """vectorize leaves three grid-stride loops (whole groups, the last elements, the original): none of
+    them counts as reading the block's position outside a loop."""
+    src = ("template <int NB>\n__global__ void k(int n, const float* x, float* total)\n{\n    float s = 0.0f;\n"
+           "    for(int i = blockIdx.x * NB + threadIdx.x; i < n; i += gridDim.x * NB)\n        s += x[i];\n"
+           "    atomicAdd(total, s);\n}\n")
+    unit = KernelUnit(source=src, launches=[LaunchSpec("k", ["NB"], ["ceil_div(n, NB)", "1", "1"], ["NB", "1", "1"],
+                                                       "0", ["n", "x", "total"])], dialect="hip", sizes={"n": "n"})
+    applied = apply_sequence(unit, [("vectorize", 4), ("fewer-blocks", 2)], MI300X)
+    assert applied is not None and applied.grid_shrink == {"k": 2}
+    assert applied.unit.source.count("gridDim.x * NB") == 3
+
+
 @pytest.mark.parametrize("kernel", ["axpy_unit_stride", "dot", "nrm2"])
 def test_grid_stride_does_not_apply_where_the_shape_differs(kernel):
     # two elements per thread already, or a per-block partial sum that depends on blockIdx.x

@@ -57,9 +57,11 @@ def _reads(node: Node | None, data: bytes, base: str, hip_names: tuple[str, ...]
     return False
 
 
-def grid_stride_loop(kernel: KernelDef, data: bytes) -> Node | None:
-    """The kernel's first ``for`` loop that starts at the block's position in x and steps by a multiple
-    of the grid's size in x (``+=``), or None."""
+def grid_stride_loops(kernel: KernelDef, data: bytes) -> list[Node]:
+    """The kernel's ``for`` loops that start at the block's position in x and step by a multiple of the
+    grid's size in x (``+=``), in source order (vectorize leaves three: whole groups, the last elements,
+    and the original loop where the vector path does not apply)."""
+    found = []
     for node in walk(kernel.body):
         if node.type != "for_statement":
             continue
@@ -71,8 +73,8 @@ def grid_stride_loop(kernel: KernelDef, data: bytes) -> Node | None:
             continue
         if _reads(init, data, "blockIdx", _BLOCK_X) and _reads(update.child_by_field_name("right"), data,
                                                                  "gridDim", _GRID_X):
-            return node
-    return None
+            found.append(node)
+    return found
 
 
 class FewerBlocks(Operator):
@@ -111,7 +113,8 @@ class FewerBlocks(Operator):
         factors: dict[str, int] = {}
         scale: dict[str, int] = {}
         for kernel in kernels:
-            loop = grid_stride_loop(kernel, data)
+            loops = grid_stride_loops(kernel, data)
+            loop = loops[0] if loops else None
             launches = [launch for launch in unit.launches if launch.symbol == kernel.name and launch.grid]
             if loop is None or not launches:
                 continue
@@ -124,7 +127,8 @@ class FewerBlocks(Operator):
                 scale[count] = arg
                 how = f"{count} divided by {arg}"
             elif is_name(count) or uses_block_position(kernel.body, data, skip=[
-                    c for c in (loop.child_by_field_name("initializer"), loop.child_by_field_name("update")) if c]):
+                    c for each in loops for c in (each.child_by_field_name("initializer"),
+                                                  each.child_by_field_name("update")) if c]):
                 continue
             else:
                 factors[kernel.name] = arg
