@@ -34,6 +34,23 @@ __device__ __forceinline__ float block_sum(float v) {
     return v;
 }
 
+// A thread's share of a 512-thread block's grid-strided sum, two float4 loads in flight.
+__device__ __forceinline__ float thread_sum_u2(const float4* __restrict__ x, int n4) {
+    float a0 = 0.0f, a1 = 0.0f;
+    const int stride = gridDim.x * 512;
+    int i = blockIdx.x * 512 + threadIdx.x;
+    for (; i + stride < n4; i += 2 * stride) {
+        float4 v = x[i], w = x[i + stride];
+        a0 += fabsf(v.x) + fabsf(v.y) + fabsf(v.z) + fabsf(v.w);
+        a1 += fabsf(w.x) + fabsf(w.y) + fabsf(w.z) + fabsf(w.w);
+    }
+    for (; i < n4; i += stride) {
+        float4 v = x[i];
+        a0 += fabsf(v.x) + fabsf(v.y) + fabsf(v.z) + fabsf(v.w);
+    }
+    return a0 + a1;
+}
+
 extern "C" {
 
 // Stage one: U independent float4 loads in flight per thread and step, grid-strided.
@@ -79,19 +96,7 @@ __global__ void __launch_bounds__(512) lastblock_u2(const float4* __restrict__ x
                                                     float* __restrict__ partial,
                                                     unsigned int* __restrict__ ticket,
                                                     float* __restrict__ result) {
-    float a0 = 0.0f, a1 = 0.0f;
-    const int stride = gridDim.x * 512;
-    int i = blockIdx.x * 512 + threadIdx.x;
-    for (; i + stride < n4; i += 2 * stride) {
-        float4 v = x[i], w = x[i + stride];
-        a0 += fabsf(v.x) + fabsf(v.y) + fabsf(v.z) + fabsf(v.w);
-        a1 += fabsf(w.x) + fabsf(w.y) + fabsf(w.z) + fabsf(w.w);
-    }
-    for (; i < n4; i += stride) {
-        float4 v = x[i];
-        a0 += fabsf(v.x) + fabsf(v.y) + fabsf(v.z) + fabsf(v.w);
-    }
-    float s = block_sum<512>(a0 + a1);
+    float s = block_sum<512>(thread_sum_u2(x, n4));
     __shared__ bool last;
     if (threadIdx.x == 0) {
         partial[blockIdx.x] = s;
@@ -110,19 +115,7 @@ __global__ void __launch_bounds__(512) lastblock_u2(const float4* __restrict__ x
 // Single pass with an atomic add of each block's partial into a result zeroed beforehand.
 __global__ void __launch_bounds__(512) atomic_u2(const float4* __restrict__ x, int n4,
                                                  float* __restrict__ result) {
-    float a0 = 0.0f, a1 = 0.0f;
-    const int stride = gridDim.x * 512;
-    int i = blockIdx.x * 512 + threadIdx.x;
-    for (; i + stride < n4; i += 2 * stride) {
-        float4 v = x[i], w = x[i + stride];
-        a0 += fabsf(v.x) + fabsf(v.y) + fabsf(v.z) + fabsf(v.w);
-        a1 += fabsf(w.x) + fabsf(w.y) + fabsf(w.z) + fabsf(w.w);
-    }
-    for (; i < n4; i += stride) {
-        float4 v = x[i];
-        a0 += fabsf(v.x) + fabsf(v.y) + fabsf(v.z) + fabsf(v.w);
-    }
-    float s = block_sum<512>(a0 + a1);
+    float s = block_sum<512>(thread_sum_u2(x, n4));
     if (threadIdx.x == 0) atomicAdd(result, s);
 }
 
