@@ -30,7 +30,7 @@ import numpy as np
 
 from portkern.errors import ConfigError, KernelTimeoutError, WorkerCrashError
 from portkern.harness import roofline
-from portkern.harness.baselines import iqr
+from portkern.harness.baselines import baseline_family, iqr
 from portkern.harness.compare import check_run
 from portkern.harness.digest import device_digest, digested_args, keyed_digest
 from portkern.harness.inputs import make_case
@@ -170,7 +170,7 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
         clock.lap("copy probe")
         if job.baseline:
             try:
-                base = runner.baseline(kernel.family, job.sizes, job.dtype, trials=job.plan.max_trials,
+                base = runner.baseline(baseline_family(kernel.family, kernel.name), job.sizes, job.dtype, trials=job.plan.max_trials,
                                        warmup=job.warmup, flush_bytes=flush_bytes)
             except Exception as exc:  # a vendor routine missing for this dtype is a note, not a failure
                 out["baseline"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
@@ -312,7 +312,7 @@ _baselines_lock = threading.Lock()
 
 
 def _baseline_key(runner: str, target: Target, kernel: KernelSpec, sizes: dict[str, int], dtype: str) -> tuple:
-    return runner, target.name, kernel.family, tuple(sorted(sizes.items())), dtype
+    return runner, target.name, baseline_family(kernel.family, kernel.name), tuple(sorted(sizes.items())), dtype
 
 
 def _note_baseline(key: tuple, reply: Any) -> None:
@@ -416,13 +416,19 @@ def bench(library: LibrarySpec, kernel: KernelSpec, compiled: CompileResult, tar
                                device=target.display_name, median_ms=0.0, spread_ms=0.0,
                                flags=[f"{exc.cause}: {str(exc)[-300:]}"])
         with holding_device(runner, xp):
+            leased = time.perf_counter()
             result = judge_bench(kernel, reference, job, reply, expected)
+            references = getattr(expected, "seconds", 0.0)
             expected.close()
     phases = reply.get("phases") if isinstance(reply, dict) and isinstance(reply.get("phases"), dict) else {}
     result.phases = {str(k): float(v) for k, v in phases.items() if isinstance(v, (int, float))}
     # the call's wall time beyond the worker's own phases: starting the job, the reply crossing the pipe
     result.phases["worker call, reply"] = max(0.0, replied - called - sum(result.phases.values()))
-    result.phases["checks here"] = time.perf_counter() - replied
+    # after the reply: waiting for the GPU (other jobs hold it), the inputs and float64 references
+    # rebuilt on it (on the GPU only: on the host they were computed while the worker ran), the checks
+    result.phases["wait for the GPU here"] = leased - replied
+    result.phases["references here"] = references
+    result.phases["checks here"] = max(0.0, time.perf_counter() - leased - references)
     if job.baseline:
         _note_baseline(key, reply)
     if baseline:
