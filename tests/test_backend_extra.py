@@ -152,3 +152,27 @@ def test_batched_vendor_baselines_do_the_whole_batch(monkeypatch):
     assert name == "cuBLAS batched gemv (CuPy matmul)" and op().shape == (3, 8, 1)
     assert cupy_op(np, "ger", {"m": 8, "n": 4, "batch_count": 3}, "float32") is None
     assert cupy_op(np, "gemv", {"m": 8, "n": 4}, "float32")[0] == "cuBLAS gemv (CuPy)"
+
+
+def test_triangular_solves_are_timed_beside_the_vendor_routine_of_their_triangle():
+    import numpy as np
+
+    from portkern.harness.baselines import BLAS_FAMILIES, baseline_family, triangular_system
+
+    assert baseline_family("trsv", "trsv_upper") == "trsv_upper"
+    assert baseline_family("trsv", "trsv_lower") == "trsv_lower"
+    assert baseline_family("trsv", "trsv_batched") == "trsv_lower"
+    assert baseline_family("gemv", "gemv_upper_bound") == "gemv"
+    assert {"trsv_lower", "trsv_upper"} <= set(BLAS_FAMILIES)
+    # the baseline's system: triangular with a unit diagonal, and solving in place trial after trial
+    # keeps the right-hand side's size (its values neither grow nor vanish)
+    for upper in (False, True):
+        a = triangular_system(np, 64, np.float32, upper)
+        assert a.dtype == np.float32 and np.all(np.diag(a) == 1.0)
+        assert np.all((np.tril(a, -1) if upper else np.triu(a, 1)) == 0)
+        assert np.any((np.triu(a, 1) if upper else np.tril(a, -1)) != 0)
+        x = np.random.default_rng(0).standard_normal(64)
+        start = np.linalg.norm(x)
+        for _ in range(200):
+            x = np.linalg.solve(a.astype(np.float64), x)
+        assert 0.9 < np.linalg.norm(x) / start < 1.1

@@ -118,3 +118,24 @@ def test_adaptive_timing_stops_once_the_median_is_known(adv, target):
     assert bench_passed(timing), timing.flags
     assert 10 <= timing.trials <= 400
     assert timing.trials < 400 or any(f.startswith("noisy") for f in timing.flags)
+
+
+@pytest.mark.parametrize("family", ["trsv_lower", "trsv_upper"])
+def test_cublas_trsv_baseline_solves_and_times(family):
+    # cuBLAS's trsv (CuPy has no API for it) solves the baseline's system on CuPy's handle, and the
+    # timed baseline reports its name and a time.
+    import cupy as cp
+    import numpy as np
+    from portkern.backends.cuda.baseline import cupy_op, time_cublas
+
+    from portkern.harness.baselines import triangular_system
+
+    n = 300
+    name, op = cupy_op(cp, family, {"n": n, "incx": 1}, "float64")
+    assert name == f"cuBLAS trsv {family.split('_')[1]} (CuPy's handle)"
+    b = cp.random.default_rng(1).standard_normal(n, dtype=cp.float64).get()
+    x = op().get()
+    a = triangular_system(np, n, np.float64, family == "trsv_upper")
+    np.testing.assert_allclose(a @ x, b, rtol=1e-12, atol=1e-12)
+    timing = time_cublas(family, {"n": 2048, "incx": 1}, "float32", trials=5, warmup=2, flush_bytes=1 << 20)
+    assert timing is not None and timing.name.startswith("cuBLAS trsv") and timing.median_ms > 0

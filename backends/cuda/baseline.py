@@ -5,12 +5,16 @@ Runs inside the device worker, timed like a candidate (events, L2 flushed before
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import statistics
 from collections.abc import Callable
 from typing import Any
 
-from portkern.harness.baselines import BLAS_FAMILIES, BaselineTiming, dim, iqr, time_torch
+from portkern.harness.baselines import BLAS_FAMILIES, BaselineTiming, dim, iqr, time_torch, triangular_system
+
+# cuBLAS enumerations (cublas_api.h): fill mode lower 0 / upper 1, operation N 0, non-unit diagonal 0.
+_FILL_LOWER, _FILL_UPPER, _OP_N, _DIAG_NON_UNIT = 0, 1, 0, 0
 
 
 def _optional(module: str) -> Any | None:
@@ -62,7 +66,52 @@ def cupy_op(cp: Any, family: str, sizes: dict[str, int], dtype: str) -> tuple[st
         a, b = vec(batch * m * k).reshape(batch, m, k), vec(batch * k * n).reshape(batch, k, n)
         c = cp.empty((batch, m, n), dtype=dt)
         return "cuBLAS gemm (CuPy matmul)", lambda: cp.matmul(a, b, out=c)
+    if family in ("trsv_lower", "trsv_upper"):
+        return _cupy_trsv(cp, family == "trsv_upper", dim(sizes, "n", "N"), dt)
     return None
+
+
+def _loaded_cublas(cp: Any) -> ctypes.CDLL | None:
+    """The cuBLAS library CuPy loaded into this process (CuPy's Python API has no trsv), or None."""
+    cp.cuda.device.get_cublas_handle()         # makes CuPy load cuBLAS
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {line.split()[-1] for line in maps if "/libcublas.so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def _cupy_trsv(cp: Any, upper: bool, n: int, dt: Any) -> tuple[str, Callable[[], Any]] | None:
+    """cuBLAS's trsv (one right-hand side, unit stride) on CuPy's cuBLAS handle, solving in place."""
+    names = {"float32": "cublasStrsv_v2", "float64": "cublasDtrsv_v2"}
+    lib = _loaded_cublas(cp) if dt.name in names else None
+    if lib is None:
+        return None
+    solve = getattr(lib, names[dt.name])
+    solve.restype = ctypes.c_int
+    handle = cp.cuda.device.get_cublas_handle()
+    set_stream = lib.cublasSetStream_v2
+    set_stream.restype = ctypes.c_int
+    set_stream(ctypes.c_void_p(handle), ctypes.c_void_p(cp.cuda.get_current_stream().ptr))
+    # column-major for cuBLAS; the triangle it reads holds the system, the other is zero
+    a = cp.asfortranarray(triangular_system(cp, n, dt, upper))
+    x = cp.random.default_rng(1).standard_normal(n, dtype=cp.float64).astype(dt)
+    fill = _FILL_UPPER if upper else _FILL_LOWER
+
+    def op() -> Any:
+        status = solve(ctypes.c_void_p(handle), fill, _OP_N, _DIAG_NON_UNIT, n, ctypes.c_void_p(a.data.ptr), n,
+                       ctypes.c_void_p(x.data.ptr), 1)
+        if status != 0:
+            raise RuntimeError(f"{names[dt.name]} returned cuBLAS status {status}")
+        return x
+
+    return f"cuBLAS trsv {'upper' if upper else 'lower'} (CuPy's handle)", op
 
 
 def time_cublas(family: str, sizes: dict[str, int], dtype: str, *, trials: int, warmup: int,

@@ -14,7 +14,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-BLAS_FAMILIES = ("axpy", "scal", "copy", "dot", "nrm2", "asum", "iamax", "gemv", "ger", "gemm")
+BLAS_FAMILIES = ("axpy", "scal", "copy", "dot", "nrm2", "asum", "iamax", "gemv", "ger", "gemm",
+                 "trsv_lower", "trsv_upper")
+
+
+def baseline_family(family: str, kernel_name: str) -> str:
+    """The vendor routine a kernel is timed beside: its family, and for a triangular solve the
+    triangle its name says (``trsv_upper``; lower otherwise)."""
+    if family == "trsv":
+        return "trsv_upper" if "upper" in kernel_name.lower() else "trsv_lower"
+    return family
+
+
+def triangular_system(xp: Any, n: int, dtype: Any, upper: bool, seed: int = 2) -> Any:
+    """An n x n triangular matrix (numpy or CuPy; the other triangle zero) whose solves keep a right-hand
+    side's size: unit diagonal, the rest of the triangle uniform in [-1, 1) / n^2, so a baseline can solve
+    in place trial after trial without its values growing or vanishing (its time does not depend on them)."""
+    rng = xp.random.default_rng(seed)
+    off = (rng.random((n, n), dtype=xp.float32) * 2.0 - 1.0) / float(n) / float(n)
+    a = (xp.triu(off, 1) if upper else xp.tril(off, -1)) + xp.eye(n, dtype=xp.float32)
+    return a.astype(dtype)
 
 
 @dataclass
@@ -68,6 +87,15 @@ def torch_op(torch: Any, family: str, sizes: dict[str, int], dtype: str) -> tupl
         m, n, k = dim(sizes, "m", "M"), dim(sizes, "n", "N"), dim(sizes, "k", "K")
         a, b = t(batch, m, k), t(batch, k, n)
         return f"{lib} gemm (PyTorch bmm)", lambda: torch.bmm(a, b)
+    if family in ("trsv_lower", "trsv_upper"):
+        n = dim(sizes, "n", "N")
+        upper = family == "trsv_upper"
+        gen_a = torch.Generator(device=dev).manual_seed(2)
+        off = (torch.rand(n, n, device=dev, generator=gen_a) * 2.0 - 1.0) / float(n) / float(n)
+        a = ((torch.triu(off, 1) if upper else torch.tril(off, -1)) + torch.eye(n, device=dev)).to(dt)
+        x = t(n, 1)
+        return (f"{lib} triangular solve (PyTorch solve_triangular, one right-hand side)",
+                lambda: torch.linalg.solve_triangular(a, x, upper=upper))
     return None
 
 
