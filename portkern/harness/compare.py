@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from portkern import expr
-from portkern.harness.inputs import Case, array_module, is_float, poison_mask
+from portkern.harness.inputs import Case, array_module, is_float, poison_mask, widen
 from portkern.harness.references import UNDEFINED, split_magnitudes
 from portkern.library import KernelSpec
 from portkern.model import CaseResult
@@ -45,6 +45,44 @@ def _bits_equal(a: Any, b: Any) -> Any:
     return (a.view(xp.uint8).reshape(-1, width) == b.view(xp.uint8).reshape(-1, width)).all(axis=1)
 
 
+def _changes(arg: Any, after: list[Any]) -> tuple[int, int, int, int] | None:
+    """(elements changed outside the batches, the first of them, elements changed inside, the first of
+    them as an index within its batch) of one argument's buffers against what it was given: one compare
+    over each whole buffer (the pointer batches stacked), one count when nothing changed. None where
+    the layout has no [batches, count] view (``ArrayArg.rows``): the caller walks the slices instead."""
+    before = arg.buffers
+    if len(after) == len(before) and all(a is b for a, b in zip(after, before)):
+        return 0, -1, 0, -1                       # the caller's own buffers (a digest matched)
+    if arg.rows(before) is None or len(after) != len(before) or any(
+            a.shape != b.shape or a.dtype != b.dtype for a, b in zip(after, before)):
+        return None
+    xp = array_module(before[0])
+    if len(before) == 1:
+        changed = ~_bits_equal(after[0], before[0])
+        layout = arg
+    else:
+        changed = ~_bits_equal(xp.stack(after).reshape(-1), xp.stack(before).reshape(-1))
+        layout = None
+    total = int(changed.sum())
+    if not total:
+        return 0, -1, 0, -1
+    length = before[0].shape[0]
+    if layout is None:                            # pointer batches: each row is one buffer, batch first
+        plane = changed.reshape(len(before), length)
+        inside_mask = plane[:, : arg.count]
+        outside_mask = plane.copy()
+        outside_mask[:, : arg.count] = False
+    else:
+        inside_mask = arg.rows([changed])
+        outside_mask = changed.copy()
+        arg.rows([outside_mask])[...] = False
+    inside = int(inside_mask.sum())
+    outside = total - inside
+    first_out = int(xp.flatnonzero(outside_mask.reshape(-1))[0]) % length if outside else -1
+    first_in = int(xp.flatnonzero(xp.ascontiguousarray(inside_mask).reshape(-1))[0]) % arg.count if inside else -1
+    return outside, first_out, inside, first_in
+
+
 def _first(mask: Any) -> int:
     return int(array_module(mask).flatnonzero(mask)[0])
 
@@ -62,8 +100,18 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[Any]],
     CuPy when the case was built on the device; the same checks either way.
     """
     xp = case.namespace
+    # Per argument: how many elements changed outside its batches and inside them (whole-buffer
+    # compares; None where the layout needs the slice by slice walk below).
+    changes = {name: _changes(arg, after[name]) for name, arg in case.arrays.items()}
     # 1. Guard zones and strided gaps keep their poison: anything else is an out-of-bounds write.
     for name, arg in case.arrays.items():
+        if changes[name] is not None:
+            outside, first, _, _ = changes[name]
+            if outside:
+                return _result(case, False, "out-of-bounds-write",
+                               f"'{name}' written at element {first} outside its {arg.count} elements per batch "
+                               f"({outside} elements outside the argument changed)")
+            continue
         for i, before in enumerate(arg.buffers):
             changed_total, first = 0, -1
             for s in arg.guard_slices(i):
@@ -78,6 +126,13 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[Any]],
     # 2. Read-only arguments are unchanged, bit for bit.
     for name, arg in case.arrays.items():
         if arg.role != "input":
+            continue
+        if changes[name] is not None:
+            _, _, inside, first = changes[name]
+            if inside:
+                return _result(case, False, "input-mutated",
+                               f"input '{name}' changed at {inside} of {arg.count * arg.batches} elements "
+                               f"(first at {first})")
             continue
         for i, s in arg.used_slices():
             changed = ~_bits_equal(after[name][i][s], arg.buffers[i][s])
@@ -98,8 +153,13 @@ def check_run(kernel: KernelSpec, case: Case, after: dict[str, list[Any]],
             continue
         if name not in reference:
             return _result(case, False, "reference", f"reference returned no value for '{name}'")
-        got_raw = [after[name][i][s] for i, s in arg.used_slices()]
-        got = arg.gather(after[name])
+        rows = arg.rows(after[name]) if arg.batched else None
+        if rows is not None:           # every batch at once
+            got_raw = [xp.ascontiguousarray(rows).reshape(-1)]
+            got = widen(got_raw[0], arg.dtype).reshape(arg.batches, arg.count)
+        else:
+            got_raw = [after[name][i][s] for i, s in arg.used_slices()]
+            got = arg.gather(after[name])
         want = xp.asarray(reference[name]).reshape(got.shape)
         if arg.role == "output":
             unwritten = sum(int(poison_mask(g, arg.dtype, case.poison_seed).sum()) for g in got_raw)

@@ -179,12 +179,34 @@ class ArrayArg:
             return [(b, slice(0, self.count)) for b in range(self.batches)]
         return [(0, slice(b * self.stride, b * self.stride + self.count)) for b in range(self.batches)]
 
+    def rows(self, buffers: list[Any]) -> Any | None:
+        """The batches' stored elements of ``buffers`` (laid out as this argument's) as one [batches,
+        count] array in their namespace: a view of a plain or strided buffer, the pointer batches
+        stacked; None where batches overlap (a stride below the count) or pointer buffers differ."""
+        first = buffers[0]
+        xp = array_module(first)
+        if self.batched == "pointers":
+            if len(buffers) != self.batches or any(b.shape != first.shape for b in buffers):
+                return None
+            return xp.stack([b[: self.count] for b in buffers])
+        step = self.stride if self.batched else self.count
+        if step < self.count or first.shape[0] < (self.batches - 1) * step + self.count:
+            return None
+        if first.shape[0] >= self.batches * step:
+            return first[: self.batches * step].reshape(self.batches, step)[:, : self.count]
+        return xp.lib.stride_tricks.as_strided(first, shape=(self.batches, self.count),
+                                               strides=(step * first.itemsize, first.itemsize))
+
     def gather(self, buffers: list[Any]) -> Any:
         """The batches' elements from ``buffers`` in the reference's layout (flat, or [batch, n]), in
         the buffers' namespace."""
         if not self.batched:
             i, s = self.used_slices()[0]
             return widen(buffers[i][s], self.dtype)
+        rows = self.rows(buffers)
+        if rows is not None:
+            xp = array_module(rows)
+            return widen(xp.ascontiguousarray(rows).reshape(-1), self.dtype).reshape(self.batches, self.count)
         xp = array_module(buffers[0]) if buffers else np
         out = xp.empty((self.batches, self.count), dtype=xp.float64 if is_float(self.dtype) else xp.int64)
         for b, (i, s) in enumerate(self.used_slices()):
