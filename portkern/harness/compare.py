@@ -45,42 +45,87 @@ def _bits_equal(a: Any, b: Any) -> Any:
     return (a.view(xp.uint8).reshape(-1, width) == b.view(xp.uint8).reshape(-1, width)).all(axis=1)
 
 
+# A region of a buffer as a 2-D view: element [r, c] of the view is element base + r * row_step + c of the buffer.
+_Region = tuple[Any, int, int]
+
+
+def _regions(arg: Any, buf: Any, inside: bool) -> list[_Region] | None:
+    """The batches' elements of one plain or strided buffer (``inside``) or everything else (guard zone,
+    gaps between batches) as a few 2-D views; None where batches overlap."""
+    step = arg.stride if arg.batched else arg.count
+    batches, count, length = arg.batches, arg.count, buf.shape[0]
+    if step < count or length < (batches - 1) * step + count:
+        return None
+    if inside:
+        return [(arg.rows([buf]), 0, step)]
+    whole = batches if length >= batches * step else batches - 1     # batches with their full stride inside
+    out: list[_Region] = []
+    if step > count and whole:
+        out.append((buf[: whole * step].reshape(whole, step)[:, count:], count, step))
+    tail = whole * step if whole == batches else (batches - 1) * step + count
+    if tail < length:
+        out.append((buf[tail:].reshape(1, -1), tail, 0))
+    return out
+
+
+def _count_changed(pairs: list[tuple[_Region, Any]], xp: Any) -> tuple[int, int]:
+    """(elements whose bits differ, the buffer index of the first) over (region after, the same view
+    before) pairs; on a GPU the pairs of one shape are compared at once (one count, one transfer)."""
+    if not pairs:
+        return 0, -1
+    if xp is not np and len(pairs) > 1 and len({p[0][0].shape for p in pairs}) == 1:
+        after = xp.stack([p[0][0] for p in pairs])
+        before = xp.stack([p[1] for p in pairs])
+        changed = ~_bits_equal(after.reshape(-1), before.reshape(-1))
+        total = int(changed.sum())
+        if not total:
+            return 0, -1
+        k, r, c = (int(v) for v in xp.unravel_index(int(xp.flatnonzero(changed)[0]), after.shape))
+        (_, base, row_step), _ = pairs[k]
+        return total, base + r * row_step + c
+    total, first = 0, -1
+    for (view, base, row_step), before in pairs:
+        changed = ~_bits_equal(xp.ascontiguousarray(view).reshape(-1), xp.ascontiguousarray(before).reshape(-1))
+        n = int(changed.sum())
+        if n and first < 0:
+            r, c = divmod(_first(changed), view.shape[1])
+            first = base + r * row_step + c
+        total += n
+    return total, first
+
+
 def _changes(arg: Any, after: list[Any]) -> tuple[int, int, int, int] | None:
-    """(elements changed outside the batches, the first of them, elements changed inside, the first of
-    them as an index within its batch) of one argument's buffers against what it was given: one compare
-    over each whole buffer (the pointer batches stacked), one count when nothing changed. None where
-    the layout has no [batches, count] view (``ArrayArg.rows``): the caller walks the slices instead."""
+    """(elements changed outside the batches, the first of them, elements changed inside a read-only
+    argument's batches, the first of them as an index within its batch) of one argument's buffers against
+    what it was given, compared as a few 2-D views (guard zones and gaps; the batches only for inputs)
+    rather than batch by batch. None where batches overlap: the caller walks the slices instead."""
     before = arg.buffers
     if len(after) == len(before) and all(a is b for a, b in zip(after, before)):
         return 0, -1, 0, -1                       # the caller's own buffers (a digest matched)
-    if arg.rows(before) is None or len(after) != len(before) or any(
-            a.shape != b.shape or a.dtype != b.dtype for a, b in zip(after, before)):
+    if len(after) != len(before) or any(a.shape != b.shape or a.dtype != b.dtype for a, b in zip(after, before)):
         return None
     xp = array_module(before[0])
-    if len(before) == 1:
-        changed = ~_bits_equal(after[0], before[0])
-        layout = arg
-    else:
-        changed = ~_bits_equal(xp.stack(after).reshape(-1), xp.stack(before).reshape(-1))
-        layout = None
-    total = int(changed.sum())
-    if not total:
-        return 0, -1, 0, -1
-    length = before[0].shape[0]
-    if layout is None:                            # pointer batches: each row is one buffer, batch first
-        plane = changed.reshape(len(before), length)
-        inside_mask = plane[:, : arg.count]
-        outside_mask = plane.copy()
-        outside_mask[:, : arg.count] = False
-    else:
-        inside_mask = arg.rows([changed])
-        outside_mask = changed.copy()
-        arg.rows([outside_mask])[...] = False
-    inside = int(inside_mask.sum())
-    outside = total - inside
-    first_out = int(xp.flatnonzero(outside_mask.reshape(-1))[0]) % length if outside else -1
-    first_in = int(xp.flatnonzero(xp.ascontiguousarray(inside_mask).reshape(-1))[0]) % arg.count if inside else -1
-    return outside, first_out, inside, first_in
+    found = []
+    for inside in (False, True):
+        if inside and arg.role != "input":
+            found.append((0, -1))
+            continue
+        pairs = []
+        for a, b in zip(after, before):
+            if arg.batched == "pointers":
+                mine = [(a[: arg.count].reshape(1, -1), 0, 0)] if inside else (
+                    [(a[arg.count:].reshape(1, -1), arg.count, 0)] if a.shape[0] > arg.count else [])
+                theirs = [b[: arg.count].reshape(1, -1)] if inside else [b[arg.count:].reshape(1, -1)]
+            else:
+                mine, theirs_regions = _regions(arg, a, inside), _regions(arg, b, inside)
+                if mine is None or theirs_regions is None:
+                    return None
+                theirs = [r[0] for r in theirs_regions]
+            pairs.extend(zip(mine, theirs))
+        total, first = _count_changed(pairs, xp)
+        found.append((total, first % arg.stride if inside and arg.batched == "strided" and first >= 0 else first))
+    (outside, first_out), (inside_n, first_in) = found
+    return outside, first_out, inside_n, first_in
 
 
 def _first(mask: Any) -> int:
