@@ -207,6 +207,16 @@ def test_port_rules_out_a_hopeless_point_and_reads_back_as_rows(tmp_path, monkey
     rows = load_rows([runs])
     assert {r.candidate_id for r in rows} == {"scale/original-0"}
     assert rows[0].features["log_threads_per_block"] == pytest.approx(math.log(256))
+    # The same folder name from another machine (another start) is another run: its candidates form
+    # their own groups, never mixed with this run's.
+    options = json.loads((runs / "gate" / "inputs" / "options.json").read_text())
+    assert rows[0].run_id == f"gate@{options['started_at']}" and rows[0].date == options["started_at"][:10]
+    other = tmp_path / "other-machine"
+    shutil.copytree(runs / "gate", other / "gate")
+    options["started_at"] = "2031-01-02T03:04:05+00:00"
+    (other / "gate" / "inputs" / "options.json").write_text(json.dumps(options))
+    both = load_rows([runs, other])
+    assert len({r.group for r in both}) == 2 and {r.date for r in both} == {rows[0].date, "2031-01-02"}
 
 
 def test_measurements_file_rows_take_features_from_a_run(tmp_path, capsys):

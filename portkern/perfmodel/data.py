@@ -69,6 +69,7 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
             warn(f"{run_dir.name}: library copy unreadable ({exc}); skipped")
         return []
     target = Target.from_dict(json.loads((run_dir / "inputs" / "target.json").read_text()))
+    run_id, date = run_identity(run_dir)
     kernels = {k.name: k for k in library.kernels}
     rows: list[Row] = []
     for kdir in sorted(p for p in (run_dir / "results").iterdir() if p.is_dir()):
@@ -97,12 +98,25 @@ def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
                     if warn:
                         warn(f"{run_dir.name}/{cand['id']}: features failed ({exc}); skipped")
                     continue
-                rows.append(Row(run_id=run_dir.name, target=target.name, device=b.get("device", ""),
-                                date=_date(run_dir.name), kernel=kernel.name, family=kernel.family,
+                rows.append(Row(run_id=run_id, target=target.name, device=b.get("device", ""),
+                                date=date, kernel=kernel.name, family=kernel.family,
                                 candidate_id=cand["id"], sizes=dict(b["sizes"]), dtype=b["dtype"],
                                 measured_ms=float(b["median_ms"]), spread_ms=float(b.get("spread_ms", 0.0)),
                                 features=f, forecast_ms=forecast))
     return rows
+
+
+def run_identity(run_dir: Path) -> tuple[str, str]:
+    """(run id, date) of a run folder's rows: the folder's name, with the time it was first started
+    (``inputs/options.json``) where it has one, since runs on different machines may share a folder name
+    and a group of candidates must come from one run; the date from that time or the name."""
+    try:
+        started = json.loads((run_dir / "inputs" / "options.json").read_text()).get("started_at")
+    except (OSError, ValueError, AttributeError):
+        started = None
+    if isinstance(started, str) and started:
+        return f"{run_dir.name}@{started}", started[:10]
+    return run_dir.name, _date(run_dir.name)
 
 
 def _evaluations(kdir: Path) -> list[dict[str, Any]]:

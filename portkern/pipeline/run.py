@@ -31,7 +31,7 @@ from portkern.pipeline.plan import GraphPlan, KernelState
 from portkern.pipeline.progress import NullProgress
 from portkern.pipeline.snapshot import snapshot_library
 from portkern.pipeline.stages import library_digest, package_digest, target_backend_name
-from portkern.pipeline.store import RunFolder, RunStore, model_call_rows, safe_relpath
+from portkern.pipeline.store import RunFolder, RunStore, model_call_rows, safe_relpath, utc_now
 from portkern.pipeline.summary import StageCounts, build_summary
 from portkern.search import STRATEGIES, get_strategy, strategy_names
 from portkern.targets import get_target
@@ -159,7 +159,17 @@ class PortRun:
         self.folder.write_json("inputs/options.json", {**asdict(self.options), "run_id": self.run_id,
                                                        "kernels": [k.name for k in self.kernels],
                                                        "toolchain": toolchain, "use_device": use_device,
-                                                       "device_reason": device_reason})
+                                                       "device_reason": device_reason,
+                                                       "started_at": self._first_start()})
+
+    def _first_start(self) -> str:
+        """When this run folder was first started (kept when a run is resumed): with the folder's name it
+        tells runs apart whose folders share a name (the performance model's groups, ``perfmodel.data``)."""
+        try:
+            known = json.loads((self.folder.path / "inputs" / "options.json").read_text()).get("started_at")
+        except (OSError, ValueError, AttributeError):
+            known = None
+        return known if isinstance(known, str) and known else utc_now()
 
     # ------------------------------------------------------------------ callbacks
 
