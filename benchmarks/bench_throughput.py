@@ -16,7 +16,9 @@ estimated). Where the time goes:
 - GPU idle: 1 - device held / (wall time x GPUs);
 - bench, by phase (GPU runs): the timing jobs' seconds in the worker (session open, input sets, trials,
   download of the timed outputs, the fresh-input run, the copy probe, the vendor baseline), the rest of
-  each call (job start, the reply crossing the pipe) and the checks made in this process.
+  each call (job start, the reply crossing the pipe), and in this process after the reply: waiting for
+  the GPU (other jobs hold it), rebuilding the checked runs' inputs and float64 references on it, and
+  the checks themselves.
 
 ``--mode auto`` uses the target's GPU when one is reachable, else the emulator; ``--mode emu`` forces
 the emulator, ``--mode device`` refuses to run without the GPU. Exit status 0 on a finished run,

@@ -12,7 +12,7 @@
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
 LIMIT=${1:-360}
-KERNELS=${2:-axpy,scal,copy,swap,rot,dot,nrm2,asum,iamax,gemv_n,gemv_t,ger,gemm}
+KERNELS=${2:-axpy,scal,copy,swap,rot,dot,nrm2,asum,iamax,gemv_n,gemv_t,ger,gemm,gemm_strided_batched,trsv_lower,trsv_upper}
 STRATEGY=${3:-evolve}
 BUDGET=${4:-8}
 # The target registry entry of the GPU (h200, h100, ...).
