@@ -5,14 +5,17 @@
 #
 #   OUT=results-folder bash benchmarks/h200_session.sh [port-seconds] [kernels] [strategy] [budget]
 #
-# Every figure lands under $OUT (gpu.txt, gpu-tests.txt, hip-programs.{md,txt}, throughput.{txt,json},
-# runs.tgz, eval.txt, anatomy.{txt,json}); SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the
-# HIP programs, SKIP_ANATOMY=1 the reduction anatomy, SKIP_EVAL=1 the model's evaluation (runs.tgz keeps
+# Every figure lands under $OUT (gpu.txt, gpu-tests.txt, hip-programs.{md,txt}, throughput.{txt,json} of
+# the level-1/2 kernels, gemm-throughput.{txt,json}, runs.tgz, eval.txt, anatomy.{txt,json});
+# SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the HIP programs, SKIP_ANATOMY=1 the reduction anatomy, SKIP_EVAL=1 the model's evaluation (runs.tgz keeps
 # what it needs: `portkern model eval` on the unpacked runs elsewhere).
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
 LIMIT=${1:-360}
-KERNELS=${2:-axpy,scal,copy,swap,rot,dot,nrm2,asum,iamax,gemv_n,gemv_t,ger,gemm,gemm_strided_batched,trsv_lower,trsv_upper}
+KERNELS=${2:-axpy,scal,copy,swap,rot,dot,nrm2,asum,iamax,gemv_n,gemv_t,ger,trsv_lower,trsv_upper}
+# A second, separate port for the gemms (their throughput goal is its own); GEMM_KERNELS= leaves it out.
+GEMM_KERNELS=${GEMM_KERNELS-gemm,gemm_strided_batched}
+GEMM_LIMIT=${GEMM_LIMIT:-150}
 STRATEGY=${3:-evolve}
 BUDGET=${4:-8}
 # The target registry entry of the GPU (h200, h100, ...).
@@ -57,6 +60,13 @@ timeout -k 20 "$LIMIT" python benchmarks/bench_throughput.py --mode device --tar
   > "$OUT/throughput.txt" 2>&1
 echo "throughput exit $?" >> "$OUT/throughput.txt"
 tail -15 "$OUT/throughput.txt"
+if [ -n "$GEMM_KERNELS" ]; then
+  timeout -k 20 "$GEMM_LIMIT" python benchmarks/bench_throughput.py --mode device --target "$TARGET" \
+    --kernels "$GEMM_KERNELS" --strategy "$STRATEGY" --budget "$BUDGET" --keep "$OUT" --run-id "gemm-$TARGET-data" \
+    --json "$OUT/gemm-throughput.json" > "$OUT/gemm-throughput.txt" 2>&1
+  echo "gemm throughput exit $?" >> "$OUT/gemm-throughput.txt"
+  tail -15 "$OUT/gemm-throughput.txt"
+fi
 if [ -z "${SKIP_EVAL:-}" ]; then
   python -m portkern model eval "$OUT/runs" > "$OUT/eval.txt" 2>&1
   cat "$OUT/eval.txt"
