@@ -81,7 +81,9 @@ def serve_test(port: int | None, threads: int, model_dir: str | None, log_file: 
     for line in server.config_lines():
         click.echo(f"  export {line}")
     click.echo("Ctrl-C stops the server.", err=True)
+    # Both stop it, whatever this process inherited (a parent that ignores SIGINT passes that on).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         while server.proc is not None and server.proc.poll() is None:
             time.sleep(0.5)
