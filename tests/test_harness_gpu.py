@@ -135,7 +135,8 @@ def test_cublas_trsv_baseline_solves_and_times(family):
     assert name == f"cuBLAS trsv {family.split('_')[1]} (CuPy's handle)"
     b = cp.random.default_rng(1).standard_normal(n, dtype=cp.float64).get()
     x = op().get()
-    a = triangular_system(np, n, np.float64, family == "trsv_upper")
+    # the same system, drawn by CuPy's generator as the baseline draws it
+    a = triangular_system(cp, n, cp.float64, family == "trsv_upper").get()
     np.testing.assert_allclose(a @ x, b, rtol=1e-12, atol=1e-12)
     timing = time_cublas(family, {"n": 2048, "incx": 1}, "float32", trials=5, warmup=2, flush_bytes=1 << 20)
     assert timing is not None and timing.name.startswith("cuBLAS trsv") and timing.median_ms > 0
