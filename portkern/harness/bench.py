@@ -170,8 +170,8 @@ def run_bench_job(job: BenchJob) -> dict[str, Any]:
         clock.lap("copy probe")
         if job.baseline:
             try:
-                base = runner.baseline(baseline_family(kernel.family, kernel.name), job.sizes, job.dtype, trials=job.plan.max_trials,
-                                       warmup=job.warmup, flush_bytes=flush_bytes)
+                base = runner.baseline(baseline_family(kernel.family, kernel.name), job.sizes, job.dtype,
+                                       trials=job.plan.max_trials, warmup=job.warmup, flush_bytes=flush_bytes)
             except Exception as exc:  # a vendor routine missing for this dtype is a note, not a failure
                 out["baseline"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
             else:

@@ -110,11 +110,10 @@ def run_identity(run_dir: Path) -> tuple[str, str]:
     """(run id, date) of a run folder's rows: the folder's name, with the time it was first started
     (``inputs/options.json``) where it has one, since runs on different machines may share a folder name
     and a group of candidates must come from one run; the date from that time or the name."""
-    try:
-        started = json.loads((run_dir / "inputs" / "options.json").read_text()).get("started_at")
-    except (OSError, ValueError, AttributeError):
-        started = None
-    if isinstance(started, str) and started:
+    from portkern.pipeline.store import recorded_start
+
+    started = recorded_start(run_dir)
+    if started:
         return f"{run_dir.name}@{started}", started[:10]
     return run_dir.name, _date(run_dir.name)
 

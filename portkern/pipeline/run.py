@@ -31,7 +31,14 @@ from portkern.pipeline.plan import GraphPlan, KernelState
 from portkern.pipeline.progress import NullProgress
 from portkern.pipeline.snapshot import snapshot_library
 from portkern.pipeline.stages import library_digest, package_digest, target_backend_name
-from portkern.pipeline.store import RunFolder, RunStore, model_call_rows, safe_relpath, utc_now
+from portkern.pipeline.store import (
+    RunFolder,
+    RunStore,
+    model_call_rows,
+    recorded_start,
+    safe_relpath,
+    utc_now,
+)
 from portkern.pipeline.summary import StageCounts, build_summary
 from portkern.search import STRATEGIES, get_strategy, strategy_names
 from portkern.targets import get_target
@@ -165,11 +172,7 @@ class PortRun:
     def _first_start(self) -> str:
         """When this run folder was first started (kept when a run is resumed): with the folder's name it
         tells runs apart whose folders share a name (the performance model's groups, ``perfmodel.data``)."""
-        try:
-            known = json.loads((self.folder.path / "inputs" / "options.json").read_text()).get("started_at")
-        except (OSError, ValueError, AttributeError):
-            known = None
-        return known if isinstance(known, str) and known else utc_now()
+        return recorded_start(self.folder.path) or utc_now()
 
     # ------------------------------------------------------------------ callbacks
 

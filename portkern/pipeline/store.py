@@ -59,6 +59,15 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def recorded_start(run_dir: Path) -> str:
+    """When a run folder was first started (``started_at`` in ``inputs/options.json``), or ''."""
+    try:
+        started = json.loads((Path(run_dir) / "inputs" / "options.json").read_text()).get("started_at")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return started if isinstance(started, str) else ""
+
+
 def safe_relpath(name: str) -> str:
     """A task or candidate id as a relative path: '/' separates folders, nothing escapes the run folder."""
     parts = [re.sub(r"[^A-Za-z0-9_.+=-]", "_", p) for p in name.split("/") if p not in ("", ".", "..")]
