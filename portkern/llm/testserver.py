@@ -7,8 +7,10 @@ path (connection, prompts, reply checks, budgets, records) can be exercised with
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -48,6 +50,16 @@ def model_path(dest_dir: Path) -> Path:
     return Path(gemma.assemble(dest_dir / gemma.MODEL_NAME))
 
 
+def _die_with_parent() -> None:
+    """In the server's process before it starts (Linux): a SIGTERM when the process that started it
+    dies, so a serve-test killed outright leaves no server behind holding its port and memory."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 class TinyModelServer:
     """``llama_cpp.server`` with the packaged model as a subprocess on 127.0.0.1."""
 
@@ -81,7 +93,7 @@ class TinyModelServer:
             [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", MODEL_ALIAS,
              "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
              "--n_threads", str(self.threads), "--chat_format", "gemma"],
-            stdout=out, stderr=subprocess.STDOUT, env=env)
+            stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
