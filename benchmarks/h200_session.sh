@@ -7,8 +7,9 @@
 #
 # Every figure lands under $OUT (gpu.txt, gpu-tests.txt, hip-programs.{md,txt}, throughput.{txt,json} of
 # the level-1/2 kernels, gemm-throughput.{txt,json}, runs.tgz, eval.txt, anatomy.{txt,json});
-# SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the HIP programs, SKIP_ANATOMY=1 the reduction anatomy, SKIP_EVAL=1 the model's evaluation (runs.tgz keeps
-# what it needs: `portkern model eval` on the unpacked runs elsewhere).
+# SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the HIP programs, SKIP_ANATOMY=1 the
+# reduction anatomy, SKIP_EVAL=1 the model's evaluation (runs.tgz keeps what it needs: `portkern model
+# eval` on the unpacked runs elsewhere).
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
 LIMIT=${1:-360}
