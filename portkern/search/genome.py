@@ -22,6 +22,7 @@ from portkern.search.operators import (
     operators_for,
     sequence_label,
 )
+from portkern.search.operators.view import device_defines
 from portkern.search.sweep import admissible, default_point, tunable_space
 
 _LABEL = re.compile(r"^([a-z][\w-]*)\((-?\d+)\)$")
@@ -64,7 +65,7 @@ def genome_of(ctx: SearchContext, cand: Candidate) -> Genome:
 def base_unit(ctx: SearchContext) -> KernelUnit:
     sizes = {a.name: a.value for a in ctx.kernel.args if a.role in ("size", "batch") and a.value}
     return KernelUnit(source=ctx.base.source, launches=list(ctx.kernel.launches), dialect=ctx.dialect,
-                      rewritable=[ctx.kernel.symbol], sizes=sizes)
+                      rewritable=[ctx.kernel.symbol], sizes=sizes, defines=device_defines(ctx.target))
 
 
 def realise(ctx: SearchContext, genome: Genome) -> Applied | None:

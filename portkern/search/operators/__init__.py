@@ -100,7 +100,7 @@ def apply_sequence(unit: KernelUnit, steps: list[Step], target: Target) -> Appli
             scale[name_] = scale.get(name_, 1) * factor
         current = KernelUnit(source=rw.source, launches=rw.launches, dialect=current.dialect,
                              rewritable=list(current.rewritable), grid_shrink=shrink, sizes=dict(current.sizes),
-                             size_scale=scale)
+                             size_scale=scale, defines=dict(current.defines))
     return Applied(unit=current, steps=list(steps), rewrites=rewrites)
 
 

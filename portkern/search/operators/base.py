@@ -20,6 +20,7 @@ from tree_sitter import Node
 from portkern.ingest.treesitter import parser
 from portkern.library import LaunchSpec
 from portkern.model import Target
+from portkern.search.operators.view import View, view_of
 
 # Every concrete operator, by name: a subclass of Operator that sets ``name`` registers itself.
 OPERATORS: dict[str, type[Operator]] = {}
@@ -43,6 +44,9 @@ class KernelUnit:
     # divided (name -> factor: the candidate's value is ceil_div(expression, factor)).
     sizes: dict[str, str] = field(default_factory=dict)
     size_scale: dict[str, int] = field(default_factory=dict)
+    # Macros the target's device compile defines (``view.device_defines``): with them, operators read the
+    # unit with the ``#if`` branches the target does not compile marked out (``portkern.search.operators.view``).
+    defines: dict[str, str] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str]:
@@ -138,7 +142,10 @@ class Operator(abc.ABC):
         if prelude and first is not None and prelude.splitlines()[0] not in unit.source:
             edits.append(Edit(first.start, first.start, prelude.rstrip("\n") + "\n\n"))
         names = sorted(set(n for n in changed if n), key=changed.index)
-        return Rewrite(source=apply_edits(data, edits), launches=shrink_grids(unit.launches, factors),
+        source = splice(unit, edits)
+        if source is None:
+            return None
+        return Rewrite(source=source, launches=shrink_grids(unit.launches, factors),
                        label=self.label(arg), description=describe(names), edits=names, grid_shrink=factors)
 
 
@@ -248,9 +255,31 @@ class KernelDef:
     head_start: int = -1                 # byte offset where ``head`` begins
 
 
+def unit_view(unit: KernelUnit) -> View | None:
+    """The unit as the target's device compile sees its ``#if`` chains, when that differs from parsing it
+    as written (``portkern.search.operators.view``)."""
+    if not unit.defines:
+        return None
+    return view_of(unit.source.encode("utf-8"), tuple(sorted(unit.defines.items())))
+
+
+def splice(unit: KernelUnit, edits: list[Edit]) -> str | None:
+    """The unit with the edits (offsets into ``kernel_definitions``' bytes) made; None when they would
+    touch a branch the target does not compile."""
+    view = unit_view(unit)
+    if view is not None and not view.guarded(edits):
+        return None
+    return apply_edits(unit.source.encode("utf-8"), edits)
+
+
 def kernel_definitions(unit: KernelUnit) -> tuple[bytes, list[KernelDef]]:
-    """The unit's bytes and the definitions of the kernels an operator may rewrite, in source order."""
-    data, root = parse(unit.source)
+    """The bytes operators read (the unit, or its view for the target: same offsets) and the definitions
+    of the kernels an operator may rewrite, in source order. Edits on them are made with ``splice``."""
+    view = unit_view(unit)
+    if view is not None:
+        data, root = view.data, parser().parse(view.data).root_node
+    else:
+        data, root = parse(unit.source)
     out = []
     for fn in kernel_functions(root, unit.symbols):
         body = fn.child_by_field_name("body")

@@ -4,7 +4,18 @@
     ...declarations that do not use tid...
     if(tid < bound) { body }                          // the last statement; no else
 
-Every other statement of the kernel must be a declaration, and the body may not assign the index.
+Every other statement of the kernel must be a declaration, and the body may not assign the index. The
+guard may add conditions that do not use the index (``if(alpha != 1 && tid < n)``), and it may sit in
+wrappers that do not use it either (``if(alpha) { ...declarations...; if(tid < n) { body } }``), each
+the last statement of the one around it, with no else: every thread evaluates the same wrapper
+conditions, so a rewrite that changes which indices a thread handles keeps them as they are. Those
+extra conditions and wrappers may not call functions or assign anything (a rewrite may evaluate
+them more or fewer times). ``M`` may be a template parameter of the kernel that the launch binds to
+its block size (``template <int DIM_X> ... blockIdx.x * DIM_X``, launched as ``<NB>`` with NB threads).
+
+Units read through a view (``portkern.search.operators.view``) may hide ``#if`` branches the target does
+not compile; the shape is refused when hidden code inside the kernel names the index, the block's
+position or size in x, or leaves the body early (a rewrite could not keep its meaning there).
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from portkern.search.operators.base import KernelDef, KernelUnit, identifiers, text, walk
+from portkern.search.operators.base import KernelDef, KernelUnit, identifiers, text, unit_view, walk
 
 _SPACE = re.compile(r"\s+")
 # blockIdx.x * M + threadIdx.x, either order of the sum and of the product.
@@ -24,6 +35,9 @@ _INDEX_FORMS = (
     re.compile(r"^threadIdx\.x\+blockIdx\.x\*(?P<m>[A-Za-z_]\w*|blockDim\.x|\d+)$"),
     re.compile(r"^threadIdx\.x\+(?P<m>[A-Za-z_]\w*|blockDim\.x|\d+)\*blockIdx\.x$"),
 )
+_IMPURE = ("call_expression", "assignment_expression", "update_expression")
+_HIDDEN_WORDS = re.compile(r"\b(blockIdx|gridDim|blockDim|hipBlockIdx_x|hipGridDim_x|return|break|goto|continue|"
+                           r"__syncthreads|__syncwarp)\b")
 
 
 @dataclass
@@ -36,6 +50,7 @@ class Elementwise:
     guard: Node                          # the if statement
     bound: str                           # the bound of the guard's comparison
     then: Node                           # the guarded body
+    extra: str = ""                      # the guard's conditions that do not use the index, "" when none
 
 
 def _index_multiplier(expr: str) -> str | None:
@@ -66,19 +81,39 @@ def index_declaration(stmt: Node, data: bytes) -> tuple[str, str, str, str] | No
     return qualifiers + text(type_node, data), text(name_node, data), text(value, data), mult
 
 
-def _bound(cond: Node, name: str, data: bytes) -> str | None:
-    """``bound`` of an if condition ``(name < bound)``."""
+def _conjuncts(node: Node, data: bytes) -> list[Node]:
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    op = node.child_by_field_name("operator") if node.type == "binary_expression" else None
+    if op is not None and text(op, data) == "&&":
+        return _conjuncts(node.child_by_field_name("left"), data) + _conjuncts(node.child_by_field_name("right"), data)
+    return [node]
+
+
+def _pure(node: Node) -> bool:
+    return not any(n.type in _IMPURE for n in walk(node))
+
+
+def _guard_condition(cond: Node, name: str, data: bytes) -> tuple[str, str] | None:
+    """(bound, other conditions) of an if condition ``(name < bound)``, or of a conjunction with exactly one
+    such term whose other terms neither use ``name`` nor call or assign anything."""
     inner = cond.named_children[0] if cond.type in ("condition_clause", "parenthesized_expression") and \
         cond.named_child_count == 1 else cond
-    if inner.type != "binary_expression":
+    terms = _conjuncts(inner, data)
+    bound, extra = None, []
+    for term in terms:
+        op = term.child_by_field_name("operator") if term.type == "binary_expression" else None
+        left, right = term.child_by_field_name("left"), term.child_by_field_name("right")
+        if op is not None and text(op, data) == "<" and left is not None and right is not None and \
+                text(left, data) == name and name not in identifiers(right, data) and bound is None:
+            bound = text(right, data)
+        elif name in identifiers(term, data) or not _pure(term):
+            return None
+        else:
+            extra.append(text(term, data))
+    if bound is None:
         return None
-    op = inner.child_by_field_name("operator")
-    left, right = inner.child_by_field_name("left"), inner.child_by_field_name("right")
-    if op is None or left is None or right is None or text(op, data) != "<" or text(left, data) != name:
-        return None
-    if name in identifiers(right, data):
-        return None
-    return text(right, data)
+    return bound, " && ".join(f"({e})" if len(extra) > 1 else e for e in extra)
 
 
 def writes(node: Node, name: str, data: bytes) -> bool:
@@ -91,12 +126,80 @@ def writes(node: Node, name: str, data: bytes) -> bool:
     return False
 
 
-def block_size_matches(mult: str, launches, symbol: str) -> bool:
-    """Whether the index multiplier is the block size every launch of ``symbol`` uses."""
+def template_parameters(template_head: str) -> list[str]:
+    """The names of a template head's parameters (``template <typename T, int NB = 256>`` -> [T, NB])."""
+    inner = template_head[template_head.find("<") + 1:template_head.rfind(">")] if "<" in template_head else ""
+    names, depth, part = [], 0, ""
+    for ch in inner + ",":
+        if ch == "," and depth == 0:
+            head = part.split("=", 1)[0].strip()
+            m = re.search(r"([A-Za-z_]\w*)\s*(?:\.\.\.)?$", head)
+            names.append(m.group(1) if m else "")
+            part = ""
+            continue
+        depth += ch in "<([" and 1 or 0
+        depth -= ch in ">)]" and 1 or 0
+        part += ch
+    return names
+
+
+def block_size_matches(mult: str, launches, symbol: str, template_head: str = "") -> bool:
+    """Whether the index multiplier is the block size every launch of ``symbol`` uses (a template
+    parameter of the kernel counting as the argument each launch binds it to)."""
     if mult == "blockDim.x":
         return True
-    blocks = [launch.block[0] if launch.block else "" for launch in launches if launch.symbol == symbol]
-    return bool(blocks) and all(_SPACE.sub("", str(b)) == mult for b in blocks)
+    params = template_parameters(template_head)
+    ok = False
+    for launch in launches:
+        if launch.symbol != symbol:
+            continue
+        block = _SPACE.sub("", str(launch.block[0])) if launch.block else ""
+        value = mult
+        if mult in params and params.index(mult) < len(launch.template_args):
+            value = _SPACE.sub("", str(launch.template_args[params.index(mult)]))
+        if block != value and block != mult:
+            return False
+        ok = True
+    return ok
+
+
+def _hidden_conflict(kernel: KernelDef, unit: KernelUnit, name: str) -> bool:
+    """Whether ``#if`` branches the view hides inside the kernel name the index, the block's position
+    or size in x, or leave the body early."""
+    view = unit_view(unit)
+    if view is None:
+        return False
+    source = unit.source.encode("utf-8")
+    body = kernel.body
+    for start, end in view.hidden:
+        if end <= body.start_byte or start >= body.end_byte:
+            continue
+        hidden = source[start:end].decode("utf-8", "replace")
+        code = "\n".join(line for line in hidden.splitlines() if not line.lstrip().startswith("#"))
+        if _HIDDEN_WORDS.search(code) or re.search(rf"\b{re.escape(name)}\b", code):
+            return True
+    return False
+
+
+def _find_guard(stmts: list[Node], name: str, data: bytes) -> tuple[Node, str, str] | None:
+    """(guard, bound, other conditions) among ``stmts``: declarations that do not use ``name``, then
+    the guard, or a wrapper if around more of the same (see the module's docstring)."""
+    if not stmts or stmts[-1].type != "if_statement":
+        return None
+    last = stmts[-1]
+    if any(s.type != "declaration" or name in identifiers(s, data) for s in stmts[:-1]):
+        return None
+    if last.child_by_field_name("alternative") is not None:
+        return None
+    cond, then = last.child_by_field_name("condition"), last.child_by_field_name("consequence")
+    if cond is None or then is None:
+        return None
+    if name in identifiers(cond, data):
+        found = _guard_condition(cond, name, data)
+        return (last, *found) if found is not None else None
+    if not _pure(cond) or then.type != "compound_statement":
+        return None
+    return _find_guard([c for c in then.named_children if c.type != "comment"], name, data)
 
 
 def elementwise(kernel: KernelDef, data: bytes, unit: KernelUnit) -> Elementwise | None:
@@ -107,24 +210,17 @@ def elementwise(kernel: KernelDef, data: bytes, unit: KernelUnit) -> Elementwise
         if decl is None:
             continue
         type_text, name, index, mult = decl
-        if not block_size_matches(mult, unit.launches, kernel.name):
+        if not block_size_matches(mult, unit.launches, kernel.name, kernel.template_head):
             return None
-        rest = stmts[i + 1:]
-        if not rest or rest[-1].type != "if_statement":
+        if any(s.type != "declaration" for s in stmts[:i]):
             return None
-        guard = rest[-1]
-        if any(name in identifiers(s, data) for s in rest[:-1]):
+        found = _find_guard(stmts[i + 1:], name, data)
+        if found is None:
             return None
-        if any(s.type != "declaration" for s in stmts if s is not guard and s is not stmt):
-            return None
-        if guard.child_by_field_name("alternative") is not None:
-            return None
-        cond, then = guard.child_by_field_name("condition"), guard.child_by_field_name("consequence")
-        if cond is None or then is None:
-            return None
-        bound = _bound(cond, name, data)
-        if bound is None or writes(then, name, data):
+        guard, bound, extra = found
+        then = guard.child_by_field_name("consequence")
+        if writes(then, name, data) or _hidden_conflict(kernel, unit, name):
             return None
         return Elementwise(index_stmt=stmt, type_text=type_text, name=name, index=index, multiplier=mult,
-                           guard=guard, bound=bound, then=then)
+                           guard=guard, bound=bound, then=then, extra=extra)
     return None

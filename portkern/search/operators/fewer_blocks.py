@@ -29,11 +29,11 @@ from portkern.search.operators.base import (
     Operator,
     Rewrite,
     Suggestion,
-    apply_edits,
     indent_of,
     is_name,
     kernel_definitions,
     shrink_grids,
+    splice,
     text,
     uses_block_position,
     walk,
@@ -140,9 +140,10 @@ class FewerBlocks(Operator):
                               f"// fewer-blocks: launched with 1/{arg} of the blocks ({how}): {arg} times the "
                               f"elements per thread\n{indent}"))
             changed.append(kernel.name)
-        if not edits:
+        source = splice(unit, edits) if edits else None
+        if source is None:
             return None
-        return Rewrite(source=apply_edits(data, edits), launches=shrink_grids(unit.launches, factors),
+        return Rewrite(source=source, launches=shrink_grids(unit.launches, factors),
                        label=self.label(arg),
                        description=f"{', '.join(changed)} launched with 1/{arg} of the blocks: {arg} times the "
                                    "elements per thread, a block's fixed work done that much less often",

@@ -64,8 +64,9 @@ class GridStride(Operator):
             return None
         name, mult = shape.name, shape.multiplier
         loop_type = re.sub(r"^\s*const\s+", "", shape.type_text)
+        extra = f" && ({shape.extra})" if shape.extra else ""
         head = (f"// grid-stride, {arg} elements per thread: the launch has 1/{arg} of the blocks\n"
-                f"{' ' * shape.guard.start_point[1]}for({loop_type} {name} = {shape.index}; {name} < {shape.bound}; "
+                f"{' ' * shape.guard.start_point[1]}for({loop_type} {name} = {shape.index}; {name} < {shape.bound}{extra}; "
                 f"{name} += gridDim.x * {mult})")
         return [Edit(shape.index_stmt.start_byte, _line_end(data, shape.index_stmt.end_byte), ""),
                 Edit(shape.guard.start_byte, then.start_byte, head + "\n" + " " * shape.guard.start_point[1])]

@@ -162,6 +162,8 @@ __device__ inline bool portkern_vec_aligned(const T* p)
 
 _SPACE = re.compile(r"\s+")
 _STEP = ("=", "+=", "-=", "*=", "/=")
+# A stride: a name or a number, or a name widened to 64 bits (``int64_t(incx)``, ``(int64_t)incx``).
+_STRIDE = r"[A-Za-z_]\w*|\d+|int64_t\([A-Za-z_]\w*\)|\(int64_t\)[A-Za-z_]\w*"
 
 
 def _index_form(index: str, name: str) -> str | None:
@@ -172,8 +174,8 @@ def _index_form(index: str, name: str) -> str | None:
     for cast in casts:
         if re.fullmatch(cast, flat):
             return "1"
-        m = re.fullmatch(rf"{cast}\*([A-Za-z_]\w*|\d+)", flat) or re.fullmatch(rf"([A-Za-z_]\w*|\d+)\*{cast}", flat)
-        if m and m.group(1) != name:
+        m = re.fullmatch(rf"{cast}\*({_STRIDE})", flat) or re.fullmatch(rf"({_STRIDE})\*{cast}", flat)
+        if m and name not in re.findall(r"[A-Za-z_]\w*", m.group(1)):
             return m.group(1)
     return None
 
@@ -335,7 +337,8 @@ class Vectorize(Operator):
         checks += [f"portkern_vec_aligned<{arg}>({a.array} + {first})" for a in accesses.values()]
         lines = [f"// vectorize({arg}): {arg} consecutive elements per thread",
                  f"const int64_t {first} = int64_t({shape.index}) * {arg};"]
-        block = [f"if({first} < {bound})", "{"]
+        extra = f" && ({shape.extra})" if shape.extra else ""
+        block = [f"if({first} < {bound}{extra})", "{"]
         block += [f"{i2}{text(s, data)}" for s in prefix]
         block += [f"{i2}if({(' &&' + chr(10) + ind + i2 + '   ').join(checks)})", f"{i2}{{"]
         for a in accesses.values():
@@ -355,7 +358,7 @@ class Vectorize(Operator):
         block += [f"{i4}{text(s, data)}" for s in work]
         block += [f"{i3}}}", f"{i2}}}", "}"]
         return [Edit(shape.index_stmt.start_byte, shape.index_stmt.end_byte, f"\n{ind}".join(lines)),
-                Edit(shape.guard.start_byte, shape.guard.end_byte, f"\n{ind}".join(block))]
+                Edit(shape.guard.start_byte, shape.guard.end_byte, f"\n{indent_of(shape.guard, data)}".join(block))]
 
     def _loop_edits(self, loop: _Loop, data: bytes, arg: int) -> list[Edit] | None:
         """A grid-stride loop that only reads arrays at its index walks groups of V consecutive indices:
@@ -416,7 +419,7 @@ def _grid_stride_loops(kernel: KernelDef, data: bytes, unit: KernelUnit) -> list
         if init is None or cond is None or update is None or body is None or init.type != "declaration":
             continue
         decl = index_declaration(init, data)
-        if decl is None or not block_size_matches(decl[3], unit.launches, kernel.name):
+        if decl is None or not block_size_matches(decl[3], unit.launches, kernel.name, kernel.template_head):
             continue
         type_text, name, start, mult = decl
         if cond.type != "binary_expression" or text(cond.child_by_field_name("left"), data) != name or \

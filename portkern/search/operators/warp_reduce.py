@@ -97,7 +97,8 @@ class WarpReduce(Operator):
             if name is None or targs is None or not _CALLEE.match(text(name, data)) or targs.named_child_count != 1:
                 continue
             block = text(targs.named_children[0], data)
-            if not block_size_matches(re.sub(r"\s+", "", block), unit.launches, kernel.name):
+            if not block_size_matches(re.sub(r"\s+", "", block), unit.launches, kernel.name,
+                                      kernel.template_head):
                 continue
             edits.append(Edit(fn.start_byte, fn.end_byte, f"portkern_block_reduce_sum_w<{block}, {arg}>"))
         return edits or None
