@@ -154,6 +154,34 @@ def test_hidden_code_that_reads_the_index_or_the_block_keeps_the_kernel_as_it_is
     assert get_operator("grid-stride").apply(_unit(kernel=kernel), 4, MI300X) is None
 
 
+HELPER_GUARD = ("if(tid < n)\n        {\n            T* tx = at_batch(xa, batch, shiftx + tid * incx, stridex);\n"
+                "            *tx = alpha * (*tx);\n        }")
+
+
+def test_element_pointers_of_an_offset_helper_are_read_as_subscripts_and_vectorized():
+    rw = get_operator("vectorize").apply(_unit(HELPER_GUARD), 4, MI300X)
+    assert rw is not None and "at_batch" in rw.description
+    assert "T* tx = at_batch(xa, batch, shiftx, stridex);" in rw.source
+    assert "tx_lanes[tid_lane] = alpha * tx_lanes[tid_lane];" in rw.source          # the vector path
+    assert "tx[tid * incx] = alpha * tx[tid * incx];" in rw.source                   # the scalar path
+    assert "portkern_vec_aligned<4>(tx + tid_first)" in rw.source and "incx == 1" in rw.source
+
+
+@pytest.mark.parametrize("change", [
+    # the pointer is used as a value, not only dereferenced
+    lambda s: s.replace("*tx = alpha * (*tx);", "*tx = alpha * (*tx);\n            keep(tx);"),
+    # the helper does not add its offset last: it is not known to commute with it
+    lambda s: s.replace("return p + batch * stride + offset;", "return p + offset + batch * stride;"),
+    # an overload with the same parameter count that does something else
+    lambda s: s + "\ntemplate <typename T>\n__device__ T* at_batch(T* const* p, unsigned b, long o, long s)\n"
+                  "{\n    return p[b] + o * 2;\n}\n",
+])
+def test_offset_helpers_that_are_not_proven_leave_the_kernel_as_it_is(change):
+    unit = _unit(HELPER_GUARD)
+    unit = dataclasses.replace(unit, source=change(unit.source))
+    assert get_operator("vectorize").apply(unit, 4, MI300X) is None
+
+
 # --------------------------------------------------------------------------- rocBLAS's own kernels
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "rocblas"
@@ -180,6 +208,8 @@ def _rocblas_unit(kernel: str, monkeypatch):
     ("scal", [("vectorize", 4)]),
     ("scal_strided_batched", [("grid-stride", 4)]),
     ("axpy", [("grid-stride", 4)]),
+    ("axpy", [("vectorize", 4)]),
+    ("axpy_strided_batched", [("vectorize", 2)]),
 ])
 def test_rocblas_kernels_take_the_shape_operators_and_validate_at_wave_64(kernel, steps, monkeypatch):
     from portkern.harness.validate import validate

@@ -29,11 +29,13 @@ forbids) could differ from the original: checked by validation, not correct by c
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from portkern.ingest.treesitter import parser
 from portkern.model import Target
 from portkern.search.operators.base import (
     Edit,
@@ -43,6 +45,8 @@ from portkern.search.operators.base import (
     Rewrite,
     Suggestion,
     indent_of,
+    kernel_definitions,
+    splice,
     text,
     uses_block_position,
     walk,
@@ -54,6 +58,7 @@ from portkern.search.operators.elementwise import (
     index_declaration,
     writes,
 )
+from portkern.search.operators.offset_pointers import offset_helpers, subscript_edits
 
 # Emitted once per unit (the first line marks it; a preprocessor guard would read as an architecture branch).
 PRELUDE = """// portkern vectorize helpers: V-element loads/stores, native vector types where there is one
@@ -294,9 +299,21 @@ class Vectorize(Operator):
                     f"{', '.join(names)}: {arg}-wide vector accesses where aligned with stride 1, scalar "
                     f"otherwise and for the tail{grid}")
 
-        return self.rewrite_kernels(
+        done = self.rewrite_kernels(
             unit, arg, lambda kernel, data: self._rewrite(kernel, data, unit, arg, shrunk), describe,
             prelude=PRELUDE, shrink=lambda kernel: arg if kernel.name in shrunk else 1)
+        if done is not None:
+            return done
+        # Elements addressed through an offset helper's pointers: read them as subscripts first.
+        read = _pointers_as_subscripts(unit)
+        if read is None:
+            return None
+        helpers = read[1]
+        rw = self.rewrite_kernels(
+            read[0], arg, lambda kernel, data: self._rewrite(kernel, data, read[0], arg, shrunk),
+            lambda names: describe(names) + f" (element pointers of {', '.join(helpers)} read as subscripts)",
+            prelude=PRELUDE, shrink=lambda kernel: arg if kernel.name in shrunk else 1)
+        return rw
 
     def _rewrite(self, kernel: KernelDef, data: bytes, unit: KernelUnit, arg: int,
                  shrunk: set[str]) -> list[Edit] | None:
@@ -395,6 +412,25 @@ class Vectorize(Operator):
         lines += [f"{step * 2}{text(s, data)}" for s in work]
         lines += [f"{step}}}", "}", "else", "{", step + text(loop.node, data).replace("\n", "\n" + step), "}"]
         return [Edit(loop.node.start_byte, loop.node.end_byte, f"\n{ind}".join(lines))]
+
+
+def _pointers_as_subscripts(unit: KernelUnit) -> tuple[KernelUnit, list[str]] | None:
+    """The unit with the element pointers of offset helpers in its elementwise kernels read as subscripts
+    (``portkern.search.operators.offset_pointers``), and the helpers' names; None when there are none."""
+    data, kernels = kernel_definitions(unit)
+    root = parser().parse(data).root_node
+    edits: list[Edit] = []
+    for kernel in kernels:
+        shape = elementwise(kernel, data, unit)
+        if shape is None or shape.then.type != "compound_statement":
+            continue
+        body = [c for c in shape.then.named_children if c.type != "comment"]
+        edits += subscript_edits(kernel, body, shape.name, data, root) or []
+    source = splice(unit, edits) if edits else None
+    if source is None:
+        return None
+    helpers = sorted({h for h, _ in offset_helpers(root, data) if h in source})
+    return dataclasses.replace(unit, source=source), helpers
 
 
 @dataclass
