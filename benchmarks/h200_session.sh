@@ -8,7 +8,7 @@
 # Every figure lands under $OUT (gpu.txt, gpu-tests.txt, hip-programs.{md,txt}, throughput.{txt,json} of
 # the level-1/2 kernels, gemm-throughput.{txt,json}, runs.tgz, eval.txt, anatomy.{txt,json});
 # SKIP_GPU_TESTS=1 leaves the GPU tests out, SKIP_HIP_PROGRAMS=1 the HIP programs, SKIP_ANATOMY=1 the
-# reduction anatomy, SKIP_EVAL=1 the model's evaluation (runs.tgz keeps what it needs: `portkern model
+# reduction anatomy, GEMM_KERNELS= the gemm port, SKIP_EVAL=1 the model's evaluation (runs.tgz keeps what it needs: `portkern model
 # eval` on the unpacked runs elsewhere).
 set -u
 OUT=${OUT:?set OUT to a folder for the results}
@@ -32,7 +32,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,te
 GPU_TESTS=${GPU_TESTS:-tests/test_harness_ondevice.py tests/test_harness_gpu.py}
 if [ -z "${SKIP_GPU_TESTS:-}" ]; then
   # shellcheck disable=SC2086
-  timeout 200 python -m pytest -q -m gpu -p no:cacheprovider $GPU_TESTS > "$OUT/gpu-tests.txt" 2>&1
+  timeout "${GPU_TESTS_LIMIT:-200}" python -m pytest -q -m gpu -p no:cacheprovider $GPU_TESTS > "$OUT/gpu-tests.txt" 2>&1
   status=$?
   echo "gpu tests exit $status" >> "$OUT/gpu-tests.txt"
   tail -5 "$OUT/gpu-tests.txt"
@@ -67,6 +67,15 @@ if [ -n "$GEMM_KERNELS" ]; then
     --json "$OUT/gemm-throughput.json" > "$OUT/gemm-throughput.txt" 2>&1
   echo "gemm throughput exit $?" >> "$OUT/gemm-throughput.txt"
   tail -15 "$OUT/gemm-throughput.txt"
+fi
+# rocBLAS's own kernels, translated to CUDA and searched (ROCBLAS_KERNELS=a,b,... with ROCBLAS_SRC pointing at
+# a rocBLAS checkout), their bases timed beside the vendor library: what the operators do on code nobody here wrote.
+if [ -n "${ROCBLAS_KERNELS:-}" ]; then
+  PORTKERN_BENCH_BASE_FULL=1 timeout -k 20 "${ROCBLAS_LIMIT:-150}" python benchmarks/bench_throughput.py --mode device \
+    --lib rocblas --target "$TARGET" --kernels "$ROCBLAS_KERNELS" --strategy "$STRATEGY" --budget "$BUDGET" \
+    --keep "$OUT" --run-id "rocblas-$TARGET" --json "$OUT/rocblas-throughput.json" > "$OUT/rocblas-throughput.txt" 2>&1
+  echo "rocblas throughput exit $?" >> "$OUT/rocblas-throughput.txt"
+  tail -25 "$OUT/rocblas-throughput.txt"
 fi
 if [ -z "${SKIP_EVAL:-}" ]; then
   python -m portkern model eval "$OUT/runs" > "$OUT/eval.txt" 2>&1
