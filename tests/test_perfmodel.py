@@ -161,6 +161,28 @@ def test_fit_and_evaluate_recover_a_known_correction(tunelib_points, tmp_path):
     assert any("Spearman" in line for line in ev.lines())
 
 
+def test_a_vendor_the_timings_never_saw_gets_the_point_level_correction(tunelib_points, tmp_path):
+    """Timings from NVIDIA devices only: for an AMD target the candidate-level features (the instruction mix
+    of another compiler's ISA) were never seen, so a kernel's candidates rank as the analytic part ranks them."""
+    import dataclasses
+
+    rows = [dataclasses.replace(r, device="NVIDIA stand-in") for r in _synthetic_rows(tunelib_points)]
+    model = PerfModel.fit(rows, params={"n_trees": 60})
+    assert model.scope == "candidate" and model.vendors == ["nvidia"] and model.gbm_point is not None
+    assert model.for_vendor("nvidia") is model
+    amd = model.for_vendor("amd")
+    assert amd.scope == "point" and amd.calibrated and amd.trained_on["applied_scope"] == "point"
+    assert math.isfinite(amd.q_pair) and amd.q_pair == model.q_pair_point
+    group = [r for r in rows if r.group == rows[0].group]
+    analytic = np.asarray([r.features["log_analytic_ms"] for r in group])
+    assert spearman(amd.predict_log([r.features for r in group]), analytic) == pytest.approx(1.0)
+    # the candidate-level model ranks them otherwise (it learned the feature the truth depends on)
+    assert spearman(model.predict_log([r.features for r in group]), analytic) < 0.99
+    model.save(tmp_path / "m.json")
+    loaded = PerfModel.load(tmp_path / "m.json")
+    assert loaded.for_vendor("amd").q_abs == pytest.approx(model.q_abs_point)
+
+
 def test_model_commands(tmp_path, capsys):
     assert main(["model", "eval", str(tmp_path)]) == 3
     assert "no device timings" in capsys.readouterr().err
@@ -256,7 +278,7 @@ def test_a_correction_that_ranks_held_out_families_worse_stays_at_the_point_leve
     from portkern.perfmodel.model import choose_scope, median_group_rho
 
     rows = read_rows_file(Path(__file__).resolve().parents[1] / "portkern" / "data" / "perfmodel-rows.jsonl")
-    scope, pred, rhos = choose_scope(rows, params={"n_trees": 40})
+    scope, _, rhos = choose_scope(rows, params={"n_trees": 40})
     assert scope == "point" and rhos["candidate"] < rhos["point"]
     analytic = np.asarray([r.features["log_analytic_ms"] for r in rows])
     assert rhos["point"] == pytest.approx(median_group_rho(rows, analytic))

@@ -78,7 +78,8 @@ def evaluate(rows: list[Any], params: dict[str, Any] | None = None) -> Evaluatio
     ev = Evaluation(rows=len(rows), families=sorted({r.family for r in rows}))
     if not rows:
         return ev
-    scope, pred, _ = choose_scope(rows, params)
+    scope, cvs, _ = choose_scope(rows, params)
+    pred = cvs[scope]
     ev.scope = scope
     meas = np.log([r.measured_ms for r in rows])
     analytic = np.asarray([r.features["log_analytic_ms"] for r in rows])

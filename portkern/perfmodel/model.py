@@ -86,10 +86,31 @@ class PerfModel:
     coverage: float = COVERAGE
     trained_on: dict[str, Any] = field(default_factory=dict)   # rows, families, devices, runs, dates
     path: str = ""
+    # The point-level correction and its widths, for targets of a vendor none of the timings came from:
+    # there the candidate-level features of the target's compiler (its ISA's instruction mix, registers)
+    # were never seen, so a kernel's candidates are ranked by the analytic part alone (``for_vendor``).
+    gbm_point: GradientBoosting | None = None
+    q_abs_point: float = float("inf")
+    q_pair_point: float = float("inf")
 
     @property
     def calibrated(self) -> bool:
         return self.gbm is not None and math.isfinite(self.q_abs) and math.isfinite(self.q_pair)
+
+    @property
+    def vendors(self) -> list[str]:
+        """Vendors of the devices the timings came from ("nvidia", "amd")."""
+        return sorted({d.split()[0].lower() for d in self.trained_on.get("devices", []) if d and d.split()})
+
+    def for_vendor(self, vendor: str) -> PerfModel:
+        """The model to use for a target of ``vendor``: this one when its timings include that vendor's
+        devices (or name none), else its point-level correction (analytic ranking, the point-level
+        widths). A model without the point-level part stays as it is."""
+        if self.scope == "point" or not self.vendors or vendor in self.vendors or self.gbm_point is None:
+            return self
+        return PerfModel(gbm=self.gbm_point, scope="point", q_abs=self.q_abs_point, q_pair=self.q_pair_point,
+                         coverage=self.coverage, trained_on={**self.trained_on, "applied_scope": "point"},
+                         path=self.path)
 
     # ------------------------------------------------------------------ prediction
 
@@ -125,19 +146,12 @@ class PerfModel:
         if len(rows) < 8:
             raise ConfigError(f"{len(rows)} measured timing(s) are too few to fit the performance model",
                               hint="run `portkern port` on a GPU first (its timings go to the run store)")
-        scope, cv, rhos = choose_scope(rows, params)
-        measured = np.log([r.measured_ms for r in rows])
-        scores = measured - cv
-        pairs = pair_scores([r.group for r in rows], measured, cv)
-        if len(pairs) >= MIN_PAIRS:
-            q_pair, how = conformal_quantile(pairs), f"conformal over {len(pairs)} measured pairs"
-        else:
-            # Too few measured pairs of one kernel's candidates: bound the ratio's error by the two
-            # times' errors. Each exceeds its 95% width with probability at most 5%, so their
-            # difference exceeds twice that width with probability at most 10% (union bound).
-            q_pair = 2.0 * conformal_quantile(scores, 1.0 - (1.0 - COVERAGE) / 2.0)
-            how = f"union bound from single times ({len(pairs)} measured pair(s), fewer than {MIN_PAIRS})"
-        model = cls(gbm=_fit_gbm(rows, params, scope), scope=scope, q_abs=conformal_quantile(scores), q_pair=q_pair)
+        scope, cvs, rhos = choose_scope(rows, params)
+        q_abs, q_pair, how = _widths(rows, cvs[scope])
+        model = cls(gbm=_fit_gbm(rows, params, scope), scope=scope, q_abs=q_abs, q_pair=q_pair)
+        if scope != "point":
+            model.gbm_point = _fit_gbm(rows, params, "point")
+            model.q_abs_point, model.q_pair_point, _ = _widths(rows, cvs["point"])
         model.trained_on = {**describe(rows), "pair_interval": how,
                             "correction_scope": f"{scope} (leave-one-family-out median rho within a kernel's "
                                                 f"candidates: candidate-level {rhos['candidate']:.2f}, "
@@ -147,9 +161,12 @@ class PerfModel:
     # ------------------------------------------------------------------ files
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "features": list(FEATURE_NAMES), "coverage": self.coverage, "scope": self.scope,
-                "q_abs": self.q_abs, "q_pair": self.q_pair, "trained_on": self.trained_on,
-                "gbm": self.gbm.to_dict() if self.gbm else None}
+        out = {"format": FORMAT, "features": list(FEATURE_NAMES), "coverage": self.coverage, "scope": self.scope,
+               "q_abs": self.q_abs, "q_pair": self.q_pair, "trained_on": self.trained_on,
+               "gbm": self.gbm.to_dict() if self.gbm else None}
+        if self.gbm_point is not None:
+            out["point"] = {"gbm": self.gbm_point.to_dict(), "q_abs": self.q_abs_point, "q_pair": self.q_pair_point}
+        return out
 
     def save(self, path: str | Path) -> None:
         fsio.write_text(Path(path), json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
@@ -164,9 +181,11 @@ class PerfModel:
         if scope not in SCOPES:
             raise ConfigError(f"performance model {path or '(given)'}: unknown correction scope {scope!r}",
                               hint=f"use one of {', '.join(SCOPES)}, or refit it: portkern model fit --out FILE")
+        point = d.get("point") or {}
         return cls(gbm=gbm, scope=scope, q_abs=float(d.get("q_abs", "inf")), q_pair=float(d.get("q_pair", "inf")),
                    coverage=float(d.get("coverage", COVERAGE)), trained_on=dict(d.get("trained_on") or {}),
-                   path=path)
+                   path=path, gbm_point=GradientBoosting.from_dict(point["gbm"]) if point.get("gbm") else None,
+                   q_abs_point=float(point.get("q_abs", "inf")), q_pair_point=float(point.get("q_pair", "inf")))
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> PerfModel:
@@ -254,16 +273,32 @@ def median_group_rho(rows: list[Any], pred: np.ndarray) -> float:
     return float(np.median(rhos)) if rhos else float("nan")
 
 
-def choose_scope(rows: list[Any], params: dict[str, Any] | None = None) -> tuple[str, np.ndarray, dict[str, float]]:
+def _widths(rows: list[Any], cv: np.ndarray) -> tuple[float, float, str]:
+    """(q_abs, q_pair, how q_pair was found) from held-out predicted log times."""
+    measured = np.log([r.measured_ms for r in rows])
+    scores = measured - cv
+    pairs = pair_scores([r.group for r in rows], measured, cv)
+    if len(pairs) >= MIN_PAIRS:
+        return conformal_quantile(scores), conformal_quantile(pairs), f"conformal over {len(pairs)} measured pairs"
+    # Too few measured pairs of one kernel's candidates: bound the ratio's error by the two times'
+    # errors. Each exceeds its 95% width with probability at most 5%, so their difference exceeds
+    # twice that width with probability at most 10% (union bound).
+    q_pair = 2.0 * conformal_quantile(scores, 1.0 - (1.0 - COVERAGE) / 2.0)
+    return conformal_quantile(scores), q_pair, (f"union bound from single times ({len(pairs)} measured pair(s), "
+                                                f"fewer than {MIN_PAIRS})")
+
+
+def choose_scope(rows: list[Any], params: dict[str, Any] | None = None) -> tuple[str, dict[str, np.ndarray],
+                                                                                 dict[str, float]]:
     """The correction's scope whose held-out predictions rank a kernel's candidates better (leave one
-    family out; a tie keeps the point-level one, which ranks as the analytic part does), its cross
-    predictions, and both median rhos. On 145 and on 243 H100/H200 timings the candidate-level
+    family out; a tie keeps the point-level one, which ranks as the analytic part does), the cross
+    predictions of each scope, and both median rhos. On 145 and on 243 H100/H200 timings the candidate-level
     correction ranked a held-out family worse than the analytic part alone."""
     cv = {scope: cross_predict(rows, params, scope) for scope in SCOPES}
     rhos = {scope: median_group_rho(rows, pred) for scope, pred in cv.items()}
     better = rhos["candidate"] > rhos["point"] or math.isnan(rhos["point"]) and not math.isnan(rhos["candidate"])
     scope = "candidate" if better else "point"
-    return scope, cv[scope], rhos
+    return scope, cv, rhos
 
 
 def describe(rows: list[Any]) -> dict[str, Any]:

@@ -21,9 +21,11 @@ def _load(chosen: str) -> PerfModel:
     return PerfModel.load(chosen or None)
 
 
-def current_model() -> PerfModel:
-    """The model a port uses: ``$PORTKERN_PERFMODEL``, else the shipped one, else analytic only."""
-    return _load(os.environ.get(MODEL_ENV, "").strip())
+def current_model(target: Target | None = None) -> PerfModel:
+    """The model a port uses: ``$PORTKERN_PERFMODEL``, else the shipped one, else analytic only; for a
+    target, as it applies to the target's vendor (``PerfModel.for_vendor``)."""
+    model = _load(os.environ.get(MODEL_ENV, "").strip())
+    return model.for_vendor(target.vendor) if target is not None else model
 
 
 def model_id(model: PerfModel | None = None) -> str:
@@ -45,12 +47,16 @@ def describe(model: PerfModel, target: Target) -> str:
     devices = ", ".join(t.get("devices", [])) or "unknown devices"
     line = (f"performance model: fitted on {t.get('rows', 0)} GPU timing(s) of {len(t.get('kernels', []))} "
             f"kernel(s) on {devices}; 90% interval of a speedup x/÷ {math.exp(model.q_pair):.2f}")
-    trained_vendors = {d.split()[0].lower() for d in t.get("devices", []) if d}
+    trained_vendors = set(model.vendors)
     vendor_word = {"amd": "amd", "nvidia": "nvidia"}.get(target.vendor, target.vendor)
     if trained_vendors and vendor_word not in trained_vendors:
         line += (f"; calibrated on {'/'.join(sorted(trained_vendors)).upper()} measurements, not on "
                  f"{target.vendor.upper()} ones: its {target.name}-specific parts (wave {target.wavefront}, "
                  f"{target.compute_units} CUs, LDS and bandwidth from the targets file) are analytic")
+        if t.get("applied_scope") == "point":
+            line += (f", and a kernel's candidates rank as the analytic part ranks them (the correction learned "
+                     f"from {'/'.join(sorted(trained_vendors)).upper()} compilers' features is applied per bench "
+                     f"point only)")
     return line
 
 
@@ -58,7 +64,7 @@ def predict_point(kernel: KernelSpec, sizes: dict[str, int], dtype: str, target:
                   params: dict[str, int] | None, source: str, model: PerfModel | None = None) -> Prediction:
     from portkern.perfmodel.features import features, resources_for
 
-    model = model or current_model()
+    model = model or current_model(target)
     res = resources_for(compiled or {}, kernel, sizes, dtype, params)
     return model.predict(features(kernel, sizes, dtype, target, res, params, source))
 
@@ -81,7 +87,7 @@ def predicted_result(kernel: KernelSpec, sizes: dict[str, int], dtype: str, targ
     from portkern.harness import roofline
     from portkern.perfmodel.features import features
 
-    model = current_model()
+    model = current_model(target)
     p = model.predict(features(kernel, sizes, dtype, target, resources, params, source))
     spread = p.ms * (1.0 - math.exp(-model.q_pair)) if model.calibrated else p.ms
     result = BenchResult(kernel=kernel.name, sizes=dict(sizes), dtype=dtype, method="estimate",

@@ -278,7 +278,7 @@ def predict_stage(kernel: KernelSpec, target: Target, params: dict[str, int], co
 
     if not kernel.sizes_bench:
         return StageResult(stage="predict", task="", kernel="", payload={}, reason="no bench sizes")
-    model = current_model()
+    model = current_model(target)
     sizes, dtype = kernel.sizes_bench[0], primary_dtype(kernel)
     p = predict_point(kernel, sizes, dtype, target, compiled, params, source, model)
     keep, why = decide(p.ms, gate, model)

@@ -63,7 +63,7 @@ def notes(run: Any, device_reason: str) -> list[str]:
         out.append(f"bench: predicted, not measured (no {target.vendor.upper()} GPU)")
     from portkern.perfmodel.predict import current_model, describe
 
-    out.append(describe(current_model(), target))
+    out.append(describe(current_model(target), target))
     ruled = {k: st.ruled_out for k, st in states.items() if st.ruled_out}
     if ruled:
         out.append(f"search: the performance model ruled out {sum(ruled.values())} candidate(s) of {len(ruled)} "
