@@ -182,6 +182,58 @@ def test_offset_helpers_that_are_not_proven_leave_the_kernel_as_it_is(change):
     assert get_operator("vectorize").apply(unit, 4, MI300X) is None
 
 
+PART1 = """
+template <typename T>
+__device__ T block_sum(T v);
+template <typename T>
+__device__ T block_max(T v);
+
+template <int NB, typename T>
+__global__ void part1(int n, int n_blocks, const T* x, long incx, T* workspace)
+{
+    long tid = blockIdx.x * NB + threadIdx.x;
+    T    sum;
+    if(tid < n)
+        sum = x[tid * incx] * x[tid * incx];
+    else
+        sum = T(0); // pad
+    sum = block_sum(sum);
+    if(threadIdx.x == 0)
+        workspace[blockIdx.x] = sum;
+}
+"""
+
+
+def _part1(source: str = PART1) -> KernelUnit:
+    launch = LaunchSpec("part1", ["NB", "float"], ["n_blocks", "1", "1"], ["NB", "1", "1"], "0", [])
+    return KernelUnit(source=source, launches=[launch], rewritable=["part1"], sizes={"n": "n", "n_blocks": "n_blocks"},
+                      defines=device_defines(MI300X))
+
+
+def test_accumulate_turns_a_one_element_read_before_a_block_sum_into_a_grid_stride_sum():
+    rw = get_operator("accumulate").apply(_part1(), 1, MI300X)
+    assert rw is not None and not rw.grid_shrink
+    body = rw.source[rw.source.index("void part1"):]
+    assert "    long tid = blockIdx.x * NB + threadIdx.x;" not in body        # the index lives in the loop now
+    assert ("sum = T(0);\n    for(long tid = blockIdx.x * NB + threadIdx.x; tid < n; tid += gridDim.x * NB)\n"
+            "        sum += x[tid * incx] * x[tid * incx];") in body
+    assert "// pad" not in body
+    # it is the loop fewer-blocks divides the reduction's block count for
+    seq = apply_sequence(_part1(), [("accumulate", 1), ("fewer-blocks", 8)], MI300X)
+    assert seq is not None and seq.size_scale == {"n_blocks": 8}
+
+
+@pytest.mark.parametrize("change", [
+    lambda s: s.replace("sum = block_sum(sum);", "sum = block_max(sum);"),             # not a sum
+    lambda s: s.replace("sum = T(0); // pad", "other = T(0);"),                         # another variable
+    lambda s: s.replace("sum = T(0); // pad", "sum = x[tid];"),                         # the padding reads tid
+    lambda s: s.replace("workspace[blockIdx.x] = sum;", "workspace[tid] = sum;"),       # the index used again
+    lambda s: s.replace("if(tid < n)", "if(tid <= n)"),                                 # not the bound form
+])
+def test_accumulate_refuses_what_is_not_that_shape(change):
+    assert get_operator("accumulate").apply(_part1(change(PART1)), 1, MI300X) is None
+
+
 # --------------------------------------------------------------------------- rocBLAS's own kernels
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "rocblas"
@@ -210,6 +262,9 @@ def _rocblas_unit(kernel: str, monkeypatch):
     ("axpy", [("grid-stride", 4)]),
     ("axpy", [("vectorize", 4)]),
     ("axpy_strided_batched", [("vectorize", 2)]),
+    ("asum", [("accumulate", 1), ("vectorize", 4), ("unroll", 4), ("fewer-blocks", 8)]),
+    ("nrm2", [("accumulate", 1), ("fewer-blocks", 16)]),
+    ("asum_strided_batched", [("accumulate", 1), ("vectorize", 2), ("fewer-blocks", 8)]),
 ])
 def test_rocblas_kernels_take_the_shape_operators_and_validate_at_wave_64(kernel, steps, monkeypatch):
     from portkern.harness.validate import validate
