@@ -223,6 +223,20 @@ def test_accumulate_turns_a_one_element_read_before_a_block_sum_into_a_grid_stri
     assert seq is not None and seq.size_scale == {"n_blocks": 8}
 
 
+def test_accumulate_folds_with_the_combine_functor_the_block_reduction_is_given():
+    source = PART1.replace("template <int NB, typename T>\n__global__", "template <int NB, typename REDUCE, typename T>\n"
+                                                                       "__global__")
+    source = source.replace("sum = block_sum(sum);", "sum = block_reduce_method<NB, REDUCE>(sum);")
+    unit = _part1(source)
+    unit.launches[0].template_args[:] = ["NB", "amax_op", "float"]
+    rw = get_operator("accumulate").apply(unit, 1, MI300X)
+    assert rw is not None and "REDUCE{}(sum, x[tid * incx] * x[tid * incx]);" in rw.source
+    assert "folded by REDUCE" in rw.source
+    # a functor that is not the kernel's own parameter is not known to be the combine
+    other = source.replace("block_reduce_method<NB, REDUCE>", "block_reduce_method<NB, amax_op>")
+    assert get_operator("accumulate").apply(_part1(other), 1, MI300X) is None
+
+
 @pytest.mark.parametrize("change", [
     lambda s: s.replace("sum = block_sum(sum);", "sum = block_max(sum);"),             # not a sum
     lambda s: s.replace("sum = T(0); // pad", "other = T(0);"),                         # another variable
@@ -231,6 +245,7 @@ def test_accumulate_turns_a_one_element_read_before_a_block_sum_into_a_grid_stri
     lambda s: s.replace("if(tid < n)", "if(tid <= n)"),                                 # not the bound form
 ])
 def test_accumulate_refuses_what_is_not_that_shape(change):
+    """(A max, a min or an arg-reduction is not a sum; nor is a helper that passes no combine functor.)"""
     assert get_operator("accumulate").apply(_part1(change(PART1)), 1, MI300X) is None
 
 
@@ -265,6 +280,8 @@ def _rocblas_unit(kernel: str, monkeypatch):
     ("asum", [("accumulate", 1), ("vectorize", 4), ("unroll", 4), ("fewer-blocks", 8)]),
     ("nrm2", [("accumulate", 1), ("fewer-blocks", 16)]),
     ("asum_strided_batched", [("accumulate", 1), ("vectorize", 2), ("fewer-blocks", 8)]),
+    ("iamax", [("accumulate", 1), ("vectorize", 4), ("fewer-blocks", 8)]),
+    ("iamin", [("accumulate", 1), ("fewer-blocks", 16)]),
 ])
 def test_rocblas_kernels_take_the_shape_operators_and_validate_at_wave_64(kernel, steps, monkeypatch):
     from portkern.harness.validate import validate

@@ -1,5 +1,5 @@
 """accumulate: a reduction's first stage that reads one element per thread before a block sum reads
-every element of its thread's grid stride instead (rocBLAS's asum and nrm2 first stage)::
+every element of its thread's grid stride instead (rocBLAS's asum, nrm2 and iamax first stages)::
 
     I tid = blockIdx.x * M + threadIdx.x;          // M is the launch's block size
     ...
@@ -16,7 +16,9 @@ becomes::
 
 With the launch as it was (a block per M elements) every thread runs the loop once, or not at all:
 it holds ``D + E`` where it held ``E``, which is the same value when ``D`` is the sum's identity (the
-padding a block sum needs). The rewrite is the shape ``fewer-blocks`` (then ``vectorize`` and
+padding a block sum needs). A block reduction that passes the kernel's combine functor ``R`` (rocBLAS's
+``rocblas_shuffle_block_reduce_method<NB, REDUCE>``, iamax's) folds with ``R{}(v, E);``, as the
+reduction's second stage does, instead of ``+=``. The rewrite is the shape ``fewer-blocks`` (then ``vectorize`` and
 ``unroll``) works on: launched with 1/K of the blocks, each thread adds K elements before the block
 sum. The index may have no other use in the kernel. Whether ``D`` is the identity and the helper a sum
 is read from names and not proven: validated.
@@ -40,11 +42,12 @@ from portkern.search.operators.base import (
     text,
     walk,
 )
-from portkern.search.operators.elementwise import block_size_matches, index_declaration
+from portkern.search.operators.elementwise import block_size_matches, index_declaration, template_parameters
 
 # rocblas_dot_block_reduce, block_reduce_sum, blockReduceSum, block_sum, warp_reduce ...
 _SUM_REDUCE = re.compile(r"(?:block|warp|wave)\w*(?:reduce|sum)\w*$", re.I)
 _NOT_SUM = re.compile(r"max|min|amax|amin|arg", re.I)
+_FUNCTOR = re.compile(r"reduce|combine|op$", re.I)
 
 
 def _single_assignment(node: Node | None, data: bytes) -> tuple[str, Node] | None:
@@ -71,18 +74,28 @@ def _single_assignment(node: Node | None, data: bytes) -> tuple[str, Node] | Non
     return text(left, data), right
 
 
-def _block_sum_of(stmt: Node, var: str, data: bytes) -> bool:
-    """Whether ``stmt`` is ``var = helper<...>(var);`` with a helper named as a block, warp or wave
-    reduction or sum, naming no max or min."""
+def _block_reduction_of(stmt: Node, var: str, data: bytes, kernel_params: list[str]) -> str | None:
+    """How a thread folds one more element into ``var`` before ``stmt``, the block reduction
+    ``var = helper<...>(var);``: ``+=`` for a helper named as a block, warp or wave reduction or sum that
+    names no max or min; ``R{}(var, e);`` for one whose template arguments pass the kernel's combine
+    functor ``R`` (a type parameter named like ``REDUCE``), the call its other uses make; None otherwise."""
     found = _single_assignment(stmt, data)
     if found is None or found[0] != var or found[1].type != "call_expression":
-        return False
+        return None
     fn, args = found[1].child_by_field_name("function"), found[1].child_by_field_name("arguments")
     if fn is None or args is None or args.named_child_count != 1 or text(args.named_children[0], data) != var:
-        return False
+        return None
     name = fn.child_by_field_name("name") if fn.type == "template_function" else fn
     callee = text(name, data) if name is not None else ""
-    return bool(_SUM_REDUCE.search(callee)) and not _NOT_SUM.search(callee)
+    if not _SUM_REDUCE.search(callee):
+        return None
+    targs = fn.child_by_field_name("arguments") if fn.type == "template_function" else None
+    # template arguments that look like an operation: exactly one, the kernel's own type parameter
+    functors = [text(a, data).strip() for a in (targs.named_children if targs is not None else [])
+                if _FUNCTOR.search(text(a, data)) or _NOT_SUM.search(text(a, data))]
+    if functors:
+        return functors[0] + "{}" if len(functors) == 1 and functors[0] in kernel_params else None
+    return "+=" if not _NOT_SUM.search(callee) else None
 
 
 def _uses(node: Node, name: str, data: bytes) -> int:
@@ -153,7 +166,8 @@ class Accumulate(Operator):
         if then is None or other is None or then[0] != other[0] or _uses(other[1], name, data):
             return None
         var = then[0]
-        if not _block_sum_of(stmts[j + 1], var, data):
+        fold = _block_reduction_of(stmts[j + 1], var, data, template_parameters(kernel.template_head))
+        if fold is None:
             return None
         # the index is used by the declaration and the guard only
         if _uses(kernel.body, name, data) != 1 + _uses(guard, name, data):
@@ -164,10 +178,12 @@ class Accumulate(Operator):
             return None
         ind = indent_of(guard, data)
         loop_type = re.sub(r"^\s*const\s+", "", type_text)
-        new = (f"// accumulate: every element of this thread's grid stride, added (one with the launch as it was)\n"
+        how = "added" if fold == "+=" else f"folded by {fold[:-2]}"
+        new = (f"// accumulate: every element of this thread's grid stride, {how} (one with the launch as it was)\n"
                f"{ind}{var} = {text(other[1], data)};\n"
                f"{ind}for({loop_type} {name} = {index}; {name} < {text(bound, data)}; {name} += gridDim.x * {mult})\n"
-               f"{ind}    {var} += {text(then[1], data)};")
+               f"{ind}    " + (f"{var} += {text(then[1], data)};" if fold == "+=" else
+                                 f"{fold}({var}, {text(then[1], data)});"))
         index_stmt = stmts[i]
         line_start = data.rfind(b"\n", 0, index_stmt.start_byte) + 1
         line_end = data.find(b"\n", index_stmt.end_byte)
