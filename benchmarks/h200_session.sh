@@ -29,7 +29,7 @@ export PORTKERN_PERFMODEL=analytic
 export PORTKERN_BENCH_BASE_FULL=${PORTKERN_BENCH_BASE_FULL:-0}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,temperature.gpu,power.draw \
   --format=csv > "$OUT/gpu.txt" 2>&1
-GPU_TESTS=${GPU_TESTS:-tests/test_harness_ondevice.py tests/test_harness_gpu.py}
+GPU_TESTS=${GPU_TESTS:-tests/test_harness_ondevice.py tests/test_harness_gpu.py tests/test_harness_profile.py}
 if [ -z "${SKIP_GPU_TESTS:-}" ]; then
   # shellcheck disable=SC2086
   timeout "${GPU_TESTS_LIMIT:-200}" python -m pytest -q -m gpu -p no:cacheprovider $GPU_TESTS > "$OUT/gpu-tests.txt" 2>&1

@@ -52,8 +52,10 @@ DEFAULTS: dict[str, Any] = {
     # CuPy sees one, else on the host) | "device" | "host".
     # l2_flush: how the cache is emptied before each trial: "auto" (read twice its size where the runner
     # has a sweep kernel, so it holds only clean lines; written otherwise) | "write" (always written).
+    # profile: Nsight Compute counters of each correct candidate timed on an NVIDIA GPU, shown to the model
+    # server once refine has settled a kernel's structure: "auto" (with refine and a model server) | true | false.
     "bench": {"warmup": 10, "trials": 50, "ci_fraction": 0.02, "min_trials": 10, "max_trials": 200,
-              "base_full": True, "base_vendor": True, "check_on": "auto", "l2_flush": "auto"},
+              "base_full": True, "base_vendor": True, "check_on": "auto", "l2_flush": "auto", "profile": "auto"},
     # llm_forecast: ask the model server for each predicted candidate's time too (recorded and measured
     # by `portkern model eval`, never used to decide; off by default), at most llm_forecast_max_calls
     # calls per run.

@@ -227,11 +227,16 @@ def syscall_filter_available() -> tuple[bool, str]:
     return True, "seccomp through pyseccomp/libseccomp"
 
 
-def install_syscall_filter() -> str:
+_AF_UNIX = 1
+
+
+def install_syscall_filter(*, local_sockets: bool = False) -> str:
     """Install the worker's seccomp filter in this process (irreversible); '' on success, else why not.
 
     Threads stay allowed (the emulator and GPU runtimes need them); a new process, a program
     execution, signals or tracing aimed at another process and any socket fail with EPERM.
+    ``local_sockets``: Unix-domain sockets stay allowed (a profiler's injected library reports to its
+    front end through one; the process has no network either way, in its own network namespace).
     """
     if os.environ.get("PORTKERN_SANDBOX_FILTER", "1") == "0":
         return "syscall filter turned off (PORTKERN_SANDBOX_FILTER=0)"
@@ -243,10 +248,15 @@ def install_syscall_filter() -> str:
     try:
         flt = seccomp.SyscallFilter(seccomp.ALLOW)
         for name in _DENIED:
+            if local_sockets and name in ("socket", "socketpair"):
+                continue
             try:
                 flt.add_rule(seccomp.ERRNO(_EPERM), name)
             except (OSError, ValueError, RuntimeError):
                 continue  # a syscall this architecture does not have
+        if local_sockets:
+            for name in ("socket", "socketpair"):
+                flt.add_rule(seccomp.ERRNO(_EPERM), name, seccomp.Arg(0, seccomp.NE, _AF_UNIX))
         # clone: threads only. clone3 passes its flags in memory a filter cannot read: make the
         # C library fall back to clone, which the filter can judge.
         flt.add_rule(seccomp.ERRNO(_EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0))

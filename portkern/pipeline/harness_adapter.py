@@ -85,6 +85,25 @@ def bench(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict
     return out
 
 
+def profile(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
+            compiled: dict[str, Any]) -> dict[str, Any]:
+    """Profiler counters of the kernel's first launch at the primary bench point ({label: "value unit"}),
+    or {"error": why}: on NVIDIA GPUs through Nsight Compute (``portkern.harness.profile``)."""
+    from portkern.harness.bench import BenchJob
+    from portkern.harness.profile import collect
+    from portkern.harness.validate import fresh_seed
+
+    if target.backend != "cuda":
+        return {"error": f"no profiler for {target.backend} targets here (Nsight Compute reads NVIDIA GPUs)"}
+    if not kernel.sizes_bench:
+        return {"error": "no bench sizes"}
+    job = BenchJob(target.backend, library.manifest_path, kernel.name, CompileResult.from_dict(compiled), target,
+                   dict(kernel.sizes_bench[0]), primary_dtype(kernel), dict(params or {}), check_seed=fresh_seed(),
+                   source_root=library.root if library.manifest_dir else "",
+                   launches=list(kernel.launches), args=list(kernel.args))
+    return collect(job, kernel.symbol)
+
+
 def bench_failures(results: list[BenchResult]) -> list[str]:
     """Flags that make a timing a failure (above the roofline, wrong timed output, crash, ...)."""
     return [f for b in results if not bench_passed(b) for f in b.flags]

@@ -37,8 +37,10 @@ class GraphPlan:
     """The running task graph of a port and the per-kernel state that grows it."""
 
     def __init__(self, library: LibrarySpec, target: Target, use_device: bool, *, base_full: bool = True,
-                 base_vendor: bool = True):
+                 base_vendor: bool = True, profile: bool = False):
         self.library = library
+        # Profiler counters of every correct candidate timed (NVIDIA GPUs, through Nsight Compute).
+        self.profile = profile and use_device and target.backend == "cuda"
         self.base_full = base_full
         self.base_vendor = base_vendor
         # A unit translated to CUDA gets the nvcc flags for what clang accepts by default (constexpr
@@ -132,6 +134,7 @@ class GraphPlan:
                   and not cand.parent else {})
         self.graph.add(Task(id=f"{cid}.bench", stage="bench", kernel=kernel.name, candidate_id=cid,
                             inputs={**common, "use_device": self.use_device,
-                                    "full": self.base_full and not cand.parent, **vendor, **predicted},
+                                    "full": self.base_full and not cand.parent, **vendor, **predicted,
+                                    **({"profile": True} if self.profile else {})},
                             deps={"compiled": Dep(f"{cid}.compile"), **({} if self.use_device else source_dep)},
                             after=[f"{cid}.validate"], **gpu))

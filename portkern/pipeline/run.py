@@ -204,6 +204,18 @@ class PortRun:
     def states(self) -> dict[str, KernelState]:
         return self.plan.states if self.plan is not None else {}
 
+    def _profile(self) -> bool:
+        """Whether correct candidates timed on an NVIDIA GPU get profiler counters (``bench.profile``)."""
+        setting = str(self.config.get("bench", {}).get("profile", "auto")).strip().lower()
+        if setting in ("true", "1", "yes"):
+            return True
+        if setting in ("false", "0", "no"):
+            return False
+        if setting != "auto":
+            raise ConfigError(f"bench.profile must be auto, true or false, got {setting!r}",
+                              hint="set bench.profile in portkern.yaml to auto, true or false")
+        return self.options.strategy == "refine" and self.llm is not None
+
     def run(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         harness_adapter.new_run()
@@ -219,7 +231,8 @@ class PortRun:
         self.strategy = self._make_strategy()
         self.plan = GraphPlan(self.library, self.target, self.use_device,
                               base_full=bool(self.config.get("bench", {}).get("base_full", True)),
-                              base_vendor=bool(self.config.get("bench", {}).get("base_vendor", True)))
+                              base_vendor=bool(self.config.get("bench", {}).get("base_vendor", True)),
+                              profile=self._profile())
         self.driver = SearchDriver(self.plan, strategy=self.strategy, strategy_name=self.options.strategy,
                                    budget=self.options.budget, search_config=self.config.get("search", {}),
                                    llm=self.llm, on_sources=self._keep_sources, progress=self.progress,

@@ -292,8 +292,9 @@ def predict_stage(kernel: KernelSpec, target: Target, params: dict[str, int], co
 @stage("bench", version=2, toolchain=("bench",), key=_run_key)
 def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params: dict[str, int],
                 compiled: dict[str, Any], use_device: bool, full: bool = True, source: str = "",
-                model_id: str = "", vendor: bool = False) -> StageResult:
-    """Time on the device, or predict (``model_id`` names the model, so the cache follows it)."""
+                model_id: str = "", vendor: bool = False, profile: bool = False) -> StageResult:
+    """Time on the device, or predict (``model_id`` names the model, so the cache follows it); with
+    ``profile``, a candidate timed correctly also gets its profiler counters (``portkern.harness.profile``)."""
     results = harness_adapter.bench(kernel, library, target, params, compiled, use_device, full=full,
                                     source=source, vendor=vendor)
     if not results:
@@ -309,6 +310,8 @@ def bench_stage(kernel: KernelSpec, library: LibrarySpec, target: Target, params
                            reason=f"{len(failing)} timing(s) rejected: {'; '.join(failing)[:1000]}"
                                   + (" (a bug in the measurement or the kernel, not a win)"
                                      if cause == "above-roofline" else ""))
+    if profile and use_device and primary.method != "estimate":
+        payload["profile"] = harness_adapter.profile(kernel, library, target, params, compiled)
     if primary.method == "estimate":
         return StageResult(stage="bench", task="", kernel="", status="estimated", payload=payload,
                            reason=f"no {target.vendor.upper()} GPU here: predicted by the performance model "
@@ -361,6 +364,8 @@ def search_stage(candidates: list[dict[str, Any]], base_source: str = "", origin
             ev.bench = [BenchResult.from_dict(b) for b in ben.payload.get("bench", [])]
             ev.score_ms = float(ben.payload.get("score_ms", 0.0))
             ev.spread_ms = float(ben.payload.get("spread_ms", 0.0))
+            counters = ben.payload.get("profile") or {}
+            ev.profile = {} if "error" in counters else dict(counters)
         # Device time this candidate cost (the strategies' GPU-seconds budget); cached work cost none.
         ev.gpu_seconds = sum(r.seconds for r in (val, ben) if r is not None and not r.cached and _ran_on_device(r))
         evaluations.append(ev.to_dict())
