@@ -3,7 +3,6 @@ sandbox, failures reported and never fatal, the counters reaching the search; on
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
 from pathlib import Path
@@ -96,16 +95,9 @@ def test_counters_reach_the_evaluation_and_errors_do_not():
 
 
 def _gpu_reason() -> str:
-    from portkern.harness.runners.base import get_runner
+    from test_harness_gpu import _gpu_reason as cuda_reason
 
-    if importlib.util.find_spec("portkern.worker") is None:
-        return "portkern.worker is not present"
-    avail = get_runner("cuda").available()
-    if not avail.ok:
-        return avail.reason
-    if profile.ncu_path() is None:
-        return "Nsight Compute (ncu) is not installed"
-    return ""
+    return cuda_reason() or ("" if profile.ncu_path() else "Nsight Compute (ncu) is not installed")
 
 
 @pytest.mark.gpu

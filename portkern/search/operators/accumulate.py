@@ -42,7 +42,7 @@ from portkern.search.operators.base import (
     text,
     walk,
 )
-from portkern.search.operators.elementwise import block_size_matches, index_declaration, template_parameters
+from portkern.search.operators.elementwise import first_index, template_parameters
 
 # rocblas_dot_block_reduce, block_reduce_sum, blockReduceSum, block_sum, warp_reduce ...
 _SUM_REDUCE = re.compile(r"(?:block|warp|wave)\w*(?:reduce|sum)\w*$", re.I)
@@ -132,19 +132,14 @@ class Accumulate(Operator):
                           "sum (one each with the launch as it was)")
 
     def _rewrite(self, kernel: KernelDef, data: bytes, unit: KernelUnit) -> list[Edit] | None:
-        stmts = [c for c in kernel.body.named_children if c.type != "comment"]
-        for i, stmt in enumerate(stmts):
-            decl = index_declaration(stmt, data)
-            if decl is None:
-                continue
-            type_text, name, index, mult = decl
-            if not block_size_matches(mult, unit.launches, kernel.name, kernel.template_head):
-                return None
-            for j in range(i + 1, len(stmts) - 1):
-                edits = self._at(stmts, i, j, data, type_text, name, index, mult, kernel)
-                if edits:
-                    return edits
+        found = first_index(kernel, data, unit)
+        if found is None:
             return None
+        stmts, i, (type_text, name, index, mult) = found
+        for j in range(i + 1, len(stmts) - 1):
+            edits = self._at(stmts, i, j, data, type_text, name, index, mult, kernel)
+            if edits:
+                return edits
         return None
 
     def _at(self, stmts: list[Node], i: int, j: int, data: bytes, type_text: str, name: str, index: str, mult: str,

@@ -202,25 +202,34 @@ def _find_guard(stmts: list[Node], name: str, data: bytes) -> tuple[Node, str, s
     return _find_guard([c for c in then.named_children if c.type != "comment"], name, data)
 
 
-def elementwise(kernel: KernelDef, data: bytes, unit: KernelUnit) -> Elementwise | None:
-    """The kernel's elementwise shape, or None when it has another one."""
+def first_index(kernel: KernelDef, data: bytes, unit: KernelUnit) -> tuple[list[Node], int, tuple] | None:
+    """(the body's statements, the position of the first index declaration among them, what
+    ``index_declaration`` read from it) when its multiplier is the block size the launches use."""
     stmts = [c for c in kernel.body.named_children if c.type != "comment"]
     for i, stmt in enumerate(stmts):
         decl = index_declaration(stmt, data)
         if decl is None:
             continue
-        type_text, name, index, mult = decl
-        if not block_size_matches(mult, unit.launches, kernel.name, kernel.template_head):
+        if not block_size_matches(decl[3], unit.launches, kernel.name, kernel.template_head):
             return None
-        if any(s.type != "declaration" for s in stmts[:i]):
-            return None
-        found = _find_guard(stmts[i + 1:], name, data)
-        if found is None:
-            return None
-        guard, bound, extra = found
-        then = guard.child_by_field_name("consequence")
-        if writes(then, name, data) or _hidden_conflict(kernel, unit, name):
-            return None
-        return Elementwise(index_stmt=stmt, type_text=type_text, name=name, index=index, multiplier=mult,
-                           guard=guard, bound=bound, then=then, extra=extra)
+        return stmts, i, decl
     return None
+
+
+def elementwise(kernel: KernelDef, data: bytes, unit: KernelUnit) -> Elementwise | None:
+    """The kernel's elementwise shape, or None when it has another one."""
+    found = first_index(kernel, data, unit)
+    if found is None:
+        return None
+    stmts, i, (type_text, name, index, mult) = found
+    if any(s.type != "declaration" for s in stmts[:i]):
+        return None
+    guarded = _find_guard(stmts[i + 1:], name, data)
+    if guarded is None:
+        return None
+    guard, bound, extra = guarded
+    then = guard.child_by_field_name("consequence")
+    if writes(then, name, data) or _hidden_conflict(kernel, unit, name):
+        return None
+    return Elementwise(index_stmt=stmts[i], type_text=type_text, name=name, index=index, multiplier=mult,
+                       guard=guard, bound=bound, then=then, extra=extra)
