@@ -109,6 +109,31 @@ def test_a_template_block_size_is_bound_through_the_launch():
     assert get_operator("grid-stride").apply(_unit(block="256"), 4, MI300X) is None
 
 
+@pytest.mark.parametrize("index", [
+    "(size_t)blockIdx.x * blockDim.x + threadIdx.x",
+    "static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x",
+    "hipBlockIdx_x * hipBlockDim_x + hipThreadIdx_x",
+    "threadIdx.x + int64_t(blockIdx.x) * NB",
+])
+def test_index_spellings_of_real_code_are_read(index):
+    source = f"""#include <hip/hip_runtime.h>
+template <int NB>
+__global__ void k(int n, float* x)
+{{
+    const size_t i = {index};
+    if(i < n)
+    {{
+        x[i] = 2.0f * x[i];
+    }}
+}}
+"""
+    launch = LaunchSpec("k", ["NB"], ["ceil_div(n, NB)", "1", "1"], ["NB", "1", "1"], "0", [])
+    unit = KernelUnit(source=source, launches=[launch], rewritable=["k"], defines=device_defines(MI300X))
+    rw = get_operator("grid-stride").apply(unit, 4, MI300X)
+    assert rw is not None and f"for(size_t i = {index}; i < n; i += gridDim.x * " in rw.source
+    assert get_operator("vectorize").apply(unit, 4, MI300X) is not None
+
+
 def test_without_the_targets_defines_the_unbalanced_kernel_is_not_matched():
     assert get_operator("grid-stride").apply(_unit(defines={}), 4, MI300X) is None
 

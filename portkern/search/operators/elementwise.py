@@ -53,8 +53,29 @@ class Elementwise:
     extra: str = ""                      # the guard's conditions that do not use the index, "" when none
 
 
+# HIP's spelled-out built-ins, and the widening casts real code puts on the index's factors
+# (``(size_t)blockIdx.x * blockDim.x``, ``int64_t(blockIdx.x) * NB``, ``static_cast<long>(...)``).
+_HIP_NAMES = (("hipBlockIdx_x", "blockIdx.x"), ("hipThreadIdx_x", "threadIdx.x"), ("hipBlockDim_x", "blockDim.x"))
+_ATOM = r"(?:[A-Za-z_]\w*(?:\.x)?|\d+)"
+_INT_TYPES = r"(?:size_t|ptrdiff_t|u?int(?:32|64)_t|long|longlong|unsigned|unsignedint|unsignedlong|unsignedlonglong|int)"
+_CASTS = (re.compile(rf"static_cast<{_INT_TYPES}>\(({_ATOM})\)"), re.compile(rf"\({_INT_TYPES}\)({_ATOM})"),
+          re.compile(rf"{_INT_TYPES}\(({_ATOM})\)"), re.compile(rf"\(({_ATOM}\*{_ATOM})\)"))
+
+
+def _uncast(flat: str) -> str:
+    for old, new in _HIP_NAMES:
+        flat = re.sub(rf"\b{old}\b", new, flat)
+    for _ in range(4):
+        before = flat
+        for cast in _CASTS:
+            flat = cast.sub(r"\1", flat)
+        if flat == before:
+            break
+    return flat
+
+
 def _index_multiplier(expr: str) -> str | None:
-    flat = _SPACE.sub("", expr)
+    flat = _uncast(_SPACE.sub("", expr))
     for form in _INDEX_FORMS:
         m = form.match(flat)
         if m:
