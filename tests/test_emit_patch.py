@@ -188,3 +188,20 @@ def test_pr_prints_format_patch_and_git_mode_uses_a_worktree(runs, repo_root, tm
     assert (worktree / "hip" / "library.yaml").is_file()
     log = _git(worktree, "log", "-1", "--format=%an <%ae>|%cn|%s").stdout.strip()
     assert log == "Ada Maintainer <ada@example.org>|Ada Maintainer|portkern: port nn kernels to mi300x"
+
+
+def test_helpers_a_patch_adds_go_in_an_include_guard_once_per_file():
+    from portkern.emit.patch import _insert_prelude
+
+    prelude = ["// portkern vectorize helpers: test\n", "template <typename T> struct h {};\n", "\n"]
+    lines = ["// head\n", "__global__ void k() {}\n"]
+    _insert_prelude(lines, 2, prelude)
+    text = "".join(lines)
+    guard = text.splitlines()[1].split()[1]
+    assert guard.startswith("PORTKERN_HELPERS_") and f"#define {guard}\n" in text and f"#endif // {guard}" in text
+    assert text.index("struct h") < text.index("__global__ void k()")
+    _insert_prelude(lines, 2, prelude)                         # a second kernel of the file: not again
+    assert "".join(lines).count("struct h") == 1
+    other = ["__global__ void k2() {}\n"]
+    _insert_prelude(other, 1, prelude)                         # another file: the same guard
+    assert "".join(other).splitlines()[0] == f"#ifndef {guard}"

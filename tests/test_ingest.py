@@ -165,6 +165,21 @@ def test_unparsable_regions_are_reported_and_skipped(tmp_path):
     assert cat.unit("good_kernel").source.count("good_kernel") >= 1
 
 
+def test_a_helper_two_headers_define_alike_is_in_the_unit_once(tmp_path):
+    # Two headers carry the same helper under one include guard (as a patch puts an operator's helpers
+    # beside each kernel it rewrote); a translation unit including both sees it once.
+    helper = ("#ifndef SHARED_HELPER\n#define SHARED_HELPER\n"
+              "template <typename T>\nstruct pointee;\n"
+              "template <typename T>\nstruct pointee<T*>\n{\n    using type = T;\n};\n#endif\n")
+    for name, kernel in (("a.hpp", "ka"), ("b.hpp", "kb")):
+        (tmp_path / name).write_text("#pragma once\n#include <hip/hip_runtime.h>\n" + helper +
+                                     f"__global__ void {kernel}(float* x)\n{{\n    typename pointee<float*>::type v = x[0];\n"
+                                     "    x[threadIdx.x] = v;\n}\n")
+    (tmp_path / "both.hip").write_text('#include "a.hpp"\n#include "b.hpp"\n')
+    unit = ingest_tree(tmp_path).unit("kb").source
+    assert unit.count("struct pointee<T*>") == 1 and unit.count("__global__ void kb(") == 1
+
+
 def test_catalog_json_round_trip(catalog):
     data = json.loads(json.dumps(catalog.to_dict()))
     again = KernelCatalog.from_dict(data)

@@ -50,3 +50,32 @@ def test_a_timing_worker_finds_the_tree_without_the_callers_environment(tmp_path
                     source_root=lib.root if lib.manifest_dir else "")
     assert job.source_root == str(copy.resolve())
     assert _worker_library(job.library_root, job.source_root).kernel("scal").name == "scal"
+
+
+def test_an_evolved_rocblas_reduction_patches_the_tree_that_then_ports_again(tmp_path, monkeypatch):
+    """asum through evolve: the grid-stride sum launched with fewer blocks is selected on the model's
+    prediction; the patch edits rocBLAS's own files (kernel and host block count, helpers inside an include
+    guard), says what the manifest kept outside the tree needs, and the patched tree ports again."""
+    import shutil
+    import subprocess
+
+    from portkern.emit.patch import plan_patch, render
+
+    monkeypatch.setenv("ROCBLAS_SRC", str(CORPUS))
+    summary = port(PortOptions(library=str(MANIFEST), target="mi300x", kernels=["asum"], budget=4, strategy="evolve",
+                               run_id="asum-evolve", runs_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "cache")))
+    status = {k["kernel"]: k["status"] for k in summary["kernels"]}
+    assert status == {"asum": "improved"}, summary["kernels"]
+    plan = plan_patch(tmp_path / "runs" / "asum-evolve")
+    patch = render(plan)
+    assert "diff --git a/library/src/blas1/rocblas_asum_nrm2_kernels.hpp" in patch
+    assert "diff --git a/library.yaml" not in patch          # the manifest lives outside rocBLAS's tree
+    assert "#ifndef PORTKERN_HELPERS_" in patch and "accumulate:" in patch
+    assert any("rocblas/library.yaml" in note and "n_blocks" in note for note in plan.notes)
+    tree = tmp_path / "patched"
+    shutil.copytree(CORPUS, tree)
+    subprocess.run(["patch", "-p1", "-s"], input=patch, text=True, cwd=tree, check=True)
+    monkeypatch.setenv("ROCBLAS_SRC", str(tree))
+    again = port(PortOptions(library=str(MANIFEST), target="mi300x", kernels=["asum", "nrm2"], budget=0,
+                             run_id="patched", runs_dir=str(tmp_path / "runs2"), cache_dir=str(tmp_path / "cache2")))
+    assert {k["kernel"]: k["status"] for k in again["kernels"]} == {"asum": "ported", "nrm2": "ported"}

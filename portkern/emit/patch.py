@@ -16,6 +16,7 @@ paths relative to the library root, so ``git am`` applies it in a pristine copy 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -555,14 +556,18 @@ def _prelude(b_src: str, s_src: str, symbol: str, dialect: str, macros, span_new
 
 def _insert_prelude(lines: list[str], at: int, prelude: list[str]) -> None:
     """Put the helper lines before line ``at`` (1-based) unless the file has them already (a kernel of the
-    same file rewritten by the same operator brought them)."""
+    same file rewritten by the same operator brought them). They go inside an include guard named after
+    their text: two patched headers that one translation unit includes define them once."""
     first = next((ln.strip() for ln in prelude if ln.strip()), "")
     if not first or any(ln.strip() == first for ln in lines):
         return
     text = list(prelude)
     if text and not text[-1].endswith("\n"):
         text[-1] += "\n"
-    lines[at - 1:at - 1] = text
+    while text and not text[-1].strip():
+        text.pop()
+    guard = "PORTKERN_HELPERS_" + hashlib.sha256("".join(text).encode()).hexdigest()[:12].upper()
+    lines[at - 1:at - 1] = [f"#ifndef {guard}\n", f"#define {guard}\n", *text, f"#endif // {guard}\n", "\n"]
 
 
 def _tune_kernel(plan: PatchPlan, spec: KernelSpec, row: dict, base: dict, sel: dict, catalog,
@@ -677,12 +682,19 @@ def _shrink_library_launches(plan: PatchPlan, spec: KernelSpec, shrink: dict[str
         plan.edits[rel] = new.splitlines(keepends=True)
         change.where.append(f"{file_sites[0].kernel} launched with 1/{factor} of the blocks in x "
                             f"({len(file_sites)} site(s) in {rel})")
-    manifest = _file_lines(plan, "library.yaml")
+    # A manifest kept beside the tree is patched with it; one that describes an external tree (a
+    # library checkout) lives elsewhere, so the patch says what it needs instead.
+    manifest = None if plan.library.manifest_dir else _file_lines(plan, "library.yaml")
     for key, factor in todo:
         if key in plan.launch_changes:
             continue
         plan.launch_changes[key] = factor
-        if key[0] == "grid":
+        if manifest is None:
+            what = f"the grid's x of {key[1]}" if key[0] == "grid" else f"{key[2]} (the blocks of {key[1]})"
+            where = f"{Path(plan.library.manifest_dir).name}/library.yaml"
+            plan.notes.append(f"{spec.name}: the manifest describing this tree ({where}) is not part of it: "
+                              f"divide {what} by {factor} there too, as the patched host code does")
+        elif key[0] == "grid":
             shrink_manifest_grids(manifest, key[1], factor)
         else:
             scale_manifest_counts(manifest, plan.library, key[1], key[2], factor)

@@ -338,6 +338,9 @@ def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: s
 
     run: list[str] = []
     run_scope: tuple[str, tuple[str, ...]] | None = None
+    # A definition written the same in two headers (one include guard around both in the build, so a
+    # translation unit sees it once) is emitted once.
+    emitted: set[tuple] = set()
     for it in ordered:
         text = inst[_key(it)] if it.kind == "instantiation" else it.text.strip()
         if not text:
@@ -345,6 +348,10 @@ def _assemble(index: TreeIndex, kernel_names: list[str], cl: Closure, dialect: s
                 pieces.append(UnitPiece(it.kind, it.names[0] if it.names else "", it.file, it.line))
             continue
         scope = (it.condition, tuple(it.namespaces))
+        if it.kind != "instantiation":
+            if (scope, text) in emitted:
+                continue
+            emitted.add((scope, text))
         if scope != run_scope and run:
             chunks.append(_wrap("\n\n".join(run), run_scope[0], list(run_scope[1])))
             run = []
