@@ -119,7 +119,7 @@ def collect(job: Any, symbol: str, *, timeout_s: float = TIMEOUT_S) -> dict[str,
 
 def _runner_env(job: Any) -> dict[str, str]:
     """What the runner gives its workers (the GPU it sees), without the worker's own start-up hook."""
-    from portkern.harness.runners import get_runner
+    from portkern.harness.runners.base import get_runner
 
     env = dict(get_runner(job.runner).worker_env(job.compiled) or {})
     env.pop("PORTKERN_WORKER_INIT", None)
@@ -134,7 +134,7 @@ def _run_once(job_file: str) -> None:
     import dataclasses
 
     from portkern.harness.bench import _case, _worker_library
-    from portkern.harness.runners import get_runner
+    from portkern.harness.runners.base import get_runner
 
     with open(job_file, "rb") as fh:
         job = pickle.load(fh)
