@@ -144,14 +144,24 @@ def test_batched_vendor_baselines_do_the_whole_batch(monkeypatch):
     import numpy as np
     from portkern.backends.cuda.baseline import cupy_op
 
+    calls = []
     stand_in = types.ModuleType("cupy")
-    stand_in.cublas = types.SimpleNamespace(gemv=lambda *a: None, ger=lambda *a: None)
+    stand_in.cublas = types.SimpleNamespace(gemv=lambda *a: calls.append(a), ger=lambda *a: None)
     monkeypatch.setitem(sys.modules, "cupy", stand_in)
     monkeypatch.setitem(sys.modules, "cupy.cublas", stand_in.cublas)
-    name, op = cupy_op(np, "gemv", {"m": 8, "n": 4, "batch_count": 3}, "float32")
-    assert name == "cuBLAS batched gemv (CuPy matmul)" and op().shape == (3, 8, 1)
+    name, op = cupy_op(np, "gemv_n", {"m": 8, "n": 4, "batch_count": 3}, "float32")
+    assert name == "cuBLAS batched gemv N (CuPy matmul)" and op().shape == (3, 8, 1)
+    name, op = cupy_op(np, "gemv_t", {"m": 8, "n": 4, "batch_count": 3}, "float32")
+    assert name == "cuBLAS batched gemv T (CuPy matmul)" and op().shape == (3, 4, 1)
     assert cupy_op(np, "ger", {"m": 8, "n": 4, "batch_count": 3}, "float32") is None
-    assert cupy_op(np, "gemv", {"m": 8, "n": 4}, "float32")[0] == "cuBLAS gemv (CuPy)"
+    # one matrix: cuBLAS's gemv on column-major storage, the operation the kernel's name says
+    for family, trans, xlen, ylen in (("gemv_n", "N", 4, 8), ("gemv_t", "T", 8, 4)):
+        name, op = cupy_op(np, family, {"m": 8, "n": 4}, "float32")
+        assert name == f"cuBLAS gemv {trans} (CuPy)"
+        op()
+        got_trans, _, a, x, _, y = calls[-1]
+        assert got_trans == trans and a.shape == (8, 4) and a.flags.f_contiguous
+        assert x.shape == (xlen,) and y.shape == (ylen,)
 
 
 def test_triangular_solves_are_timed_beside_the_vendor_routine_of_their_triangle():
@@ -162,7 +172,9 @@ def test_triangular_solves_are_timed_beside_the_vendor_routine_of_their_triangle
     assert baseline_family("trsv", "trsv_upper") == "trsv_upper"
     assert baseline_family("trsv", "trsv_lower") == "trsv_lower"
     assert baseline_family("trsv", "trsv_batched") == "trsv_lower"
-    assert baseline_family("gemv", "gemv_upper_bound") == "gemv"
+    assert baseline_family("gemv", "gemv_n") == "gemv_n" and baseline_family("gemv", "gemv_t") == "gemv_t"
+    assert baseline_family("gemv", "gemv_t_strided_batched") == "gemv_t"
+    assert baseline_family("gemv", "gemv_upper_bound") == "gemv_n"
     assert {"trsv_lower", "trsv_upper"} <= set(BLAS_FAMILIES)
     # the baseline's system: triangular with a unit diagonal, and solving in place trial after trial
     # keeps the right-hand side's size (its values neither grow nor vanish)

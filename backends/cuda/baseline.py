@@ -47,20 +47,26 @@ def cupy_op(cp: Any, family: str, sizes: dict[str, int], dtype: str) -> tuple[st
             "dot": lambda: cublas.dot(x, y), "nrm2": lambda: cublas.nrm2(x), "asum": lambda: cublas.asum(x),
             "iamax": lambda: cublas.iamax(x)}
         return f"cuBLAS {family} (CuPy)", ops[family]
-    if family in ("gemv", "ger"):
+    if family in ("gemv_n", "gemv_t", "ger"):
         m, n = dim(sizes, "m", "M"), dim(sizes, "n", "N")
+        # BLAS's column-major m x n matrix: the transpose of a row-major n x m array
+        op = family[-1].upper() if family != "ger" else "N"
+        rows, cols = (m, n) if op == "N" else (n, m)        # y = op(A) x: y has rows, x has cols
         if batch > 1:
             if family == "ger":
                 return None     # CuPy exposes no batched ger: PyTorch's batched form is used instead
             # a batch of matrix-vector products is one strided-batched cuBLAS gemm with n = 1
-            a, x = vec(batch * m * n).reshape(batch, m, n), vec(batch * n).reshape(batch, n, 1)
-            out = cp.empty((batch, m, 1), dtype=dt)
-            return "cuBLAS batched gemv (CuPy matmul)", lambda: cp.matmul(a, x, out=out)
-        a = vec(m * n).reshape(m, n)
-        x, y = vec(n), vec(m)
-        if family == "gemv":
-            return "cuBLAS gemv (CuPy)", lambda: cublas.gemv("N", 1.0, a, x, 0.5, y)
-        return "cuBLAS ger (CuPy)", lambda: cublas.ger(1.0, y, x, a)
+            a = vec(batch * m * n).reshape(batch, n, m).transpose(0, 2, 1)
+            a = a if op == "N" else a.transpose(0, 2, 1)
+            x = vec(batch * cols).reshape(batch, cols, 1)
+            out = cp.empty((batch, rows, 1), dtype=dt)
+            return f"cuBLAS batched gemv {op} (CuPy matmul)", lambda: cp.matmul(a, x, out=out)
+        a = cp.asfortranarray(vec(m * n).reshape(m, n))
+        if family == "ger":
+            x, y = vec(n), vec(m)
+            return "cuBLAS ger (CuPy)", lambda: cublas.ger(1.0, y, x, a)
+        x, y = vec(cols), vec(rows)
+        return f"cuBLAS gemv {op} (CuPy)", lambda: cublas.gemv(op, 1.0, a, x, 0.5, y)
     if family == "gemm":
         m, n, k = dim(sizes, "m", "M"), dim(sizes, "n", "N"), dim(sizes, "k", "K")
         a, b = vec(batch * m * k).reshape(batch, m, k), vec(batch * k * n).reshape(batch, k, n)

@@ -9,20 +9,24 @@ a baseline that fails says why in its name.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-BLAS_FAMILIES = ("axpy", "scal", "copy", "dot", "nrm2", "asum", "iamax", "gemv", "ger", "gemm",
+BLAS_FAMILIES = ("axpy", "scal", "copy", "dot", "nrm2", "asum", "iamax", "gemv_n", "gemv_t", "ger", "gemm",
                  "trsv_lower", "trsv_upper")
 
 
 def baseline_family(family: str, kernel_name: str) -> str:
-    """The vendor routine a kernel is timed beside: its family, and for a triangular solve the
-    triangle its name says (``trsv_upper``; lower otherwise)."""
+    """The vendor routine a kernel is timed beside: its family; for a triangular solve, the triangle its
+    name says (``trsv_upper``; lower otherwise); for a matrix-vector product, the operation its name says
+    (``gemv_t``, ``..._t_batched``: y = A^T x; ``gemv_n`` otherwise), on column-major A as BLAS stores it."""
     if family == "trsv":
         return "trsv_upper" if "upper" in kernel_name.lower() else "trsv_lower"
+    if family == "gemv":
+        return "gemv_t" if re.search(r"(?:^|_)t(?:_|$)|trans", kernel_name.lower()) else "gemv_n"
     return family
 
 
@@ -68,13 +72,18 @@ def torch_op(torch: Any, family: str, sizes: dict[str, int], dtype: str) -> tupl
                "nrm2": lambda: torch.linalg.vector_norm(x), "asum": lambda: x.abs().sum(),
                "iamax": lambda: x.abs().argmax()}
         return f"{lib} {family} (PyTorch)", ops[family]
-    if family == "gemv":
+    if family in ("gemv_n", "gemv_t"):
         m, n = dim(sizes, "m", "M"), dim(sizes, "n", "N")
+        op = family[-1].upper()
         if batch > 1:
-            a, x = t(batch, m, n), t(batch, n, 1)
-            return f"{lib} batched gemv (PyTorch bmm)", lambda: torch.bmm(a, x)
-        a, x = t(m, n), t(n)
-        return f"{lib} gemv (PyTorch mv)", lambda: torch.mv(a, x)
+            a = t(batch, n, m).transpose(1, 2)              # column-major m x n matrices
+            a = a if op == "N" else a.transpose(1, 2)
+            x = t(batch, n if op == "N" else m, 1)
+            return f"{lib} batched gemv {op} (PyTorch bmm)", lambda: torch.bmm(a, x)
+        a = t(n, m).t()                                     # column-major m x n
+        a = a if op == "N" else a.t()
+        x = t(n if op == "N" else m)
+        return f"{lib} gemv {op} (PyTorch mv)", lambda: torch.mv(a, x)
     if family == "ger":
         m, n = dim(sizes, "m", "M"), dim(sizes, "n", "N")
         if batch > 1:
