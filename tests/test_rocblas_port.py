@@ -30,6 +30,14 @@ def test_real_rocblas_kernels_validate_on_the_emulator(tmp_path, monkeypatch):
     finally:
         con.close()
     assert validated == {"scal", "axpy", "copy"}
+    # the run's own copy loads alone (the manifest, kept outside the tree, copied beside it): what the
+    # performance model reads its timings with
+    from portkern.library import load_library
+    from portkern.pipeline.snapshot import snapshot_manifest
+
+    manifest, source_root = snapshot_manifest(tmp_path / "runs" / "rocblas-real")
+    copy = load_library(manifest, source_root=str(source_root))
+    assert copy.kernel("scal").symbol == "rocblas_scal_kernel" and copy.root.startswith(str(tmp_path))
 
 
 def test_a_timing_worker_finds_the_tree_without_the_callers_environment(tmp_path, monkeypatch):

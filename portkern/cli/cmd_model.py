@@ -8,7 +8,7 @@ from portkern.cli.output import emit_json, json_option
 
 _sources = click.argument("sources", nargs=-1, type=click.Path(exists=True, path_type=Path))
 _rows_option = click.option("--rows", "rows_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                            help="A rows file written by `model fit --save-rows` instead of run folders.")
+                            help="A rows file written by `model fit --save-rows` (run folders named too are added to it).")
 
 
 _measured_option = click.option(
@@ -22,9 +22,10 @@ def _rows(sources: tuple[Path, ...], rows_file: Path | None, measured: tuple = (
     from portkern.errors import ConfigError
     from portkern.perfmodel import data
 
-    if rows_file is not None:
-        return data.read_rows_file(rows_file)
     warn = lambda m: click.echo(m, err=True)  # noqa: E731
+    if rows_file is not None:
+        # saved rows, and the timings of any run folders named beside them (new GPU runs added to old rows)
+        return data.read_rows_file(rows_file) + (data.load_rows(list(sources), warn=warn) if sources else [])
     rows = [r for results, run in measured for r in data.rows_from_measurements(results, run, warn)]
     if measured and not sources:
         if not rows:

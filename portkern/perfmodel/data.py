@@ -56,14 +56,15 @@ def run_folders(paths: list[str | Path]) -> list[Path]:
 def rows_from_run(run_dir: Path, warn=None) -> list[Row]:
     from portkern.library import load_library
     from portkern.perfmodel.features import features, resources_for
+    from portkern.pipeline.snapshot import snapshot_manifest
     from portkern.pipeline.store import safe_relpath
     from portkern.search.base import Candidate
 
-    copy = run_dir / "inputs" / "library" / "library.yaml"
-    if not copy.is_file():
+    found = snapshot_manifest(run_dir)
+    if found is None:
         return []
     try:
-        library = load_library(copy)
+        library = load_library(found[0], source_root=str(found[1]) if found[1] else None)
     except PortkernError as exc:
         if warn:
             warn(f"{run_dir.name}: library copy unreadable ({exc}); skipped")

@@ -45,8 +45,13 @@ def _hidden(path: Path, under: Path) -> bool:
     return any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(under).parts)
 
 
+MANIFEST_NOTE = "inputs/manifest.json"
+
+
 def snapshot_library(library: LibrarySpec, run_dir: str | Path) -> Path:
-    """Copy the library inputs into ``<run_dir>/inputs/library``; returns that folder."""
+    """Copy the library inputs into ``<run_dir>/inputs/library``; returns that folder. A manifest kept
+    outside the tree it describes (``manifest_dir``) comes with its folder as ``inputs/manifest``, and
+    ``inputs/manifest.json`` says so: the run's copy then loads alone."""
     dest = Path(run_dir) / SNAPSHOT_DIR
     inputs = dest.parent.resolve()
     root = Path(library.root)
@@ -56,4 +61,26 @@ def snapshot_library(library: LibrarySpec, run_dir: str | Path) -> Path:
             continue  # climbs out of inputs/: the run cannot hold it
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / rel, target)  # copyfile: new files get the user's umask
+    if library.manifest_dir:
+        # the manifest's own folder (manifest, reference modules, generated headers) as inputs/manifest
+        import json
+
+        copy = inputs / "manifest"
+        shutil.copytree(library.manifest_dir, copy, copy_function=shutil.copyfile, dirs_exist_ok=True,
+                        ignore=lambda _d, names: [n for n in names if n.startswith(".") or n == "__pycache__"])
+        (inputs / "manifest.json").write_text(json.dumps({"manifest": "manifest/library.yaml",
+                                                          "source_root": SNAPSHOT_DIR.split("/", 1)[1]}) + "\n")
     return dest
+
+
+def snapshot_manifest(run_dir: str | Path) -> tuple[Path, Path | None] | None:
+    """(manifest, source root or None) of a run's own copy of the library; None when it has none."""
+    run_dir = Path(run_dir)
+    note = run_dir / MANIFEST_NOTE
+    if note.is_file():
+        import json
+
+        data = json.loads(note.read_text())
+        return run_dir / "inputs" / data["manifest"], run_dir / "inputs" / data["source_root"]
+    own = run_dir / SNAPSHOT_DIR / "library.yaml"
+    return (own, None) if own.is_file() else None
