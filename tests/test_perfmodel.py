@@ -270,18 +270,22 @@ def test_measurements_file_rows_take_features_from_a_run(tmp_path, capsys):
         rows_from_measurements(path, runs / "feat")
 
 
-def test_a_correction_that_ranks_held_out_families_worse_stays_at_the_point_level(tmp_path):
-    """The shipped rows are real GPU timings (H200 and H100): the candidate-level correction ranks a held-out
-    family worse than the analytic part, so the fit keeps the correction per bench point, and a kernel's
-    candidates rank exactly as the analytic part ranks them."""
+def test_the_fit_keeps_the_correction_level_that_ranks_held_out_families_better(tmp_path):
+    """On the shipped rows (real GPU timings, H200 and H100, libraries/blas and rocBLAS's own kernels) the
+    fit compares a correction per candidate with one per bench point, held out family by family, and keeps
+    the one that ranks a kernel's candidates better; the point level ranks them as the analytic part does.
+    (On 243 and 341 of these rows the point level won; on 551, with rocBLAS's, the candidate level.)"""
     from portkern.perfmodel.data import read_rows_file
     from portkern.perfmodel.model import choose_scope, median_group_rho
 
     rows = read_rows_file(Path(__file__).resolve().parents[1] / "portkern" / "data" / "perfmodel-rows.jsonl")
-    scope, _, rhos = choose_scope(rows, params={"n_trees": 40})
-    assert scope == "point" and rhos["candidate"] < rhos["point"]
+    scope, cvs, rhos = choose_scope(rows, params={"n_trees": 40})
+    assert scope == ("candidate" if rhos["candidate"] > rhos["point"] else "point")
+    assert set(cvs) == {"candidate", "point"} and all(len(v) == len(rows) for v in cvs.values())
     analytic = np.asarray([r.features["log_analytic_ms"] for r in rows])
     assert rhos["point"] == pytest.approx(median_group_rho(rows, analytic))
+    shipped_model = PerfModel.load(Path(__file__).resolve().parents[1] / "portkern" / "data" / "perfmodel.json")
+    assert shipped_model.trained_on["rows"] == len(rows) and shipped_model.gbm_point is not None
     shipped = json.loads(FIXED.read_text())
     shipped["scope"] = "kernel"
     (tmp_path / "m.json").write_text(json.dumps(shipped))
