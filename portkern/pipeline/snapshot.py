@@ -9,6 +9,7 @@ relative to the copy, as long as they stay inside ``inputs/``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -63,8 +64,6 @@ def snapshot_library(library: LibrarySpec, run_dir: str | Path) -> Path:
         shutil.copyfile(root / rel, target)  # copyfile: new files get the user's umask
     if library.manifest_dir:
         # the manifest's own folder (manifest, reference modules, generated headers) as inputs/manifest
-        import json
-
         copy = inputs / "manifest"
         shutil.copytree(library.manifest_dir, copy, copy_function=shutil.copyfile, dirs_exist_ok=True,
                         ignore=lambda _d, names: [n for n in names if n.startswith(".") or n == "__pycache__"])
@@ -78,8 +77,6 @@ def snapshot_manifest(run_dir: str | Path) -> tuple[Path, Path | None] | None:
     run_dir = Path(run_dir)
     note = run_dir / MANIFEST_NOTE
     if note.is_file():
-        import json
-
         data = json.loads(note.read_text())
         return run_dir / "inputs" / data["manifest"], run_dir / "inputs" / data["source_root"]
     own = run_dir / SNAPSHOT_DIR / "library.yaml"

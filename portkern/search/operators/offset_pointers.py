@@ -84,10 +84,10 @@ def _split_sum(node: Node, name: str, data: bytes) -> tuple[str, str] | None:
     return text(left, data), text(right, data)
 
 
-def subscript_edits(kernel: KernelDef, body: list[Node], name: str, data: bytes, root: Node) -> list[Edit] | None:
-    """The edits that turn the helper pointers declared in ``body`` (statements of the guarded body) into
-    subscripts of ``name``; None when there is none or a pointer has another use."""
-    helpers = offset_helpers(root, data)
+def subscript_edits(kernel: KernelDef, body: list[Node], name: str, data: bytes,
+                    helpers: dict[tuple[str, int], int]) -> list[Edit] | None:
+    """The edits that turn the pointers of ``helpers`` (``offset_helpers``) declared in ``body`` (statements
+    of the guarded body) into subscripts of ``name``; None when there is none or a pointer has another use."""
     if not helpers:
         return None
     edits: list[Edit] = []

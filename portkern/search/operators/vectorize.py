@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from portkern.ingest.treesitter import parser
 from portkern.model import Target
 from portkern.search.operators.base import (
     Edit,
@@ -418,19 +417,23 @@ def _pointers_as_subscripts(unit: KernelUnit) -> tuple[KernelUnit, list[str]] | 
     """The unit with the element pointers of offset helpers in its elementwise kernels read as subscripts
     (``portkern.search.operators.offset_pointers``), and the helpers' names; None when there are none."""
     data, kernels = kernel_definitions(unit)
-    root = parser().parse(data).root_node
+    if not kernels:
+        return None
+    root = kernels[0].node
+    while root.parent is not None:
+        root = root.parent
+    helpers = offset_helpers(root, data)
     edits: list[Edit] = []
     for kernel in kernels:
         shape = elementwise(kernel, data, unit)
         if shape is None or shape.then.type != "compound_statement":
             continue
         body = [c for c in shape.then.named_children if c.type != "comment"]
-        edits += subscript_edits(kernel, body, shape.name, data, root) or []
+        edits += subscript_edits(kernel, body, shape.name, data, helpers) or []
     source = splice(unit, edits) if edits else None
     if source is None:
         return None
-    helpers = sorted({h for h, _ in offset_helpers(root, data) if h in source})
-    return dataclasses.replace(unit, source=source), helpers
+    return dataclasses.replace(unit, source=source), sorted({h for h, _ in helpers if h in source})
 
 
 @dataclass
